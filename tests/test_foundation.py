@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from migrate.cli import COMMANDS, main
+from migrate.cli.docgen import render_reference
 from migrate.errors import MappingError, MappingProblem
 from migrate.reports.atomic import atomic_open, atomic_write_text
 from migrate.secrets import Secret, mask_digest
@@ -84,4 +85,12 @@ def test_mapping_error_lists_every_problem() -> None:
     )
     assert str(err) == (
         "m.toml: 2 problem(s) in the mapping\n  m.toml: fields.x: unknown field\n  m.toml: a: b"
+    )
+
+
+def test_cli_reference_matches_the_code() -> None:
+    """docs/cli.md is exactly what the commands' --help renders (regenerate with docgen)."""
+    doc = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
+    assert doc.read_text(encoding="utf-8") == render_reference(), (
+        "docs/cli.md is stale: run `uv run python -m migrate.cli.docgen > docs/cli.md`"
     )
