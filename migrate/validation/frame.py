@@ -1,0 +1,158 @@
+"""Apply ``RULES`` to a mapped frame: a bit mask per row, duplicate keys, then ``_errors``.
+
+Each rule owns one bit of a ``pl.UInt64`` mask (rule i sets ``1 << i``), so a row's verdict costs
+eight bytes until someone asks for the messages. Row rules are plain expressions and stream;
+duplicate rules need every earlier row, so they run over a narrow frame of ``_row`` plus hashed
+keys (``key_columns()``), which is all a file of millions of rows has to hold in memory.
+
+Two ways in: ``validate_frame`` does everything lazily in one plan (tests, small inputs, callers
+that want ``_errors``); ``row_mask``/``key_columns``/``duplicate_mask``/``errors_from_mask`` are the
+pieces for a caller that streams the input once and keeps only keys and masks (``migrate.prepare``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Final
+
+import polars as pl
+
+from migrate.validation.rules import (
+    LIST_FIELDS,
+    METADATA_FIELDS,
+    RULES,
+    STRING_FIELDS,
+    DuplicateRule,
+    RowRule,
+    RuleContext,
+    ValidationSettings,
+)
+
+__all__ = [
+    "ERROR_DTYPE",
+    "duplicate_mask",
+    "errors_from_mask",
+    "key_columns",
+    "row_mask",
+    "validate_frame",
+    "with_all_fields",
+]
+
+ERROR_DTYPE: Final = pl.List(pl.Struct({"field": pl.Utf8, "reason": pl.Utf8, "message": pl.Utf8}))
+_FLAG_FIELDS: Final = ("skip_password_checks",)
+_INTERNAL: Final = {"_key": pl.Utf8, "_source_error": pl.Utf8}
+_FIELD_TYPES: Final[dict[str, pl.DataType]] = {
+    **{name: pl.Utf8() for name in (*STRING_FIELDS, *METADATA_FIELDS)},
+    **{name: pl.List(pl.Utf8) for name in LIST_FIELDS},
+    **{name: pl.Boolean() for name in _FLAG_FIELDS},
+    **{name: dtype() for name, dtype in _INTERNAL.items()},
+}
+if len(RULES) > 64:  # pragma: no cover - a guard for whoever adds the 65th rule
+    raise RuntimeError("validation rules no longer fit a 64-bit mask; widen the mask")
+
+_DUPLICATES: Final = tuple((i, r) for i, r in enumerate(RULES) if isinstance(r, DuplicateRule))
+_KEY_NAMES: Final = tuple(f"_dupkey_{i}" for i, _ in _DUPLICATES)
+
+
+def with_all_fields(mapped: pl.LazyFrame) -> pl.LazyFrame:
+    """Add every field the rules read that the mapping did not produce, as typed nulls."""
+    present = set(mapped.collect_schema().names())
+    missing = [
+        pl.lit(None, dtype).alias(name)
+        for name, dtype in _FIELD_TYPES.items()
+        if name not in present
+    ]
+    return mapped.with_columns(missing) if missing else mapped
+
+
+def row_mask(now: datetime, settings: ValidationSettings) -> pl.Expr:
+    """``_mask`` (``pl.UInt64``): the bits of every row rule the row breaks (0 when none).
+
+    Needs a frame that has every field (see ``with_all_fields``); ``now`` must be timezone-aware.
+    """
+    ctx = RuleContext(now=now, settings=settings)
+    bits = [
+        pl.when(rule.bad(ctx)).then(pl.lit(1 << i, pl.UInt64)).otherwise(pl.lit(0, pl.UInt64))
+        for i, rule in enumerate(RULES)
+        if isinstance(rule, RowRule)
+    ]
+    return pl.sum_horizontal(bits).cast(pl.UInt64).alias("_mask")
+
+
+def key_columns() -> list[pl.Expr]:
+    """The hashed, normalised keys the duplicate rules compare (named ``_dupkey_<bit>``)."""
+    return [rule.key().alias(name) for (_, rule), name in zip(_DUPLICATES, _KEY_NAMES, strict=True)]
+
+
+def key_column_names() -> tuple[str, ...]:
+    """Names of the columns ``key_columns`` adds."""
+    return _KEY_NAMES
+
+
+def duplicate_mask(keys: pl.LazyFrame) -> pl.LazyFrame:
+    """``_row, _dup_mask`` for every row holding a key that an earlier row already holds.
+
+    ``keys`` has ``_row`` and the ``key_columns()``, in file order (the first occurrence is kept,
+    later ones are reported). Rows with no duplicate are absent from the result.
+    """
+    parts = []
+    for (bit, _), name in zip(_DUPLICATES, _KEY_NAMES, strict=True):
+        column = keys.select("_row", name)
+        if isinstance(column.collect_schema()[name], pl.List):
+            column = column.explode(name)
+        parts.append(
+            column.filter(pl.col(name).is_not_null())
+            .filter(~pl.col(name).is_first_distinct())
+            .select("_row", pl.lit(1 << bit, pl.UInt64).alias("_bit"))
+        )
+    return (
+        pl.concat(parts)
+        .group_by("_row")
+        .agg(pl.col("_bit").unique().sum().cast(pl.UInt64).alias("_dup_mask"))
+    )
+
+
+def errors_from_mask(mask: pl.Expr, settings: ValidationSettings) -> pl.Expr:
+    """Decode a rule mask into ``_errors``: ``List(Struct{field, reason, message})``."""
+    hits = [
+        pl.when((mask & pl.lit(1 << i, pl.UInt64)) != 0).then(pl.lit(i, pl.UInt8))
+        for i in range(len(RULES))
+    ]
+    fields = {i: r.field for i, r in enumerate(RULES)}
+    reasons = {i: r.reason for i, r in enumerate(RULES)}
+    messages = {i: r.render(settings) for i, r in enumerate(RULES)}
+    element = pl.element()
+    return (
+        pl.concat_list(hits)
+        .list.drop_nulls()
+        .list.eval(
+            pl.struct(
+                element.replace_strict(fields, return_dtype=pl.Utf8).alias("field"),
+                element.replace_strict(reasons, return_dtype=pl.Utf8).alias("reason"),
+                element.replace_strict(messages, return_dtype=pl.Utf8).alias("message"),
+            )
+        )
+        .cast(ERROR_DTYPE)
+        .alias("_errors")
+    )
+
+
+def validate_frame(
+    mapped: pl.LazyFrame,
+    *,
+    now: datetime,
+    settings: ValidationSettings | None = None,
+) -> pl.LazyFrame:
+    """Add ``_errors`` to a mapped frame: every rule each row breaks, empty when the row is valid.
+
+    ``mapped`` follows the mapped-frame contract (docs/internals.md); fields the mapping did not
+    produce count as absent. ``now`` (timezone-aware) is the cut-off for future dates. Duplicates
+    keep the first occurrence in file order and report the later ones. Pure and lazy.
+    """
+    settings = settings or ValidationSettings()
+    original = mapped.collect_schema().names()
+    base = with_all_fields(mapped).with_columns(row_mask(now, settings), *key_columns())
+    dups = duplicate_mask(base.select("_row", *_KEY_NAMES))
+    joined = base.join(dups, on="_row", how="left", maintain_order="left")
+    mask = pl.col("_mask") | pl.col("_dup_mask").fill_null(0)
+    return joined.with_columns(errors_from_mask(mask, settings)).select(*original, "_errors")
