@@ -212,7 +212,7 @@ def _hmac_sha256_utf16_b64(digest: str, password: bytes) -> bool:
     return _eq(hmac.new(key.encode("utf-8"), message, hashlib.sha256).digest(), _b64(expected))
 
 
-def _scrypt(password: bytes, salt: bytes, n: int, r: int, p: int, dklen: int) -> bytes:
+def _scrypt(password: bytes, salt: bytes, *, n: int, r: int, p: int, dklen: int) -> bytes:
     memory = 128 * n * r * p
     if memory > _SCRYPT_MAX_MEMORY or n < 2 or n & (n - 1):
         raise ValueError("scrypt parameters out of range")
@@ -224,9 +224,8 @@ def _scrypt_firebase(digest: str, password: bytes) -> bool:
     hash_b64, salt, signer_key, separator, rounds, mem_cost = digest.split("$")
     if int(mem_cost) > 31:
         return False
-    derived = _scrypt(
-        password, _b64(salt) + _b64(separator), 1 << int(mem_cost), int(rounds), 1, 64
-    )
+    salt_bytes = _b64(salt) + _b64(separator)
+    derived = _scrypt(password, salt_bytes, n=1 << int(mem_cost), r=int(rounds), p=1, dklen=64)
     encryptor = Cipher(algorithms.AES(derived[:32]), modes.CTR(bytes(16))).encryptor()
     computed = encryptor.update(_b64(signer_key)) + encryptor.finalize()
     return _eq(computed, _b64(hash_b64))
@@ -236,7 +235,8 @@ def _scrypt_werkzeug(digest: str, password: bytes) -> bool:
     args, salt, expected_hex = digest.split("$")
     n, r, p = (int(x) for x in args.removeprefix("scrypt:").split(":"))
     expected = bytes.fromhex(expected_hex)
-    return _eq(_scrypt(password, salt.encode("utf-8"), n, r, p, len(expected)), expected)
+    computed = _scrypt(password, salt.encode("utf-8"), n=n, r=r, p=p, dklen=len(expected))
+    return _eq(computed, expected)
 
 
 def _ldap_ssha(digest: str, password: bytes) -> bool:
