@@ -1,0 +1,227 @@
+"""Typed outcomes of Clerk calls: what ``ClerkClient`` returns instead of raising.
+
+Every call returns exactly one of a success type, ``Rejected`` (Clerk answered with an error
+status and, usually, a ``ClerkErrors`` body) or ``Transient`` (the answer did not arrive or said
+"try again later"). HTTP statuses never become exceptions; ``retry.classify`` decides what each
+outcome means for the row and the run.
+
+None of these types holds a secret: users are reduced to the identifiers reconciliation needs,
+and error texts are Clerk's, which describe parameters, never their values' secrets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+__all__ = [
+    "ClerkUser",
+    "CountOutcome",
+    "Counted",
+    "CreateOutcome",
+    "Created",
+    "DeleteOutcome",
+    "Deleted",
+    "ErrorDetail",
+    "Fetched",
+    "GetOutcome",
+    "ListOutcome",
+    "PasswordChecked",
+    "Rejected",
+    "Transient",
+    "TransientKind",
+    "Users",
+    "VerifyOutcome",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ClerkUser:
+    """The parts of a Clerk ``User`` the tool uses: identity, identifiers, creation time.
+
+    ``email_addresses`` / ``phone_numbers`` list the primary one first when Clerk marks one.
+    ``created_at`` is Clerk's epoch milliseconds (or None when absent).
+    """
+
+    id: str
+    external_id: str | None = None
+    email_addresses: tuple[str, ...] = ()
+    phone_numbers: tuple[str, ...] = ()
+    username: str | None = None
+    created_at: int | None = None
+    password_enabled: bool = False
+
+    @property
+    def primary_email(self) -> str | None:
+        """The primary email address, if the user has one."""
+        return self.email_addresses[0] if self.email_addresses else None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ClerkUser:
+        """Reduce a BAPI ``User`` object to a ``ClerkUser``.
+
+        Raises ``KeyError`` / ``TypeError`` / ``ValueError`` when ``data`` is not a user object;
+        the client turns that into a ``Transient("protocol")``.
+        """
+        user_id = data["id"]
+        if not isinstance(user_id, str) or not user_id:
+            raise ValueError("user object without an id")
+        emails = _identifiers(
+            data.get("email_addresses"), "email_address", data.get("primary_email_address_id")
+        )
+        phones = _identifiers(
+            data.get("phone_numbers"), "phone_number", data.get("primary_phone_number_id")
+        )
+        created_at = data.get("created_at")
+        external_id = data.get("external_id")
+        username = data.get("username")
+        return cls(
+            id=user_id,
+            external_id=external_id if isinstance(external_id, str) else None,
+            email_addresses=emails,
+            phone_numbers=phones,
+            username=username if isinstance(username, str) else None,
+            created_at=created_at if isinstance(created_at, int) else None,
+            password_enabled=data.get("password_enabled") is True,
+        )
+
+
+def _identifiers(items: object, key: str, primary_id: object) -> tuple[str, ...]:
+    """Pull identifier strings out of a list of objects, the primary one first."""
+    if not isinstance(items, list):
+        return ()
+    primary: list[str] = []
+    others: list[str] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        value = item.get(key)
+        if not isinstance(value, str):
+            continue
+        (primary if primary_id is not None and item.get("id") == primary_id else others).append(
+            value
+        )
+    return (*primary, *others)
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """One entry of a ``ClerkErrors`` body. ``param`` is ``meta.param_name`` when present."""
+
+    code: str
+    message: str = ""
+    long_message: str = ""
+    param: str | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """Clerk refused the request (a 4xx, or any status with an unusable body).
+
+    ``code``, ``param``, ``message`` and ``long_message`` come from the first error of the body;
+    ``errors`` holds all of them. A body that is not ``ClerkErrors`` gives ``code`` =
+    ``http_<status>``. ``status`` is 0 when the request could not even be built (a body that is
+    not JSON-serialisable); then ``code`` is ``request_body_invalid``.
+    """
+
+    status: int
+    code: str
+    param: str | None = None
+    message: str = ""
+    long_message: str = ""
+    trace_id: str | None = None
+    errors: tuple[ErrorDetail, ...] = ()
+
+
+TransientKind: TypeAlias = Literal[
+    "rate_limited", "server_error", "timeout", "connection", "protocol"
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Transient:
+    """The request may succeed later: 429, 5xx, a timeout, a dropped connection, a garbled reply.
+
+    ``ambiguous`` is True when the request may have reached Clerk and been acted on (a 5xx, a
+    read timeout, a connection dropped after sending, an unreadable 2xx). For a create that
+    means the user may exist: look it up by ``external_id`` before sending it again. It is
+    False when Clerk certainly did nothing (a 429, a connect error or connect/pool timeout).
+    ``retry_after`` is the parsed ``Retry-After`` in seconds, when the response carried one.
+    """
+
+    kind: TransientKind
+    status: int | None = None
+    retry_after: float | None = None
+    code: str | None = None
+    ambiguous: bool = True
+    trace_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Created:
+    """``POST /users`` succeeded."""
+
+    user: ClerkUser
+
+    @property
+    def user_id(self) -> str:
+        """The new Clerk user id."""
+        return self.user.id
+
+    @property
+    def external_id(self) -> str | None:
+        """The external id Clerk echoed back."""
+        return self.user.external_id
+
+
+@dataclass(frozen=True, slots=True)
+class Users:
+    """``GET /users`` answered: the users matching the filters (values not found are absent)."""
+
+    users: tuple[ClerkUser, ...]
+
+    def by_external_id(self) -> dict[str, ClerkUser]:
+        """Index the users by external id (users without one are skipped)."""
+        return {u.external_id: u for u in self.users if u.external_id is not None}
+
+
+@dataclass(frozen=True, slots=True)
+class Counted:
+    """``GET /users/count`` answered."""
+
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """``GET /users/{id}`` found the user (a missing one is ``Rejected(404, ...)``)."""
+
+    user: ClerkUser
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """``DELETE /users/{id}`` deleted the user."""
+
+    user_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PasswordChecked:
+    """``POST /users/{id}/verify_password`` answered: 200 → verified, 422 → not verified.
+
+    ``code`` is Clerk's error code when the password was refused.
+    """
+
+    verified: bool
+    code: str | None = None
+
+
+CreateOutcome: TypeAlias = Created | Rejected | Transient
+ListOutcome: TypeAlias = Users | Rejected | Transient
+CountOutcome: TypeAlias = Counted | Rejected | Transient
+GetOutcome: TypeAlias = Fetched | Rejected | Transient
+DeleteOutcome: TypeAlias = Deleted | Rejected | Transient
+VerifyOutcome: TypeAlias = PasswordChecked | Rejected | Transient

@@ -1,0 +1,752 @@
+"""The checkpoint: one SQLite file per run directory, with named, transactional state moves.
+
+A row's life (DESIGN "A row's life")::
+
+    invalid                                      planned with validation errors; never sent
+    pending ──claim──▶ in_flight ──complete───▶ created   (Clerk said 200)
+                           │      ──reconciled─▶ created   (a lookup found our lost create)
+                           │      ──mark_exists▶ exists    (same external_id already there)
+                           │      ──fail───────▶ failed    (code, param, message, retryable)
+                           │      ──release────▶ pending   (never sent, or lookup found nothing)
+    failed ──requeue_failed──▶ pending                     (the ``retry`` command)
+
+Every move is one transaction and refuses rows that are not in the expected state (a
+``StateError`` naming the row, its state and the move; nothing of the batch is applied).
+
+Durability. The file runs in WAL mode. ``claim`` commits before it returns, and a committed
+WAL transaction has been handed to the OS with ``write()``, so it survives ``kill -9`` of the
+process at any moment (the OS still holds the pages). With ``synchronous=FULL`` (the default
+here) each commit is also fsync'ed, so it survives power loss too: that costs one fsync per
+*batch* of claims or completions (a handful per second at Clerk's rate), which is cheap.
+``synchronous="NORMAL"`` is enough for the process-crash guarantee if fsync is ever a cost.
+
+What is stored: row numbers, keys, external ids, primary emails, states, Clerk user ids, error
+code / param / message, attempt counts, timestamps, the input and mapping fingerprints and run
+options. Never a password, digest, TOTP secret or backup code: no move takes one.
+
+One ``StateStore`` belongs to one thread of control (the runner's recorder task). Iterators
+stream with ``fetchmany`` so reports over 10 M rows stay flat in memory.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Literal, NamedTuple, Self
+
+from migrate.errors import ResumeMismatchError, StateError
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Completed",
+    "Existed",
+    "Failed",
+    "Fingerprints",
+    "Move",
+    "PlanRow",
+    "Reconciled",
+    "Released",
+    "RowRecord",
+    "RowState",
+    "StateStore",
+]
+
+SCHEMA_VERSION: Final = 1
+_CHUNK: Final = 10_000  # rows per executemany / fetchmany
+_FINAL_STATES: Final = ("created", "exists", "failed", "invalid")
+
+
+class RowState(StrEnum):
+    """Where a row is in its life; stored as-is in the ``rows.state`` column."""
+
+    PENDING = "pending"
+    IN_FLIGHT = "in_flight"
+    CREATED = "created"
+    EXISTS = "exists"
+    FAILED = "failed"
+    INVALID = "invalid"
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprints:
+    """What a run was planned from: sha256 of each input file (by name) and of the mapping."""
+
+    inputs: Mapping[str, str]
+    mapping: str
+
+    def to_json(self) -> str:
+        """Serialise for the meta table."""
+        return json.dumps({"inputs": dict(self.inputs), "mapping": self.mapping}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Fingerprints:
+        """Read back what ``to_json`` wrote."""
+        data = json.loads(text)
+        return cls(inputs=dict(data["inputs"]), mapping=str(data["mapping"]))
+
+
+class PlanRow(NamedTuple):
+    """One input row as the planner sees it (``Prepared.plan()``): keys only, no payload.
+
+    ``errors`` holds validation problems as mappings with ``field``, ``reason``, ``message``;
+    a row with any is planned ``invalid``, else ``pending``.
+    """
+
+    row: int
+    key: str
+    external_id: str | None = None
+    email: str | None = None
+    errors: Sequence[Mapping[str, Any]] = ()
+
+
+class RowRecord(NamedTuple):
+    """One row of the state DB, as the reports read it."""
+
+    row: int
+    key: str
+    external_id: str | None
+    email: str | None
+    state: RowState
+    clerk_user_id: str | None
+    code: str | None
+    param: str | None
+    message: str | None
+    attempts: int
+    retryable: bool
+    updated_at: float
+    details: tuple[Mapping[str, Any], ...]
+
+
+# --- moves (for record_many) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Completed:
+    """in_flight -> created: Clerk answered 200 with ``user_id``."""
+
+    row: int
+    user_id: str
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Reconciled:
+    """in_flight -> created: a lookup after an ambiguous attempt found our user."""
+
+    row: int
+    user_id: str
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Existed:
+    """in_flight -> exists: the identifier was taken by a user with the same external_id."""
+
+    row: int
+    user_id: str
+    attempts: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """in_flight -> failed, with Clerk's code / param / message; ``retryable`` for transients."""
+
+    row: int
+    code: str
+    param: str | None = None
+    message: str = ""
+    retryable: bool = False
+    attempts: int = 1
+    details: Sequence[Mapping[str, Any]] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class Released:
+    """in_flight -> pending: never sent (Ctrl-C, abort), or a lookup proved it was not created."""
+
+    row: int
+    attempts: int = 0
+
+
+Move = Completed | Reconciled | Existed | Failed | Released
+
+_MOVE_NAMES: Final[dict[type[Any], str]] = {
+    Completed: "complete",
+    Reconciled: "reconciled",
+    Existed: "mark_exists",
+    Failed: "fail",
+    Released: "release",
+}
+
+_SCHEMA: Final = """
+CREATE TABLE schema_version (version INTEGER NOT NULL);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE rows (
+    row           INTEGER PRIMARY KEY,   -- the input row number a person sees (_row)
+    key           TEXT NOT NULL,         -- stable identity across runs (_key)
+    external_id   TEXT,
+    email         TEXT,                  -- primary email, for reconciliation and reports
+    state         TEXT NOT NULL,
+    clerk_user_id TEXT,
+    code          TEXT,
+    param         TEXT,
+    message       TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,   -- requests sent for this row, across runs
+    retryable     INTEGER NOT NULL DEFAULT 0,
+    updated_at    REAL NOT NULL,
+    details       TEXT                   -- JSON list of every error (validation or Clerk)
+);
+CREATE INDEX rows_state ON rows (state, row);
+CREATE INDEX rows_key ON rows (key);
+"""
+
+_COLUMNS: Final = (
+    "row, key, external_id, email, state, clerk_user_id, code, param, message, attempts, "
+    "retryable, updated_at, details"
+)
+
+
+class StateStore:
+    """The state DB of one run. Build with ``StateStore.create`` or ``StateStore.open``."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: Path,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._conn = conn
+        self.path = path
+        self._clock = clock
+
+    # --- opening -----------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: str | Path,
+        fingerprints: Fingerprints,
+        options: Mapping[str, Any] | None = None,
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        clock: Callable[[], float] = time.time,
+    ) -> StateStore:
+        """Create a new state DB at ``path`` (which must not exist) and record what it is for.
+
+        ``options`` (JSON-serialisable, no secrets) is kept for ``options()``. Raises
+        ``StateError`` when the file exists or cannot be created.
+        """
+        target = Path(path)
+        if target.exists():
+            raise StateError(f"{target}: a state DB already exists; open it to resume")
+        conn = _connect(target, synchronous, create=True)
+        store = cls(conn, target, clock)
+        try:
+            with store._transaction():
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+                conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [
+                        ("fingerprints", fingerprints.to_json()),
+                        ("created_at", json.dumps(clock())),
+                        ("options", json.dumps(dict(options or {}), sort_keys=True)),
+                    ],
+                )
+        except (sqlite3.Error, TypeError, ValueError) as exc:
+            conn.close()
+            target.unlink(missing_ok=True)
+            raise StateError(f"{target}: cannot create the state DB: {exc}") from exc
+        return store
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        clock: Callable[[], float] = time.time,
+    ) -> StateStore:
+        """Open an existing state DB to resume. Raises ``StateError`` when it is missing, not
+        a state DB, or of a schema version this program does not know."""
+        target = Path(path)
+        if not target.is_file():
+            raise StateError(f"{target}: no state DB here")
+        conn = _connect(target, synchronous, create=False)
+        try:
+            row = conn.execute("SELECT version FROM schema_version").fetchone()
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StateError(f"{target}: not a clerk-migrate state DB ({exc})") from exc
+        if row is None or row[0] != SCHEMA_VERSION:
+            conn.close()
+            found = "none" if row is None else row[0]
+            raise StateError(
+                f"{target}: state DB schema version {found}; this clerk-migrate reads version "
+                f"{SCHEMA_VERSION}"
+            )
+        return cls(conn, target, clock)
+
+    def close(self) -> None:
+        """Close the connection (every move has already committed)."""
+        self._conn.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"StateStore({str(self.path)!r})"
+
+    # --- meta --------------------------------------------------------------------------
+
+    def fingerprints(self) -> Fingerprints:
+        """What the run was planned from."""
+        return Fingerprints.from_json(self._meta_text("fingerprints"))
+
+    def options(self) -> dict[str, Any]:
+        """The run options recorded at creation."""
+        value = self.get_meta("options")
+        return dict(value) if isinstance(value, dict) else {}
+
+    def get_meta(self, key: str, default: Any = None) -> Any:
+        """A JSON value from the meta table (``default`` when absent)."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return default if row is None else json.loads(row[0])
+
+    def set_meta(self, key: str, value: Any) -> None:
+        """Store a JSON-serialisable value (run statistics, ...) in the meta table. No secrets."""
+        text = json.dumps(value, sort_keys=True)
+        with self._transaction():
+            self._conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, text),
+            )
+
+    def check_fingerprints(self, current: Fingerprints) -> None:
+        """Refuse to resume when an input or the mapping differs from what was planned.
+
+        Raises ``ResumeMismatchError`` naming every change, e.g. ``cannot resume
+        runs/a/state.sqlite: input users.csv changed, the mapping changed since the run was
+        planned; restore the original files, or start a new run with another --run-dir``.
+        """
+        planned = self.fingerprints()
+        changes: list[str] = []
+        for name in sorted(planned.inputs.keys() | current.inputs.keys()):
+            before, now = planned.inputs.get(name), current.inputs.get(name)
+            if before is None:
+                changes.append(f"input {name} was added")
+            elif now is None:
+                changes.append(f"input {name} is no longer given")
+            elif before != now:
+                changes.append(f"input {name} changed")
+        if planned.mapping != current.mapping:
+            changes.append("the mapping changed")
+        if changes:
+            raise ResumeMismatchError(
+                f"cannot resume {self.path}: {', '.join(changes)} since the run was planned; "
+                "restore the original files, or start a new run with another --run-dir"
+            )
+
+    # --- planning ----------------------------------------------------------------------
+
+    @property
+    def planned(self) -> bool:
+        """Whether ``plan`` has run (it runs once per state DB)."""
+        return self.get_meta("planned_at") is not None
+
+    def plan(self, rows: Iterable[PlanRow]) -> dict[RowState, int]:
+        """Insert every input row: ``pending``, or ``invalid`` with its validation errors.
+
+        One transaction (a crash mid-plan leaves no partial plan), ``executemany`` in chunks,
+        so 10 M rows plan in one pass. The first error is stored in code / param / message, all
+        of them in ``details``. Returns how many rows went to each state. Raises ``StateError``
+        when the DB was already planned or a row number repeats.
+        """
+        if self.planned:
+            raise StateError(f"{self.path}: already planned; resume it instead")
+        now = self._clock()
+        counts = {RowState.PENDING: 0, RowState.INVALID: 0}
+        sql = (
+            "INSERT INTO rows (row, key, external_id, email, state, code, param, message, "
+            "updated_at, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+        )
+        try:
+            with self._transaction():
+                batch: list[tuple[Any, ...]] = []
+                for item in rows:
+                    row, key, external_id, email, errors = item
+                    if errors:
+                        first = errors[0]
+                        batch.append(
+                            (row, key, external_id, email, "invalid", first.get("reason"),
+                             first.get("field"), first.get("message"), now,
+                             json.dumps([dict(e) for e in errors]))
+                        )  # fmt: skip
+                        counts[RowState.INVALID] += 1
+                    else:
+                        batch.append(
+                            (row, key, external_id, email, "pending", None, None, None, now, None)
+                        )
+                        counts[RowState.PENDING] += 1
+                    if len(batch) >= _CHUNK:
+                        self._conn.executemany(sql, batch)
+                        batch = []
+                if batch:
+                    self._conn.executemany(sql, batch)
+                self._conn.execute(
+                    "INSERT INTO meta (key, value) VALUES ('planned_at', ?)", (json.dumps(now),)
+                )
+        except sqlite3.IntegrityError as exc:
+            raise StateError(f"{self.path}: the plan repeats a row number ({exc})") from exc
+        return counts
+
+    # --- claiming ----------------------------------------------------------------------
+
+    def next_pending(
+        self, limit: int | None = None, *, first: int | None = None, last: int | None = None
+    ) -> list[PlanRow]:
+        """Pending rows in row order, optionally within rows ``first..last`` (inclusive)."""
+        sql = (
+            "SELECT row, key, external_id, email FROM rows "
+            "WHERE state = 'pending' AND row >= ? AND row <= ? ORDER BY row"
+        )
+        params: list[int] = [first if first is not None else -(2**62), last or 2**62]
+        if last is not None:
+            params[1] = last
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [PlanRow(*r) for r in self._conn.execute(sql, params)]
+
+    def claim(self, rows: Sequence[int]) -> list[PlanRow]:
+        """pending -> in_flight for every row, committed (durable) before it returns.
+
+        All or nothing: a row that is not pending makes it raise ``StateError`` and claim
+        none. Returns the claimed rows' keys, external ids and emails, in the order given.
+        """
+        wanted = list(dict.fromkeys(rows))
+        if not wanted:
+            return []
+        now = self._clock()
+        with self._transaction():
+            found = self._select_in(
+                "SELECT row, key, external_id, email, state FROM rows WHERE row IN ({})", wanted
+            )
+            by_row = {r[0]: r for r in found}
+            for row in wanted:
+                state = by_row[row][4] if row in by_row else None
+                if state != RowState.PENDING:
+                    raise StateError(_illegal(self.path, row, "claim", state, "pending"))
+            self._conn.executemany(
+                "UPDATE rows SET state = 'in_flight', updated_at = ? WHERE row = ?",
+                [(now, row) for row in wanted],
+            )
+        return [PlanRow(*by_row[row][:4]) for row in wanted]
+
+    def claim_next(
+        self, limit: int, *, first: int | None = None, last: int | None = None
+    ) -> list[PlanRow]:
+        """Claim up to ``limit`` pending rows in row order (within ``first..last``) at once."""
+        with self._transaction():
+            picked = self.next_pending(limit, first=first, last=last)
+            self._conn.executemany(
+                "UPDATE rows SET state = 'in_flight', updated_at = ? WHERE row = ?",
+                [(self._clock(), p.row) for p in picked],
+            )
+        return picked
+
+    def in_flight_rows(self) -> list[PlanRow]:
+        """Rows left in_flight (by a crash, or by requests still out): reconcile these first."""
+        return [
+            PlanRow(*r)
+            for r in self._conn.execute(
+                "SELECT row, key, external_id, email FROM rows WHERE state = 'in_flight' "
+                "ORDER BY row"
+            )
+        ]
+
+    # --- finishing ---------------------------------------------------------------------
+
+    def complete(self, row: int, user_id: str, attempts: int = 1) -> None:
+        """in_flight -> created: Clerk created ``user_id``."""
+        self.record_many([Completed(row, user_id, attempts)])
+
+    def reconciled(self, row: int, user_id: str, attempts: int = 1) -> None:
+        """in_flight -> created: a lookup found the user our lost request created."""
+        self.record_many([Reconciled(row, user_id, attempts)])
+
+    def mark_exists(self, row: int, user_id: str, attempts: int = 1) -> None:
+        """in_flight -> exists: a user with this row's external_id was already there."""
+        self.record_many([Existed(row, user_id, attempts)])
+
+    def fail(
+        self,
+        row: int,
+        code: str,
+        param: str | None = None,
+        message: str = "",
+        *,
+        retryable: bool = False,
+        attempts: int = 1,
+    ) -> None:
+        """in_flight -> failed with Clerk's code, param and message (never a secret)."""
+        self.record_many([Failed(row, code, param, message, retryable, attempts)])
+
+    def release(self, row: int, attempts: int = 0) -> None:
+        """in_flight -> pending: the request never left, or a lookup proved it created nothing."""
+        self.record_many([Released(row, attempts)])
+
+    def record_many(self, moves: Iterable[Move]) -> None:
+        """Apply many moves in ONE transaction, in order (the recorder's batched commit).
+
+        Each move requires its row to be in_flight; otherwise nothing is applied and
+        ``StateError`` names the row, the move and the row's actual state.
+        """
+        now = self._clock()
+        with self._transaction():
+            group: list[Move] = []
+            for move in moves:
+                if group and type(move) is not type(group[0]):
+                    self._apply(group, now)
+                    group = []
+                group.append(move)
+            if group:
+                self._apply(group, now)
+
+    def _apply(self, group: list[Move], now: float) -> None:
+        kind = type(group[0])
+        params: list[tuple[Any, ...]]
+        if kind is Failed:
+            sql = (
+                "UPDATE rows SET state = 'failed', clerk_user_id = NULL, code = ?, param = ?, "
+                "message = ?, retryable = ?, details = ?, attempts = attempts + ?, "
+                "updated_at = ? WHERE row = ? AND state = 'in_flight'"
+            )
+            params = [
+                (m.code, m.param, m.message, int(m.retryable),
+                 json.dumps([dict(d) for d in m.details]) if m.details else None,
+                 m.attempts, now, m.row)
+                for m in group
+                if isinstance(m, Failed)
+            ]  # fmt: skip
+        elif kind is Released:
+            sql = (
+                "UPDATE rows SET state = 'pending', clerk_user_id = NULL, code = NULL, "
+                "param = NULL, message = NULL, retryable = 0, details = NULL, "
+                "attempts = attempts + ?, updated_at = ? WHERE row = ? AND state = 'in_flight'"
+            )
+            params = [(m.attempts, now, m.row) for m in group]
+        else:
+            state = "exists" if kind is Existed else "created"
+            sql = (
+                f"UPDATE rows SET state = '{state}', clerk_user_id = ?, code = NULL, "  # noqa: S608
+                "param = NULL, message = NULL, retryable = 0, details = NULL, "
+                "attempts = attempts + ?, updated_at = ? WHERE row = ? AND state = 'in_flight'"
+            )
+            params = [
+                (m.user_id, m.attempts, now, m.row)
+                for m in group
+                if isinstance(m, Completed | Reconciled | Existed)
+            ]
+        changed = self._conn.executemany(sql, params).rowcount
+        if changed != len(group):
+            self._raise_illegal(group)
+
+    def _raise_illegal(self, group: list[Move]) -> None:
+        """Find the first move of a refused group whose row was not in_flight; raise for it."""
+        seen: set[int] = set()
+        states = dict(self._select_in("SELECT row, state FROM rows WHERE row IN ({})",
+                                      [m.row for m in group]))  # fmt: skip
+        for move in group:
+            state = states.get(move.row)
+            if state != RowState.IN_FLIGHT or move.row in seen:
+                actual = "moved earlier in the same batch" if move.row in seen else state
+                raise StateError(
+                    _illegal(self.path, move.row, _MOVE_NAMES[type(move)], actual, "in_flight")
+                )
+            seen.add(move.row)
+        raise StateError(f"{self.path}: a batch of moves did not apply")  # pragma: no cover
+
+    def requeue_failed(
+        self,
+        codes: Iterable[str] | None = None,
+        rows: Iterable[int] | None = None,
+        *,
+        retryable_only: bool = False,
+    ) -> int:
+        """failed -> pending (the ``retry`` command), optionally only some codes or rows.
+
+        Rows that are not failed are left alone. Returns how many rows were requeued.
+        """
+        where = ["state = 'failed'"]
+        params: list[Any] = []
+        code_list = None if codes is None else list(codes)
+        if code_list is not None:
+            where.append(f"code IN ({', '.join('?' * len(code_list))})" if code_list else "0")
+            params += code_list
+        if retryable_only:
+            where.append("retryable = 1")
+        sql = (
+            "UPDATE rows SET state = 'pending', code = NULL, param = NULL, message = NULL, "  # noqa: S608
+            "retryable = 0, details = NULL, updated_at = ? WHERE " + " AND ".join(where)
+        )
+        now = self._clock()
+        with self._transaction():
+            if rows is None:
+                return self._conn.execute(sql, [now, *params]).rowcount
+            return self._conn.executemany(
+                sql + " AND row = ?", [(now, *params, row) for row in dict.fromkeys(rows)]
+            ).rowcount
+
+    # --- reading -----------------------------------------------------------------------
+
+    def counts(self) -> dict[RowState, int]:
+        """Rows per state; every state is present (0 when none)."""
+        result = dict.fromkeys(RowState, 0)
+        for state, count in self._conn.execute("SELECT state, count(*) FROM rows GROUP BY state"):
+            result[RowState(state)] = count
+        return result
+
+    def code_counts(self) -> dict[tuple[RowState, str], int]:
+        """Failed and invalid rows per (state, code), for the summary's top error codes."""
+        return {
+            (RowState(state), code or "unknown"): count
+            for state, code, count in self._conn.execute(
+                "SELECT state, code, count(*) FROM rows WHERE state IN ('failed', 'invalid') "
+                "GROUP BY state, code ORDER BY count(*) DESC, code"
+            )
+        }
+
+    def get(self, row: int) -> RowRecord | None:
+        """One row's record, or None when no such row was planned."""
+        found = self._conn.execute(
+            f"SELECT {_COLUMNS} FROM rows WHERE row = ?",  # noqa: S608
+            (row,),
+        ).fetchone()
+        return None if found is None else _record(found)
+
+    def iter_rows(self, states: Iterable[RowState] | None = None) -> Iterator[RowRecord]:
+        """Stream rows in row order, optionally only some states."""
+        sql = f"SELECT {_COLUMNS} FROM rows"  # noqa: S608
+        params: list[str] = []
+        if states is not None:
+            params = [str(s) for s in states]
+            sql += f" WHERE state IN ({', '.join('?' * len(params))})" if params else " WHERE 0"
+        yield from (_record(r) for r in self._stream(sql + " ORDER BY row", params))
+
+    def iter_errors(self) -> Iterator[RowRecord]:
+        """Failed and invalid rows in row order: what the error reports list."""
+        return self.iter_rows((RowState.FAILED, RowState.INVALID))
+
+    def iter_id_map(self) -> Iterator[tuple[str, str | None, str]]:
+        """``(key, external_id, clerk_user_id)`` of created and existing rows, in row order."""
+        sql = (
+            "SELECT key, external_id, clerk_user_id FROM rows "
+            "WHERE state IN ('created', 'exists') ORDER BY row"
+        )
+        yield from self._stream(sql, [])
+
+    def row_numbers(self, states: Iterable[RowState]) -> Iterator[int]:
+        """Row numbers in some states, in order (e.g. failed + invalid for failed_rows.<ext>)."""
+        params = [str(s) for s in states]
+        if not params:
+            return
+        sql = f"SELECT row FROM rows WHERE state IN ({', '.join('?' * len(params))}) ORDER BY row"  # noqa: S608
+        yield from (r[0] for r in self._stream(sql, params))
+
+    # --- plumbing ----------------------------------------------------------------------
+
+    def _meta_text(self, key: str) -> str:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        if row is None:
+            raise StateError(f"{self.path}: the state DB has no {key!r} record")
+        return str(row[0])
+
+    def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]:
+        cursor = self._conn.execute(sql, params)
+        try:
+            while chunk := cursor.fetchmany(_CHUNK):
+                yield from chunk
+        finally:
+            cursor.close()
+
+    def _select_in(self, sql: str, values: Sequence[int]) -> list[tuple[Any, ...]]:
+        """Run ``sql`` with ``IN ({})`` filled for ``values``, 500 at a time."""
+        found: list[tuple[Any, ...]] = []
+        for start in range(0, len(values), 500):
+            part = values[start : start + 500]
+            found += self._conn.execute(sql.format(", ".join("?" * len(part))), part).fetchall()
+        return found
+
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """BEGIN IMMEDIATE ... COMMIT; rollback on any exception; sqlite errors -> StateError."""
+        try:
+            self._conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StateError(f"{self.path}: cannot write the state DB: {exc}") from exc
+        try:
+            yield
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        try:
+            self._conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._conn.execute("ROLLBACK")
+            raise StateError(f"{self.path}: cannot commit to the state DB: {exc}") from exc
+
+
+def _connect(path: Path, synchronous: str, *, create: bool) -> sqlite3.Connection:
+    if synchronous not in ("FULL", "NORMAL"):
+        raise ValueError("synchronous must be FULL or NORMAL")
+    try:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so DDL is transactional too.
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise StateError(f"{path}: cannot open the state DB: {exc}") from exc
+    try:
+        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+        if mode != "wal":
+            raise StateError(f"{path}: the state DB cannot use WAL mode (got {mode!r})")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("PRAGMA busy_timeout = 5000")
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        verb = "create" if create else "open"
+        raise StateError(f"{path}: cannot {verb} the state DB: {exc}") from exc
+    except StateError:
+        conn.close()
+        raise
+    return conn
+
+
+def _record(r: tuple[Any, ...]) -> RowRecord:
+    details = tuple(json.loads(r[12])) if r[12] else ()
+    return RowRecord(
+        r[0], r[1], r[2], r[3], RowState(r[4]), r[5], r[6], r[7], r[8], r[9], bool(r[10]),
+        r[11], details,
+    )  # fmt: skip
+
+
+def _illegal(path: Path, row: int, move: str, actual: object, expected: str) -> str:
+    actual_text = "not planned" if actual is None else f"is {actual}"
+    return f"{path}: cannot {move} row {row}: it {actual_text}, expected {expected}"
