@@ -1,0 +1,191 @@
+"""``execute``: one pass of the loader over a planned state DB.
+
+One anyio task group: a producer claims pending rows in batches (durably ``in_flight`` before
+they are queued) and feeds their payloads into a bounded stream; N workers send them through
+one shared ``Pacer``; the recorder owns the ledger and the progress display. Before anything
+is sent, rows left ``in_flight`` by an earlier process are reconciled.
+
+Stopping: ``Stopper.interrupt()`` (Ctrl-C) or an abort code stops claiming; queued rows are
+handed back unsent (``pending``), requests already on the wire finish, and everything received
+is committed. The caller turns ``RunOutcome.interrupted`` / ``abort_code`` into an exit code.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Protocol
+
+import anyio
+
+from migrate.clerk.retry import ConfigStreak
+from migrate.errors import RunAbortedError
+from migrate.runner.jobs import Event, EventKind, Job
+from migrate.runner.pacing import Pacer, PacingStats
+from migrate.runner.reconcile import ReconcileResult, reconcile_in_flight
+from migrate.runner.recorder import Ledger, Progress, Recorder, RunTally
+from migrate.runner.workers import Stopper, UsersApi, Worker, WorkerSettings
+
+__all__ = ["EngineSettings", "Payload", "RowWindow", "RunOutcome", "execute"]
+
+
+class Payload(Protocol):
+    """A row's CreateUser body (``prepare.RowPayload``)."""
+
+    @property
+    def row(self) -> int: ...
+
+    @property
+    def body(self) -> dict[str, Any]: ...
+
+    @property
+    def key(self) -> str: ...
+
+
+PayloadSource = Callable[[Sequence[int]], Iterable[Payload]]
+
+
+@dataclass(frozen=True)
+class RowWindow:
+    """Which pending rows this pass may send: ``--rows A-B`` and ``--limit N``."""
+
+    first: int | None = None
+    last: int | None = None
+    limit: int | None = None
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Knobs of one pass. ``rate`` in requests per second over every call."""
+
+    rate: float
+    concurrency: int | None = None
+    max_concurrency: int = 64
+    claim_batch: int = 100
+    queue_size: int = 64
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    record_batch: int = 500
+    record_interval: float = 0.5
+    config_streak: int = 25  # rows in a row failing with one config-suspect code -> abort
+
+
+@dataclass
+class RunOutcome:
+    """What one pass did. ``interrupted`` / ``abort_*`` say why it stopped early."""
+
+    tally: RunTally
+    pacing: PacingStats
+    reconciled: ReconcileResult
+    retries: int
+    duration: float
+    interrupted: bool = False
+    abort_code: str | None = None
+    abort_message: str | None = None
+    commits: int = 0
+
+    @property
+    def achieved_rate(self) -> float:
+        """Requests per second over the whole pass (every call, lookups included)."""
+        return self.pacing.requests / self.duration if self.duration > 0 else 0.0
+
+
+def _jobs(payloads: Iterable[Payload]) -> Iterator[Job]:
+    for p in payloads:
+        body = p.body
+        emails = body.get("email_address")
+        email = emails[0] if isinstance(emails, list) and emails else None
+        ext = body.get("external_id")
+        yield Job(p.row, p.key, ext if isinstance(ext, str) and ext else None, email, body)
+
+
+async def execute(
+    api: UsersApi,
+    ledger: Ledger,
+    payloads: PayloadSource,
+    settings: EngineSettings,
+    *,
+    window: RowWindow | None = None,
+    stopper: Stopper | None = None,
+    progress: Progress | None = None,
+    on_started: Callable[[Pacer], None] | None = None,
+) -> RunOutcome:
+    """Reconcile in_flight rows, then send every pending row in ``window``; return the outcome.
+
+    Raises ``RunAbortedError`` only when reconciliation itself is refused; an abort code met
+    while sending is reported in ``RunOutcome.abort_code`` after the state is saved.
+    Raises ``ClerkError`` when in_flight rows cannot be reconciled (nothing is sent then).
+    """
+    window = window or RowWindow()
+    stopper = stopper or Stopper()
+    started = time.monotonic()
+    pacer = Pacer(
+        settings.rate,
+        fixed_concurrency=settings.concurrency,
+        max_concurrency=settings.max_concurrency,
+    )
+    if on_started is not None:
+        on_started(pacer)
+    reconciled = await reconcile_in_flight(api, pacer, ledger)
+    recorder = Recorder(
+        ledger, progress, batch=settings.record_batch, interval=settings.record_interval
+    )
+    streak = ConfigStreak(settings.config_streak)
+    workers = [
+        Worker(api, pacer, stopper, settings.worker, streak=streak)
+        for _ in range(pacer.max_workers)
+    ]
+    pending = array(
+        "q", ledger.pending_rows(first=window.first, last=window.last, limit=window.limit)
+    )
+    job_send, job_recv = anyio.create_memory_object_stream[Job](settings.queue_size)
+    event_send, event_recv = anyio.create_memory_object_stream[Event](settings.queue_size * 4)
+
+    async def produce() -> None:
+        async with job_send, event_send:
+            jobs = _jobs(payloads(pending))
+            while not stopper.stopping:
+                batch = list(islice(jobs, settings.claim_batch))
+                if not batch:
+                    break
+                recorder.claim([j.row for j in batch])  # durable before any is queued
+                for index, job in enumerate(batch):
+                    if stopper.event.is_set():  # a stop may arrive while we wait to queue
+                        for unsent in batch[index:]:
+                            await event_send.send(Event(EventKind.RELEASED, unsent.row))
+                        break
+                    await job_send.send(job)
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(recorder.run, event_recv)
+            for worker in workers:
+                tg.start_soon(worker.run, job_recv.clone(), event_send.clone())
+            job_recv.close()
+            tg.start_soon(produce)
+    finally:
+        if progress is not None:
+            progress.close()
+    return RunOutcome(
+        tally=recorder.tally,
+        pacing=pacer.stats,
+        reconciled=reconciled,
+        retries=sum(w.retries for w in workers),
+        duration=time.monotonic() - started,
+        interrupted=stopper.interrupted and stopper.abort_code is None,
+        abort_code=stopper.abort_code,
+        abort_message=stopper.abort_message,
+        commits=recorder.commits,
+    )
+
+
+def raise_if_aborted(outcome: RunOutcome) -> None:
+    """Turn an abort recorded in ``outcome`` into ``RunAbortedError`` (state already saved)."""
+    if outcome.abort_code is not None:
+        raise RunAbortedError(
+            outcome.abort_code,
+            f"Clerk refused the run with {outcome.abort_code}: {outcome.abort_message} "
+            "(the state is saved; fix the cause and run the same command again to resume)",
+        )

@@ -1,0 +1,151 @@
+"""Pacing: one rate limiter for every call, a global pause on 429, and derived concurrency.
+
+``Pacer`` wraps a single ``aiolimiter.AsyncLimiter`` shared by every request of a run (creates,
+lookups, deletes). It never replaces the limiter: a reduced rate is applied by charging each
+request more capacity (``1 / factor`` units), so the limiter object stays the one source of truth.
+
+- ``acquire()``: wait out any global pause, then take capacity from the limiter.
+- ``on_rate_limited(retry_after)``: every worker pauses until ``now + retry_after``; the rate
+  factor is cut (multiplicative decrease) once per pause episode.
+- ``on_success(latency)``: after a quiet spell the factor creeps back up (additive increase),
+  and the latency estimate feeds the concurrency target.
+
+Concurrency: enough requests in flight to reach the rate whatever the latency,
+``ceil(rate * latency * headroom) + spare``, bounded; ``fixed_concurrency`` overrides it. The
+target is applied to an ``anyio.CapacityLimiter`` whose size can change at run time.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import anyio
+from aiolimiter import AsyncLimiter
+
+__all__ = ["Pacer", "PacingStats", "default_rate"]
+
+# The documented per-instance limits (reference/clerk-api.md §5), in requests per second.
+PRODUCTION_LIMIT = 100.0
+DEVELOPMENT_LIMIT = 10.0
+DEFAULT_SHARE = 0.9  # leave the live application 10 % headroom
+
+_MIN_FACTOR = 0.1
+_DECREASE = 0.5
+_INCREASE = 0.1
+_QUIET_SPELL = 5.0  # seconds without a 429 before the rate creeps back up
+_LATENCY_ALPHA = 0.1
+_HEADROOM = 2.0  # in-flight requests per (rate x mean latency): absorbs the latency tail
+_SPARE = 2
+_MIN_CONCURRENCY = 1
+_MAX_CONCURRENCY = 64
+
+
+def default_rate(secret_key_is_production: bool) -> float:
+    """90 % of the documented instance limit: 90 req/s on production, 9 req/s on development."""
+    limit = PRODUCTION_LIMIT if secret_key_is_production else DEVELOPMENT_LIMIT
+    return limit * DEFAULT_SHARE
+
+
+@dataclass
+class PacingStats:
+    """What the pacer saw: for the summary and the progress bar."""
+
+    requests: int = 0
+    rate_limited: int = 0
+    pauses: int = 0
+    paused_seconds: float = 0.0
+
+
+class Pacer:
+    """The run's single limiter, its 429 pause, and its concurrency target."""
+
+    def __init__(
+        self,
+        rate: float,
+        *,
+        fixed_concurrency: int | None = None,
+        max_concurrency: int = _MAX_CONCURRENCY,
+        initial_latency: float = 0.15,
+        clock: Callable[[], float] = anyio.current_time,
+    ) -> None:
+        if rate <= 0:
+            raise ValueError("rate must be positive")
+        self.rate = rate
+        self._clock = clock
+        # A small bucket: a burst of at most ~0.1 s worth of requests (at least 4, so the
+        # factor can drop to 1/4 even on a development instance), never a burst of a whole window.
+        self._burst = max(rate * 0.1, 4.0)
+        self.limiter = AsyncLimiter(self._burst, self._burst / rate)
+        self._min_factor = max(_MIN_FACTOR, 1.0 / self._burst)
+        self.factor = 1.0
+        self._paused_until = 0.0
+        self._last_429 = -math.inf
+        self._last_increase = -math.inf
+        self.latency = initial_latency
+        self._fixed = fixed_concurrency
+        self._max_concurrency = max(fixed_concurrency or 0, max_concurrency)
+        self.gate = anyio.CapacityLimiter(self._target_concurrency())
+        self.stats = PacingStats()
+
+    # -- rate -------------------------------------------------------------------------------
+
+    @property
+    def current_rate(self) -> float:
+        """The rate in force now, in requests per second."""
+        return self.rate * self.factor
+
+    @property
+    def max_workers(self) -> int:
+        """How many worker tasks the runner should start (the concurrency ceiling)."""
+        return self._fixed or self._max_concurrency
+
+    async def acquire(self) -> None:
+        """Wait for any global pause to end, then for capacity in the shared limiter."""
+        await self._wait_pause()
+        await self.limiter.acquire(min(1.0 / self.factor, self._burst))
+        # A 429 may have arrived while this request waited for capacity: honour it too.
+        await self._wait_pause()
+        self.stats.requests += 1
+
+    async def _wait_pause(self) -> None:
+        while (delay := self._paused_until - self._clock()) > 0:
+            await anyio.sleep(delay)
+
+    def on_rate_limited(self, retry_after: float | None) -> None:
+        """Pause every worker for ``retry_after`` seconds and cut the rate (once per episode)."""
+        now = self._clock()
+        self.stats.rate_limited += 1
+        wait = retry_after if retry_after is not None and retry_after >= 0 else 10.0
+        if now >= self._paused_until:
+            # a new episode: concurrent 429s from the same window count as one decrease
+            self.stats.pauses += 1
+            self.factor = max(self._min_factor, self.factor * _DECREASE)
+            self.gate.total_tokens = self._target_concurrency()
+        until = now + wait
+        if until > self._paused_until:
+            self.stats.paused_seconds += until - max(now, self._paused_until)
+            self._paused_until = until
+        self._last_429 = now
+
+    def on_response(self, latency: float) -> None:
+        """Feed a response's latency; after a quiet spell without 429s raise the rate a step."""
+        self.latency += _LATENCY_ALPHA * (latency - self.latency)
+        now = self._clock()
+        if (
+            self.factor < 1.0
+            and now - self._last_429 >= _QUIET_SPELL
+            and now - self._last_increase >= _QUIET_SPELL
+        ):
+            self.factor = min(1.0, self.factor + _INCREASE)
+            self._last_increase = now
+        target = self._target_concurrency()
+        if target != self.gate.total_tokens:
+            self.gate.total_tokens = target
+
+    def _target_concurrency(self) -> int:
+        if self._fixed is not None:
+            return self._fixed
+        wanted = math.ceil(self.current_rate * self.latency * _HEADROOM) + _SPARE
+        return max(_MIN_CONCURRENCY, min(self._max_concurrency, wanted))

@@ -1,0 +1,171 @@
+"""The recorder: the single owner of the state DB and of the progress bar during a run.
+
+Workers send ``Event``s; the recorder applies them to the ``Ledger`` in batches (one transaction
+per batch, at most ``interval`` seconds apart) and updates the progress display. Claims go
+through it too, so every write to the state DB happens in one place. A crash between an event
+and its batch commit loses nothing: the row is still ``in_flight`` and the next start reconciles
+it against Clerk.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from anyio.abc import ObjectReceiveStream
+
+from migrate.runner.jobs import Event, EventKind
+
+__all__ = ["InFlightRow", "Ledger", "Progress", "Recorder", "RunTally"]
+
+
+@dataclass(frozen=True, slots=True)
+class InFlightRow:
+    """A row left ``in_flight`` by an earlier process: what reconciliation needs."""
+
+    row: int
+    key: str
+    external_id: str | None
+    email: str | None
+
+
+class Ledger(Protocol):
+    """The state moves the runner needs; ``migrate.runner.ledger`` adapts ``StateStore``."""
+
+    def pending_rows(
+        self, *, first: int | None, last: int | None, limit: int | None
+    ) -> Sequence[int]:
+        """Row numbers still ``pending`` (in file order), within the bounds."""
+        ...
+
+    def claim(self, rows: Sequence[int]) -> None:
+        """pending -> in_flight, committed (durable) before it returns."""
+        ...
+
+    def record(self, events: Sequence[Event]) -> None:
+        """Apply final events (created, exists, failed, released) in one transaction."""
+        ...
+
+    def in_flight(self) -> list[InFlightRow]:
+        """Rows left ``in_flight`` by an earlier process."""
+        ...
+
+    def counts(self) -> dict[str, int]:
+        """Rows per state, every state present."""
+        ...
+
+
+class Progress(Protocol):
+    """Where the recorder shows progress (a tqdm bar, or nothing)."""
+
+    def update(self, tally: RunTally, done: int) -> None:
+        """Show the tally; ``done`` rows reached a final state since the last call."""
+        ...
+
+    def close(self) -> None:
+        """Finish the display."""
+        ...
+
+
+@dataclass
+class RunTally:
+    """What happened during this process's run, by event."""
+
+    created: int = 0
+    exists: int = 0
+    failed: int = 0
+    released: int = 0
+    unresolved: int = 0
+    retrying: int = 0
+    codes: Counter[str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.codes is None:
+            self.codes = Counter()
+
+    def note(self, event: Event) -> bool:
+        """Count ``event``; True when it is final for its row."""
+        kind = event.kind
+        if kind is EventKind.CREATED:
+            self.created += 1
+        elif kind is EventKind.EXISTS:
+            self.exists += 1
+        elif kind is EventKind.FAILED:
+            self.failed += 1
+            assert self.codes is not None
+            self.codes[event.code or "unknown"] += 1
+        elif kind is EventKind.RELEASED:
+            self.released += 1
+            return False
+        elif kind is EventKind.UNRESOLVED:
+            self.unresolved += 1
+            return False
+        else:
+            self.retrying += 1
+            return False
+        return True
+
+
+_RECORDED = frozenset({EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED, EventKind.RELEASED})
+
+
+class Recorder:
+    """Owns the ledger and the progress display while the run's task group is alive."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        progress: Progress | None = None,
+        *,
+        batch: int = 500,
+        interval: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.ledger = ledger
+        self.progress = progress
+        self.batch = batch
+        self.interval = interval
+        self._clock = clock
+        self._buffer: list[Event] = []
+        self._done_since_update = 0
+        self._last_flush = clock()
+        self.tally = RunTally()
+        self.commits = 0
+
+    def claim(self, rows: Sequence[int]) -> None:
+        """Mark rows in_flight durably; called by the producer before the rows are queued."""
+        self.ledger.claim(rows)
+
+    def note(self, event: Event) -> None:
+        """Take one event: count it, buffer it, flush when the batch is full or old enough."""
+        if self.tally.note(event):
+            self._done_since_update += 1
+        if event.kind in _RECORDED:
+            self._buffer.append(event)
+        now = self._clock()
+        if len(self._buffer) >= self.batch or now - self._last_flush >= self.interval:
+            self.flush()
+
+    def flush(self) -> None:
+        """Commit buffered events in one transaction and refresh the display."""
+        if self._buffer:
+            self.ledger.record(self._buffer)
+            self._buffer = []
+            self.commits += 1
+        self._last_flush = self._clock()
+        if self.progress is not None:
+            self.progress.update(self.tally, self._done_since_update)
+        self._done_since_update = 0
+
+    async def run(self, events: ObjectReceiveStream[Event]) -> None:
+        """Consume events until every sender has closed; always flush what was received."""
+        try:
+            async with events:
+                async for event in events:
+                    self.note(event)
+        finally:
+            # plain synchronous calls: they complete even when the task group is cancelled
+            self.flush()

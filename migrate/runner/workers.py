@@ -1,0 +1,332 @@
+"""Workers: send one row at a time to Clerk, retry, reconcile, and tell the recorder.
+
+A worker takes a ``Job`` from the bounded work stream and owns it until it reaches a final
+event (created, exists, failed) or is handed back (released). It never touches the state DB.
+
+Per attempt: wait for the pacer (global 429 pause, the shared limiter) and a concurrency slot,
+POST the body, then branch on the classified reply:
+
+- created -> ``created``;
+- 429 -> every worker pauses for Retry-After (the pacer), the row is re-sent afterwards;
+- 5xx / timeout / dropped connection -> backoff with jitter; the user may exist, so before the
+  next POST the row is looked up by external_id (or primary email) and, if found, is ``created``;
+- ``form_identifier_exists`` -> reconcile: the same external_id found -> ``exists`` (or ``created``
+  when one of our own earlier attempts was ambiguous); otherwise ``failed`` as a conflict naming
+  the identifier;
+- another 4xx -> ``failed``; an abort code -> the run stops (``Stopper.abort``), the row released.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anyio
+from anyio.abc import ObjectReceiveStream, ObjectSendStream
+
+from migrate.clerk.retry import ConfigStreak
+from migrate.clerk.retry import backoff as jittered_backoff
+from migrate.runner.jobs import Event, EventKind, Found, Job, Reply, ReplyAction
+from migrate.runner.pacing import Pacer
+
+__all__ = ["Stopper", "UsersApi", "Worker", "WorkerSettings", "conflict_message"]
+
+
+class UsersApi(Protocol):
+    """The three calls a worker makes; ``migrate.runner.api`` adapts ``ClerkClient`` to it."""
+
+    async def create(self, body: dict[str, Any]) -> Reply:
+        """POST /v1/users; never raises for an HTTP status."""
+        ...
+
+    async def find(
+        self, *, external_ids: Sequence[str] = (), emails: Sequence[str] = ()
+    ) -> list[Found] | Reply:
+        """GET /v1/users filtered (at most 100 values): the users found, or the failed reply."""
+        ...
+
+    async def delete(self, user_id: str) -> Reply:
+        """DELETE /v1/users/{id}."""
+        ...
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Retry policy. ``max_attempts`` counts failed attempts other than 429s."""
+
+    max_attempts: int = 5
+    max_rate_limited: int = 30
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+
+
+class Stopper:
+    """The run's stop flag: set by Ctrl-C or by an abort code; workers stop claiming work."""
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.interrupted = False
+        self.abort_code: str | None = None
+        self.abort_message: str | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """True once the run has been asked to stop."""
+        return self.event.is_set()
+
+    def interrupt(self) -> None:
+        """Stop after in-flight requests finish (Ctrl-C)."""
+        self.interrupted = True
+        self.event.set()
+
+    def abort(self, code: str, message: str) -> None:
+        """Stop because Clerk answered with an error that dooms every row (first one wins)."""
+        if self.abort_code is None:
+            self.abort_code, self.abort_message = code, message
+        self.event.set()
+
+
+def conflict_message(param: str | None, body: dict[str, Any]) -> str:
+    """Name the identifier already taken by another Clerk user (never a secret field)."""
+    value: object = body.get(param) if param else None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    shown = f" {value}" if isinstance(value, str) and param in _SHOWABLE else ""
+    what = param or "identifier"
+    return (
+        f"{what}{shown} already belongs to another Clerk user whose external_id differs; "
+        "fix the row or remove that user"
+    )
+
+
+_SHOWABLE = frozenset({"email_address", "phone_number", "username", "web3_wallet", "external_id"})
+
+
+class Worker:
+    """One worker task; all workers of a run share the api, the pacer and the stopper."""
+
+    def __init__(
+        self,
+        api: UsersApi,
+        pacer: Pacer,
+        stopper: Stopper,
+        settings: WorkerSettings,
+        *,
+        rng: random.Random | None = None,
+        backoff: Callable[[int, random.Random], float] | None = None,
+        streak: ConfigStreak | None = None,
+    ) -> None:
+        self.api = api
+        self.pacer = pacer
+        self.stopper = stopper
+        self.settings = settings
+        self.rng = rng or random.Random()
+        self._backoff = backoff or (
+            lambda attempt, rng: jittered_backoff(
+                attempt, rng, settings.backoff_base, settings.backoff_cap
+            )
+        )
+        self.retries = 0
+        # shared by every worker: N rows in a row failing with the same config-suspect code
+        # mean an instance setting dooms every row, so the run stops instead of failing them all
+        self.streak = streak or ConfigStreak()
+
+    async def run(self, jobs: ObjectReceiveStream[Job], events: ObjectSendStream[Event]) -> None:
+        """Process jobs until the stream ends; after a stop, hand remaining jobs back unsent."""
+        async with jobs, events:
+            async for job in jobs:
+                if self.stopper.stopping:
+                    await events.send(Event(EventKind.RELEASED, job.row))
+                    continue
+                event = await self.process(job, events)
+                self._observe(event)
+                await events.send(event)
+
+    def _observe(self, event: Event) -> None:
+        if event.kind not in (EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED):
+            return
+        suspect = event.kind is EventKind.FAILED and event.config_suspect
+        if self.streak.observe(event.code if suspect else None):
+            self.stopper.abort(
+                event.code or "config",
+                f"{self.streak.count} rows in a row failed with {event.code} "
+                f"({event.message}); this looks like an instance setting, not the data: "
+                "check the instance's settings in the Clerk Dashboard",
+            )
+
+    async def _call_create(self, job: Job) -> Reply:
+        async with self.pacer.gate:
+            await self.pacer.acquire()
+            started = time.perf_counter()
+            reply = await self.api.create(job.body)
+        self.pacer.on_response(time.perf_counter() - started)
+        return reply
+
+    async def _call_find(self, job: Job) -> list[Found] | Reply:
+        async with self.pacer.gate:
+            await self.pacer.acquire()
+            if job.external_id:
+                return await self.api.find(external_ids=[job.external_id])
+            if job.email:
+                return await self.api.find(emails=[job.email])
+        return []
+
+    async def process(self, job: Job, events: ObjectSendStream[Event]) -> Event:
+        """Drive one row to its final event (or a release when the run stops)."""
+        failures = 0  # failed attempts other than 429
+        limited = 0
+        ours_maybe = False  # an earlier POST of ours may have created the user
+        last: Reply | None = None
+        while True:
+            if self.stopper.stopping and last is not None:
+                # between retries of a stopping run: never re-send. A row whose earlier POST
+                # may have landed stays in_flight, for the next start's reconciliation.
+                kind = EventKind.UNRESOLVED if ours_maybe else EventKind.RELEASED
+                return Event(kind, job.row, attempts=failures)
+            if ours_maybe:
+                found = await self._call_find(job)
+                if isinstance(found, list):
+                    match = _match(job, found)
+                    if match is not None:
+                        return Event(
+                            EventKind.CREATED,
+                            job.row,
+                            match.user_id,
+                            attempts=failures,
+                            found_by_lookup=True,
+                        )
+                else:
+                    last = found
+                    if found.action is ReplyAction.ABORT:
+                        return self._abort(job, found, ours_maybe)
+                    failures, limited, done = self._note_failure(found, failures, limited)
+                    if done:
+                        return self._give_up(job, found, failures)
+                    await self._wait_before_retry(found, failures, job, events)
+                    continue
+            reply = await self._call_create(job)
+            if reply.action is ReplyAction.OK:
+                return Event(EventKind.CREATED, job.row, reply.user_id, attempts=failures + 1)
+            if reply.action is ReplyAction.FAIL_ROW:
+                return _failed(job, reply, failures + 1)
+            if reply.action is ReplyAction.ABORT:
+                return self._abort(job, reply, ours_maybe)
+            if reply.action is ReplyAction.RECONCILE:
+                return await self._reconcile_conflict(job, reply, ours_maybe, failures + 1)
+            # RETRY
+            last = reply
+            ours_maybe = ours_maybe or reply.ambiguous
+            failures, limited, done = self._note_failure(reply, failures, limited)
+            if done:
+                if ours_maybe:
+                    # the last ambiguous POST may have landed: leave the verdict to a lookup
+                    found = await self._call_find(job)
+                    if isinstance(found, list) and (match := _match(job, found)) is not None:
+                        return Event(
+                            EventKind.CREATED,
+                            job.row,
+                            match.user_id,
+                            attempts=failures,
+                            found_by_lookup=True,
+                        )
+                return self._give_up(job, reply, failures)
+            await self._wait_before_retry(reply, failures, job, events)
+
+    def _note_failure(self, reply: Reply, failures: int, limited: int) -> tuple[int, int, bool]:
+        self.retries += 1
+        if reply.rate_limited:
+            self.pacer.on_rate_limited(reply.retry_after)
+            limited += 1
+            return failures, limited, limited >= self.settings.max_rate_limited
+        failures += 1
+        return failures, limited, failures >= self.settings.max_attempts
+
+    async def _wait_before_retry(
+        self, reply: Reply, failures: int, job: Job, events: ObjectSendStream[Event]
+    ) -> None:
+        await events.send(Event(EventKind.RETRYING, job.row, code=reply.code, attempts=failures))
+        if reply.rate_limited:
+            return  # the pacer's global pause is the wait
+        delay = self._backoff(failures, self.rng)
+        if reply.retry_after is not None:
+            delay = max(delay, reply.retry_after)
+        with anyio.move_on_after(delay):
+            await self.stopper.event.wait()  # a stop cuts the backoff short
+
+    def _give_up(self, job: Job, reply: Reply, attempts: int) -> Event:
+        code = reply.code or ("rate_limited" if reply.rate_limited else "transient_error")
+        message = reply.message or f"gave up after {attempts} attempts (HTTP {reply.status})"
+        return Event(
+            EventKind.FAILED,
+            job.row,
+            code=code,
+            param=reply.param,
+            message=message,
+            attempts=attempts,
+            retryable=True,
+        )
+
+    def _abort(self, job: Job, reply: Reply, ours_maybe: bool = False) -> Event:
+        self.stopper.abort(reply.code or "aborted", reply.message or "Clerk refused the request")
+        return Event(EventKind.UNRESOLVED if ours_maybe else EventKind.RELEASED, job.row)
+
+    async def _reconcile_conflict(
+        self, job: Job, reply: Reply, ours_maybe: bool, attempts: int
+    ) -> Event:
+        """``form_identifier_exists``: is the user holding the identifier this very row?"""
+        tries = 0
+        while True:
+            found = await self._call_find(job)
+            if isinstance(found, list):
+                break
+            if found.action is ReplyAction.ABORT:
+                return self._abort(job, found, ours_maybe)
+            tries += 1
+            if found.rate_limited:
+                self.pacer.on_rate_limited(found.retry_after)
+            elif tries >= self.settings.max_attempts:
+                return self._give_up(job, found, attempts + tries)
+            else:
+                await anyio.sleep(self._backoff(tries, self.rng))
+        match = _match(job, found)
+        if match is not None:
+            kind = EventKind.CREATED if ours_maybe else EventKind.EXISTS
+            return Event(kind, job.row, match.user_id, attempts=attempts, found_by_lookup=True)
+        return Event(
+            EventKind.FAILED,
+            job.row,
+            code=reply.code,
+            param=reply.param,
+            message=conflict_message(reply.param, job.body),
+            attempts=attempts,
+        )
+
+
+def _match(job: Job, found: Sequence[Found]) -> Found | None:
+    """The user that is this row: same external_id; without one, same primary email and none."""
+    for user in found:
+        if job.external_id:
+            if user.external_id == job.external_id:
+                return user
+        elif (
+            job.email
+            and user.external_id is None
+            and job.email.lower() in (e.lower() for e in user.emails)
+        ):
+            return user
+    return None
+
+
+def _failed(job: Job, reply: Reply, attempts: int) -> Event:
+    return Event(
+        EventKind.FAILED,
+        job.row,
+        code=reply.code or f"http_{reply.status}",
+        param=reply.param,
+        message=reply.message,
+        attempts=attempts,
+        config_suspect=reply.config_suspect,
+    )

@@ -1,0 +1,219 @@
+"""The worker layer: retries, ambiguous failures, reconciliation and aborts, on a fake Clerk."""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+import anyio
+import pytest
+from runner_fakes import FakeApi, limited, rejected, transient
+
+from migrate.clerk.retry import ConfigStreak
+from migrate.runner.jobs import Event, EventKind, Job, ReplyAction
+from migrate.runner.pacing import Pacer
+from migrate.runner.workers import Stopper, Worker, WorkerSettings, conflict_message
+
+
+def _job(ext: str | None = "u1", email: str | None = "a@example.com") -> Job:
+    body: dict[str, Any] = {"password_digest": "$2b$10$secretsecret"}
+    if ext:
+        body["external_id"] = ext
+    if email:
+        body["email_address"] = [email]
+    return Job(1, ext or "k", ext, email, body)
+
+
+def _process(api: FakeApi, job: Job, **settings: Any) -> tuple[Event, list[Event], Stopper]:
+    stopper = Stopper()
+    seen: list[Event] = []
+
+    async def main() -> Event:
+        pacer = Pacer(10_000.0)
+        worker = Worker(
+            api,
+            pacer,
+            stopper,
+            WorkerSettings(**settings),
+            rng=random.Random(1),
+            backoff=lambda attempt, rng: 0.0,
+        )
+        send, recv = anyio.create_memory_object_stream[Event](100)
+        async with send, recv:
+            event = await worker.process(job, send)
+            while True:
+                try:
+                    seen.append(recv.receive_nowait())
+                except anyio.WouldBlock:
+                    break
+        return event
+
+    return anyio.run(main), seen, stopper
+
+
+def test_a_plain_create_is_created() -> None:
+    """A 200 makes the row created with the new Clerk id after one POST."""
+    api = FakeApi()
+    event, _, _ = _process(api, _job())
+    assert event.kind is EventKind.CREATED
+    assert event.user_id == "user_1"
+    assert api.posts == ["u1"]
+
+
+def test_a_lost_response_is_found_by_lookup_not_resent() -> None:
+    """After a 5xx whose create landed, the row is looked up and found, never POSTed twice."""
+    api = FakeApi({"u1": ["lost"]})
+    event, seen, _ = _process(api, _job())
+    assert event.kind is EventKind.CREATED
+    assert event.found_by_lookup
+    assert api.posts == ["u1"]
+    assert api.count("u1") == 1
+    assert [e.kind for e in seen] == [EventKind.RETRYING]
+
+
+def test_a_5xx_that_did_not_land_is_resent_after_a_lookup() -> None:
+    """A 5xx with nothing created: a lookup finds nothing, then the POST is sent again."""
+    api = FakeApi({"u1": [transient()]})
+    event, _, _ = _process(api, _job())
+    assert event.kind is EventKind.CREATED
+    assert not event.found_by_lookup
+    assert api.posts == ["u1", "u1"]
+    assert api.finds == 1
+
+
+def test_rate_limited_rows_are_resent_without_a_lookup() -> None:
+    """A 429 is not ambiguous: the row is re-sent after the pause, with no lookup."""
+    api = FakeApi({"u1": [limited(), limited()]})
+    event, _, _ = _process(api, _job())
+    assert event.kind is EventKind.CREATED
+    assert api.finds == 0
+    assert len(api.posts) == 3
+
+
+def test_retries_stop_at_the_limit_as_retryable_failure() -> None:
+    """After max_attempts transient failures (nothing created) the row fails as retryable."""
+    api = FakeApi({"u1": [transient(503, ambiguous=False)] * 3})
+    event, _, _ = _process(api, _job(), max_attempts=3)
+    assert event.kind is EventKind.FAILED
+    assert event.retryable
+    assert event.code == "server_error"
+    assert event.attempts == 3
+    assert api.count("u1") == 0
+
+
+def test_identifier_taken_by_same_external_id_is_exists() -> None:
+    """form_identifier_exists with a user carrying the same external_id: exists, with its id."""
+    api = FakeApi()
+    uid = api.add_user("u1", "a@example.com")
+    event, _, _ = _process(api, _job())
+    assert event.kind is EventKind.EXISTS
+    assert event.user_id == uid
+
+
+def test_identifier_taken_by_someone_else_is_a_named_conflict() -> None:
+    """form_identifier_exists held by another external_id fails the row naming the email."""
+    api = FakeApi()
+    api.add_user("other", "a@example.com")
+    event, _, _ = _process(api, _job())
+    assert event.kind is EventKind.FAILED
+    assert event.code == "form_identifier_exists"
+    assert event.param == "email_address"
+    assert event.message is not None
+    assert "a@example.com" in event.message
+    assert not event.retryable
+
+
+def test_rows_without_external_id_reconcile_by_primary_email() -> None:
+    """Without an external_id, a user with the same primary email and none is this row."""
+    api = FakeApi()
+    uid = api.add_user(None, "A@example.com")
+    event, _, _ = _process(api, _job(ext=None, email="a@example.com"))
+    assert event.kind is EventKind.EXISTS
+    assert event.user_id == uid
+
+
+def test_a_row_error_fails_the_row_with_clerks_code() -> None:
+    """A 422 other than identifier_exists fails the row with code, param and message."""
+    api = FakeApi({"u1": [rejected("form_param_format_invalid", "email_address")]})
+    event, _, stopper = _process(api, _job())
+    assert (event.kind, event.code, event.param) == (
+        EventKind.FAILED,
+        "form_param_format_invalid",
+        "email_address",
+    )
+    assert not stopper.stopping
+
+
+def test_an_abort_code_stops_the_run_and_releases_the_row() -> None:
+    """clerk_key_invalid stops the run; the row goes back to pending, unsent work is kept."""
+    api = FakeApi({"u1": [rejected("clerk_key_invalid", action=ReplyAction.ABORT)]})
+    event, _, stopper = _process(api, _job())
+    assert event.kind is EventKind.RELEASED
+    assert stopper.abort_code == "clerk_key_invalid"
+
+
+def test_an_abort_after_an_ambiguous_attempt_leaves_the_row_in_flight() -> None:
+    """An abort after a 5xx leaves the row unresolved (in_flight) for reconciliation."""
+    api = FakeApi({"u1": [transient(), rejected("clerk_key_invalid", action=ReplyAction.ABORT)]})
+    event, _, stopper = _process(api, _job())
+    assert event.kind is EventKind.UNRESOLVED
+    assert stopper.abort_code == "clerk_key_invalid"
+
+
+def test_the_conflict_message_never_shows_secret_fields() -> None:
+    """A conflict on a secret-bearing parameter names the parameter, not its value."""
+    body = {"password_digest": "$2b$10$abcdefgh", "email_address": ["x@example.com"]}
+    assert "abcdefgh" not in conflict_message("password_digest", body)
+    assert "x@example.com" in conflict_message("email_address", body)
+
+
+@pytest.mark.parametrize("kind", ["interrupt", "abort"])
+def test_a_stopped_run_hands_queued_jobs_back_unsent(kind: str) -> None:
+    """After a stop, jobs still in the stream are released without a single POST."""
+    api = FakeApi()
+
+    async def main() -> list[Event]:
+        stopper = Stopper()
+        if kind == "interrupt":
+            stopper.interrupt()
+        else:
+            stopper.abort("clerk_key_invalid", "bad key")
+        worker = Worker(api, Pacer(1000.0), stopper, WorkerSettings())
+        jobs_send, jobs_recv = anyio.create_memory_object_stream[Job](10)
+        ev_send, ev_recv = anyio.create_memory_object_stream[Event](10)
+        async with jobs_send:
+            await jobs_send.send(_job("a"))
+            await jobs_send.send(_job("b"))
+        await worker.run(jobs_recv, ev_send)
+        async with ev_recv:
+            return [e async for e in ev_recv]
+
+    events = anyio.run(main)
+    assert [e.kind for e in events] == [EventKind.RELEASED, EventKind.RELEASED]
+    assert api.posts == []
+
+
+def test_a_streak_of_config_suspect_failures_aborts() -> None:
+    """N rows in a row failing with the same config-suspect code stop the run."""
+
+    async def main() -> Stopper:
+        stopper = Stopper()
+        script = {
+            f"u{i}": [rejected("form_param_unknown", "phone_number", suspect=True)]
+            for i in range(5)
+        }
+        api = FakeApi(script)
+        worker = Worker(api, Pacer(1000.0), stopper, WorkerSettings(), streak=ConfigStreak(3))
+        jobs_send, jobs_recv = anyio.create_memory_object_stream[Job](10)
+        ev_send, ev_recv = anyio.create_memory_object_stream[Event](10)
+        async with jobs_send:
+            for i in range(5):
+                await jobs_send.send(_job(f"u{i}", f"u{i}@example.com"))
+        await worker.run(jobs_recv, ev_send)
+        async with ev_recv:
+            kinds = [e.kind async for e in ev_recv]
+        assert kinds.count(EventKind.FAILED) == 3
+        return stopper
+
+    stopper = anyio.run(main)
+    assert stopper.abort_code == "form_param_unknown"
