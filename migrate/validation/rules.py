@@ -400,7 +400,8 @@ def _row_rules() -> tuple[RowRule, ...]:
             "unknown_hasher",
             "password_hasher",
             "password_hasher is not a hasher Clerk knows. Use one of: "
-            + ", ".join(sorted(HASHERS)),
+            + ", ".join(sorted(HASHERS))
+            + ".",
             lambda _: hasher_given & ~pl.col("password_hasher").is_in(sorted(HASHERS)),
         ),
         RowRule(
