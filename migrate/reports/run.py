@@ -1,0 +1,197 @@
+"""The run directory's reports, rebuilt from the state DB: what was created, what was not, why.
+
+- ``errors.csv`` / ``errors.jsonl``: one line per problem (a row with three validation errors has
+  three lines): ``row, key, email, stage, code, param, message, hint``. ``stage`` is
+  ``validation`` (the row was never sent) or ``clerk`` (Clerk refused it, or it gave up).
+- ``failed_rows.<ext>``: the original input rows that are failed or invalid, with the input's own
+  columns and format, ready to fix and feed back (``retry --input``).
+- ``id_map.csv``: ``key, external_id, clerk_user_id`` of every created or existing row.
+- ``summary.json``: counts by state and code, plus the run's statistics.
+
+Every file is written atomically and is built from keys, row numbers, emails, codes and Clerk's
+messages only: never a password, digest, TOTP secret, backup code or the secret key.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+
+from migrate.clerk.retry import hint_for
+from migrate.reports.atomic import atomic_open, atomic_write_text
+from migrate.sources import (
+    EMPTY_COLUMN,
+    ROW_COLUMN,
+    SOURCE_ERROR_COLUMN,
+    SourceOptions,
+    detect_format,
+    read_source,
+)
+from migrate.state import RowRecord, RowState, StateStore
+
+__all__ = [
+    "ERROR_COLUMNS",
+    "ReportPaths",
+    "error_lines",
+    "summary_data",
+    "write_failed_rows",
+    "write_run_reports",
+]
+
+ERROR_COLUMNS: Final = ("row", "key", "email", "stage", "code", "param", "message", "hint")
+TOP_CODES: Final = 10
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where the reports of one run directory live."""
+
+    errors_csv: Path
+    errors_jsonl: Path
+    failed_rows: Path | None
+    id_map: Path
+    summary: Path
+
+    def all(self) -> list[Path]:
+        """Every report that was written."""
+        found = [self.errors_csv, self.errors_jsonl, self.id_map, self.summary]
+        return found + ([self.failed_rows] if self.failed_rows is not None else [])
+
+
+def error_lines(record: RowRecord) -> Iterator[dict[str, Any]]:
+    """The report lines of one failed or invalid row (one per problem)."""
+    base = {"row": record.row, "key": record.key, "email": record.email or ""}
+    if record.state is RowState.INVALID:
+        problems = record.details or (
+            {"reason": record.code, "field": record.param, "message": record.message},
+        )
+        for problem in problems:
+            code = problem.get("reason") or problem.get("code") or "invalid"
+            param = problem.get("field") or problem.get("param")
+            yield base | {
+                "stage": "validation",
+                "code": code,
+                "param": param or "",
+                "message": problem.get("message") or "",
+                "hint": "fix the value in the input (see message), then `clerk-migrate retry`",
+            }
+        return
+    yield base | {
+        "stage": "clerk",
+        "code": record.code or "",
+        "param": record.param or "",
+        "message": record.message or "",
+        "hint": hint_for(record.code, record.param),
+    }
+
+
+def _write_errors(store: StateStore, csv_path: Path, jsonl_path: Path) -> int:
+    lines = 0
+    with (
+        atomic_open(csv_path, newline="") as csv_handle,
+        atomic_open(jsonl_path) as jsonl_handle,
+    ):
+        writer = csv.DictWriter(csv_handle, fieldnames=ERROR_COLUMNS)
+        writer.writeheader()
+        for record in store.iter_errors():
+            for line in error_lines(record):
+                writer.writerow(line)
+                jsonl_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+                lines += 1
+    return lines
+
+
+def _write_id_map(store: StateStore, path: Path) -> int:
+    count = 0
+    with atomic_open(path, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["key", "external_id", "clerk_user_id"])
+        for key, external_id, user_id in store.iter_id_map():
+            writer.writerow([key, external_id or "", user_id])
+            count += 1
+    return count
+
+
+def write_failed_rows(
+    store: StateStore, run_dir: Path, input_path: Path, options: SourceOptions | None = None
+) -> Path | None:
+    """Write the failed and invalid rows as they are in the input; None when there are none.
+
+    Same format and columns as the input (a gzipped input gives an uncompressed file).
+    """
+    opts = options or SourceOptions()
+    fmt, _ = detect_format(input_path, opts.format)
+    target = run_dir / f"failed_rows.{fmt}"
+    rows = pl.Series(ROW_COLUMN, list(store.row_numbers([RowState.FAILED, RowState.INVALID])),
+                     dtype=pl.Int64)  # fmt: skip
+    if rows.is_empty():
+        target.unlink(missing_ok=True)
+        return None
+    frame = read_source(input_path, opts).filter(pl.col(ROW_COLUMN).is_in(rows.implode()))
+    internal = [c for c in (ROW_COLUMN, SOURCE_ERROR_COLUMN, EMPTY_COLUMN)
+                if c in frame.collect_schema().names()]  # fmt: skip
+    data = frame.sort(ROW_COLUMN).drop(internal).collect()
+    if fmt == "parquet":
+        # binary: written beside the target, then swapped in atomically
+        tmp = target.with_name(f".{target.name}.tmp")
+        data.write_parquet(tmp)
+        tmp.replace(target)
+        return target
+    with atomic_open(target, newline="") as handle:
+        if fmt == "csv":
+            data.write_csv(handle, separator=opts.delimiter, include_header=True)
+        elif fmt == "ndjson":
+            data.write_ndjson(handle)
+        else:
+            handle.write(data.write_json())
+    return target
+
+
+def summary_data(store: StateStore, stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Counts by state and by code, the run's statistics, and nothing secret."""
+    counts = {str(state): n for state, n in store.counts().items()}
+    by_code: dict[str, dict[str, int]] = {}
+    for (state, code), n in store.code_counts().items():
+        by_code.setdefault(str(state), {})[code] = n
+    top = sorted(
+        ((code, n) for codes in by_code.values() for code, n in codes.items()),
+        key=lambda item: (-item[1], item[0]),
+    )[:TOP_CODES]
+    return {
+        "counts": counts,
+        "total": sum(counts.values()),
+        "codes": by_code,
+        "top_codes": [{"code": code, "rows": n} for code, n in top],
+        "run": dict(stats or {}),
+    }
+
+
+def write_run_reports(
+    store: StateStore,
+    run_dir: Path,
+    input_path: Path,
+    options: SourceOptions | None = None,
+    stats: Mapping[str, Any] | None = None,
+) -> ReportPaths:
+    """Rewrite every report of ``run_dir`` from the state DB; return where they are."""
+    paths = ReportPaths(
+        errors_csv=run_dir / "errors.csv",
+        errors_jsonl=run_dir / "errors.jsonl",
+        failed_rows=None,
+        id_map=run_dir / "id_map.csv",
+        summary=run_dir / "summary.json",
+    )
+    _write_errors(store, paths.errors_csv, paths.errors_jsonl)
+    _write_id_map(store, paths.id_map)
+    failed = write_failed_rows(store, run_dir, input_path, options)
+    paths = ReportPaths(paths.errors_csv, paths.errors_jsonl, failed, paths.id_map, paths.summary)
+    data = summary_data(store, stats)
+    data["reports"] = {p.stem: p.name for p in paths.all() if p != paths.summary}
+    atomic_write_text(paths.summary, json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return paths
