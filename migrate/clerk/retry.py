@@ -8,8 +8,9 @@ failure (no HTTP status at all). ``rule_for`` tries, in order:
 2. ``(status, ANY)``             statuses that decide alone: 401, 408, 415, 429, transport (None)
 3. ``("5xx", ANY)``              every 5xx is a server fault, whatever its code
 4. ``(ANY, code)``               a Clerk code, whatever its status
-5. ``("4xx", ANY)``              any other 4xx fails the row
-6. ``(ANY, ANY)``                anything else (status 0, a 3xx) fails the row
+5. ``(status, DEFAULT)``         a status's default for codes not in the table (402, 403)
+6. ``("4xx", ANY)``              any other 4xx fails the row
+7. ``(ANY, ANY)``                anything else (status 0, a 3xx) fails the row
 
 Actions (reference/clerk-api.md §3, "Policy" column):
 
@@ -44,6 +45,7 @@ from migrate.clerk.outcomes import Rejected, Transient
 
 __all__ = [
     "ANY",
+    "DEFAULT",
     "DEFAULT_429_WAIT",
     "RULES",
     "Action",
@@ -58,6 +60,7 @@ __all__ = [
 ]
 
 ANY: Final = "*"
+DEFAULT: Final = "(default)"
 # Clerk's official tools wait 10 s on a 429 without Retry-After (clerk-api.md §5).
 DEFAULT_429_WAIT: Final = 10.0
 
@@ -118,8 +121,10 @@ RULES: Final[dict[tuple[StatusKey, str], Rule]] = {
     (ANY, "not_allowed_access"): _SUSPECT,
     (ANY, "request_body_invalid"): _SUSPECT,  # our JSON is refused: a bug if it repeats
     (ANY, "malformed_request_parameters"): _SUSPECT,
-    (402, ANY): _SUSPECT,
-    (403, ANY): _SUSPECT,
+    # A 403 that depends on the row's data, not the instance.
+    (ANY, "unsupported_country_code"): _FAIL,  # drop the phone for this row
+    (402, DEFAULT): _SUSPECT,  # payment / plan: probably the instance, not the row
+    (403, DEFAULT): _SUSPECT,
     # Everything else a 4xx says is about this row's data.
     ("4xx", ANY): _FAIL,
     (ANY, ANY): _FAIL,
@@ -132,7 +137,7 @@ def rule_for(status: int | None, code: str | None) -> Rule:
     candidates: list[tuple[StatusKey, str]] = [(status, code_key), (status, ANY)]
     if status is not None and 500 <= status <= 599:
         candidates.append(("5xx", ANY))
-    candidates.append((ANY, code_key))
+    candidates += [(ANY, code_key), (status, DEFAULT)]
     if status is not None and 400 <= status <= 499:
         candidates.append(("4xx", ANY))
     for key in candidates:
