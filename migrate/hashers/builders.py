@@ -1,0 +1,269 @@
+"""Digest builders: turn what an export holds into the ``password_digest`` Clerk expects.
+
+Each builder exists twice, a Python function for one value and a polars expression for a column,
+and the tests hold them to the same answers. Builders reshape; they do not judge: a value that can
+be re-arranged is passed on even if malformed, so validation reports it against the hasher's
+grammar. A builder gives no digest (None / null) when an input is missing, or when the source
+format has no Clerk equivalent (reference/export-formats.md says which), and then says why.
+
+Converters whose target hasher depends on the value (Supabase, Keycloak, Django, ASP.NET, Devise)
+return a ``Conversion``; their expressions yield a struct of the same three fields
+(``CONVERSION_DTYPE``). Project-wide secrets (a Firebase signer key, a Devise pepper) become
+literals in the expression: do not print a query plan built from them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import polars as pl
+
+from migrate.hashers.grammar import B64, UNSUPPORTED, unsupported_problem
+
+__all__ = [
+    "CONVERSION_DTYPE",
+    "Conversion",
+    "devise_digest",
+    "devise_digest_expr",
+    "firebase_scrypt_digest",
+    "firebase_scrypt_digest_expr",
+    "supabase_digest",
+    "supabase_digest_expr",
+]
+
+CONVERSION_DTYPE: Final = pl.Struct({"hasher": pl.Utf8, "digest": pl.Utf8, "reason": pl.Utf8})
+"""The struct a converter expression yields: ``hasher``, ``digest``, ``reason`` (null when done)."""
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """The outcome of converting one exported digest.
+
+    ``hasher`` and ``digest`` are both set, or both None with ``reason`` saying why (it never
+    quotes the digest). The digest is left out of ``repr`` because it is a secret.
+    """
+
+    hasher: str | None
+    digest: str | None = field(repr=False)
+    reason: str | None = None
+
+
+def _none(reason: str) -> Conversion:
+    return Conversion(None, None, reason)
+
+
+_B64_RE: Final = re.compile(f"^{B64}$")
+_B64_PAT: Final = f"^{B64}$"
+_NO_PASSWORD: Final = "no password in the export (a social, SSO or passwordless user)"  # noqa: S105
+
+
+def _lit(value: str | None) -> pl.Expr:
+    return pl.lit(value, dtype=pl.Utf8)
+
+
+def _result(hasher: str | None, digest: pl.Expr | None, reason: str | None) -> pl.Expr:
+    return pl.struct(
+        hasher=_lit(hasher),
+        digest=_lit(None) if digest is None else digest.cast(pl.Utf8),
+        reason=_lit(reason),
+    )
+
+
+def _choose(branches: list[tuple[pl.Expr, pl.Expr]], otherwise: pl.Expr) -> pl.Expr:
+    """A when/then chain over (condition, struct) pairs: the first true condition wins."""
+    chain: Any = None
+    for cond, value in branches:
+        chain = pl.when(cond).then(value) if chain is None else chain.when(cond).then(value)
+    result: pl.Expr = otherwise if chain is None else chain.otherwise(otherwise)
+    return result
+
+
+def _empty(value: pl.Expr) -> pl.Expr:
+    return value.is_null() | (value.str.strip_chars() == "")
+
+
+# --- Firebase -----------------------------------------------------------------------------------
+
+
+def _std_b64(value: str) -> str:
+    # The Firebase API hands out web-safe base64; its CLI converts it. Standard base64 never
+    # contains '-' or '_', so mapping them back is safe either way.
+    return value.strip().replace("-", "+").replace("_", "/")
+
+
+def _std_b64_expr(value: pl.Expr) -> pl.Expr:
+    return (
+        value.str.strip_chars()
+        .str.replace_all("-", "+", literal=True)
+        .str.replace_all("_", "/", literal=True)
+    )
+
+
+def firebase_scrypt_digest(
+    password_hash_b64: str | None,
+    salt_b64: str | None,
+    *,
+    signer_key_b64: str,
+    salt_separator_b64: str,
+    rounds: int,
+    mem_cost: int,
+) -> str | None:
+    """Clerk's ``scrypt_firebase`` digest from a Firebase user's hash and salt and the project's
+    hash parameters: ``hash$salt$signer_key$salt_separator$rounds$mem_cost``.
+
+    None when the user has no hash or no salt (a provider-only account).
+    """
+    if (
+        not password_hash_b64
+        or not password_hash_b64.strip()
+        or not salt_b64
+        or not salt_b64.strip()
+    ):
+        return None
+    parts = (password_hash_b64, salt_b64, signer_key_b64, salt_separator_b64)
+    return "$".join([*(_std_b64(p) for p in parts), str(rounds), str(mem_cost)])
+
+
+def firebase_scrypt_digest_expr(
+    password_hash_b64: pl.Expr,
+    salt_b64: pl.Expr,
+    *,
+    signer_key_b64: str,
+    salt_separator_b64: str,
+    rounds: int,
+    mem_cost: int,
+) -> pl.Expr:
+    """The column version of ``firebase_scrypt_digest`` (Utf8, null without hash or salt)."""
+    project = "$".join([_std_b64(signer_key_b64), _std_b64(salt_separator_b64)])
+    digest = pl.concat_str(
+        [
+            _std_b64_expr(password_hash_b64),
+            _std_b64_expr(salt_b64),
+            _lit(f"{project}${rounds}${mem_cost}"),
+        ],
+        separator="$",
+    )
+    return (
+        pl.when(_empty(password_hash_b64) | _empty(salt_b64))
+        .then(_lit(None))
+        .otherwise(digest)
+        .alias("password_digest")
+    )
+
+
+# --- Supabase -----------------------------------------------------------------------------------
+
+# The shape GoTrue itself accepts for imported Firebase hashes (supabase/auth internal/crypto).
+_FBSCRYPT: Final = (
+    r"^\$fbscrypt\$v=(?P<v>[0-9]+),n=(?P<n>[0-9]+),r=(?P<r>[0-9]+),p=(?P<p>[0-9]+)"
+    r"(?:,ss=(?P<ss>[^,]+))?(?:,sk=(?P<sk>[^$]+))?\$(?P<salt>[^$]+)\$(?P<hash>.+)$"
+)
+_FBSCRYPT_RE: Final = re.compile(_FBSCRYPT)
+_FB_VERSION: Final = "a $fbscrypt$ digest of a version other than v=1: Clerk cannot verify it"
+_FB_PARALLEL: Final = (
+    "a $fbscrypt$ digest with p other than 1: Clerk's scrypt_firebase has no parallelism "
+    "parameter, so it cannot verify it"
+)
+_FB_MISSING: Final = (
+    "a $fbscrypt$ digest without ss= or sk=: scrypt_firebase needs the project's salt "
+    "separator and signer key"
+)
+_FB_MALFORMED: Final = "a malformed $fbscrypt$ digest (expected v=,n=,r=,p=,ss=,sk=$salt$hash)"
+_SUPABASE_OTHER: Final = "not a format Supabase stores (bcrypt, argon2i/argon2id, $fbscrypt$)"
+# Prefix-based on purpose: a damaged bcrypt string is still forwarded as bcrypt so that
+# validation reports it as a malformed bcrypt digest.
+_SUPABASE_PASS: Final = (
+    (r"^\$2[aby]\$", "bcrypt"),
+    (r"^\$argon2id\$", "argon2id"),
+    (r"^\$argon2i\$", "argon2i"),
+)
+
+
+def supabase_digest(encrypted_password: str | None) -> Conversion:
+    """Convert a Supabase ``auth.users.encrypted_password``.
+
+    bcrypt and argon2 pass unchanged; ``$fbscrypt$`` is re-ordered into ``scrypt_firebase``
+    (``hash$salt$sk$ss$r$n``); an empty value means the user has no password.
+    """
+    if encrypted_password is None or not encrypted_password.strip():
+        return _none(_NO_PASSWORD)
+    for pattern, hasher in _SUPABASE_PASS:
+        if re.match(pattern, encrypted_password):
+            return Conversion(hasher, encrypted_password)
+    match = _FBSCRYPT_RE.fullmatch(encrypted_password)
+    if match is None:
+        if encrypted_password.startswith("$fbscrypt$"):
+            return _none(_FB_MALFORMED)
+        return _none(unsupported_problem(encrypted_password) or _SUPABASE_OTHER)
+    g = match.groupdict()
+    if g["v"] != "1":
+        return _none(_FB_VERSION)
+    if g["p"] != "1":
+        return _none(_FB_PARALLEL)
+    if not g["ss"] or not g["sk"]:
+        return _none(_FB_MISSING)
+    digest = "$".join((g["hash"], g["salt"], g["sk"], g["ss"], g["r"], g["n"]))
+    return Conversion("scrypt_firebase", digest)
+
+
+def supabase_digest_expr(encrypted_password: pl.Expr) -> pl.Expr:
+    """The column version of ``supabase_digest`` (a ``CONVERSION_DTYPE`` struct)."""
+    g = encrypted_password.str.extract_groups(_FBSCRYPT)
+    v, p = g.struct.field("v"), g.struct.field("p")
+    ss, sk = g.struct.field("ss"), g.struct.field("sk")
+    fbscrypt = pl.concat_str(
+        [g.struct.field(k) for k in ("hash", "salt", "sk", "ss", "r", "n")], separator="$"
+    )
+    matched = encrypted_password.str.contains(_FBSCRYPT)
+    branches = [(_empty(encrypted_password), _result(None, None, _NO_PASSWORD))]
+    branches += [
+        (encrypted_password.str.contains(pattern), _result(hasher, encrypted_password, None))
+        for pattern, hasher in _SUPABASE_PASS
+    ]
+    branches += [
+        (matched & (v != "1"), _result(None, None, _FB_VERSION)),
+        (matched & (p != "1"), _result(None, None, _FB_PARALLEL)),
+        (matched & (_empty(ss) | _empty(sk)), _result(None, None, _FB_MISSING)),
+        (matched, _result("scrypt_firebase", fbscrypt, None)),
+        (encrypted_password.str.starts_with("$fbscrypt$"), _result(None, None, _FB_MALFORMED)),
+    ]
+    return _choose(branches, _unsupported_expr(encrypted_password, _SUPABASE_OTHER))
+
+
+def _unsupported_expr(digest: pl.Expr, fallback: str) -> pl.Expr:
+    """Null digest with ``unsupported_problem``'s message (or ``fallback``) as the reason."""
+    branches = [
+        (digest.str.contains(pattern), _result(None, None, message))
+        for pattern, message in UNSUPPORTED.values()
+    ]
+    return _choose(branches, _result(None, None, fallback))
+
+
+# --- Devise -------------------------------------------------------------------------------------
+
+
+def devise_digest(encrypted_password: str | None, pepper: str | None) -> Conversion:
+    """Convert a Devise ``encrypted_password``: ``bcrypt`` as-is without a pepper, else
+    ``bcrypt_peppered`` with the pepper appended (``$2a$…$<pepper>``).
+
+    bcrypt reads only 72 bytes of password + pepper; a long pepper leaves little of the password
+    in play, and how Clerk treats input past 72 bytes is unverified.
+    """
+    if encrypted_password is None or not encrypted_password.strip():
+        return _none(_NO_PASSWORD)
+    if not pepper:
+        return Conversion("bcrypt", encrypted_password)
+    return Conversion("bcrypt_peppered", f"{encrypted_password}${pepper}")
+
+
+def devise_digest_expr(encrypted_password: pl.Expr, pepper: str | None) -> pl.Expr:
+    """The column version of ``devise_digest`` (a ``CONVERSION_DTYPE`` struct)."""
+    if pepper:
+        done = _result(
+            "bcrypt_peppered", pl.concat_str([encrypted_password, _lit("$" + pepper)]), None
+        )
+    else:
+        done = _result("bcrypt", encrypted_password, None)
+    return _choose([(_empty(encrypted_password), _result(None, None, _NO_PASSWORD))], done)
