@@ -45,6 +45,7 @@ _FIELD_TYPES: Final[dict[str, pl.DataType]] = {
     **{name: pl.Utf8() for name in (*STRING_FIELDS, *METADATA_FIELDS)},
     **{name: pl.List(pl.Utf8) for name in LIST_FIELDS},
     **{name: pl.Boolean() for name in _FLAG_FIELDS},
+    "create_organizations_limit": pl.Int64(),
     **{name: dtype() for name, dtype in _INTERNAL.items()},
 }
 if len(RULES) > 64:  # pragma: no cover - a guard for whoever adds the 65th rule

@@ -61,6 +61,7 @@ class ValidationSettings:
     username_max_length: int = 64
     username_pattern: str = r"^[a-zA-Z0-9_-]+$"
     metadata_max_bytes: int = 8192
+    max_list_items: int = 100
 
 
 @dataclass(frozen=True)
@@ -113,14 +114,18 @@ _EMAIL = rf"{_ATEXT}+(?:\.{_ATEXT}+)*@(?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-
 # Clerk refuses addresses on TLDs that never route (reference §2, email_address).
 _NON_ROUTABLE_TLD = r"(?im)\.(?:local|localhost|invalid|test|example|arpa)$"
 _E164 = r"\+[1-9][0-9]{6,14}"
+# Clerk refuses usernames that look like a phone number: "+" and digits only.
+_PHONE_LIKE = r"^\+[0-9]{2,15}$"
+# Over the "\n"-joined list: an item over 254 bytes, or a local part over 64.
+_EMAIL_TOO_LONG = r"(?m)^.{255,}$|^[^@\n]{65,}@"
 _WEB3 = r"0x[0-9a-fA-F]{40}|[1-9A-HJ-NP-Za-km-z]{32,44}"
 _RFC3339 = (
     r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}"
-    r"(?:\.[0-9]+)?(?:Z|[+-][0-9]{2}:[0-9]{2})$"
+    r"(?:\.[0-9]{1,9})?(?:Z|[+-][0-9]{2}:[0-9]{2})$"
 )
 # Unpadded, or padded to a whole 8-character block as RFC 4648 pads it.
 _BASE32 = (
-    r"^[A-Z2-7]+$"
+    r"(?i)^[A-Z2-7]+$"
     r"|^(?:[A-Z2-7]{8})*(?:[A-Z2-7]{2}={6}|[A-Z2-7]{4}={4}|[A-Z2-7]{5}={3}|[A-Z2-7]{7}=)$"
 )
 _BCP47 = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$"
@@ -199,7 +204,16 @@ def _bad_metadata(column: str) -> Callable[[RuleContext], pl.Expr]:
 
 def _big_metadata(column: str) -> Callable[[RuleContext], pl.Expr]:
     def bad(ctx: RuleContext) -> pl.Expr:
-        return pl.col(column).str.len_bytes() > ctx.settings.metadata_max_bytes
+        # Measured as compact JSON, the form the request carries.
+        compact = pl.col(column).str.json_path_match("$")
+        return compact.str.len_bytes() > ctx.settings.metadata_max_bytes
+
+    return bad
+
+
+def _too_many(column: str) -> Callable[[RuleContext], pl.Expr]:
+    def bad(ctx: RuleContext) -> pl.Expr:
+        return pl.col(column).list.len() > ctx.settings.max_list_items
 
     return bad
 
@@ -303,10 +317,7 @@ def _row_rules() -> tuple[RowRule, ...]:
                 & (
                     ~_all_items_match("email_address", _EMAIL)
                     | pl.col("email_address").list.join("\n").str.contains(_NON_ROUTABLE_TLD)
-                    | (
-                        pl.col("email_address").list.eval(pl.element().str.len_bytes()).list.max()
-                        > 254
-                    )
+                    | pl.col("email_address").list.join("\n").str.contains(_EMAIL_TOO_LONG)
                 )
             ),
         ),
@@ -354,7 +365,7 @@ def _row_rules() -> tuple[RowRule, ...]:
             "username",
             "username looks like a phone number, which Clerk refuses. Change it, or map the "
             "number to phone_number instead.",
-            lambda ctx: _username(ctx).str.contains(rf"^{_E164}$"),
+            lambda ctx: _username(ctx).str.contains(_PHONE_LIKE),
         ),
         RowRule(
             "password_too_short",
@@ -429,6 +440,24 @@ def _row_rules() -> tuple[RowRule, ...]:
             "locale",
             "locale is not a BCP-47 language tag (e.g. en or en-US). Correct it or leave it empty.",
             lambda _: _present("locale") & ~pl.col("locale").str.contains(_BCP47),
+        ),
+    )
+    for column in ("email_address", "phone_number", "web3_wallet"):
+        rules += (
+            RowRule(
+                "too_many_items",
+                column,
+                f"{column} holds more than {{max_list_items}} values, more than Clerk takes. "
+                "Keep the ones the user needs.",
+                _too_many(column),
+            ),
+        )
+    rules += (
+        RowRule(
+            "invalid_organizations_limit",
+            "create_organizations_limit",
+            "create_organizations_limit is negative; use 0 (unlimited) or a positive number.",
+            lambda _: pl.col("create_organizations_limit") < 0,
         ),
     )
     for column in ("created_at", "legal_accepted_at"):

@@ -26,6 +26,8 @@ def mapped_frame(rows: Sequence[dict[str, Any]]) -> pl.LazyFrame:
             schema[name] = pl.List(pl.Utf8)
         elif name in _FLAGS:
             schema[name] = pl.Boolean()
+        elif name == "create_organizations_limit":
+            schema[name] = pl.Int64()
         else:
             schema[name] = pl.Utf8()
     data = [
