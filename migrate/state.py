@@ -518,18 +518,22 @@ class StateStore:
         """Apply many moves in ONE transaction, in order (the recorder's batched commit).
 
         Each move requires its row to be in_flight; otherwise nothing is applied and
-        ``StateError`` names the row, the move and the row's actual state.
+        ``StateError`` names the first refused row, the move and the row's actual state.
         """
+        batch = list(moves)
         now = self._clock()
-        with self._transaction():
-            group: list[Move] = []
-            for move in moves:
-                if group and type(move) is not type(group[0]):
+        try:
+            with self._transaction():
+                group: list[Move] = []
+                for move in batch:
+                    if group and type(move) is not type(group[0]):
+                        self._apply(group, now)
+                        group = []
+                    group.append(move)
+                if group:
                     self._apply(group, now)
-                    group = []
-                group.append(move)
-            if group:
-                self._apply(group, now)
+        except _RefusedError:
+            self._raise_illegal(batch)  # the transaction rolled back: explain on the old states
 
     def _apply(self, group: list[Move], now: float) -> None:
         kind = type(group[0])
@@ -566,23 +570,25 @@ class StateStore:
                 for m in group
                 if isinstance(m, Completed | Reconciled | Existed)
             ]
-        changed = self._conn.executemany(sql, params).rowcount
-        if changed != len(group):
-            self._raise_illegal(group)
+        if self._conn.executemany(sql, params).rowcount != len(group):
+            raise _RefusedError
 
-    def _raise_illegal(self, group: list[Move]) -> None:
-        """Find the first move of a refused group whose row was not in_flight; raise for it."""
-        seen: set[int] = set()
-        states = dict(self._select_in("SELECT row, state FROM rows WHERE row IN ({})",
-                                      [m.row for m in group]))  # fmt: skip
-        for move in group:
+    def _raise_illegal(self, batch: list[Move]) -> None:
+        """Replay a refused batch on the stored states; raise for the first illegal move."""
+        found = self._select_in(
+            "SELECT row, state FROM rows WHERE row IN ({})", [m.row for m in batch]
+        )
+        states: dict[int, str] = dict(found)
+        moved: set[int] = set()
+        for move in batch:
             state = states.get(move.row)
-            if state != RowState.IN_FLIGHT or move.row in seen:
-                actual = "moved earlier in the same batch" if move.row in seen else state
+            if state != RowState.IN_FLIGHT:
+                actual = "moved earlier in the same batch" if move.row in moved else state
                 raise StateError(
                     _illegal(self.path, move.row, _MOVE_NAMES[type(move)], actual, "in_flight")
                 )
-            seen.add(move.row)
+            moved.add(move.row)
+            states[move.row] = "moved"
         raise StateError(f"{self.path}: a batch of moves did not apply")  # pragma: no cover
 
     def requeue_failed(
@@ -747,6 +753,15 @@ def _record(r: tuple[Any, ...]) -> RowRecord:
     )  # fmt: skip
 
 
+class _RefusedError(Exception):
+    """A move found its row in the wrong state (rolled back, then explained)."""
+
+
 def _illegal(path: Path, row: int, move: str, actual: object, expected: str) -> str:
-    actual_text = "not planned" if actual is None else f"is {actual}"
+    if actual is None:
+        actual_text = "not planned"
+    elif str(actual).startswith("moved"):
+        actual_text = str(actual)
+    else:
+        actual_text = f"is {actual}"
     return f"{path}: cannot {move} row {row}: it {actual_text}, expected {expected}"
