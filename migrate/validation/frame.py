@@ -12,6 +12,7 @@ pieces for a caller that streams the input once and keeps only keys and masks (`
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Final
 
@@ -80,32 +81,44 @@ def row_mask(now: datetime, settings: ValidationSettings) -> pl.Expr:
     return pl.sum_horizontal(bits).cast(pl.UInt64).alias("_mask")
 
 
-def key_columns() -> list[pl.Expr]:
-    """The hashed, normalised keys the duplicate rules compare (named ``_dupkey_<bit>``)."""
-    return [rule.key().alias(name) for (_, rule), name in zip(_DUPLICATES, _KEY_NAMES, strict=True)]
+def key_columns(fields: Collection[str] | None = None) -> list[pl.Expr]:
+    """The hashed, normalised keys the duplicate rules compare (named ``_dupkey_<bit>``).
+
+    With ``fields``, only the keys of rules whose field is among them (the others are all null).
+    """
+    return [
+        rule.key().alias(name)
+        for (_, rule), name in zip(_DUPLICATES, _KEY_NAMES, strict=True)
+        if fields is None or rule.field in fields
+    ]
 
 
 def key_column_names() -> tuple[str, ...]:
-    """Names of the columns ``key_columns`` adds."""
+    """Names of every column ``key_columns`` can add."""
     return _KEY_NAMES
 
 
 def duplicate_mask(keys: pl.LazyFrame) -> pl.LazyFrame:
     """``_row, _dup_mask`` for every row holding a key that an earlier row already holds.
 
-    ``keys`` has ``_row`` and the ``key_columns()``, in file order (the first occurrence is kept,
-    later ones are reported). Rows with no duplicate are absent from the result.
+    ``keys`` has ``_row`` and some of the ``key_columns()``, in file order (the first occurrence
+    is kept, later ones are reported). Rows with no duplicate are absent from the result.
     """
+    present = keys.collect_schema()
     parts = []
     for (bit, _), name in zip(_DUPLICATES, _KEY_NAMES, strict=True):
+        if name not in present:
+            continue
         column = keys.select("_row", name)
-        if isinstance(column.collect_schema()[name], pl.List):
+        if isinstance(present[name], pl.List):
             column = column.explode(name)
         parts.append(
             column.filter(pl.col(name).is_not_null())
             .filter(~pl.col(name).is_first_distinct())
             .select("_row", pl.lit(1 << bit, pl.UInt64).alias("_bit"))
         )
+    if not parts:
+        return pl.LazyFrame(schema={"_row": pl.Int64, "_dup_mask": pl.UInt64})
     return (
         pl.concat(parts)
         .group_by("_row")

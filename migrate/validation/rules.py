@@ -236,6 +236,10 @@ def _hashed(column: str, normalise: Callable[[pl.Expr], pl.Expr]) -> Callable[[]
     return key
 
 
+def _primary_email() -> pl.Expr:
+    return pl.col("email_address").list.first().str.to_lowercase()
+
+
 def _trim_lower(e: pl.Expr) -> pl.Expr:
     return e.str.strip_chars().str.to_lowercase()
 
@@ -538,10 +542,11 @@ _DUPLICATE_RULES: Final = (
         "_key",
         "The same row key appears earlier in the file, so the rows cannot be told apart across "
         "runs. Choose a unique column as [source] key in the mapping.",
-        # Rows keyed by their external_id are already reported as duplicate_external_id.
+        # A key that is the row's external_id or primary email is reported under that field.
         lambda: pl.when(
             _present("_key")
-            & (pl.col("external_id").is_null() | (pl.col("_key") != pl.col("external_id")))
+            & (pl.col("_key") != pl.col("external_id")).fill_null(True)
+            & (pl.col("_key") != _primary_email()).fill_null(True)
         ).then(pl.col("_key").hash()),
     ),
 )
