@@ -197,6 +197,8 @@ def _salted(name: str) -> Callable[[str, bytes], bool]:
 def _sha512_symfony(digest: str, password: bytes) -> bool:
     """Symfony's MessageDigestPasswordEncoder: sha512 of ``password{salt}``, re-hashed N times."""
     _, iterations_text, salt, expected = digest.split("$")
+    if "{" in salt or "}" in salt:  # Symfony refuses such salts, so no stored hash has one
+        return False
     salted = password + b"{" + salt.encode("utf-8") + b"}"
     state = hashlib.sha512(salted).digest()
     for _ in range(int(iterations_text) - 1):
