@@ -1,0 +1,422 @@
+"""Compile a ``MappingSpec`` against an input frame's schema into the mapped frame (pure polars).
+
+The mapped frame (docs/internals.md "Frames") holds ``_row``, ``_key``, ``_source_error`` and one
+column per mapped CreateUser field, named and typed as Clerk names it: text fields ``pl.Utf8``,
+list fields ``pl.List(pl.Utf8)`` (first = primary, empty = none), metadata ``pl.Utf8`` JSON text
+of an object, flags ``pl.Boolean``, ``create_organizations_limit`` ``pl.Int64``.
+
+Every problem that can be known from the schema alone (a column the input lacks, a join without
+an input) is raised at once as ``MappingError`` before any row is read. Text that is empty after
+the transforms counts as no value (then ``default`` applies).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import polars as pl
+
+from migrate.errors import MappingError, MappingProblem
+from migrate.hashers import infer_hasher_expr
+from migrate.mapping.builders import BUILDERS
+from migrate.mapping.spec import (
+    CLERK_FIELDS,
+    BuilderSource,
+    ColumnSource,
+    ColumnsSource,
+    ConstantSource,
+    FieldKind,
+    FieldSpec,
+    InferSource,
+    MappingSpec,
+    ObjectSource,
+    TemplateSource,
+)
+from migrate.mapping.transforms import RFC3339, TRANSFORMS
+from migrate.secrets import Secret
+from migrate.sources import ROW_COLUMN, SOURCE_ERROR_COLUMN
+
+__all__ = ["FIELD_DTYPES", "KEY_COLUMN", "compile_mapping"]
+
+KEY_COLUMN: Final = "_key"
+_JOIN_KEY: Final = "_join_key"
+FIELD_DTYPES: Final[dict[FieldKind, pl.DataType]] = {
+    "string": pl.Utf8(),
+    "list": pl.List(pl.Utf8),
+    "metadata": pl.Utf8(),
+    "flag": pl.Boolean(),
+    "int": pl.Int64(),
+}
+_TRUE: Final = ("true", "t", "yes", "y", "1")
+_FALSE: Final = ("false", "f", "no", "n", "0")
+
+# "jsonpath": text picked out of a JSON-text column, raw JSON when it is an array or object.
+Shape = Literal["text", "json", "jsonpath", "list", "struct", "datetime", "number", "bool"]
+
+
+@dataclass(frozen=True)
+class _Value:
+    """An expression and what it holds, so each step knows how to treat it."""
+
+    expr: pl.Expr
+    shape: Shape
+
+
+def compile_mapping(
+    spec: MappingSpec, frame: pl.LazyFrame, joined: Mapping[str, pl.LazyFrame] | None = None
+) -> pl.LazyFrame:
+    """Map an input frame (from ``sources.read_source``) to Clerk-shaped columns, lazily.
+
+    ``joined`` gives the frame of each ``[[join]]`` by its name (the caller reads them, e.g.
+    ``read_source(j.path, j.options)``). Raises ``MappingError`` when the mapping refers to
+    columns the input lacks or a join has no frame.
+    """
+    problems: list[MappingProblem] = []
+    frame = _join(spec, frame, joined or {}, problems)
+    schema = frame.collect_schema()
+    ctx = _Context(schema, problems)
+    columns: dict[str, pl.Expr] = {}
+    builder_hasher: pl.Expr | None = None
+    for name, field in spec.fields:
+        kind = CLERK_FIELDS[name]
+        if isinstance(field.source, InferSource):
+            continue  # needs password_digest first
+        value = ctx.value(field)
+        if isinstance(field.source, BuilderSource) and value is not None:
+            builder_hasher = ctx.builder_hasher
+        if value is not None:
+            columns[name] = _finish(value, kind, field.default)
+    hasher = spec.field_spec("password_hasher")
+    if hasher is not None and isinstance(hasher.source, InferSource):
+        digest = columns.get("password_digest")
+        if digest is None:
+            problems.append(
+                MappingProblem(hasher.path, "infer needs fields.password_digest to be mapped")
+            )
+        else:
+            columns["password_hasher"] = infer_hasher_expr(digest)
+    elif hasher is None and builder_hasher is not None:
+        columns["password_hasher"] = builder_hasher
+    key = _key(spec, ctx, columns)
+    if problems:
+        raise MappingError(spec.file, problems)
+    flags = [pl.lit(v, FIELD_DTYPES[CLERK_FIELDS[n]]).alias(n) for n, v in spec.options]
+    source_error = (
+        pl.col(SOURCE_ERROR_COLUMN)
+        if SOURCE_ERROR_COLUMN in schema
+        else pl.lit(None, pl.Utf8).alias(SOURCE_ERROR_COLUMN)
+    )
+    return frame.select(
+        pl.col(ROW_COLUMN),
+        key.alias(KEY_COLUMN),
+        source_error,
+        *(expr.alias(name) for name, expr in columns.items()),
+        *flags,
+    )
+
+
+def _join(
+    spec: MappingSpec,
+    frame: pl.LazyFrame,
+    joined: Mapping[str, pl.LazyFrame],
+    problems: list[MappingProblem],
+) -> pl.LazyFrame:
+    for i, join in enumerate(spec.joins):
+        right = joined.get(join.name)
+        if right is None:
+            problems.append(MappingProblem(f"join[{i}]", f"no input was given for {join.name!r}"))
+            continue
+        right_ctx = _Context(right.collect_schema(), problems)
+        left_ctx = _Context(frame.collect_schema(), problems)
+        right_key, left_key = right_ctx.value(join.right_on), left_ctx.value(join.on)
+        if right_key is None or left_key is None:
+            continue
+        names = [c for c in right.collect_schema().names() if not c.startswith("_")]
+        right = right.select(
+            _finish(right_key, "string", None).alias(_JOIN_KEY),
+            *(pl.col(c).alias(f"{join.name}.{c}") for c in names),
+            pl.col(SOURCE_ERROR_COLUMN).alias("_right_error"),
+        ).unique(_JOIN_KEY, keep="first", maintain_order=True)
+        frame = (
+            frame.with_columns(_finish(left_key, "string", None).alias(_JOIN_KEY))
+            .join(right, on=_JOIN_KEY, how="left", maintain_order="left")
+            .with_columns(
+                pl.coalesce(SOURCE_ERROR_COLUMN, "_right_error").alias(SOURCE_ERROR_COLUMN)
+            )
+            .drop(_JOIN_KEY, "_right_error")
+        )
+    return frame
+
+
+def _key(spec: MappingSpec, ctx: _Context, columns: Mapping[str, pl.Expr]) -> pl.Expr:
+    """The row's identity: [source].key, else external_id, else primary email, else its row."""
+    if spec.source.key is not None:
+        value = ctx.value(spec.source.key)
+        if value is not None:
+            return _finish(value, "string", None)
+    fallback = pl.lit("row:") + pl.col(ROW_COLUMN).cast(pl.Utf8)
+    candidates = []
+    if "external_id" in columns:
+        candidates.append(columns["external_id"])
+    if "email_address" in columns:
+        candidates.append(columns["email_address"].list.first().str.to_lowercase())
+    return pl.coalesce(*candidates, fallback)
+
+
+class _Context:
+    """Resolves column references against one schema and compiles field specs."""
+
+    def __init__(self, schema: pl.Schema, problems: list[MappingProblem]) -> None:
+        self.schema = schema
+        self.problems = problems
+        self.builder_hasher: pl.Expr | None = None
+
+    def missing(self, path: str, name: str) -> None:
+        cols = [c for c in self.schema.names() if not c.startswith("_")]
+        shown = ", ".join(cols[:30]) + (", …" if len(cols) > 30 else "")
+        self.problems.append(
+            MappingProblem(path, f"column {name!r} is not in the input; columns: {shown}")
+        )
+
+    def column(self, path: str, name: str) -> _Value | None:
+        resolved = self.resolve(name)
+        if resolved is None:
+            self.missing(path, name)
+            return None
+        expr, dtype = resolved
+        picked = name not in self.schema and dtype == pl.Utf8
+        return _Value(expr, "jsonpath" if picked else _shape(dtype))
+
+    def resolve(self, name: str) -> tuple[pl.Expr, pl.DataType] | None:
+        """A column, or a dotted path into a struct / list of structs / JSON-text column."""
+        if name in self.schema:
+            return pl.col(name), self.schema[name]
+        parts = name.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            head = ".".join(parts[:cut])
+            if head in self.schema:
+                return _navigate(pl.col(head), self.schema[head], parts[cut:])
+        return None
+
+    def value(self, field: FieldSpec) -> _Value | None:
+        value = self.origin(field)
+        if value is None:
+            return None
+        for step in field.transforms:
+            value = _apply(value, step.name, step.arg)
+        return value
+
+    def origin(self, field: FieldSpec) -> _Value | None:
+        src = field.source
+        if isinstance(src, ColumnSource):
+            return self.column(field.path, src.name)
+        if isinstance(src, ColumnsSource):
+            values = [self.column(field.path, n) for n in src.names]
+            if any(v is None for v in values):
+                return None
+            texts = [_text(v) for v in values if v is not None]
+            return _Value(pl.concat_list(texts).list.drop_nulls(), "list")
+        if isinstance(src, ConstantSource):
+            return _constant(src.value)
+        if isinstance(src, TemplateSource):
+            return self.template(field.path, src)
+        if isinstance(src, ObjectSource):
+            return self.object(src)
+        if isinstance(src, BuilderSource):
+            return self.builder(field.path, src)
+        raise AssertionError(f"unhandled source {src!r}")  # InferSource is handled by the caller
+
+    def template(self, path: str, src: TemplateSource) -> _Value | None:
+        import string  # noqa: PLC0415  # the formatter is only needed here
+
+        pieces: list[pl.Expr] = []
+        for literal, name, _spec, _conv in string.Formatter().parse(src.text):
+            if literal:
+                pieces.append(pl.lit(literal))
+            if name is not None:
+                value = self.column(path, name)
+                if value is None:
+                    return None
+                pieces.append(_text(value).fill_null(""))
+        return _Value(pl.concat_str(pieces).str.strip_chars(), "text")
+
+    def object(self, src: ObjectSource) -> _Value | None:
+        pieces: list[pl.Expr] = []
+        for key, entry in src.entries:
+            value = self.value(entry)
+            if value is None:
+                return None
+            if entry.default is not None:
+                value = _Value(value.expr.fill_null(_json_lit(entry.default)), value.shape)
+            pieces.append(pl.lit(json.dumps(key) + ":") + _json_fragment(value))
+        inner = pl.concat_str(pieces, separator=",", ignore_nulls=True)
+        body = pl.when(inner == "").then(pl.lit(None, pl.Utf8)).otherwise(pl.lit("{") + inner + "}")
+        return _Value(body, "json")
+
+    def builder(self, path: str, src: BuilderSource) -> _Value | None:
+        args: dict[str, pl.Expr] = {}
+        for arg in src.args:
+            if arg.secret is not None:
+                args[arg.slot] = pl.lit(arg.secret.reveal(), pl.Utf8)
+            elif arg.constant is not None:
+                args[arg.slot] = pl.lit(str(arg.constant), pl.Utf8)
+            elif arg.spec is not None:
+                value = self.value(arg.spec)
+                if value is None:
+                    return None
+                args[arg.slot] = _finish(value, "string", arg.spec.default)
+        try:
+            digest, hasher = BUILDERS[src.name].build(args)
+        except NotImplementedError as exc:
+            self.problems.append(MappingProblem(f"{path}.builder", str(exc)))
+            return None
+        self.builder_hasher = pl.when(digest.is_not_null()).then(hasher)
+        return _Value(digest, "text")
+
+
+def _navigate(
+    expr: pl.Expr, dtype: pl.DataType, parts: list[str]
+) -> tuple[pl.Expr, pl.DataType] | None:
+    for i, part in enumerate(parts):
+        if isinstance(dtype, pl.Struct):
+            fields = _fields(dtype)
+            if part not in fields:
+                return None
+            expr, dtype = expr.struct.field(part), fields[part]
+        elif isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct):
+            fields = _fields(dtype.inner)
+            if part not in fields:
+                return None
+            expr = expr.list.eval(pl.element().struct.field(part))
+            dtype = pl.List(fields[part])
+        elif dtype == pl.Utf8:
+            path = "$" + "".join(f"[{json.dumps(p)}]" for p in parts[i:])
+            return expr.str.json_path_match(path), pl.Utf8()
+        else:
+            return None
+    return expr, dtype
+
+
+def _fields(dtype: pl.Struct) -> dict[str, pl.DataType]:
+    return {
+        f.name: f.dtype if isinstance(f.dtype, pl.DataType) else f.dtype() for f in dtype.fields
+    }
+
+
+def _shape(dtype: pl.DataType) -> Shape:
+    if dtype in (pl.Utf8, pl.Null):
+        return "text"
+    if isinstance(dtype, pl.List | pl.Array):
+        return "list"
+    if isinstance(dtype, pl.Struct):
+        return "struct"
+    if isinstance(dtype, pl.Datetime | pl.Date):
+        return "datetime"
+    if dtype == pl.Boolean:
+        return "bool"
+    return "number"
+
+
+def _constant(value: object) -> _Value:
+    if isinstance(value, Secret):
+        return _Value(pl.lit(value.reveal(), pl.Utf8), "text")
+    if isinstance(value, tuple):
+        return _Value(pl.lit(list(value), pl.List(pl.Utf8)), "list")
+    if isinstance(value, bool):
+        return _Value(pl.lit(value, pl.Boolean), "bool")
+    if isinstance(value, int | float):
+        return _Value(pl.lit(value), "number")
+    return _Value(pl.lit(str(value), pl.Utf8), "text")
+
+
+def _text(v: _Value) -> pl.Expr:
+    """The value as text: numbers and booleans cast, timestamps RFC3339, structs and lists JSON."""
+    if v.shape in ("text", "json", "jsonpath"):
+        return v.expr.cast(pl.Utf8)
+    if v.shape == "datetime":
+        return _utc(v.expr).dt.strftime(RFC3339)
+    if v.shape in ("struct", "list"):
+        return _json_encode(v.expr)
+    return v.expr.cast(pl.Utf8)
+
+
+def _utc(expr: pl.Expr) -> pl.Expr:
+    # A tz-aware column is converted; a naive one is taken as UTC already. Dates become midnight.
+    return expr.cast(pl.Datetime("us", "UTC")).dt.replace_time_zone(None)
+
+
+def _json_encode(expr: pl.Expr) -> pl.Expr:
+    wrapped = pl.struct(expr.alias("v")).struct.json_encode()
+    encoded = wrapped.str.strip_prefix('{"v":').str.strip_suffix("}")
+    return pl.when(expr.is_null()).then(pl.lit(None, pl.Utf8)).otherwise(encoded)
+
+
+def _json_fragment(v: _Value) -> pl.Expr:
+    if v.shape == "json":
+        return v.expr
+    if v.shape == "jsonpath":
+        raw = v.expr.str.starts_with("[") | v.expr.str.starts_with("{")
+        return pl.when(raw).then(v.expr).otherwise(_json_encode(v.expr))
+    if v.shape in ("number", "bool"):
+        return v.expr.cast(pl.Utf8)
+    if v.shape == "datetime":
+        return _json_encode(_text(v))
+    return _json_encode(v.expr)
+
+
+def _json_lit(value: object) -> str:
+    return json.dumps(list(value) if isinstance(value, tuple) else value)
+
+
+def _apply(v: _Value, name: str, arg: object) -> _Value:
+    tdef = TRANSFORMS[name]
+    if name == "json":
+        if v.shape in ("struct", "list"):
+            return _Value(_json_encode(v.expr), "json")
+        return _Value(_text(v), "json")
+    if v.shape == "list":
+        element = pl.element().cast(pl.Utf8)
+        return _Value(v.expr.list.eval(tdef.fn(element, arg)), "list")
+    if name == "timestamp" and v.shape == "datetime":
+        return _Value(_text(v), "text")
+    out = tdef.fn(_text(v), arg)
+    return _Value(out, "list" if tdef.makes_list else "text")
+
+
+def _finish(v: _Value, kind: FieldKind, default: object) -> pl.Expr:
+    """Cast a value to its field's dtype, turn empty text into null, then apply the default."""
+    if kind == "list":
+        if v.shape == "list":
+            items = v.expr.list.eval(pl.element().cast(pl.Utf8))
+        else:
+            items = pl.concat_list(_text(v))
+        items = items.list.eval(
+            pl.element().filter(pl.element().is_not_null() & (pl.element() != ""))
+        )
+        items = pl.coalesce(items, pl.lit([], pl.List(pl.Utf8)))
+        if default is not None:
+            fallback = pl.lit(
+                list(default) if isinstance(default, tuple) else [default], pl.List(pl.Utf8)
+            )
+            items = pl.when(items.list.len() == 0).then(fallback).otherwise(items)
+        return items
+    if kind == "flag":
+        if v.shape == "bool":
+            out = v.expr
+        elif v.shape == "number":
+            out = v.expr != 0
+        else:
+            t = _text(v).str.strip_chars().str.to_lowercase()
+            out = pl.when(t.is_in(_TRUE)).then(True).when(t.is_in(_FALSE)).then(False)
+        return (
+            out.cast(pl.Boolean).fill_null(default) if default is not None else out.cast(pl.Boolean)
+        )
+    if kind == "int":
+        out = _text(v).str.strip_chars().cast(pl.Int64, strict=False)
+        return out.fill_null(default) if default is not None else out
+    text = _text(v) if kind == "string" or v.shape != "struct" else _json_encode(v.expr)
+    text = pl.when(text == "").then(pl.lit(None, pl.Utf8)).otherwise(text)
+    return text.fill_null(pl.lit(default, pl.Utf8)) if default is not None else text

@@ -1,0 +1,231 @@
+"""The transform registry: named steps that turn one text value into another, as polars expressions.
+
+Every transform is a function ``(expr, arg) -> expr`` over a ``pl.Utf8`` expression that works both
+on a column and on ``pl.element()`` (so a chain applies to each item of a list field). None of them
+runs Python per row. A transform that cannot normalise a value (a phone that does not parse, a
+timestamp in no known shape) passes the original text through, so validation reports the value
+instead of the field silently disappearing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Final, Literal
+
+import phonenumbers
+import polars as pl
+
+__all__ = [
+    "RFC3339",
+    "TIMESTAMP_MODES",
+    "TRANSFORMS",
+    "TransformDef",
+    "e164_expr",
+    "region_problem",
+    "timestamp_expr",
+]
+
+ArgKind = Literal["none", "text", "texts", "pair", "region", "timestamp"]
+TransformFn = Callable[[pl.Expr, object], pl.Expr]
+
+RFC3339: Final = "%Y-%m-%dT%H:%M:%S%.3fZ"
+TIMESTAMP_MODES: Final = ("auto", "iso", "epoch_s", "epoch_ms")
+_E164: Final = r"^\+[1-9][0-9]{6,14}$"
+_PHONE_FORMATTING: Final = r"[\s().\-/\u00a0]"
+# Epoch numbers at or above 1e11 are milliseconds: 1e11 seconds is the year 5138, 1e11 ms is 1973.
+_MS_THRESHOLD: Final = 100_000_000_000
+_EPOCH: Final = r"^-?[0-9]{1,16}(?:\.[0-9]+)?$"
+_ISO: Final = (
+    r"^(?P<y>[0-9]{4})-(?P<mo>[0-9]{1,2})-(?P<d>[0-9]{1,2})"
+    r"(?:[T ](?P<h>[0-9]{1,2}):(?P<mi>[0-9]{2})"
+    r"(?::(?P<s>[0-9]{2})(?:[.,](?P<f>[0-9]{1,9}))?)?)?"
+    r"\s*(?P<tz>Z|z|UTC|GMT|[+-][0-9]{2}(?::?[0-9]{2})?)?$"
+)
+
+
+@dataclass(frozen=True)
+class TransformDef:
+    """A registered transform: what argument it takes and the expression it builds."""
+
+    name: str
+    arg: ArgKind
+    fn: TransformFn
+    summary: str
+    makes_list: bool = False
+
+
+def _text(arg: object) -> str:
+    assert isinstance(arg, str)
+    return arg
+
+
+def _texts(arg: object) -> list[str]:
+    assert isinstance(arg, tuple)
+    return [str(a) for a in arg]
+
+
+def _null_if(e: pl.Expr, arg: object) -> pl.Expr:
+    return pl.when(e.is_in(_texts(arg))).then(pl.lit(None, pl.Utf8)).otherwise(e)
+
+
+def _replace(e: pl.Expr, arg: object) -> pl.Expr:
+    old, new = _texts(arg)
+    return e.str.replace_all(old, new, literal=True)
+
+
+def _split(e: pl.Expr, arg: object) -> pl.Expr:
+    parts = e.str.split(_text(arg)).list.eval(pl.element().str.strip_chars())
+    return parts.list.eval(pl.element().filter(pl.element() != ""))
+
+
+def _given_name(e: pl.Expr, _arg: object) -> pl.Expr:
+    return e.str.strip_chars().str.splitn(" ", 2).struct.field("field_0")
+
+
+def _family_name(e: pl.Expr, _arg: object) -> pl.Expr:
+    words = e.str.strip_chars().str.splitn(" ", 2)
+    rest = words.struct.field("field_1").str.strip_chars()
+    return pl.when(rest == "").then(pl.lit(None, pl.Utf8)).otherwise(rest)
+
+
+def e164_expr(e: pl.Expr, region: str | None) -> pl.Expr:
+    """Normalise a phone to E.164 (``+`` and 7-15 digits), else pass the original text through.
+
+    Formatting (spaces, dots, dashes, brackets, slashes) is removed. ``+…`` keeps its country
+    code; a number in the region's international format (``00…``, ``011…``) becomes ``+…``; bare
+    digits are a national number of ``region`` (its trunk prefix such as ``0`` dropped, its country
+    code added). Without a region bare digits are never given a country code.
+    """
+    digits = e.str.strip_chars().str.replace_all(_PHONE_FORMATTING, "")
+    intl_prefix, country_code, trunk = "00", None, None
+    if region is not None:
+        meta = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
+        if meta is None:
+            raise ValueError(region_problem(region))
+        country_code = meta.country_code
+        if meta.international_prefix and meta.international_prefix.isdigit():
+            intl_prefix = meta.international_prefix
+        trunk = meta.national_prefix
+    candidate = (
+        pl.when(digits.str.starts_with("+"))
+        .then(digits)
+        .when(digits.str.starts_with(intl_prefix))
+        .then(pl.lit("+") + digits.str.slice(len(intl_prefix)))
+    )
+    if country_code is not None:
+        national = digits.str.strip_prefix(trunk) if trunk else digits
+        candidate = candidate.when(digits.str.contains(r"^[0-9]+$")).then(
+            pl.lit(f"+{country_code}") + national
+        )
+    normal = candidate.otherwise(pl.lit(None, pl.Utf8))
+    return pl.when(normal.str.contains(_E164)).then(normal).otherwise(e)
+
+
+def region_problem(region: str) -> str | None:
+    """Why a default region code is unusable for ``e164``, or None."""
+    if region.upper() in phonenumbers.SUPPORTED_REGIONS:
+        return None
+    return f"unknown region {region!r}; use a two-letter ISO 3166 code such as 'US', 'GB', 'DE'"
+
+
+def _e164(e: pl.Expr, arg: object) -> pl.Expr:
+    return e164_expr(e, arg if isinstance(arg, str) else None)
+
+
+def _iso(t: pl.Expr) -> pl.Expr:
+    g = t.str.extract_groups(_ISO)
+
+    def part(name: str, default: str) -> pl.Expr:
+        return g.struct.field(name).fill_null(default).str.pad_start(2, "0")
+
+    canon = pl.concat_str(
+        g.struct.field("y"),
+        pl.lit("-"),
+        part("mo", "01"),
+        pl.lit("-"),
+        part("d", "01"),
+        pl.lit("T"),
+        part("h", "00"),
+        pl.lit(":"),
+        part("mi", "00"),
+        pl.lit(":"),
+        part("s", "00"),
+        pl.lit("."),
+        g.struct.field("f").fill_null("0").str.pad_end(9, "0"),
+    )
+    local = canon.str.to_datetime("%Y-%m-%dT%H:%M:%S%.9f", time_unit="us", strict=False)
+    tz = g.struct.field("tz").str.replace(":", "", literal=True)
+    numeric = tz.str.contains(r"^[+-]")
+    sign = pl.when(tz.str.starts_with("-")).then(-1).otherwise(1)
+    hours = tz.str.slice(1, 2).cast(pl.Int64, strict=False).fill_null(0)
+    minutes = tz.str.slice(3, 2).cast(pl.Int64, strict=False).fill_null(0)
+    offset = pl.when(numeric).then(sign * (hours * 60 + minutes)).otherwise(0)
+    return local - pl.duration(minutes=offset)
+
+
+def _epoch(t: pl.Expr, unit: Literal["auto", "s", "ms"]) -> pl.Expr:
+    number = pl.when(t.str.contains(_EPOCH)).then(t).cast(pl.Float64, strict=False)
+    if unit == "s":
+        ms = number * 1000
+    elif unit == "ms":
+        ms = number
+    else:
+        ms = pl.when(number.abs() >= _MS_THRESHOLD).then(number).otherwise(number * 1000)
+    return pl.from_epoch(ms.round(0).cast(pl.Int64, strict=False), time_unit="ms")
+
+
+def timestamp_expr(e: pl.Expr, mode: str | None) -> pl.Expr:
+    """Parse text to RFC3339 UTC (``2012-10-20T07:15:20.902Z``), else pass the original through.
+
+    ``mode``: ``auto`` (default: digits are epoch seconds, or milliseconds from 1e11 up, anything
+    else ISO-8601), ``iso``, ``epoch_s``, ``epoch_ms``, or a strftime format such as
+    ``%d/%m/%Y %H:%M``. A time without an offset is taken as UTC.
+    """
+    t = e.str.strip_chars()
+    if mode in (None, "auto"):
+        parsed = pl.coalesce(_epoch(t, "auto"), _iso(t))
+    elif mode == "iso":
+        parsed = _iso(t)
+    elif mode == "epoch_s":
+        parsed = _epoch(t, "s")
+    elif mode == "epoch_ms":
+        parsed = _epoch(t, "ms")
+    else:
+        assert mode is not None
+        parsed = t.str.to_datetime(mode, time_unit="us", strict=False)
+        if "%z" in mode or "%Z" in mode or "%:z" in mode:
+            parsed = parsed.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+    return pl.coalesce(parsed.dt.strftime(RFC3339), e)
+
+
+def _timestamp(e: pl.Expr, arg: object) -> pl.Expr:
+    return timestamp_expr(e, arg if isinstance(arg, str) else None)
+
+
+def _defs(*defs: TransformDef) -> dict[str, TransformDef]:
+    return {d.name: d for d in defs}
+
+
+TRANSFORMS: Final[dict[str, TransformDef]] = _defs(
+    TransformDef("strip", "none", lambda e, _: e.str.strip_chars(), "trim surrounding whitespace"),
+    TransformDef("lower", "none", lambda e, _: e.str.to_lowercase(), "lower-case"),
+    TransformDef("upper", "none", lambda e, _: e.str.to_uppercase(), "upper-case"),
+    TransformDef(
+        "prefix", "text", lambda e, a: pl.lit(_text(a)) + e, "put a text before the value"
+    ),
+    TransformDef(
+        "strip_prefix",
+        "text",
+        lambda e, a: e.str.strip_prefix(_text(a)),
+        "remove a leading text when present (Auth0 CSV's leading ')",
+    ),
+    TransformDef("replace", "pair", _replace, "replace every [old, new] occurrence"),
+    TransformDef("null_if", "texts", _null_if, "no value when the text is one of these"),
+    TransformDef("split", "text", _split, "split into a list on a separator", makes_list=True),
+    TransformDef("e164", "region", _e164, "phone to E.164; bare digits use a default region"),
+    TransformDef("timestamp", "timestamp", _timestamp, "to RFC3339 UTC from ISO/epoch/strftime"),
+    TransformDef("json", "none", lambda e, _: e, "the value is JSON text (structs are encoded)"),
+    TransformDef("given_name", "none", _given_name, "the first word of a display name"),
+    TransformDef("family_name", "none", _family_name, "the words after the first"),
+)

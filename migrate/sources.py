@@ -1,0 +1,355 @@
+"""Read an export (CSV, Parquet, NDJSON, JSON, each optionally gzipped) into a LazyFrame.
+
+The frame holds the input's columns verbatim (CSV cells as text, never type-guessed, so a phone's
+leading zero or an id's digits survive) plus two internal columns:
+
+- ``_row`` (``pl.Int64``): the number a person sees. CSV with a header: the first data row is 2;
+  without a header it is 1; a quoted newline does not start a new row, an empty line does.
+  NDJSON / JSON: the 1-based record index (blank NDJSON lines are not records). Parquet: the
+  1-based row index.
+- ``_source_error`` (``pl.Utf8``): ``"invalid_encoding"`` when the row held bytes that could not be
+  decoded in the chosen encoding (they show as U+FFFD in its values), else null.
+
+**Empty rows** (every source column null or empty text) are dropped by ``read_source`` and keep
+their row number's place, so later rows are numbered as in the file. Count them with
+``count_empty_rows(path, options)`` (a second, projection-only pass), or call ``scan_source``, which
+keeps them and marks them with a boolean ``_empty`` column, to count and drop them in one pass.
+
+Plain UTF-8 CSV, NDJSON and Parquet are scanned lazily by polars (streaming, flat memory). Gzip,
+other encodings, a BOM before NDJSON/JSON, and UTF-8 with invalid bytes are first decoded, chunk by
+chunk, into a UTF-8 temporary file (removed at exit) which is then scanned the same way; an invalid
+byte is written as a marker character so the rows that held one are found exactly (a U+FFFD that
+was literally in the source is not mistaken for one). JSON documents (an array, or an object with
+the list under a key: ``users`` is found by itself) are parsed whole by polars.
+
+Raises ``SourceError`` (naming the file and why) when the file cannot be read at all.
+"""
+
+from __future__ import annotations
+
+import atexit
+import codecs
+import gzip
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final, Literal
+
+import polars as pl
+
+from migrate.errors import SourceError
+
+__all__ = [
+    "EMPTY_COLUMN",
+    "FORMATS",
+    "INVALID_ENCODING",
+    "ROW_COLUMN",
+    "SOURCE_ERROR_COLUMN",
+    "SourceOptions",
+    "count_empty_rows",
+    "detect_format",
+    "read_source",
+    "scan_source",
+]
+
+Format = Literal["csv", "parquet", "ndjson", "json"]
+FORMATS: Final[tuple[str, ...]] = ("csv", "parquet", "ndjson", "json")
+ROW_COLUMN: Final = "_row"
+SOURCE_ERROR_COLUMN: Final = "_source_error"
+EMPTY_COLUMN: Final = "_empty"
+INVALID_ENCODING: Final = "invalid_encoding"
+
+_EXTENSIONS: Final[dict[str, Format]] = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".txt": "csv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".ndjson": "ndjson",
+    ".jsonl": "ndjson",
+    ".json": "json",
+}
+# A Unicode noncharacter: never valid in interchanged text, so it can stand for an undecodable byte.
+_MARKER: Final = "\ufdd0"
+_ERROR_HANDLER: Final = "clerk_migrate_marker"
+_CHUNK: Final = 1 << 22
+_UTF8_NAMES: Final = frozenset({"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig"})
+
+
+def _mark_undecodable(exc: UnicodeError) -> tuple[str, int]:
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    return _MARKER * (exc.end - exc.start), exc.end
+
+
+codecs.register_error(_ERROR_HANDLER, _mark_undecodable)
+
+
+@dataclass(frozen=True)
+class SourceOptions:
+    """How to read one input file; every field has a default that suits most exports.
+
+    ``format`` None means from the extension (``.csv .tsv .parquet .ndjson .jsonl .json``, each
+    optionally ``.gz``). ``column_names`` names header-less CSV columns (default ``column_1``…) or
+    renames a header's columns. ``json_key`` picks the list inside a JSON object (default: ``users``
+    or the object's only list).
+    """
+
+    format: Format | None = None
+    has_header: bool = True
+    delimiter: str = ","
+    quote_char: str | None = '"'
+    encoding: str = "utf-8"
+    json_key: str | None = None
+    column_names: Sequence[str] | None = None
+
+
+def detect_format(path: str | Path, fmt: str | None = None) -> tuple[Format, bool]:
+    """Return (format, gzipped) for a path; ``fmt`` overrides the extension.
+
+    Raises ``SourceError`` for an unknown format or extension.
+    """
+    p = Path(path)
+    suffixes = [s.lower() for s in p.suffixes]
+    gz = bool(suffixes) and suffixes[-1] in (".gz", ".gzip")
+    if gz:
+        suffixes = suffixes[:-1]
+    if fmt is not None:
+        if fmt not in FORMATS:
+            raise SourceError(f"{p}: unknown format {fmt!r}; allowed: {', '.join(FORMATS)}")
+        return fmt, gz  # type: ignore[return-value]  # checked against FORMATS just above
+    ext = suffixes[-1] if suffixes else ""
+    if ext not in _EXTENSIONS:
+        raise SourceError(
+            f"{p}: cannot tell the format from the extension {ext or '(none)'!r}; "
+            f"name it .csv/.parquet/.ndjson/.json (optionally .gz) or pass a format"
+        )
+    return _EXTENSIONS[ext], gz
+
+
+def read_source(path: str | Path, options: SourceOptions | None = None) -> pl.LazyFrame:
+    """Read one input lazily: its columns verbatim plus ``_row`` and ``_source_error``.
+
+    Empty rows are dropped (see ``count_empty_rows``). Raises ``SourceError``.
+    """
+    frame = scan_source(path, options)
+    return frame.filter(~pl.col(EMPTY_COLUMN)).drop(EMPTY_COLUMN)
+
+
+def count_empty_rows(path: str | Path, options: SourceOptions | None = None) -> int:
+    """How many rows ``read_source`` skips as empty in this file (a separate pass)."""
+    frame = scan_source(path, options)
+    try:
+        return int(frame.select(pl.col(EMPTY_COLUMN).sum()).collect().item())
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(f"{path}: cannot be read: {_first_line(exc)}") from exc
+
+
+def scan_source(path: str | Path, options: SourceOptions | None = None) -> pl.LazyFrame:
+    """Like ``read_source`` but keeps empty rows, marked by a boolean ``_empty`` column."""
+    opts = options or SourceOptions()
+    p = Path(path)
+    fmt, gz = detect_format(p, opts.format)
+    if not p.is_file():
+        raise SourceError(f"{p}: no such file")
+    try:
+        if fmt == "parquet":
+            physical = _gunzipped(p) if gz else p
+            frame = pl.scan_parquet(physical, row_index_name=ROW_COLUMN, row_index_offset=1)
+            marker = False
+        else:
+            physical, marker = _utf8_file(p, gz, opts.encoding, bom_ok=fmt == "csv")
+            frame = _scan_text(physical, fmt, opts)
+        schema = frame.collect_schema()
+    except SourceError:
+        raise
+    except (pl.exceptions.PolarsError, OSError, ValueError, EOFError) as exc:
+        raise SourceError(f"{p}: cannot be read as {fmt}: {_first_line(exc)}") from exc
+    return _finish(frame, schema, marker)
+
+
+def _scan_text(physical: Path, fmt: Format, opts: SourceOptions) -> pl.LazyFrame:
+    if fmt == "csv":
+        return _scan_csv(physical, opts)
+    if fmt == "ndjson":
+        return pl.scan_ndjson(
+            physical, row_index_name=ROW_COLUMN, row_index_offset=1, infer_schema_length=None
+        )
+    return _read_json(physical, opts).lazy()
+
+
+def _scan_csv(physical: Path, opts: SourceOptions) -> pl.LazyFrame:
+    if len(opts.delimiter) != 1:
+        raise SourceError(
+            f"{physical}: the delimiter must be one character, not {opts.delimiter!r}"
+        )
+    frame = pl.scan_csv(
+        physical,
+        has_header=opts.has_header,
+        separator=opts.delimiter,
+        quote_char=opts.quote_char,
+        infer_schema=False,
+        row_index_name=ROW_COLUMN,
+        row_index_offset=2 if opts.has_header else 1,
+        raise_if_empty=False,
+    )
+    names = [c for c in frame.collect_schema().names() if c != ROW_COLUMN]
+    if opts.column_names is not None:
+        if len(opts.column_names) != len(names):
+            raise SourceError(
+                f"{physical}: {len(opts.column_names)} column names given "
+                f"but the file has {len(names)} columns"
+            )
+        new = list(opts.column_names)
+    elif not opts.has_header:
+        new = [f"column_{i}" for i in range(1, len(names) + 1)]
+    else:
+        return frame
+    return frame.rename(dict(zip(names, new, strict=True)))
+
+
+def _read_json(physical: Path, opts: SourceOptions) -> pl.DataFrame:
+    with physical.open("rb") as fh:
+        head = fh.read(4096).lstrip()
+    if not head:
+        raise SourceError(f"{physical}: the file is empty")
+    df = pl.read_json(physical, infer_schema_length=None)
+    if head.startswith(b"{"):
+        df = _users_from_object(physical, df, opts.json_key)
+    return df.with_row_index(ROW_COLUMN, offset=1)
+
+
+def _users_from_object(physical: Path, df: pl.DataFrame, key: str | None) -> pl.DataFrame:
+    lists = [n for n, t in df.schema.items() if isinstance(t, pl.List)]
+    if key is None:
+        key = "users" if "users" in lists else (lists[0] if len(lists) == 1 else None)
+        if key is None:
+            raise SourceError(
+                f"{physical}: a JSON object without a 'users' list; "
+                f"name the key holding the user list (lists found: {', '.join(lists) or 'none'})"
+            )
+    elif key not in lists:
+        raise SourceError(f"{physical}: the JSON object has no list under {key!r}")
+    users = df.select(pl.col(key).explode())
+    if isinstance(users.schema[key], pl.Struct):
+        return users.unnest(key)
+    raise SourceError(f"{physical}: the list under {key!r} does not hold JSON objects")
+
+
+def _finish(frame: pl.LazyFrame, schema: pl.Schema, marker: bool) -> pl.LazyFrame:
+    data = [n for n in schema.names() if n != ROW_COLUMN]
+    texts = [n for n in data if schema[n] == pl.Utf8]
+    empty = [
+        pl.col(n).is_null() | (pl.col(n) == "") if n in texts else pl.col(n).is_null() for n in data
+    ]
+    frame = frame.with_columns(
+        pl.col(ROW_COLUMN).cast(pl.Int64),
+        (pl.all_horizontal(empty) if empty else pl.lit(True)).alias(EMPTY_COLUMN),
+    )
+    if not marker:
+        return frame.with_columns(pl.lit(None, pl.Utf8).alias(SOURCE_ERROR_COLUMN))
+    hits = [_holds_marker(n, schema[n]) for n in data]
+    frame = frame.with_columns(
+        pl.when(pl.any_horizontal(hits) if hits else pl.lit(False))
+        .then(pl.lit(INVALID_ENCODING))
+        .otherwise(pl.lit(None, pl.Utf8))
+        .alias(SOURCE_ERROR_COLUMN)
+    )
+    # Show undecodable bytes the usual way once the rows that held them are known.
+    return frame.with_columns(pl.col(texts).str.replace_all(_MARKER, "\ufffd", literal=True))
+
+
+def _holds_marker(name: str, dtype: pl.DataType) -> pl.Expr:
+    col = pl.col(name)
+    if dtype == pl.Utf8:
+        text = col
+    elif isinstance(dtype, pl.Struct):
+        text = col.struct.json_encode()
+    elif isinstance(dtype, pl.List) and dtype.inner == pl.Utf8:
+        text = col.list.join("\n")
+    else:
+        return pl.lit(False)
+    return text.str.contains(_MARKER, literal=True).fill_null(False)
+
+
+# --- decoding to a UTF-8 temporary file -------------------------------------------------------
+
+_cache: dict[tuple[str, int, int, bool, str], tuple[Path, bool]] = {}
+_tmpdir: list[Path] = []
+
+
+def _workdir() -> Path:
+    if not _tmpdir:
+        d = Path(tempfile.mkdtemp(prefix="clerk-migrate-"))
+        atexit.register(shutil.rmtree, d, True)
+        _tmpdir.append(d)
+    return _tmpdir[0]
+
+
+def _utf8_file(path: Path, gz: bool, encoding: str, *, bom_ok: bool) -> tuple[Path, bool]:
+    """Return a plain UTF-8 file with the same text, and whether it marks undecodable bytes."""
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError as exc:
+        raise SourceError(f"{path}: unknown encoding {encoding!r}") from exc
+    utf8 = codec in _UTF8_NAMES
+    if utf8 and not gz and _is_clean_utf8(path, bom_ok=bom_ok):
+        return path, False
+    st = path.stat()
+    cache_key = (str(path.resolve()), st.st_mtime_ns, st.st_size, gz, codec)
+    if cache_key in _cache and _cache[cache_key][0].exists():
+        return _cache[cache_key]
+    fd, name = tempfile.mkstemp(dir=_workdir(), suffix=".txt")
+    out_path = Path(name)
+    decoder = codecs.getincrementaldecoder("utf-8-sig" if utf8 else codec)(_ERROR_HANDLER)
+    marked = False
+    with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") if gz else path.open("rb") as raw:
+        while True:
+            chunk = raw.read(_CHUNK)
+            text = decoder.decode(chunk, final=not chunk)
+            marked = marked or _MARKER in text
+            out.write(text.encode("utf-8"))
+            if not chunk:
+                break
+    _cache[cache_key] = (out_path, marked)
+    return out_path, marked
+
+
+def _is_clean_utf8(path: Path, *, bom_ok: bool) -> bool:
+    """True when the file is valid UTF-8 (and has no BOM, unless the reader copes with one)."""
+    decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    with path.open("rb") as fh:
+        first = True
+        while True:
+            chunk = fh.read(_CHUNK)
+            if first and not bom_ok and chunk.startswith(codecs.BOM_UTF8):
+                return False
+            first = False
+            try:
+                text = decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError:
+                return False
+            if _MARKER in text:
+                return False  # keep the marker's meaning unambiguous
+            if not chunk:
+                return True
+
+
+def _gunzipped(path: Path) -> Path:
+    st = path.stat()
+    cache_key = (str(path.resolve()), st.st_mtime_ns, st.st_size, True, "binary")
+    if cache_key in _cache and _cache[cache_key][0].exists():
+        return _cache[cache_key][0]
+    fd, name = tempfile.mkstemp(dir=_workdir(), suffix=".parquet")
+    with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as raw:
+        shutil.copyfileobj(raw, out, _CHUNK)
+    _cache[cache_key] = (Path(name), False)
+    return Path(name)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
