@@ -236,6 +236,8 @@ class StateStore:
         options: Mapping[str, Any] | None = None,
         *,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        lock: bool = False,
+        busy_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> StateStore:
         """Create a new state DB at ``path`` (which must not exist) and record what it is for.
@@ -246,7 +248,7 @@ class StateStore:
         target = Path(path)
         if target.exists():
             raise StateError(f"{target}: a state DB already exists; open it to resume")
-        conn = _connect(target, synchronous, create=True)
+        conn = _connect(target, synchronous, create=True, lock=lock, busy_timeout=busy_timeout)
         store = cls(conn, target, clock)
         try:
             with store._transaction():
@@ -274,14 +276,22 @@ class StateStore:
         path: str | Path,
         *,
         synchronous: Literal["FULL", "NORMAL"] = "FULL",
+        lock: bool = False,
+        busy_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
     ) -> StateStore:
-        """Open an existing state DB to resume. Raises ``StateError`` when it is missing, not
-        a state DB, or of a schema version this program does not know."""
+        """Open an existing state DB to resume.
+
+        ``lock=True`` (for ``run``, ``retry``, ``rollback``) holds the file exclusively until
+        ``close``: a second process, even a reader, gets ``StateError`` ("in use") after
+        ``busy_timeout`` seconds instead of sending rows twice. The OS drops the lock when the
+        process dies, kill -9 included. Raises ``StateError`` when the file is missing, not a
+        state DB, locked, or of a schema version this program does not know.
+        """
         target = Path(path)
         if not target.is_file():
             raise StateError(f"{target}: no state DB here")
-        conn = _connect(target, synchronous, create=False)
+        conn = _connect(target, synchronous, create=False, lock=lock, busy_timeout=busy_timeout)
         try:
             row = conn.execute("SELECT version FROM schema_version").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -721,20 +731,37 @@ class StateStore:
             raise StateError(f"{self.path}: cannot commit to the state DB: {exc}") from exc
 
 
-def _connect(path: Path, synchronous: str, *, create: bool) -> sqlite3.Connection:
+def _connect(
+    path: Path, synchronous: str, *, create: bool, lock: bool, busy_timeout: float
+) -> sqlite3.Connection:
     if synchronous not in ("FULL", "NORMAL"):
         raise ValueError("synchronous must be FULL or NORMAL")
     try:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so DDL is transactional too.
-        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
+        )
     except sqlite3.Error as exc:
         raise StateError(f"{path}: cannot open the state DB: {exc}") from exc
     try:
+        if lock:
+            # Must precede the first WAL access; the write below takes the lock for good.
+            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise StateError(f"{path}: the state DB cannot use WAL mode (got {mode!r})")
         conn.execute(f"PRAGMA synchronous = {synchronous}")
-        conn.execute("PRAGMA busy_timeout = 5000")
+        if lock:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("COMMIT")
+    except sqlite3.OperationalError as exc:
+        conn.close()
+        if "locked" in str(exc) or "busy" in str(exc):
+            raise StateError(
+                f"{path}: the state DB is in use by another clerk-migrate process"
+            ) from exc
+        verb = "create" if create else "open"
+        raise StateError(f"{path}: cannot {verb} the state DB: {exc}") from exc
     except sqlite3.DatabaseError as exc:
         conn.close()
         verb = "create" if create else "open"
