@@ -1,0 +1,269 @@
+"""Prepare a run: read, map and validate an input lazily, and hand out what later stages need.
+
+``prepare(input, mapping, options)`` loads the mapping and sets up the lazy read and mapping (so a
+bad mapping or an unreadable file fails here, before any row is processed). ``Prepared`` then gives:
+
+- ``plan()``: one row per non-empty input row (``_row, _key, external_id, email, _errors``), no
+  payloads and no secrets; what the state DB is planned from and what ``validate`` reports on;
+- ``counts()`` and ``errors()`` (one line per reason, for reports);
+- ``payloads(rows)`` / ``preview(n)``: CreateUser bodies, re-read from the input in one streaming
+  pass, never all in memory;
+- ``fingerprints``: sha256 of each input file and of the mapping file, for resume checks.
+
+Memory stays flat as the input grows: the plan is computed in one streaming pass that keeps, per
+row, its number, key, a 64-bit rule mask and hashes of the values that must be unique; messages
+are decoded only for invalid rows.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Final
+
+import polars as pl
+
+from migrate.errors import ConfigError, SourceError
+from migrate.mapping.compile import compile_mapping
+from migrate.mapping.load import load_mapping
+from migrate.mapping.payload import mask_payload, payloads_from_frame
+from migrate.mapping.spec import MappingSpec
+from migrate.sources import EMPTY_COLUMN, ROW_COLUMN, scan_source
+from migrate.validation import (
+    ERROR_DTYPE,
+    ValidationSettings,
+    duplicate_mask,
+    errors_from_mask,
+    key_column_names,
+    key_columns,
+    row_mask,
+    with_all_fields,
+)
+
+__all__ = ["Counts", "PrepareOptions", "Prepared", "RowPayload", "prepare"]
+
+_PLAN_COLUMNS: Final = ("_row", "_key", "external_id", "email", "_errors")
+_CHUNK: Final = 1 << 20
+
+
+@dataclass(frozen=True)
+class PrepareOptions:
+    """How to read and check the input, beyond what the mapping file says.
+
+    ``source`` overrides single reading options of the mapping's ``[source]`` table (keys are
+    ``SourceOptions`` fields: ``format``, ``encoding``, ``delimiter``, ``has_header`` …).
+    ``joins`` gives the file of a ``[[join]]`` by name, overriding the mapping's ``path``.
+    ``env`` supplies ``env:NAME`` values. ``now`` is the cut-off for future dates (default: the
+    clock when ``prepare`` is called).
+    """
+
+    source: Mapping[str, Any] = field(default_factory=dict)
+    joins: Mapping[str, Path] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    settings: ValidationSettings = field(default_factory=ValidationSettings)
+    now: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Row counts of one input: non-empty rows read, valid, invalid, and empty rows skipped."""
+
+    read: int
+    valid: int
+    invalid: int
+    skipped_empty: int
+
+
+@dataclass(frozen=True)
+class RowPayload:
+    """A CreateUser body as it will be sent, for input row ``row``; its repr masks secrets."""
+
+    row: int
+    key: str
+    body: dict[str, Any]
+
+    def masked(self) -> dict[str, Any]:
+        """The body with passwords, digests, TOTP secrets and backup codes masked."""
+        return mask_payload(self.body)
+
+    def __repr__(self) -> str:
+        return f"RowPayload(row={self.row}, key={self.key!r}, body={self.masked()!r})"
+
+
+def prepare(
+    input: str | Path,
+    mapping: str | Path | MappingSpec,
+    options: PrepareOptions | None = None,
+) -> Prepared:
+    """Load the mapping and set up the lazy read, mapping and validation of ``input``.
+
+    ``mapping`` is a mapping file, a preset name, or an already loaded spec. Raises
+    ``MappingError`` (bad mapping, or columns the input lacks), ``SourceError`` (the input or a
+    join file cannot be read), ``ConfigError`` (a join override names no join).
+    """
+    options = options or PrepareOptions()
+    spec = mapping if isinstance(mapping, MappingSpec) else load_mapping(mapping, options.env)
+    unknown = set(options.joins) - {j.name for j in spec.joins}
+    if unknown:
+        names = ", ".join(j.name for j in spec.joins) or "none"
+        raise ConfigError(
+            f"--join names {', '.join(sorted(unknown))}; the mapping's joins: {names}"
+        )
+    return Prepared(Path(input), spec, options)
+
+
+class Prepared:
+    """A read, mapped and validated input, evaluated lazily; see the module docstring."""
+
+    def __init__(self, input: Path, spec: MappingSpec, options: PrepareOptions) -> None:
+        self.input = input
+        self.spec = spec
+        self.options = options
+        self.now = options.now or datetime.now(UTC)
+        self.settings = options.settings
+        self.source_options = dataclasses.replace(spec.source.options(), **options.source)
+        self.join_paths = {j.name: options.joins.get(j.name, j.path) for j in spec.joins}
+        # Fail now, before any row is processed: unreadable files, columns the input lacks.
+        self._mapped = self._compile()
+        self._plan: pl.DataFrame | None = None
+        self._skipped = 0
+
+    def _compile(self) -> pl.LazyFrame:
+        frame = scan_source(self.input, self.source_options)
+        # An empty row keeps its place but gets a negative row number, so one streaming pass can
+        # both count the empty rows and leave them out (compile_mapping keeps only _row).
+        frame = frame.with_columns(
+            pl.when(pl.col(EMPTY_COLUMN))
+            .then(-pl.col(ROW_COLUMN))
+            .otherwise(pl.col(ROW_COLUMN))
+            .alias(ROW_COLUMN)
+        )
+        joined = {}
+        for join in self.spec.joins:
+            path = self.join_paths[join.name]
+            if path == Path() or not path.name:
+                raise ConfigError(
+                    f"the mapping joins {join.name!r} but names no file; pass --join "
+                    f"{join.name}=FILE"
+                )
+            right = scan_source(path, join.options)
+            joined[join.name] = right.filter(~pl.col(EMPTY_COLUMN)).drop(EMPTY_COLUMN)
+        return compile_mapping(self.spec, frame, joined)
+
+    @cached_property
+    def fingerprints(self) -> dict[str, str]:
+        """sha256 of the input (``input``), each join file (``join:<name>``) and the mapping."""
+        out = {"input": _sha256(self.input)}
+        for name, path in self.join_paths.items():
+            out[f"join:{name}"] = _sha256(path)
+        out["mapping"] = _sha256(Path(self.spec.file)) if Path(self.spec.file).is_file() else ""
+        return out
+
+    def mapped(self) -> pl.LazyFrame:
+        """The mapped frame (docs/internals.md) of the non-empty rows, lazily."""
+        return self._mapped.filter(pl.col(ROW_COLUMN) > 0)
+
+    def plan(self) -> pl.DataFrame:
+        """One row per non-empty input row: ``_row, _key, external_id, email, _errors``.
+
+        ``email`` is the primary (first) address; ``_errors`` is empty for a valid row. Computed
+        once, in one streaming pass over the input. Raises ``SourceError``.
+        """
+        if self._plan is None:
+            self._plan = self._compute_plan()
+        return self._plan
+
+    def counts(self) -> Counts:
+        """Rows read (non-empty), valid, invalid, and empty rows skipped."""
+        plan = self.plan()
+        invalid = int((plan["_errors"].list.len() > 0).sum())
+        return Counts(plan.height, plan.height - invalid, invalid, self._skipped)
+
+    def errors(self) -> pl.DataFrame:
+        """One line per (row, reason): ``row, key, field, reason, message``, in file order."""
+        invalid = self.plan().filter(pl.col("_errors").list.len() > 0)
+        return (
+            invalid.select(pl.col("_row").alias("row"), pl.col("_key").alias("key"), "_errors")
+            .explode("_errors")
+            .unnest("_errors")
+        )
+
+    def payloads(self, rows: Sequence[int], *, batch_size: int = 1000) -> Iterator[RowPayload]:
+        """The CreateUser bodies of ``rows`` (input row numbers), in file order.
+
+        One streaming pass over the input, ``batch_size`` rows at a time; rows not in the input
+        are skipped. Raises ``SourceError``.
+        """
+        wanted = pl.Series(sorted(set(rows)), dtype=pl.Int64)
+        frame = self.mapped().filter(pl.col(ROW_COLUMN).is_in(wanted))
+        yield from self._bodies(frame, batch_size)
+
+    def preview(self, n: int) -> list[RowPayload]:
+        """The first ``n`` rows' CreateUser bodies (valid or not), for a look before sending."""
+        return list(self._bodies(self.mapped().head(n), max(n, 1)))
+
+    def _bodies(self, frame: pl.LazyFrame, batch_size: int) -> Iterator[RowPayload]:
+        try:
+            for batch in frame.collect_batches(chunk_size=batch_size):
+                for row, key, body in payloads_from_frame(batch):
+                    yield RowPayload(row, key, body)
+        except pl.exceptions.PolarsError as exc:
+            raise self._source_error(exc) from exc
+
+    def _compute_plan(self) -> pl.DataFrame:
+        mapped = with_all_fields(self._mapped)
+        present = set(self._mapped.collect_schema().names())
+        keys = key_columns(present)
+        query = mapped.select(
+            ROW_COLUMN,
+            "_key",
+            "external_id",
+            pl.col("email_address").list.first().alias("email"),
+            row_mask(self.now, self.settings),
+            *keys,
+        )
+        try:
+            frame = query.collect(engine="streaming")
+        except pl.exceptions.PolarsError as exc:
+            raise self._source_error(exc) from exc
+        self._skipped = int((frame[ROW_COLUMN] < 0).sum())
+        frame = frame.filter(pl.col(ROW_COLUMN) > 0)
+        key_names = [n for n in key_column_names() if n in frame.columns]
+        if key_names:
+            dups = duplicate_mask(frame.lazy().select(ROW_COLUMN, *key_names)).collect()
+            frame = (
+                frame.drop(key_names)
+                .join(dups, on=ROW_COLUMN, how="left", maintain_order="left")
+                .with_columns(pl.col("_mask") | pl.col("_dup_mask").fill_null(0))
+                .drop("_dup_mask")
+            )
+        # Decode messages for the invalid rows only; valid rows get an empty list.
+        decoded = frame.filter(pl.col("_mask") != 0).select(
+            ROW_COLUMN, errors_from_mask(pl.col("_mask"), self.settings)
+        )
+        return (
+            frame.drop("_mask")
+            .join(decoded, on=ROW_COLUMN, how="left", maintain_order="left")
+            .with_columns(pl.col("_errors").fill_null(pl.lit([], dtype=ERROR_DTYPE)))
+            .select(_PLAN_COLUMNS)
+        )
+
+    def _source_error(self, exc: pl.exceptions.PolarsError) -> SourceError:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return SourceError(f"{self.input}: cannot be read: {first}")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+    except OSError as exc:
+        raise SourceError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+    return digest.hexdigest()
