@@ -192,6 +192,6 @@ def write_run_reports(
     failed = write_failed_rows(store, run_dir, input_path, options)
     paths = ReportPaths(paths.errors_csv, paths.errors_jsonl, failed, paths.id_map, paths.summary)
     data = summary_data(store, stats)
-    data["reports"] = {p.stem: p.name for p in paths.all() if p != paths.summary}
+    data["reports"] = sorted(p.name for p in paths.all())
     atomic_write_text(paths.summary, json.dumps(data, indent=2, sort_keys=True) + "\n")
     return paths

@@ -1,0 +1,301 @@
+"""What ``run`` and ``retry`` share: the target, the production question, Ctrl-C, the summary.
+
+The library (``migrate.runner``) never prints; this module is where a pass is started from a
+terminal: it resolves the key and the target (or starts the sandbox), asks before production,
+turns SIGINT / SIGTERM into a clean stop, prints the one-screen summary and picks the exit code.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+import anyio
+import click
+
+from migrate.clerk.client import DEFAULT_BASE_URL
+from migrate.cli._common import (
+    EXIT_FAILED_ROWS,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_RUN_ERROR,
+)
+from migrate.cli._options import read_secret_key, row_window, source_options_from
+from migrate.errors import ConfigError
+from migrate.reports.run import ReportPaths
+from migrate.runner.engine import EngineSettings, RowWindow, RunOutcome
+from migrate.runner.pacing import default_rate
+from migrate.runner.progress import BarProgress
+from migrate.runner.session import (
+    PreparedInput,
+    RunPlan,
+    Target,
+    check_rate,
+    default_run_dir,
+    open_run,
+    pass_stats,
+    prepare_input,
+    record_pass,
+    run_pass,
+    write_reports,
+)
+from migrate.runner.workers import Stopper
+from migrate.secrets import Secret
+from migrate.state import RowState
+
+__all__ = ["RunArgs", "execute_pass", "execute_run", "resolve_target"]
+
+# The sandbox a rehearsal starts: production's rate limit (so the rehearsal paces like the real
+# run) on a development key, and no user cap (a rehearsal of a large file must not stop at 100).
+SANDBOX_LIMIT_PER_WINDOW = 1000
+
+
+@dataclass(frozen=True)
+class RunArgs:
+    """The ``run`` command's options, parsed."""
+
+    input_path: Path
+    mapping: str
+    sandbox: bool
+    api_url: str | None
+    secret_key_file: Path | None
+    run_dir: Path | None
+    rate: float | None
+    concurrency: int | None
+    limit: int | None
+    rows: str | None
+    yes: bool
+    quiet: bool
+    fmt: str | None
+    encoding: str | None
+    delimiter: str | None
+    no_header: bool
+
+
+@contextmanager
+def resolve_target(
+    sandbox: bool, api_url: str | None, secret_key_file: Path | None
+) -> Iterator[Target]:
+    """The Clerk instance to talk to; with ``sandbox``, a sandbox running for the duration."""
+    if sandbox:
+        if api_url or secret_key_file:
+            raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
+        from migrate.sandbox import SandboxConfig, running_sandbox  # noqa: PLC0415 - lazy: heavy
+
+        config = SandboxConfig(
+            instance="development", rate_limit=SANDBOX_LIMIT_PER_WINDOW, user_cap=0
+        )
+        with running_sandbox(config) as handle:
+            yield Target(handle.url, Secret(handle.secret_key), sandbox=True)
+        return
+    yield Target(api_url or DEFAULT_BASE_URL, read_secret_key(secret_key_file))
+
+
+def default_rate_for(target: Target) -> float:
+    """90 % of the instance's limit (the rehearsal sandbox paces like production)."""
+    return default_rate(target.production or target.sandbox)
+
+
+def confirm_production(
+    target: Target, plan: RunPlan, window: RowWindow, rate: float, *, yes: bool
+) -> None:
+    """Show what is about to happen on a production instance and ask; refuse without a TTY."""
+    if not target.production or target.sandbox:
+        return
+    counts = plan.counts()
+    pending = counts[RowState.PENDING] + counts[RowState.IN_FLIGHT]
+    if window.limit is not None:
+        pending = min(pending, window.limit)
+    seconds = pending / rate if rate else 0
+    click.echo(
+        f"About to write to a PRODUCTION Clerk instance ({target.base_url}).\n"
+        f"  rows: {sum(counts.values()):,} in the plan, {pending:,} to send"
+        f"{' (within --rows)' if window.first or window.last else ''}, "
+        f"{counts[RowState.INVALID]:,} invalid (not sent), "
+        f"{counts[RowState.CREATED] + counts[RowState.EXISTS]:,} already done\n"
+        f"  rate: {rate:g} requests/s; estimated duration: {_duration(seconds)}",
+        err=True,
+    )
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError(
+            "refusing to write to a production instance without confirmation: "
+            "no terminal to ask on; pass --yes to proceed"
+        )
+    if not click.confirm("Proceed?", default=False, err=True):
+        raise click.exceptions.Exit(EXIT_RUN_ERROR)
+
+
+def _duration(seconds: float) -> str:
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
+
+
+async def _guarded_pass(
+    *,
+    target: Target,
+    plan: RunPlan,
+    prepared: PreparedInput,
+    settings: EngineSettings,
+    window: RowWindow,
+    stopper: Stopper,
+    quiet: bool,
+) -> RunOutcome | None:
+    """Run one pass; first SIGINT/SIGTERM stops cleanly, a second abandons in-flight requests."""
+    result: list[RunOutcome] = []
+    pending = plan.counts()[RowState.PENDING]
+    progress = None
+    if not quiet and sys.stderr.isatty():
+        progress = BarProgress(pending, rate=lambda: settings.rate)
+    async with anyio.create_task_group() as tg:
+
+        async def watch() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    if stopper.stopping:
+                        tg.cancel_scope.cancel()  # second Ctrl-C: abandon what is on the wire
+                        return
+                    click.echo(
+                        "\nStopping: finishing requests in flight (Ctrl-C again to abandon "
+                        "them; they are reconciled on the next run)…",
+                        err=True,
+                    )
+                    stopper.interrupt()
+
+        tg.start_soon(watch)
+        outcome = await run_pass(
+            target, plan, prepared, settings, window=window, stopper=stopper, progress=progress
+        )
+        result.append(outcome)
+        tg.cancel_scope.cancel()
+    return result[0] if result else None
+
+
+def execute_pass(
+    target: Target,
+    plan: RunPlan,
+    prepared: PreparedInput,
+    settings: EngineSettings,
+    window: RowWindow,
+    *,
+    quiet: bool,
+    resume_hint: str,
+) -> int:
+    """Run one pass from the terminal, write the reports, print the summary; the exit code."""
+    stopper = Stopper()
+    outcome = anyio.run(
+        partial(
+            _guarded_pass,
+            target=target,
+            plan=plan,
+            prepared=prepared,
+            settings=settings,
+            window=window,
+            stopper=stopper,
+            quiet=quiet,
+        )
+    )
+    if outcome is not None:
+        record_pass(plan.store, pass_stats(outcome, target, settings))
+    paths = write_reports(plan)
+    print_summary(plan, outcome, paths, settings)
+    if outcome is None or outcome.interrupted:
+        click.echo(f"Interrupted; the state is saved. Resume with:\n  {resume_hint}", err=True)
+        return EXIT_INTERRUPTED
+    if outcome.abort_code is not None:
+        click.echo(
+            f"Error: Clerk refused the run with {outcome.abort_code}: {outcome.abort_message}\n"
+            f"Nothing is lost: fix the cause, then resume with:\n  {resume_hint}",
+            err=True,
+        )
+        return EXIT_RUN_ERROR
+    counts = plan.counts()
+    if counts[RowState.FAILED] or counts[RowState.INVALID]:
+        return EXIT_FAILED_ROWS
+    return EXIT_OK
+
+
+def print_summary(
+    plan: RunPlan, outcome: RunOutcome | None, paths: ReportPaths, settings: EngineSettings
+) -> None:
+    """The one-screen summary: counts, this pass's pace, top error codes, where reports are."""
+    counts = plan.counts()
+    total = sum(counts.values())
+    line = " · ".join(f"{counts[s]:,} {s}" for s in RowState if counts[s])
+    click.echo(f"Rows: {total:,} ({line or 'none'})")
+    if outcome is not None:
+        click.echo(
+            f"This pass: {outcome.tally.created:,} created, {outcome.tally.exists:,} exists, "
+            f"{outcome.tally.failed:,} failed in {_duration(outcome.duration)}; "
+            f"{outcome.pacing.requests:,} requests at {outcome.achieved_rate:.1f}/s "
+            f"(limit {settings.rate:g}/s); 429s: {outcome.pacing.rate_limited}; "
+            f"retries: {outcome.retries}"
+        )
+        if outcome.reconciled.found or outcome.reconciled.released:
+            click.echo(
+                f"Reconciled {outcome.reconciled.found + outcome.reconciled.released:,} rows "
+                f"left in flight: {outcome.reconciled.found:,} found in Clerk, "
+                f"{outcome.reconciled.released:,} re-sent"
+            )
+    codes = plan.store.code_counts()
+    if codes:
+        click.echo("Top error codes:")
+        for (state, code), n in list(codes.items())[:5]:
+            click.echo(f"  {code:<40} {n:>8,}  ({state})")
+    if counts[RowState.PENDING]:
+        click.echo(f"{counts[RowState.PENDING]:,} rows still pending (run again to send them).")
+    names = ", ".join(p.name for p in paths.all())
+    click.echo(f"Reports in {plan.run_dir}: {names}")
+
+
+def execute_run(args: RunArgs) -> int:
+    """The ``run`` command: prepare, plan or resume, confirm, run a pass; the exit code."""
+    check_rate(args.rate, args.concurrency)
+    window = row_window(args.limit, args.rows)
+    overrides = source_options_from(args.fmt, args.encoding, args.delimiter, args.no_header)
+    if args.sandbox and (args.api_url or args.secret_key_file):
+        raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
+    if not args.sandbox:
+        read_secret_key(args.secret_key_file)  # fail on a missing key before any work
+    prepared = prepare_input(args.input_path, args.mapping, overrides)
+    run_dir = args.run_dir or default_run_dir(args.input_path)
+    plan = open_run(run_dir, args.input_path, args.mapping, overrides, prepared)
+    try:
+        with resolve_target(args.sandbox, args.api_url, args.secret_key_file) as target:
+            rate = args.rate or default_rate_for(target)
+            settings = EngineSettings(rate=rate, concurrency=args.concurrency)
+            confirm_production(target, plan, window, rate, yes=args.yes)
+            verb = "resuming" if plan.resumed else "planned"
+            click.echo(
+                f"{verb} {run_dir} · {target.instance} instance"
+                f"{' (sandbox ' + target.base_url + ')' if target.sandbox else ''} · "
+                f"rate {rate:g}/s",
+                err=True,
+            )
+            return execute_pass(
+                target, plan, prepared, settings, window,
+                quiet=args.quiet, resume_hint=_resume_hint(args),
+            )  # fmt: skip
+    finally:
+        plan.store.close()
+
+
+def _resume_hint(args: RunArgs) -> str:
+    parts = ["clerk-migrate", "run", str(args.input_path), "--mapping", args.mapping]
+    if args.run_dir:
+        parts += ["--run-dir", str(args.run_dir)]
+    if args.sandbox:
+        parts.append("--sandbox")
+    return " ".join(parts)

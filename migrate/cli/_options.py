@@ -1,0 +1,168 @@
+"""Option groups shared by the loader's commands: source, target (key, URL, sandbox), pacing.
+
+Each group is a plain decorator (sqlite-utils style); the matching ``*_from`` function turns the
+parsed values into library objects. The secret key is read from ``CLERK_SECRET_KEY`` or a file,
+never from argv.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from migrate.errors import ConfigError
+from migrate.runner.engine import RowWindow
+from migrate.secrets import Secret
+from migrate.sources import FORMATS
+
+__all__ = [
+    "KEY_ENV",
+    "pacing_options",
+    "read_secret_key",
+    "row_window",
+    "source_options",
+    "source_options_from",
+    "target_options",
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+KEY_ENV = "CLERK_SECRET_KEY"
+URL_ENV = "CLERK_API_URL"
+
+
+def source_options(func: F) -> F:
+    """``--format --encoding --delimiter --no-header``: override the mapping's ``[source]``."""
+    for option in reversed(
+        [
+            click.option(
+                "--format",
+                "fmt",
+                type=click.Choice(FORMATS),
+                help="Input format (default: the mapping's, else from the extension).",
+            ),
+            click.option("--encoding", help="Text encoding of the input (default utf-8)."),
+            click.option("--delimiter", help="CSV field delimiter (default ',')."),
+            click.option("--no-header", is_flag=True, help="The CSV has no header row."),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def source_options_from(
+    fmt: str | None, encoding: str | None, delimiter: str | None, no_header: bool
+) -> dict[str, Any]:
+    """The reading options given on the command line (they override the mapping's).
+
+    Raises ``ConfigError`` for a multi-character delimiter.
+    """
+    given: dict[str, Any] = {}
+    if fmt is not None:
+        given["format"] = fmt
+    if encoding is not None:
+        given["encoding"] = encoding
+    if delimiter is not None:
+        if len(delimiter) != 1:
+            raise ConfigError("--delimiter must be a single character")
+        given["delimiter"] = delimiter
+    if no_header:
+        given["has_header"] = False
+    return given
+
+
+def target_options(func: F) -> F:
+    """``--sandbox | --api-url URL`` and ``--secret-key-file FILE``."""
+    for option in reversed(
+        [
+            click.option(
+                "--sandbox",
+                is_flag=True,
+                help="Rehearse against the built-in sandbox (started in-process, test key).",
+            ),
+            click.option(
+                "--api-url",
+                envvar=URL_ENV,
+                help="Backend API URL (default https://api.clerk.com; env CLERK_API_URL).",
+            ),
+            click.option(
+                "--secret-key-file",
+                type=click.Path(dir_okay=False, path_type=Path),
+                help=f"File holding the secret key (default: the {KEY_ENV} variable).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def read_secret_key(secret_key_file: Path | None) -> Secret:
+    """The key from ``--secret-key-file`` or ``CLERK_SECRET_KEY``; ``ConfigError`` if neither.
+
+    The key is checked for shape only (``sk_test_`` / ``sk_live_``); its value is never echoed.
+    """
+    if secret_key_file is not None:
+        try:
+            value = secret_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(f"cannot read --secret-key-file {secret_key_file}: {exc}") from exc
+        origin = str(secret_key_file)
+    else:
+        value = os.environ.get(KEY_ENV, "").strip()
+        origin = KEY_ENV
+        if not value:
+            raise ConfigError(
+                f"no secret key: set {KEY_ENV} or pass --secret-key-file "
+                "(or rehearse with --sandbox)"
+            )
+    if not value.startswith(("sk_test_", "sk_live_", "test_", "live_")):
+        raise ConfigError(
+            f"the secret key in {origin} does not look like a Clerk key (sk_test_… / sk_live_…)"
+        )
+    return Secret(value)
+
+
+def pacing_options(func: F) -> F:
+    """``--rate R --concurrency N``."""
+    for option in reversed(
+        [
+            click.option(
+                "--rate",
+                type=float,
+                help="Requests per second over every call (default: 90 % of the instance's "
+                "documented limit: 90 on production, 9 on development).",
+            ),
+            click.option(
+                "--concurrency",
+                type=int,
+                help="Requests in flight (default: derived from the rate and observed latency).",
+            ),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def row_window(limit: int | None, rows: str | None) -> RowWindow:
+    """``--limit N`` and ``--rows A-B`` as a ``RowWindow``; ``ConfigError`` when malformed."""
+    first = last = None
+    if rows is not None:
+        left, sep, right = rows.partition("-")
+        try:
+            first = int(left) if left else None
+            last = int(right) if right else None
+        except ValueError:
+            first = last = -1
+        if (
+            not sep
+            or (first is not None and first < 1)
+            or (last is not None and last < 1)
+            or (first is not None and last is not None and last < first)
+        ):
+            raise ConfigError(f"--rows {rows!r}: expected A-B with 1 <= A <= B (e.g. 2-101)")
+    if limit is not None and limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    return RowWindow(first, last, limit)

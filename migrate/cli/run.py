@@ -1,0 +1,81 @@
+"""``clerk-migrate run``: create every valid row as a Clerk user, resumably."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from migrate.cli._common import handle_errors
+from migrate.cli._loader import (
+    RunArgs,
+    execute_run,
+)
+from migrate.cli._options import pacing_options, source_options, target_options
+
+
+@click.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--mapping", "-m", required=True, help="Mapping file (TOML) or preset name.")
+@target_options
+@click.option(
+    "--run-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the state DB and reports live (default: <input stem>.clerk-migrate next to it).",
+)
+@pacing_options
+@click.option("--limit", type=int, help="Send at most N rows this time (a canary run).")
+@click.option("--rows", "rows", metavar="A-B", help="Send only input rows A to B (inclusive).")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@source_options
+def command(
+    *,
+    input_path: Path,
+    mapping: str,
+    sandbox: bool,
+    api_url: str | None,
+    secret_key_file: Path | None,
+    run_dir: Path | None,
+    rate: float | None,
+    concurrency: int | None,
+    limit: int | None,
+    rows: str | None,
+    yes: bool,
+    quiet: bool,
+    fmt: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    no_header: bool,
+) -> None:
+    """Create every valid row of INPUT as a Clerk user, at the instance's rate, exactly once.
+
+    Validation runs first: invalid rows are recorded and never sent. The run directory holds a
+    checkpoint, so running the same command again resumes (after Ctrl-C, a crash or kill -9);
+    it refuses when the input or the mapping changed. The key comes from CLERK_SECRET_KEY or
+    --secret-key-file. A production key (sk_live_) asks before the first request unless --yes.
+
+    Exit codes: 0 every row created or already present; 1 run error; 2 usage; 3 invalid or
+    failed rows; 130 interrupted (resumable).
+    """
+    with handle_errors():
+        args = RunArgs(
+            input_path=input_path,
+            mapping=mapping,
+            sandbox=sandbox,
+            api_url=api_url,
+            secret_key_file=secret_key_file,
+            run_dir=run_dir,
+            rate=rate,
+            concurrency=concurrency,
+            limit=limit,
+            rows=rows,
+            yes=yes,
+            quiet=quiet,
+            fmt=fmt,
+            encoding=encoding,
+            delimiter=delimiter,
+            no_header=no_header,
+        )
+        code = execute_run(args)
+    raise click.exceptions.Exit(code)

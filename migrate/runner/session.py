@@ -1,0 +1,319 @@
+"""A run directory and one pass over it: plan or resume the state DB, run the engine, report.
+
+This is the library seam under ``clerk-migrate run / retry / report``: the CLI parses options,
+asks for confirmation, and calls these functions; they never print.
+
+A run directory holds ``state.sqlite`` and the reports. Its meta table records what the run was
+planned from (input path, mapping, source options, fingerprints), so ``retry``, ``report``,
+``verify`` and ``rollback`` need nothing but the directory.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import polars as pl
+
+from migrate.clerk.client import ClerkClient
+from migrate.errors import ConfigError, StateError
+from migrate.reports.run import ReportPaths, write_run_reports
+from migrate.runner.api import ClientApi
+from migrate.runner.engine import EngineSettings, Payload, RowWindow, RunOutcome, execute
+from migrate.runner.ledger import StoreLedger
+from migrate.runner.recorder import Progress
+from migrate.runner.workers import Stopper
+from migrate.secrets import Secret
+from migrate.sources import SourceOptions
+from migrate.state import Fingerprints, PlanRow, RowState, StateStore
+
+if TYPE_CHECKING:
+    from migrate.prepare import Prepared
+
+__all__ = [
+    "STATE_FILE",
+    "PreparedInput",
+    "PreparedRun",
+    "RunPlan",
+    "Target",
+    "check_rate",
+    "default_run_dir",
+    "open_run",
+    "pass_stats",
+    "plan_rows",
+    "prepare_input",
+    "read_run",
+    "record_pass",
+    "run_pass",
+    "write_reports",
+]
+
+STATE_FILE = "state.sqlite"
+_SUFFIXES = (".gz", ".gzip", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".ndjson", ".jsonl",
+             ".json")  # fmt: skip
+
+
+class PreparedInput(Protocol):
+    """What the runner needs of a prepared input (``PreparedRun`` over ``migrate.prepare``)."""
+
+    @property
+    def fingerprints(self) -> Fingerprints: ...
+
+    @property
+    def source_options(self) -> SourceOptions: ...
+
+    def plan(self) -> pl.DataFrame: ...
+
+    def payloads(self, rows: Sequence[int]) -> Iterable[Payload]: ...
+
+
+class PreparedRun:
+    """``migrate.prepare.Prepared`` seen as the runner needs it (fingerprints by file name)."""
+
+    def __init__(self, prepared: Prepared) -> None:
+        self.prepared = prepared
+
+    @property
+    def fingerprints(self) -> Fingerprints:
+        """Input and join files by name (so a mismatch names the file), and the mapping."""
+        raw = self.prepared.fingerprints
+        inputs = {self.prepared.input.name: raw["input"]}
+        inputs |= {name: value for name, value in raw.items() if name.startswith("join:")}
+        return Fingerprints(inputs, raw.get("mapping", ""))
+
+    @property
+    def source_options(self) -> SourceOptions:
+        """How the input is read (the mapping's [source] with command-line overrides)."""
+        return self.prepared.source_options
+
+    def plan(self) -> pl.DataFrame:
+        """One row per input row: keys and validation errors."""
+        return self.prepared.plan()
+
+    def payloads(self, rows: Sequence[int]) -> Iterable[Payload]:
+        """CreateUser bodies of ``rows``, streamed in file order."""
+        return self.prepared.payloads(rows)
+
+
+def prepare_input(
+    input_path: Path, mapping: str, source: Mapping[str, Any] | None = None
+) -> PreparedRun:
+    """Read, map and validate the input lazily; ``source`` overrides the mapping's [source].
+
+    ``env:NAME`` values in the mapping come from the environment. Raises ``SourceError`` /
+    ``MappingError`` / ``ConfigError`` when the input or the mapping cannot be used.
+    """
+    from migrate.prepare import PrepareOptions, prepare  # noqa: PLC0415 - polars-heavy
+
+    options = PrepareOptions(source=dict(source or {}), env=dict(os.environ))
+    return PreparedRun(prepare(input_path, mapping, options))
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where users go: a base URL and the secret key (masked in every repr)."""
+
+    base_url: str
+    secret_key: Secret
+    sandbox: bool = False
+
+    @property
+    def production(self) -> bool:
+        """``sk_live_`` (or legacy ``live_``) keys belong to production instances."""
+        key = self.secret_key.reveal()
+        return key.startswith(("sk_live_", "live_"))
+
+    @property
+    def instance(self) -> str:
+        """``production`` or ``development``, as the key says."""
+        return "production" if self.production else "development"
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """An opened run directory: its state DB and what it was planned from."""
+
+    run_dir: Path
+    store: StateStore
+    input: Path
+    mapping: str
+    source: SourceOptions
+    overrides: dict[str, Any]
+    resumed: bool
+
+    def counts(self) -> dict[RowState, int]:
+        """Rows per state now."""
+        return self.store.counts()
+
+
+def default_run_dir(input_path: Path) -> Path:
+    """``<dir>/<stem>.clerk-migrate`` next to the input (``users.csv.gz`` -> ``users``)."""
+    name = input_path.name
+    while (suffix := Path(name).suffix.lower()) in _SUFFIXES and suffix:
+        name = name[: -len(suffix)]
+    return input_path.parent / f"{name or input_path.name}.clerk-migrate"
+
+
+def _source_options_json(source: SourceOptions) -> dict[str, Any]:
+    data = asdict(source)
+    if data.get("column_names") is not None:
+        data["column_names"] = list(data["column_names"])
+    return data
+
+
+def plan_rows(plan: pl.DataFrame) -> Iterator[PlanRow]:
+    """``Prepared.plan()`` rows as ``PlanRow``s (errors as plain dicts), in slices."""
+    for chunk in plan.iter_slices(50_000):
+        for row, key, external_id, email, errors in chunk.select(
+            "_row", "_key", "external_id", "email", "_errors"
+        ).iter_rows():
+            yield PlanRow(row, key if key is not None else str(row), external_id, email,
+                          tuple(errors or ()))  # fmt: skip
+
+
+def open_run(
+    run_dir: Path,
+    input_path: Path,
+    mapping: str,
+    overrides: Mapping[str, Any],
+    prepared: PreparedInput,
+) -> RunPlan:
+    """Create and plan the run directory, or reopen it to resume.
+
+    Resuming checks the fingerprints first: ``ResumeMismatchError`` names what changed.
+    Raises ``StateError`` when the directory cannot be used.
+    """
+    state_path = run_dir / STATE_FILE
+    if state_path.exists():
+        store = StateStore.open(state_path, lock=True)
+        try:
+            store.check_fingerprints(prepared.fingerprints)
+            if not store.planned:
+                store.plan(plan_rows(prepared.plan()))
+        except BaseException:
+            store.close()
+            raise
+        return RunPlan(
+            run_dir, store, input_path, mapping, prepared.source_options, dict(overrides), True
+        )
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise StateError(f"{run_dir}: cannot create the run directory: {exc}") from exc
+    options = {
+        "input": str(input_path.resolve()),
+        "mapping": mapping,
+        "source": _source_options_json(prepared.source_options),
+        "source_overrides": dict(overrides),
+    }
+    store = StateStore.create(state_path, prepared.fingerprints, options, lock=True)
+    try:
+        store.plan(plan_rows(prepared.plan()))
+    except BaseException:
+        store.close()
+        raise
+    return RunPlan(
+        run_dir, store, input_path, mapping, prepared.source_options, dict(overrides), False
+    )
+
+
+def read_run(run_dir: Path, *, lock: bool = False) -> RunPlan:
+    """Reopen a run directory for ``retry`` / ``report`` / ``verify`` / ``rollback``.
+
+    Raises ``StateError`` when there is no state DB or its options are unreadable.
+    """
+    store = StateStore.open(run_dir / STATE_FILE, lock=lock)
+    options = store.options()
+    try:
+        source_data = dict(options.get("source") or {})
+        if source_data.get("column_names") is not None:
+            source_data["column_names"] = tuple(source_data["column_names"])
+        source = SourceOptions(**source_data)
+        input_path = Path(options["input"])
+        mapping = str(options["mapping"])
+        overrides = dict(options.get("source_overrides") or {})
+    except (KeyError, TypeError) as exc:
+        store.close()
+        raise StateError(f"{run_dir}: the state DB does not say what it was planned from") from exc
+    return RunPlan(run_dir, store, input_path, mapping, source, overrides, resumed=True)
+
+
+async def run_pass(
+    target: Target,
+    plan: RunPlan,
+    prepared: PreparedInput,
+    settings: EngineSettings,
+    *,
+    window: RowWindow | None = None,
+    stopper: Stopper | None = None,
+    progress: Progress | None = None,
+    client: ClerkClient | None = None,
+) -> RunOutcome:
+    """Reconcile, then send every pending row in ``window`` through one ``ClerkClient``.
+
+    ``client`` (already open) replaces the one built from ``target``: the test seam.
+    """
+    if client is not None:
+        return await execute(
+            ClientApi(client), StoreLedger(plan.store), prepared.payloads, settings,
+            window=window, stopper=stopper, progress=progress,
+        )  # fmt: skip
+    async with ClerkClient(target.base_url, target.secret_key) as opened:
+        return await execute(
+            ClientApi(opened), StoreLedger(plan.store), prepared.payloads, settings,
+            window=window, stopper=stopper, progress=progress,
+        )  # fmt: skip
+
+
+def pass_stats(outcome: RunOutcome, target: Target, settings: EngineSettings) -> dict[str, Any]:
+    """The statistics of one pass for ``summary.json`` (no secrets)."""
+    return {
+        "finished_at": time.time(),
+        "instance": target.instance,
+        "sandbox": target.sandbox,
+        "duration_s": round(outcome.duration, 3),
+        "rate_limit_per_s": settings.rate,
+        "requests": outcome.pacing.requests,
+        "achieved_rate_per_s": round(outcome.achieved_rate, 2),
+        "rate_limited_429": outcome.pacing.rate_limited,
+        "pauses": outcome.pacing.pauses,
+        "retries": outcome.retries,
+        "created": outcome.tally.created,
+        "exists": outcome.tally.exists,
+        "failed": outcome.tally.failed,
+        "reconciled_found": outcome.reconciled.found,
+        "reconciled_released": outcome.reconciled.released,
+        "interrupted": outcome.interrupted,
+        "aborted": outcome.abort_code,
+    }
+
+
+def record_pass(store: StateStore, stats: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Append a pass's statistics to the state DB's history; return the whole history."""
+    history = list(store.get_meta("passes", []))
+    history.append(dict(stats))
+    store.set_meta("passes", history)
+    return history
+
+
+def write_reports(plan: RunPlan) -> ReportPaths:
+    """Rewrite the run directory's reports from its state DB and pass history."""
+    history = list(plan.store.get_meta("passes", []))
+    stats: dict[str, Any] = {"passes": len(history)}
+    if history:
+        stats["last_pass"] = history[-1]
+        for field in ("requests", "rate_limited_429", "retries", "duration_s"):
+            stats[f"total_{field}"] = sum(p.get(field, 0) for p in history)
+    return write_run_reports(plan.store, plan.run_dir, plan.input, plan.source, stats)
+
+
+def check_rate(rate: float | None, concurrency: int | None) -> None:
+    """Refuse nonsense pacing options (``ConfigError``: exit 2)."""
+    if rate is not None and rate <= 0:
+        raise ConfigError("--rate must be a positive number of requests per second")
+    if concurrency is not None and concurrency < 1:
+        raise ConfigError("--concurrency must be at least 1")
