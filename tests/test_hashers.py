@@ -65,7 +65,8 @@ REAL: dict[str, str] = {
 DOCS_ARGON2 = {  # Clerk's own examples (clerk-api.md §4)
     "argon2i": "$argon2i$v=19$m=4096,t=3,p=1$4t6CL3P7YiHBtwESXawI8Hm20zJj4cs7/4/G3c187e0"
     "$m7RQFczcKr5bIR0IIxbpO2P0tyrLjf3eUW3M3QSwnLc",
-    "argon2id": "$argon2id$v=19$m=64,t=4,p=8$Z2liZXJyaXNo$iGXEpMBTDYQ8G/71tF0qGjxRHEmR3gpGULcE93zUJVU",
+    "argon2id": "$argon2id$v=19$m=64,t=4,p=8$Z2liZXJyaXNo"
+    "$iGXEpMBTDYQ8G/71tF0qGjxRHEmR3gpGULcE93zUJVU",
 }
 
 NEAR_MISSES: list[tuple[str, str]] = [
@@ -119,7 +120,8 @@ def test_every_hasher_has_a_real_example() -> None:
 def test_patterns_are_anchored_and_portable(pattern: str) -> None:
     """Each pattern is anchored and free of lookarounds, backreferences and \\d, and compiles in
     polars' Rust engine."""
-    assert pattern.startswith("^") and pattern.endswith("$")
+    assert pattern.startswith("^")
+    assert pattern.endswith("$")
     assert not re.search(r"\(\?[=!<]|\\[1-9]|\\d", pattern)
     pl.DataFrame({"d": ["x"]}).select(pl.col("d").str.contains(pattern))
 
@@ -175,7 +177,8 @@ def test_problem_explains_an_unsupported_shape() -> None:
     """A WordPress 6.8 digest given as bcrypt says why no hasher can take it."""
     message = digest_problem("bcrypt", "$wp" + _B)
     assert message is not None
-    assert "WordPress 6.8+" in message and "skip_password_requirement" in message
+    assert "WordPress 6.8+" in message
+    assert "skip_password_requirement" in message
     assert _B[7:] not in message
 
 
