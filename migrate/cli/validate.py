@@ -67,6 +67,7 @@ def parse_joins(values: tuple[str, ...]) -> dict[str, Path] | list[Path]:
 )
 @source_options
 def command(
+    *,
     input_path: Path,
     mapping: str,
     out_dir: Path | None,
