@@ -1,0 +1,479 @@
+"""Recognise a source system from an export's column names and first rows (pure: data in, data out).
+
+``recognise(head)`` compares the columns (and, where names are not enough, the shape of a few
+values) with each preset's signature in ``SIGNATURES`` and names the preset that fits, or returns
+None. ``guess_fields(head)`` matches column names and value shapes to Clerk's CreateUser fields for
+an export no preset knows; ``migrate.mapping_init`` turns either answer into mapping text.
+
+A ``Head`` is what a file's first rows look like: its format, the column names in file order, and
+up to a few dozen rows as ``{column: value}`` (strings for CSV; any JSON value for NDJSON/JSON).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from migrate.hashers import infer_hasher
+
+__all__ = [
+    "SIGNATURES",
+    "FieldGuess",
+    "HasherGuess",
+    "Head",
+    "Recognition",
+    "Signature",
+    "guess_fields",
+    "guess_hasher",
+    "recognise",
+]
+
+_EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_PHONE: Final = re.compile(r"^\+?[0-9][0-9 ().\-]{6,18}$")
+_EPOCH_MS: Final = re.compile(r"^1[0-9]{12}$")
+
+
+@dataclass(frozen=True)
+class Head:
+    """The start of an export: its format, column names (file order) and first rows."""
+
+    format: str
+    columns: tuple[str, ...]
+    rows: tuple[Mapping[str, Any], ...] = ()
+    has_header: bool = True
+    container: str | None = None  # JSON: the key of the object holding the list ("users")
+    top_keys: tuple[str, ...] = ()  # JSON: the keys of the enclosing object
+
+    def values(self, column: str) -> list[str]:
+        """The non-empty sample values of a column, as text."""
+        out = []
+        for row in self.rows:
+            value = row.get(column)
+            if value is None or value == "":
+                continue
+            out.append(value if isinstance(value, str) else str(value))
+        return out
+
+
+@dataclass(frozen=True)
+class Signature:
+    """How to recognise one preset's input: required columns and an optional check on the head."""
+
+    preset: str
+    system: str  # human name of the export, e.g. "Auth0 user export (NDJSON)"
+    formats: tuple[str, ...]
+    columns: frozenset[str] = frozenset()
+    check: Callable[[Head], bool] | None = None
+    hint: str = ""  # what else the operator needs (a join file, environment variables)
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """A recognised export: the preset that fits it and what the operator must add."""
+
+    preset: str
+    system: str
+    hint: str
+
+
+def _auth0_csv(head: Head) -> bool:
+    ids = head.values("user_id")
+    return bool(ids) and all(v.startswith("'") for v in ids)
+
+
+def _auth0_ndjson(head: Head) -> bool:
+    ids = head.values("user_id")
+    return bool(ids) and all("|" in v for v in ids)
+
+
+def _firebase_csv(head: Head) -> bool:
+    # header-less: 28 values and a trailing comma, created/last-login in epoch ms at 23/24
+    if head.has_header or len(head.columns) not in (28, 29) or not head.rows:
+        return False
+    created, flag = head.columns[23], head.columns[2]
+    return all(_EPOCH_MS.match(v) for v in head.values(created)) and all(
+        v in ("true", "false") for v in head.values(flag)
+    )
+
+
+def _keycloak_realm(head: Head) -> bool:
+    return "realm" in head.top_keys
+
+
+SIGNATURES: Final[tuple[Signature, ...]] = (
+    Signature(
+        "auth0_csv",
+        "Auth0 user export (CSV)",
+        ("csv",),
+        frozenset({"user_id", "email"}),
+        _auth0_csv,
+        "The CSV export has no password hashes: join Auth0's password-hash export with "
+        "--join password-hashes.json if you have it.",
+    ),
+    Signature(
+        "auth0",
+        "Auth0 user export (NDJSON)",
+        ("ndjson", "json"),
+        frozenset({"user_id"}),
+        _auth0_ndjson,
+        "Join the password-hash export (from Auth0 support) with --join password-hashes.json.",
+    ),
+    Signature(
+        "auth0_hashes",
+        "Auth0 password-hash export (NDJSON)",
+        ("ndjson", "json"),
+        frozenset({"_id", "passwordHash", "connection"}),
+        None,
+        "This file only holds hashes: run the Auth0 user export with --mapping auth0 and pass "
+        "this file as --join.",
+    ),
+    Signature(
+        "firebase",
+        "Firebase auth:export (JSON)",
+        ("json",),
+        frozenset({"localId"}),
+        None,
+        "Set FIREBASE_SIGNER_KEY, FIREBASE_SALT_SEPARATOR, FIREBASE_ROUNDS and FIREBASE_MEM_COST "
+        "from the console's password hash parameters (Users > ⋮ > Password hash parameters).",
+    ),
+    Signature(
+        "firebase_csv",
+        "Firebase auth:export (CSV, no header)",
+        ("csv",),
+        frozenset(),
+        _firebase_csv,
+        "Set FIREBASE_SIGNER_KEY, FIREBASE_SALT_SEPARATOR, FIREBASE_ROUNDS and FIREBASE_MEM_COST "
+        "as for the JSON export.",
+    ),
+    Signature(
+        "supabase",
+        "Supabase auth.users (CSV)",
+        ("csv", "parquet"),
+        frozenset({"instance_id", "aud", "encrypted_password", "raw_user_meta_data"}),
+    ),
+    Signature(
+        "cognito",
+        "AWS Cognito user pool (CSV)",
+        ("csv",),
+        frozenset({"cognito:username", "cognito:mfa_enabled"}),
+        None,
+        "Set COGNITO_USER_POOL_ID and COGNITO_CLIENT_ID (a public app client with "
+        "ALLOW_USER_PASSWORD_AUTH): Clerk checks passwords against Cognito at first sign-in.",
+    ),
+    Signature(
+        "django",
+        "Django auth_user (CSV)",
+        ("csv", "parquet"),
+        frozenset({"password", "username", "is_superuser", "date_joined"}),
+    ),
+    Signature(
+        "wordpress",
+        "WordPress wp_users (CSV)",
+        ("csv",),
+        frozenset({"user_login", "user_pass", "user_registered"}),
+        None,
+        "Join the first/last names with --join wp_usermeta_names.csv (query in docs/presets.md).",
+    ),
+    Signature(
+        "keycloak_realm",
+        "Keycloak realm export (JSON)",
+        ("json",),
+        frozenset({"username", "createdTimestamp"}),
+        _keycloak_realm,
+    ),
+    Signature(
+        "keycloak",
+        "Keycloak users with credentials (SQL CSV)",
+        ("csv",),
+        frozenset({"secret_data", "credential_data", "created_timestamp"}),
+    ),
+    Signature(
+        "devise",
+        "Devise users table (CSV)",
+        ("csv", "parquet"),
+        frozenset({"email", "encrypted_password", "sign_in_count"}),
+        None,
+        "Set DEVISE_PEPPER to config.pepper (the preset builds bcrypt_peppered digests).",
+    ),
+    Signature(
+        "laravel",
+        "Laravel users table (CSV)",
+        ("csv", "parquet"),
+        frozenset({"name", "email", "password", "remember_token"}),
+    ),
+    Signature(
+        "aspnet-identity",
+        "ASP.NET Core Identity AspNetUsers (CSV)",
+        ("csv", "parquet"),
+        frozenset({"NormalizedUserName", "PasswordHash", "SecurityStamp"}),
+    ),
+    Signature(
+        "clerk",
+        "Clerk dashboard export (CSV)",
+        ("csv",),
+        frozenset({"primary_email_address", "verified_email_addresses", "password_hasher"}),
+    ),
+)
+
+
+def recognise(head: Head) -> Recognition | None:
+    """The preset whose signature the head matches (the first in ``SIGNATURES`` order), or None."""
+    names = set(head.columns)
+    for sig in SIGNATURES:
+        if head.format not in sig.formats or not sig.columns <= names:
+            continue
+        if sig.check is not None and not sig.check(head):
+            continue
+        return Recognition(sig.preset, sig.system, sig.hint)
+    return None
+
+
+# ------------------------------------------------------------------ drafting for unknown exports
+
+_SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
+    "external_id": (
+        "id",
+        "user_id",
+        "userid",
+        "uid",
+        "uuid",
+        "localid",
+        "sub",
+        "user_uuid",
+        "legacy_id",
+        "account_id",
+    ),
+    "email_address": (
+        "email",
+        "email_address",
+        "emailaddress",
+        "mail",
+        "user_email",
+        "primary_email",
+        "e_mail",
+    ),
+    "phone_number": (
+        "phone",
+        "phone_number",
+        "phonenumber",
+        "mobile",
+        "mobile_number",
+        "telephone",
+        "tel",
+        "msisdn",
+    ),
+    "first_name": (
+        "first_name",
+        "firstname",
+        "given_name",
+        "givenname",
+        "fname",
+        "first",
+        "forename",
+    ),
+    "last_name": ("last_name", "lastname", "family_name", "familyname", "surname", "lname", "last"),
+    "username": (
+        "username",
+        "user_name",
+        "login",
+        "user_login",
+        "handle",
+        "screen_name",
+        "nickname",
+    ),
+    "password_digest": (
+        "password",
+        "password_hash",
+        "passwordhash",
+        "encrypted_password",
+        "hashed_password",
+        "password_digest",
+        "user_pass",
+        "pass",
+        "pwd_hash",
+        "hash",
+        "passwd",
+    ),
+    "created_at": (
+        "created_at",
+        "createdat",
+        "date_joined",
+        "created",
+        "created_on",
+        "signup_date",
+        "signed_up_at",
+        "registered_at",
+        "user_registered",
+        "inserted_at",
+        "created_timestamp",
+        "createdtimestamp",
+        "creation_date",
+    ),
+    "totp_secret": ("totp_secret", "otp_secret", "mfa_secret", "two_factor_secret"),
+    "locale": ("locale", "language", "lang"),
+}
+_FULL_NAME: Final = ("name", "full_name", "fullname", "display_name", "displayname")
+_METADATA_HINTS: Final = ("metadata", "meta_data", "attributes", "claims", "profile", "settings")
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class FieldGuess:
+    """A Clerk field drafted from a column: why it was chosen and the transforms it needs."""
+
+    field: str
+    column: str
+    reason: str
+    transforms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class HasherGuess:
+    """What the sample digests say about the hasher; ``hasher`` None means "not decided"."""
+
+    hasher: str | None
+    candidates: tuple[str, ...]
+    comment: str
+    infer: bool = False  # True: several hashers in the column, let the tool infer per row
+
+
+@dataclass(frozen=True)
+class Draft:
+    """Every field guessed for an unknown export, plus the columns left over."""
+
+    fields: tuple[FieldGuess, ...]
+    hasher: HasherGuess | None
+    metadata: tuple[str, ...]
+    unused: tuple[str, ...] = field(default=())
+
+
+def _by_name(columns: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    normals = {c: _normal(c) for c in columns}
+    for clerk_field, names in _SYNONYMS.items():
+        for synonym in names:  # synonyms are in preference order
+            match = next((c for c, n in normals.items() if n == synonym), None)
+            if match is not None and match not in found.values():
+                found[clerk_field] = match
+                break
+    return found
+
+
+def _id_column(head: Head, taken: set[str]) -> str | None:
+    """The first column named like an id (``member_id``, ``AccountId``), unique in the sample."""
+    for column in head.columns:
+        normal = _normal(column)
+        if column in taken or not (normal.endswith("_id") or normal.endswith("id")):
+            continue
+        values = head.values(column)
+        if values and len(set(values)) == len(values) == len(head.rows):
+            return column
+    return None
+
+
+def _by_values(head: Head, taken: set[str]) -> dict[str, str]:
+    """Columns whose values all look like e-mails or phones, when their names did not say so."""
+    found: dict[str, str] = {}
+    for column in head.columns:
+        if column in taken:
+            continue
+        values = head.values(column)
+        if not values:
+            continue
+        if "email_address" not in found and all(_EMAIL.match(v) for v in values):
+            found["email_address"] = column
+        elif "phone_number" not in found and all(_PHONE.match(v) for v in values):
+            found["phone_number"] = column
+    return found
+
+
+def guess_hasher(digests: Sequence[str]) -> HasherGuess:
+    """Decide the hasher from sample digests, saying how sure that is (never a silent guess)."""
+    if not digests:
+        return HasherGuess(None, (), "no sample row has a digest: set password_hasher yourself")
+    inferred = [infer_hasher(d) for d in digests]
+    hashers = sorted({i.hasher for i in inferred if i.hasher})
+    unknown = [i for i in inferred if i.hasher is None]
+    candidates = tuple(sorted({c for i in inferred for c in i.candidates}))
+    n = len(digests)
+    if len(hashers) == 1 and not unknown:
+        return HasherGuess(
+            hashers[0], candidates,
+            f"inferred from the shape of {n} sample digest(s): {hashers[0]}; check it",
+        )  # fmt: skip
+    if len(hashers) > 1 and not unknown:
+        return HasherGuess(
+            None, tuple(hashers),
+            f"the {n} sample digests have several shapes ({', '.join(hashers)}): inferred per "
+            "row from each digest's shape",
+            infer=True,
+        )  # fmt: skip
+    reasons = sorted({i.reason for i in unknown})
+    if hashers:
+        return HasherGuess(
+            None, tuple(hashers),
+            f"{n - len(unknown)} of {n} sample digests are {', '.join(hashers)}; {len(unknown)} "
+            "match no shape Clerk accepts (" + "; ".join(reasons) + "): inferred per row, and "
+            "validate reports the rows it cannot infer",
+            infer=True,
+        )  # fmt: skip
+    return HasherGuess(
+        None, candidates,
+        f"{len(unknown)} of {n} sample digest(s) match no shape Clerk accepts ("
+        + "; ".join(reasons) + "): set password_hasher, or a digest builder, yourself",
+    )  # fmt: skip
+
+
+def guess_fields(head: Head) -> Draft:
+    """Match columns to Clerk fields by name, then by value shape; every guess says why."""
+    named = _by_name(head.columns)
+    shaped = _by_values(head, set(named.values()))
+    guesses: list[FieldGuess] = []
+    if "external_id" not in named:
+        id_column = _id_column(head, set(named.values()) | set(shaped.values()))
+        if id_column is not None:
+            guesses.append(
+                FieldGuess("external_id", id_column,
+                           f"CHECK: {id_column!r} is named like an id and unique in the sample")
+            )  # fmt: skip
+    for clerk_field, column in named.items():
+        transforms: tuple[str, ...] = ()
+        if clerk_field == "email_address":
+            transforms = ("strip", "lower")
+        elif clerk_field == "phone_number":
+            transforms = ("e164",)
+        elif clerk_field == "created_at":
+            transforms = ("timestamp",)
+        guesses.append(FieldGuess(clerk_field, column, f"column name {column!r}", transforms))
+    for clerk_field, column in shaped.items():
+        if clerk_field in named:
+            continue
+        transforms = ("strip", "lower") if clerk_field == "email_address" else ("e164",)
+        guesses.append(
+            FieldGuess(clerk_field, column, f"every sample value of {column!r} looks like one",
+                       transforms)
+        )  # fmt: skip
+    fields = {g.field for g in guesses}
+    used = {g.column for g in guesses}
+    full = next((c for c in head.columns if _normal(c) in _FULL_NAME and c not in used), None)
+    if full is not None and not {"first_name", "last_name"} & fields:
+        guesses.append(FieldGuess("first_name", full, f"first word of {full!r}", ("given_name",)))
+        guesses.append(FieldGuess("last_name", full, f"rest of {full!r}", ("family_name",)))
+        used.add(full)
+    hasher = None
+    digest_column = next((g.column for g in guesses if g.field == "password_digest"), None)
+    if digest_column is not None:
+        hasher = guess_hasher(head.values(digest_column))
+    metadata = tuple(
+        c for c in head.columns
+        if c not in used and any(h in _normal(c) for h in _METADATA_HINTS)
+    )  # fmt: skip
+    unused = tuple(c for c in head.columns if c not in used and c not in metadata)
+    order = list(_SYNONYMS)
+    guesses.sort(key=lambda g: order.index(g.field) if g.field in order else len(order))
+    return Draft(tuple(guesses), hasher, metadata, unused)
