@@ -1,6 +1,7 @@
 """Regenerate every sample export, its expected.json and passwords.csv, and samples/README.md.
 
-    uv run python samples/generate.py
+    uv run python samples/generate.py            # rewrite samples/ in place
+    uv run python samples/generate.py --out DIR  # write the same files under DIR instead
 
 Deterministic: each system draws from its own seeded ``random.Random`` (salts included), so the
 output is byte-identical on every run. The hashes are made with the real algorithms (bcrypt,
@@ -27,7 +28,7 @@ from _gen import (  # noqa: E402 - the path above makes the builders importable
     supabase,
     wordpress,
 )
-from _gen.common import SAMPLES, Sample  # noqa: E402
+from _gen.common import SAMPLES, Sample, set_output  # noqa: E402
 
 BUILDERS = [auth0, firebase, supabase, cognito, django, wordpress, keycloak, laravel, devise, aspnet, clerk]
 
@@ -87,13 +88,19 @@ def readme_section(sample: Sample) -> str:
 
 
 def main() -> None:
+    out = SAMPLES
+    if len(sys.argv) == 3 and sys.argv[1] == "--out":
+        out = Path(sys.argv[2])
+        set_output(out)
+    elif len(sys.argv) != 1:
+        sys.exit("usage: generate.py [--out DIR]")
     sections = []
     for builder in BUILDERS:
         sample = builder.build()
         sample.write_manifest()
         sections.append(readme_section(sample))
         print(f"{sample.system}: {sample.total_rows} rows, {len(sample.bad_rows)} bad")  # noqa: T201
-    (SAMPLES / "README.md").write_text(INTRO + "\n" + "\n".join(sections), encoding="utf-8")
+    (out / "README.md").write_text(INTRO + "\n" + "\n".join(sections), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -68,7 +68,7 @@ def build() -> Sample:
             sample.bad(p.n + 1, uid, ["duplicate_email"], "same e-mail as line 5")
         if p.n == 10:
             digest = digest[:20]
-            sample.bad(p.n + 1, uid, ["invalid_password_digest"], "PasswordHash truncated")
+            sample.bad(p.n + 1, uid, ["malformed_digest"], "PasswordHash truncated")
         if p.n == 24:
             phone = "+1555"
             sample.bad(p.n + 1, uid, ["invalid_phone"], "phone number too short")

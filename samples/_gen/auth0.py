@@ -91,7 +91,7 @@ def build() -> Sample:
             sample.bad(p.n, user_id, ["duplicate_email"], "same e-mail as user 3, upper-cased")
         if p.n == 23:
             created = FUTURE
-            sample.bad(p.n, user_id, ["future_date"], "created_at in 2031")
+            sample.bad(p.n, user_id, ["future_timestamp"], "created_at in 2031")
         if kind == "sms":
             email = None
         user: dict[str, object] = {
@@ -127,7 +127,7 @@ def build() -> Sample:
             digest = bcrypt_hash(rng, p.password.encode(), cost=4, tag="2b" if p.n % 3 else "2a")
             if p.n == 19:
                 digest = digest[:-9]
-                sample.bad(p.n, user_id, ["invalid_password_digest"], "bcrypt hash cut short")
+                sample.bad(p.n, user_id, ["malformed_digest"], "bcrypt hash cut short")
             record: dict[str, object] = {
                 "_id": {"$oid": oid},
                 "email_verified": bool(user["email_verified"]),

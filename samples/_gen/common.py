@@ -23,6 +23,12 @@ import bcrypt
 from argon2.low_level import Type, hash_secret
 
 SAMPLES = Path(__file__).resolve().parent.parent
+_OUTPUT = [SAMPLES]  # where builders write; generate.py --out changes it (the tests use that)
+
+
+def set_output(path: Path) -> None:
+    """Write every sample under ``path`` instead of samples/ (for checking determinism)."""
+    _OUTPUT[0] = path
 
 # A fixed "now" for the samples: sign-up dates fall before it, deliberately future ones after.
 EPOCH_START = datetime(2018, 3, 1, tzinfo=UTC)
@@ -254,8 +260,8 @@ class Sample:
 
     @property
     def folder(self) -> Path:
-        path = SAMPLES / self.system
-        path.mkdir(exist_ok=True)
+        path = _OUTPUT[0] / self.system
+        path.mkdir(parents=True, exist_ok=True)
         return path
 
     def write_manifest(self) -> None:

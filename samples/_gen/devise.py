@@ -49,10 +49,10 @@ def build() -> Sample:
             sample.bad(p.n + 1, uid, ["duplicate_email"], "same e-mail as line 6")
         if p.n == 18:
             digest = digest[:29]
-            sample.bad(p.n + 1, uid, ["invalid_password_digest"], "encrypted_password cut short")
+            sample.bad(p.n + 1, uid, ["malformed_digest"], "encrypted_password cut short")
         if p.n == 22:
             created = FUTURE
-            sample.bad(p.n + 1, uid, ["future_date"], "created_at in 2031")
+            sample.bad(p.n + 1, uid, ["future_timestamp"], "created_at in 2031")
         sample.passwords[uid] = p.password
         ip = f"203.0.113.{rng.randint(1, 254)}"
         signed_in = pg_timestamp(created.replace(year=min(created.year + 1, 2025)))

@@ -82,11 +82,11 @@ def build() -> Sample:
             sample.bad(p.n + 1, uid, ["duplicate_email"], "same e-mail as line 6, upper-cased")
         if p.n == 29:
             joined = FUTURE
-            sample.bad(p.n + 1, uid, ["future_date"], "date_joined in 2031")
+            sample.bad(p.n + 1, uid, ["future_timestamp"], "date_joined in 2031")
         if p.n == 33:
             salt = _salt(rng, 12)
             digest = f"sha1${salt}${hashlib.sha1((salt + pw).encode()).hexdigest()}"  # noqa: S324
-            sample.bad(p.n + 1, uid, ["unsupported_password_hash"], "legacy Django sha1$ hash")
+            sample.bad(p.n + 1, uid, ["unsupported_hash"], "legacy Django sha1$ hash")
         if kind == "unusable":
             sample.no_password.append(uid)
         else:

@@ -96,10 +96,10 @@ def build() -> Sample:
             sample.bad(p.n, local_id, ["duplicate_email"], "same e-mail as user 2")
         if p.n == 22:
             created = FUTURE
-            sample.bad(p.n, local_id, ["future_date"], "createdAt in 2031")
+            sample.bad(p.n, local_id, ["future_timestamp"], "createdAt in 2031")
         if p.n == 28:
             password_hash = "not base64!" + (password_hash or "")[11:]
-            sample.bad(p.n, local_id, ["invalid_password_digest"], "passwordHash is not base64")
+            sample.bad(p.n, local_id, ["malformed_digest"], "passwordHash is not base64")
         claims = (
             json.dumps({"role": "admin", "org": "acme"})
             if p.n % 9 == 0

@@ -72,7 +72,7 @@ def build() -> Sample:
                         "version": ["1.3"], "parallelism": ["1"],
                     },
                 }
-                sample.bad(p.n + 1, uid, ["unsupported_password_hash"], "argon2d credential")
+                sample.bad(p.n + 1, uid, ["unsupported_hash"], "argon2d credential")
             elif p.n % 3 == 0:
                 value = pbkdf2("sha512", p.password, salt, 10000, 64)
                 cred = {"hashIterations": 10000, "algorithm": "pbkdf2-sha512", "additionalParameters": {}}
@@ -91,7 +91,7 @@ def build() -> Sample:
             sample.bad(p.n + 1, uid, ["duplicate_email"], "same e-mail as user 11")
         if p.n == 27:
             created_ms = epoch_ms(FUTURE)
-            sample.bad(p.n + 1, uid, ["future_date"], "createdTimestamp in 2031")
+            sample.bad(p.n + 1, uid, ["future_timestamp"], "createdTimestamp in 2031")
         username = f"{ascii_fold(p.first)}.{ascii_fold(p.last)}"
         secret_text = json.dumps(secret, separators=(",", ":")) if secret else None
         cred_text = json.dumps(cred, separators=(",", ":")) if cred else None

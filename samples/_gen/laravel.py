@@ -9,7 +9,7 @@ Deliberately bad rows (CSV line numbers, header = line 1):
 - an e-mail with a space (invalid_email);
 - the same e-mail as an earlier user (duplicate_email);
 - a ``created_at`` in 2031 (future created_at);
-- a password column holding an app-specific ``sha256:`` string (not a hash Clerk knows).
+- a password column holding an app-specific ``sha256:`` string: its shape matches no Clerk hasher (digest_without_hasher).
 """
 
 from __future__ import annotations
@@ -58,10 +58,10 @@ def build() -> Sample:
             sample.bad(p.n + 1, uid, ["duplicate_email"], "same e-mail as line 9")
         if p.n == 20:
             created = FUTURE
-            sample.bad(p.n + 1, uid, ["future_date"], "created_at in 2031")
+            sample.bad(p.n + 1, uid, ["future_timestamp"], "created_at in 2031")
         if p.n == 25:
             digest = "sha256:" + hashlib.sha256(p.password.encode()).hexdigest()
-            sample.bad(p.n + 1, uid, ["unknown_password_hasher"], "app-specific sha256: string")
+            sample.bad(p.n + 1, uid, ["digest_without_hasher"], "app-specific sha256: string, no Clerk hasher")
         sample.passwords[uid] = p.password
         rows.append(
             [

@@ -75,7 +75,7 @@ def build() -> Sample:
             provider = "email"
         if anonymous:
             email, phone, digest, provider = None, None, "", "anonymous"
-            sample.bad(p.n + 1, uid, ["missing_identifier"], "anonymous user: no e-mail or phone")
+            sample.bad(p.n + 1, uid, ["no_identifier"], "anonymous user: no e-mail or phone")
         if p.n == 4:
             email = p.email.replace("@", "@@")
             sample.bad(p.n + 1, uid, ["invalid_email"], "e-mail with two @")
@@ -84,7 +84,7 @@ def build() -> Sample:
             sample.bad(p.n + 1, uid, ["duplicate_email"], "same e-mail as line 11, title-cased")
         if p.n == 14:
             digest = "$2a$4$" + digest[7:]
-            sample.bad(p.n + 1, uid, ["invalid_password_digest"], "bcrypt cost written as one digit")
+            sample.bad(p.n + 1, uid, ["malformed_digest"], "bcrypt cost written as one digit")
         if digest and not anonymous:
             sample.passwords[uid] = p.password
         elif not anonymous:

@@ -67,7 +67,7 @@ def build() -> Sample:
         # WordPress trims passwords before hashing; sample passwords have no outer spaces
         if p.n in (10, 26):
             digest = wp68_hash(rng, p.password)
-            sample.bad(p.n + 1, uid, ["unsupported_password_hash"], "WordPress 6.8 $wp$ hash")
+            sample.bad(p.n + 1, uid, ["unsupported_hash"], "WordPress 6.8 $wp$ hash")
         elif p.n == 15:
             digest = hashlib.md5(p.password.encode()).hexdigest()  # noqa: S324 - what WP stores
         else:
@@ -83,7 +83,7 @@ def build() -> Sample:
             sample.bad(p.n + 1, uid, ["duplicate_email"], "same e-mail as line 14")
         if p.n == 23:
             registered = FUTURE
-            sample.bad(p.n + 1, uid, ["future_date"], "user_registered in 2031")
+            sample.bad(p.n + 1, uid, ["future_timestamp"], "user_registered in 2031")
         login = ascii_fold(p.first) + (str(p.n) if p.n % 2 else "")
         users.append(
             [
