@@ -28,11 +28,10 @@ from migrate.cli._common import (
 from migrate.cli._options import read_secret_key, row_window, source_options_from
 from migrate.errors import ConfigError
 from migrate.reports.run import ReportPaths
-from migrate.runner.engine import EngineSettings, RowWindow, RunOutcome
+from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow, RunOutcome
 from migrate.runner.pacing import default_rate
 from migrate.runner.progress import BarProgress
 from migrate.runner.session import (
-    PreparedInput,
     RunPlan,
     Target,
     check_rate,
@@ -147,7 +146,7 @@ async def _guarded_pass(
     *,
     target: Target,
     plan: RunPlan,
-    prepared: PreparedInput,
+    payloads: PayloadSource,
     settings: EngineSettings,
     window: RowWindow,
     stopper: Stopper,
@@ -176,7 +175,7 @@ async def _guarded_pass(
 
         tg.start_soon(watch)
         outcome = await run_pass(
-            target, plan, prepared, settings, window=window, stopper=stopper, progress=progress
+            target, plan, payloads, settings, window=window, stopper=stopper, progress=progress
         )
         result.append(outcome)
         tg.cancel_scope.cancel()
@@ -186,7 +185,7 @@ async def _guarded_pass(
 def execute_pass(
     target: Target,
     plan: RunPlan,
-    prepared: PreparedInput,
+    payloads: PayloadSource,
     settings: EngineSettings,
     window: RowWindow,
     *,
@@ -200,7 +199,7 @@ def execute_pass(
             _guarded_pass,
             target=target,
             plan=plan,
-            prepared=prepared,
+            payloads=payloads,
             settings=settings,
             window=window,
             stopper=stopper,
@@ -228,14 +227,17 @@ def execute_pass(
 
 
 def print_summary(
-    plan: RunPlan, outcome: RunOutcome | None, paths: ReportPaths, settings: EngineSettings
+    plan: RunPlan,
+    outcome: RunOutcome | None,
+    paths: ReportPaths,
+    settings: EngineSettings | None,
 ) -> None:
     """The one-screen summary: counts, this pass's pace, top error codes, where reports are."""
     counts = plan.counts()
     total = sum(counts.values())
     line = " · ".join(f"{counts[s]:,} {s}" for s in RowState if counts[s])
     click.echo(f"Rows: {total:,} ({line or 'none'})")
-    if outcome is not None:
+    if outcome is not None and settings is not None:
         click.echo(
             f"This pass: {outcome.tally.created:,} created, {outcome.tally.exists:,} exists, "
             f"{outcome.tally.failed:,} failed in {_duration(outcome.duration)}; "
@@ -285,7 +287,7 @@ def execute_run(args: RunArgs) -> int:
                 err=True,
             )
             return execute_pass(
-                target, plan, prepared, settings, window,
+                target, plan, prepared.payloads, settings, window,
                 quiet=args.quiet, resume_hint=_resume_hint(args),
             )  # fmt: skip
     finally:

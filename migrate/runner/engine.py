@@ -29,7 +29,15 @@ from migrate.runner.reconcile import ReconcileResult, reconcile_in_flight
 from migrate.runner.recorder import Ledger, Progress, Recorder, RunTally
 from migrate.runner.workers import Stopper, UsersApi, Worker, WorkerSettings
 
-__all__ = ["EngineSettings", "Payload", "RowWindow", "RunOutcome", "execute"]
+__all__ = [
+    "EngineSettings",
+    "Payload",
+    "PayloadSource",
+    "RowWindow",
+    "RunOutcome",
+    "execute",
+    "raise_if_aborted",
+]
 
 
 class Payload(Protocol):

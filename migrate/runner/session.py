@@ -23,7 +23,14 @@ from migrate.clerk.client import ClerkClient
 from migrate.errors import ConfigError, StateError
 from migrate.reports.run import ReportPaths, write_run_reports
 from migrate.runner.api import ClientApi
-from migrate.runner.engine import EngineSettings, Payload, RowWindow, RunOutcome, execute
+from migrate.runner.engine import (
+    EngineSettings,
+    Payload,
+    PayloadSource,
+    RowWindow,
+    RunOutcome,
+    execute,
+)
 from migrate.runner.ledger import StoreLedger
 from migrate.runner.recorder import Progress
 from migrate.runner.workers import Stopper
@@ -245,7 +252,7 @@ def read_run(run_dir: Path, *, lock: bool = False) -> RunPlan:
 async def run_pass(
     target: Target,
     plan: RunPlan,
-    prepared: PreparedInput,
+    payloads: PayloadSource,
     settings: EngineSettings,
     *,
     window: RowWindow | None = None,
@@ -259,12 +266,12 @@ async def run_pass(
     """
     if client is not None:
         return await execute(
-            ClientApi(client), StoreLedger(plan.store), prepared.payloads, settings,
+            ClientApi(client), StoreLedger(plan.store), payloads, settings,
             window=window, stopper=stopper, progress=progress,
         )  # fmt: skip
     async with ClerkClient(target.base_url, target.secret_key) as opened:
         return await execute(
-            ClientApi(opened), StoreLedger(plan.store), prepared.payloads, settings,
+            ClientApi(opened), StoreLedger(plan.store), payloads, settings,
             window=window, stopper=stopper, progress=progress,
         )  # fmt: skip
 

@@ -1,0 +1,89 @@
+"""``clerk-migrate retry``: send a run's failed rows again, optionally from a corrected file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from migrate.cli._common import EXIT_OK, handle_errors
+from migrate.cli._loader import confirm_production, default_rate_for, execute_pass, resolve_target
+from migrate.cli._options import pacing_options, target_options
+from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow
+from migrate.runner.retrying import KeyedPayloads, requeue
+from migrate.runner.session import check_rate, prepare_input, read_run
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.option(
+    "--codes",
+    help="Only rows that failed with these Clerk codes (comma-separated), e.g. "
+    "form_password_pwned,internal_clerk_error.",
+)
+@click.option(
+    "--input",
+    "fixed",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="A corrected input (same mapping and columns); its rows are matched by key.",
+)
+@target_options
+@pacing_options
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def command(
+    *,
+    run_dir: Path,
+    codes: str | None,
+    fixed: Path | None,
+    sandbox: bool,
+    api_url: str | None,
+    secret_key_file: Path | None,
+    rate: float | None,
+    concurrency: int | None,
+    yes: bool,
+    quiet: bool,
+) -> None:
+    """Put the failed rows of RUN_DIR back in the queue and send them (and any pending rows).
+
+    Without --input the rows are re-read from the original input, which must be unchanged.
+    With --input FIXED (e.g. an edited failed_rows.csv) each failed row whose key appears in
+    FIXED, and whose corrected version passes validation, is sent with the corrected data.
+    Exit codes as for `run`.
+    """
+    with handle_errors():
+        check_rate(rate, concurrency)
+        code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
+        plan = read_run(run_dir, lock=True)
+        try:
+            payloads: PayloadSource
+            if fixed is None:
+                prepared = prepare_input(plan.input, plan.mapping, plan.overrides)
+                plan.store.check_fingerprints(prepared.fingerprints)
+                payloads = prepared.payloads
+                result = requeue(plan.store, code_list)
+            else:
+                keyed = KeyedPayloads(
+                    plan.store, prepare_input(fixed, plan.mapping, plan.overrides)
+                )
+                payloads = keyed.payloads
+                result = requeue(plan.store, code_list, keyed)
+            click.echo(f"{result.requeued:,} failed rows back in the queue.", err=True)
+            if result.not_in_fixed or result.still_invalid:
+                click.echo(
+                    f"Left as failed: {result.not_in_fixed:,} not in {fixed}, "
+                    f"{result.still_invalid:,} still invalid there.",
+                    err=True,
+                )
+            with resolve_target(sandbox, api_url, secret_key_file) as target:
+                settings = EngineSettings(
+                    rate=rate or default_rate_for(target), concurrency=concurrency
+                )
+                confirm_production(target, plan, RowWindow(), settings.rate, yes=yes)
+                hint = f"clerk-migrate retry {run_dir}" + (f" --input {fixed}" if fixed else "")
+                code = execute_pass(
+                    target, plan, payloads, settings, RowWindow(), quiet=quiet, resume_hint=hint
+                )
+        finally:
+            plan.store.close()
+    raise click.exceptions.Exit(code if code is not None else EXIT_OK)

@@ -1,0 +1,91 @@
+"""``clerk-migrate rollback``: delete the users a run created (e.g. after a rehearsal)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import anyio
+import click
+
+from migrate.clerk.client import ClerkClient
+from migrate.cli._common import EXIT_FAILED_ROWS, EXIT_OK, handle_errors
+from migrate.cli._loader import default_rate_for, resolve_target
+from migrate.cli._options import pacing_options, target_options
+from migrate.errors import ConfigError
+from migrate.runner.aftercare import RollbackResult, rollback_users
+from migrate.runner.pacing import Pacer
+from migrate.runner.session import RunPlan, Target, check_rate, read_run
+from migrate.state import RowState
+
+
+@click.command()
+@click.argument("run_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@target_options
+@pacing_options
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+def command(
+    *,
+    run_dir: Path,
+    sandbox: bool,
+    api_url: str | None,
+    secret_key_file: Path | None,
+    rate: float | None,
+    concurrency: int | None,
+    yes: bool,
+) -> None:
+    """Delete from Clerk every user this run created.
+
+    Users that already existed before the run (state `exists`) are never touched. Asks first
+    unless --yes; without a terminal and without --yes it refuses. The state DB keeps its
+    record; start the real migration with a fresh --run-dir.
+    """
+    with handle_errors():
+        check_rate(rate, concurrency)
+        plan = read_run(run_dir, lock=True)
+        try:
+            created = plan.counts()[RowState.CREATED]
+            if created == 0:
+                click.echo("Nothing to roll back: this run created no users.")
+                raise click.exceptions.Exit(EXIT_OK)
+            with resolve_target(sandbox, api_url, secret_key_file) as target:
+                _confirm(target, created, yes=yes)
+                result = anyio.run(
+                    _rollback, target, plan, rate or default_rate_for(target), concurrency
+                )
+            plan.store.set_meta(
+                "rolled_back",
+                {"deleted": result.deleted, "already_gone": result.already_gone,
+                 "refused": len(result.refused)},
+            )  # fmt: skip
+        finally:
+            plan.store.close()
+        click.echo(
+            f"Deleted {result.deleted:,} users; {result.already_gone:,} were already gone; "
+            f"{len(result.refused):,} refused."
+        )
+        for key, user_id, code in result.refused[:20]:
+            click.echo(f"  {key} ({user_id}): {code}")
+    raise click.exceptions.Exit(EXIT_FAILED_ROWS if result.refused else EXIT_OK)
+
+
+def _confirm(target: Target, created: int, *, yes: bool) -> None:
+    click.echo(
+        f"About to DELETE {created:,} users created by this run from the {target.instance} "
+        f"instance at {target.base_url}.",
+        err=True,
+    )
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise ConfigError("refusing to delete users without confirmation: pass --yes")
+    if not click.confirm("Delete them?", default=False, err=True):
+        raise click.exceptions.Exit(1)
+
+
+async def _rollback(
+    target: Target, plan: RunPlan, rate: float, concurrency: int | None
+) -> RollbackResult:
+    pacer = Pacer(rate, fixed_concurrency=concurrency)
+    async with ClerkClient(target.base_url, target.secret_key) as client:
+        return await rollback_users(client, pacer, plan.store)
