@@ -54,6 +54,10 @@ password (`Grüße-…`) and every 11th one with spaces, to prove UTF-8 and whit
 """
 
 
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")  # a | inside a table cell (Auth0 ids) must be escaped
+
+
 def readme_section(sample: Sample) -> str:
     lines = [f"## {sample.title} (`{sample.system}/`)", ""]
     lines.append(f"Files: {', '.join(f'`{name}`' for name in sample.inputs)}. Preset: `{sample.mapping}`.")
@@ -76,11 +80,11 @@ def readme_section(sample: Sample) -> str:
     lines.append("| row | key | reasons | why |")
     lines.append("|---|---|---|---|")
     for bad in sorted(sample.bad_rows, key=lambda b: b.row):
-        lines.append(f"| {bad.row} | `{bad.key}` | {', '.join(bad.reasons)} | {bad.why} |")
+        lines.append(f"| {bad.row} | `{_cell(bad.key)}` | {', '.join(bad.reasons)} | {bad.why} |")
     for note in sample.notes:
         lines += ["", note]
     lines += ["", "<details><summary>Plaintext passwords</summary>", "", "| key | password |", "|---|---|"]
-    lines += [f"| `{key}` | `{pw}` |" for key, pw in sorted(sample.passwords.items())]
+    lines += [f"| `{_cell(key)}` | `{_cell(pw)}` |" for key, pw in sorted(sample.passwords.items())]
     if sample.no_password:
         lines += ["", "Without a password: " + ", ".join(f"`{k}`" for k in sorted(sample.no_password)) + "."]
     lines += ["", "</details>", ""]

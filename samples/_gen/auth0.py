@@ -12,7 +12,7 @@ Deliberately bad rows (acme-prod.json record numbers; the CSV has the same users
 - an e-mail without a domain (invalid_email);
 - an e-mail that differs from an earlier user's only by case (duplicate_email);
 - a sign-up date in 2031 (future created_at);
-- a password hash truncated in the hash export (malformed bcrypt digest).
+- a password hash truncated in the hash export (no hasher can be inferred from it).
 Social (google-oauth2) and passwordless (sms) users are valid and have no password.
 """
 
@@ -127,7 +127,10 @@ def build() -> Sample:
             digest = bcrypt_hash(rng, p.password.encode(), cost=4, tag="2b" if p.n % 3 else "2a")
             if p.n == 19:
                 digest = digest[:-9]
-                sample.bad(p.n, user_id, ["malformed_digest"], "bcrypt hash cut short")
+                sample.bad(
+                    p.n, user_id, ["digest_without_hasher"],
+                    "bcrypt hash cut short: its shape matches no hasher, so none is inferred",
+                )
             record: dict[str, object] = {
                 "_id": {"$oid": oid},
                 "email_verified": bool(user["email_verified"]),
