@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 import struct
 from collections.abc import Callable, Sequence
@@ -29,6 +30,8 @@ from migrate.hashers import (
     firebase_scrypt_digest_expr,
     keycloak_digest,
     keycloak_digest_expr,
+    keycloak_json_digest,
+    keycloak_json_digest_expr,
     supabase_digest,
     supabase_digest_expr,
 )
@@ -110,6 +113,22 @@ def test_firebase_builder_polars_agrees() -> None:
         firebase_scrypt_digest(h, s, **FB_PARAMS) for h, s in zip(hashes, salts, strict=True)
     ]
     assert got[2:] == [None, None, None]
+
+
+def test_firebase_builder_takes_expressions_for_project_parameters() -> None:
+    """Project parameters given as polars literals give the same digest as constants."""
+    frame = pl.DataFrame({"h": [FB_HASH], "s": [FB_SALT]})
+    as_exprs = {k: pl.lit(v) for k, v in FB_PARAMS.items()}
+    got = frame.select(firebase_scrypt_digest_expr(pl.col("h"), pl.col("s"), **as_exprs)).item()
+    assert got == firebase_scrypt_digest(FB_HASH, FB_SALT, **FB_PARAMS)
+
+
+def test_devise_pepper_as_expression() -> None:
+    """A pepper given as an expression behaves like the constant, null meaning no pepper."""
+    values = [_B, _B, None]
+    peppers = ["pep", None, "pep"]
+    rows = _rows(devise_digest_expr(pl.col("e"), pl.col("p")), {"e": values, "p": peppers})
+    assert rows == [_as_tuple(devise_digest(v, p)) for v, p in zip(values, peppers, strict=True)]
 
 
 # --- Supabase -----------------------------------------------------------------------------------
@@ -335,6 +354,57 @@ def test_keycloak_polars_agrees() -> None:
         )
         assert _as_tuple(want) == row, i
     assert rows[3][0] == "argon2i"
+
+
+def _kc_json(
+    algorithm: str, rounds: int, salt: bytes, value: bytes, **extra: list[str]
+) -> tuple[str, str]:
+    # Shaped like a realm export: secretData / credentialData are JSON texts inside the JSON.
+    secret = json.dumps({"value": _b64(value), "salt": _b64(salt), "additionalParameters": {}})
+    credential = json.dumps(
+        {"hashIterations": rounds, "algorithm": algorithm, "additionalParameters": extra}
+    )
+    return secret, credential
+
+
+def test_keycloak_json_reads_an_export_credential() -> None:
+    """secretData + credentialData from a realm export convert and verify like the columns do."""
+    value = _pbkdf2("sha512", KC_SALT, 9, 64)
+    secret, credential = _kc_json("pbkdf2-sha512", 9, KC_SALT, value)
+    result = keycloak_json_digest(secret, credential)
+    assert result == keycloak_digest("pbkdf2-sha512", 9, _b64(KC_SALT), _b64(value))
+    assert result.hasher is not None
+    assert result.digest is not None
+    assert verify_password(result.hasher, result.digest, PASSWORD)
+
+
+def test_keycloak_json_argon2_parameters_come_from_lists() -> None:
+    """argon2 parameters are read from additionalParameters' one-element lists."""
+    raw = hash_secret_raw(
+        PASSWORD.encode(), KC_SALT, time_cost=2, memory_cost=16, parallelism=2, hash_len=32,
+        type=Type.I,
+    )  # fmt: skip
+    secret, credential = _kc_json(
+        "argon2", 2, KC_SALT, raw, type=["i"], memory=["16"], parallelism=["2"], version=["1.3"]
+    )
+    result = keycloak_json_digest(secret, credential)
+    assert result.hasher == "argon2i"
+    assert result.digest is not None
+    assert verify_password("argon2i", result.digest, PASSWORD)
+
+
+def test_keycloak_json_polars_agrees() -> None:
+    """The JSON expression agrees with the function, including unreadable and missing JSON."""
+    good = _kc_json("pbkdf2-sha256", 3, KC_SALT, bytes(32))
+    argon = _kc_json("argon2", 2, KC_SALT, bytes(32), type=["d"])
+    argon_ok = _kc_json("argon2", 2, KC_SALT, bytes(32), memory=["64"], parallelism=["2"])
+    secrets = [good[0], argon[0], argon_ok[0], "not json", None, good[0], "[1, 2]"]
+    credentials = [good[1], argon[1], argon_ok[1], good[1], good[1], "{}", good[1]]
+    _assert_agree(
+        keycloak_json_digest,
+        keycloak_json_digest_expr(pl.col("s"), pl.col("c")),
+        {"s": secrets, "c": credentials},
+    )
 
 
 # --- Django -------------------------------------------------------------------------------------

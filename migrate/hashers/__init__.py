@@ -25,6 +25,8 @@ from migrate.hashers.converters import (
     django_digest_expr,
     keycloak_digest,
     keycloak_digest_expr,
+    keycloak_json_digest,
+    keycloak_json_digest_expr,
 )
 from migrate.hashers.grammar import (
     DIGEST_PATTERNS,
@@ -57,6 +59,8 @@ __all__ = [
     "infer_hasher_expr",
     "keycloak_digest",
     "keycloak_digest_expr",
+    "keycloak_json_digest",
+    "keycloak_json_digest_expr",
     "supabase_digest",
     "supabase_digest_expr",
     "unsupported_problem",

@@ -130,27 +130,34 @@ def firebase_scrypt_digest_expr(
     password_hash_b64: pl.Expr,
     salt_b64: pl.Expr,
     *,
-    signer_key_b64: str,
-    salt_separator_b64: str,
-    rounds: int,
-    mem_cost: int,
+    signer_key_b64: str | pl.Expr,
+    salt_separator_b64: str | pl.Expr,
+    rounds: int | pl.Expr,
+    mem_cost: int | pl.Expr,
 ) -> pl.Expr:
-    """The column version of ``firebase_scrypt_digest`` (Utf8, null without hash or salt)."""
-    project = "$".join([_std_b64(signer_key_b64), _std_b64(salt_separator_b64)])
-    digest = pl.concat_str(
-        [
-            _std_b64_expr(password_hash_b64),
-            _std_b64_expr(salt_b64),
-            _lit(f"{project}${rounds}${mem_cost}"),
-        ],
-        separator="$",
-    )
+    """The column version of ``firebase_scrypt_digest`` (Utf8, null without hash or salt).
+
+    The project parameters may be constants or expressions (e.g. ``pl.lit`` from a mapping).
+    """
+    parts = [
+        _std_b64_expr(password_hash_b64),
+        _std_b64_expr(salt_b64),
+        _std_b64_expr(_as_expr(signer_key_b64)),
+        _std_b64_expr(_as_expr(salt_separator_b64)),
+        _as_expr(rounds),
+        _as_expr(mem_cost),
+    ]
+    digest = pl.concat_str(parts, separator="$")
     return (
         pl.when(_empty(password_hash_b64) | _empty(salt_b64))
         .then(_lit(None))
         .otherwise(digest)
         .alias("password_digest")
     )
+
+
+def _as_expr(value: str | int | pl.Expr) -> pl.Expr:
+    return value.cast(pl.Utf8) if isinstance(value, pl.Expr) else _lit(str(value))
 
 
 # --- Supabase -----------------------------------------------------------------------------------
@@ -258,12 +265,20 @@ def devise_digest(encrypted_password: str | None, pepper: str | None) -> Convers
     return Conversion("bcrypt_peppered", f"{encrypted_password}${pepper}")
 
 
-def devise_digest_expr(encrypted_password: pl.Expr, pepper: str | None) -> pl.Expr:
-    """The column version of ``devise_digest`` (a ``CONVERSION_DTYPE`` struct)."""
-    if pepper:
-        done = _result(
-            "bcrypt_peppered", pl.concat_str([encrypted_password, _lit("$" + pepper)]), None
-        )
-    else:
-        done = _result("bcrypt", encrypted_password, None)
-    return _choose([(_empty(encrypted_password), _result(None, None, _NO_PASSWORD))], done)
+def devise_digest_expr(encrypted_password: pl.Expr, pepper: str | pl.Expr | None) -> pl.Expr:
+    """The column version of ``devise_digest`` (a ``CONVERSION_DTYPE`` struct).
+
+    ``pepper`` may be a constant or an expression; null or empty means no pepper.
+    """
+    pepper_expr = _lit(pepper) if pepper is None or isinstance(pepper, str) else pepper
+    peppered = pl.concat_str([encrypted_password, _lit("$"), pepper_expr.cast(pl.Utf8)])
+    return _choose(
+        [
+            (_empty(encrypted_password), _result(None, None, _NO_PASSWORD)),
+            (
+                pepper_expr.is_null() | (pepper_expr == ""),
+                _result("bcrypt", encrypted_password, None),
+            ),
+        ],
+        _result("bcrypt_peppered", peppered, None),
+    )

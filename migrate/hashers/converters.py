@@ -9,6 +9,7 @@ well-formed, so the Python and polars versions cannot disagree on a half-decodab
 from __future__ import annotations
 
 import base64
+import json
 import re
 import struct
 from typing import Final
@@ -36,6 +37,8 @@ __all__ = [
     "django_digest_expr",
     "keycloak_digest",
     "keycloak_digest_expr",
+    "keycloak_json_digest",
+    "keycloak_json_digest_expr",
 ]
 
 
@@ -53,7 +56,9 @@ def _is_b64(value: pl.Expr) -> pl.Expr:
 
 # --- Keycloak -----------------------------------------------------------------------------------
 
-_KC_MISSING: Final = "no password credential (algorithm, iterations, salt or hash missing)"
+_KC_MISSING: Final = (
+    "no password credential (algorithm, iterations, salt or hash missing or unreadable)"
+)
 _KC_NOT_B64: Final = "the Keycloak salt or hash is not base64"
 _KC_UNKNOWN: Final = (
     "the Keycloak algorithm has no Clerk hasher (supported: pbkdf2-sha256, pbkdf2-sha512, "
@@ -84,7 +89,9 @@ def keycloak_digest(
     salt cannot carry); ``pbkdf2`` (SHA-1) -> ``pbkdf2_sha1`` with hex fields and the key length;
     ``argon2`` -> a PHC string (type d has no Clerk hasher).
     """
-    if not algorithm or iterations is None or not salt_b64 or not hash_b64:
+    if not algorithm or not algorithm.strip() or iterations is None or not str(iterations).strip():
+        return _none(_KC_MISSING)
+    if not salt_b64 or not salt_b64.strip() or not hash_b64 or not hash_b64.strip():
         return _none(_KC_MISSING)
     alg, rounds = algorithm.strip().lower(), str(iterations).strip()
     salt, hashed = salt_b64.strip(), hash_b64.strip()
@@ -164,7 +171,7 @@ def keycloak_digest_expr(
     is_argon2 = alg == "argon2"
     branches = [
         (
-            algorithm.is_null() | iterations.is_null() | _empty(salt_b64) | _empty(hash_b64),
+            _empty(algorithm) | _empty(rounds) | _empty(salt_b64) | _empty(hash_b64),
             _result(None, None, _KC_MISSING),
         ),
         (
@@ -203,6 +210,64 @@ def keycloak_digest_expr(
         (is_argon2 & kind.is_in(["id", "i"]), _result(None, None, _KC_ARGON2_VERSION)),
     ]
     return _choose(branches, _result(None, None, _KC_UNKNOWN))
+
+
+_KC_ARGON2_PARAMETERS: Final = ("type", "memory", "parallelism", "version")
+
+
+def _json_object(text: str | None) -> dict[str, object]:
+    try:
+        value = json.loads(text) if text else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _json_text(value: object) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    return str(value) if isinstance(value, str | int) and not isinstance(value, bool) else None
+
+
+def keycloak_json_digest(secret_data: str | None, credential_data: str | None) -> Conversion:
+    """``keycloak_digest`` over a credential's ``secretData`` and ``credentialData`` JSON texts.
+
+    Reads ``value`` and ``salt`` from the first, ``algorithm``, ``hashIterations`` and the argon2
+    ``additionalParameters`` (lists of strings) from the second. Unreadable JSON counts as
+    missing fields.
+    """
+    secret, credential = _json_object(secret_data), _json_object(credential_data)
+    extra = credential.get("additionalParameters")
+    params = extra if isinstance(extra, dict) else {}
+    argon2 = {name: _json_text(params.get(name)) for name in _KC_ARGON2_PARAMETERS}
+    return keycloak_digest(
+        _json_text(credential.get("algorithm")),
+        _json_text(credential.get("hashIterations")),
+        _json_text(secret.get("salt")),
+        _json_text(secret.get("value")),
+        argon2_type=argon2["type"],
+        argon2_memory=argon2["memory"],
+        argon2_parallelism=argon2["parallelism"],
+        argon2_version=argon2["version"],
+    )
+
+
+def keycloak_json_digest_expr(secret_data: pl.Expr, credential_data: pl.Expr) -> pl.Expr:
+    """The column version of ``keycloak_json_digest`` (a ``CONVERSION_DTYPE`` struct)."""
+
+    def param(name: str) -> pl.Expr:
+        return credential_data.str.json_path_match(f"$.additionalParameters.{name}[0]")
+
+    return keycloak_digest_expr(
+        credential_data.str.json_path_match("$.algorithm"),
+        credential_data.str.json_path_match("$.hashIterations"),
+        secret_data.str.json_path_match("$.salt"),
+        secret_data.str.json_path_match("$.value"),
+        argon2_type=param("type"),
+        argon2_memory=param("memory"),
+        argon2_parallelism=param("parallelism"),
+        argon2_version=param("version"),
+    )
 
 
 # --- Django -------------------------------------------------------------------------------------
