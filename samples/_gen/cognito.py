@@ -46,7 +46,7 @@ def build() -> Sample:
         email = p.email
         phone = p.phone if p.n % 3 == 0 else ""
         if p.n == 5:
-            email = p.email.rsplit(".", 1)[0]
+            email = p.email.split("@")[0] + "@gmail"
             sample.bad(p.n + 1, sub, ["invalid_email"], "e-mail domain without a top-level domain")
         if p.n == 18:
             email = people[6].email

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import bcrypt
+import phonenumbers
 from argon2.low_level import Type, hash_secret
 
 SAMPLES = Path(__file__).resolve().parent.parent
@@ -55,8 +56,10 @@ WORDS = [
     "maple", "orbit", "copper", "lantern", "harbor", "velvet", "cactus", "meadow", "pixel",
     "walnut", "tundra", "saffron", "glacier", "ember", "quartz", "falcon", "juniper", "mosaic",
 ]
-# Valid under libphonenumber (checked), spread over a few countries.
-PHONE_PREFIXES = ["+1415555", "+1202555", "+4915123", "+3361234", "+5511987", "+6141234"]
+# Mobile/fictional ranges of a few countries, and how many digits follow each prefix; every
+# generated number is checked with libphonenumber (make_people asserts it).
+PHONE_PREFIXES = {"+141555501": 2, "+120255501": 2, "+4915123": 6, "+3361234": 4, "+5511987": 6,
+                  "+6141234": 4}
 
 
 @dataclass
@@ -102,9 +105,10 @@ def make_people(rng: random.Random, count: int) -> list[Person]:
             if email not in seen:
                 seen.add(email)
                 break
-        phone = f"{rng.choice(PHONE_PREFIXES)}{rng.randint(0, 9999):04d}"
-        if phone.startswith(("+1415555", "+1202555")):
-            phone = phone[:8] + f"01{rng.randint(0, 99):02d}"
+        prefix = rng.choice(sorted(PHONE_PREFIXES))
+        width = PHONE_PREFIXES[prefix]
+        phone = f"{prefix}{rng.randint(0, 10**width - 1):0{width}d}"
+        assert phonenumbers.is_valid_number(phonenumbers.parse(phone)), phone
         created = EPOCH_START + timedelta(
             seconds=rng.randint(0, span), microseconds=rng.randint(0, 999) * 1000
         )
