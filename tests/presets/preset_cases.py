@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from migrate.prepare import PrepareOptions, Prepared, prepare
+from migrate.prepare import Prepared, PrepareOptions, prepare
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"

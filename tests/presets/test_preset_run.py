@@ -1,4 +1,4 @@
-"""`clerk-migrate run --sandbox` with a preset creates every valid sample row and reports the rest."""
+"""`clerk-migrate run --sandbox` with a preset creates every valid sample row, reports the rest."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ _NO_JOIN = [pytest.param(c, id=c.id) for c in cases(variants=False) if len(c.inp
 
 @pytest.mark.parametrize("case", _NO_JOIN)
 def test_run_in_the_sandbox_creates_every_valid_row(case: Case, tmp_path: Path) -> None:
-    """run --sandbox exits 3, creates total minus the bad rows, and its id map lists exactly them."""
+    """run --sandbox exits 3, creates every row but the bad ones, and maps each to a Clerk id."""
     run_dir = tmp_path / "run"
     args = [
         "run", str(case.inputs[0]), "--mapping", case.mapping, "--sandbox",

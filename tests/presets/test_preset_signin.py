@@ -34,7 +34,7 @@ async def _verify(client: httpx.AsyncClient, user_id: str, password: str) -> htt
 
 @pytest.mark.parametrize("case", case_params(variants=False))
 def test_migrated_users_sign_in_with_their_old_password(case: Case) -> None:
-    """Every valid sample row is accepted by the sandbox, and each migrated password verifies while a wrong one does not."""
+    """Every valid row is accepted; each migrated password verifies and a wrong one does not."""
     prepared = case.prepared()
     plan = prepared.plan()
     rows = plan.filter(plan["_errors"].list.len() == 0)["_row"].to_list()
@@ -66,7 +66,7 @@ def test_migrated_users_sign_in_with_their_old_password(case: Case) -> None:
 
 
 def test_cognito_users_get_a_lazy_migration_reference() -> None:
-    """Cognito users are created with the awscognito hasher naming the pool, the client and their username."""
+    """Cognito users get an awscognito digest naming the pool, the client and their username."""
     case = next(c for c in cases(variants=False) if c.system == "cognito")
     prepared = case.prepared()
     plan = prepared.plan()

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from preset_cases import SAMPLES, Case, case_params, cases, manifest
 
 from migrate.cli import main
 from migrate.mapping.load import load_mapping, preset_names
 
-from preset_cases import SAMPLES, Case, case_params, cases, manifest
-
 
 @pytest.mark.parametrize("case", case_params())
 def test_validate_command_reports_exactly_the_bad_rows(case: Case, tmp_path: Path) -> None:
-    """The validate command exits 3 and its errors.csv names each deliberately bad row with its reasons, and no other row."""
+    """validate exits 3; errors.csv names each deliberately bad row, its reasons, and no other."""
     spec = load_mapping(case.mapping, case.env)
     args = ["validate", str(case.inputs[0]), "--mapping", case.mapping, "--out", str(tmp_path)]
     for join, path in case.joins([j.name for j in spec.joins]).items():
@@ -36,7 +35,7 @@ def test_validate_command_reports_exactly_the_bad_rows(case: Case, tmp_path: Pat
 
 @pytest.mark.parametrize("case", case_params())
 def test_valid_rows_carry_identity_and_password(case: Case) -> None:
-    """Every valid row's CreateUser body has the legacy id as external_id, and a digest exactly when the sample user has a password."""
+    """Valid bodies carry the legacy id, and a digest exactly when the user had a password."""
     prepared = case.prepared()
     plan = prepared.plan()
     valid = plan.filter(plan["_errors"].list.len() == 0)
@@ -65,7 +64,7 @@ def test_every_sample_has_a_preset() -> None:
 
 
 def test_presets_keep_secrets_out_of_the_files() -> None:
-    """The sample projects' signer key and pepper are read from env:NAME, never written in a preset."""
+    """The samples' signer key and pepper come from env:NAME, never from a preset file."""
     for system in (p.parent.name for p in SAMPLES.glob("*/expected.json")):
         secrets = [v for k, v in manifest(system)["env"].items() if k.endswith(("_KEY", "PEPPER"))]
         for value in secrets:
