@@ -24,8 +24,9 @@ What is stored: row numbers, keys, external ids, primary emails, states, Clerk u
 code / param / message, attempt counts, timestamps, the input and mapping fingerprints and run
 options. Never a password, digest, TOTP secret or backup code: no move takes one.
 
-One ``StateStore`` belongs to one thread of control (the runner's recorder task). Iterators
-stream with ``fetchmany`` so reports over 10 M rows stay flat in memory.
+One ``StateStore`` belongs to one thread of control at a time (the runner's recorder task; the
+connection may be handed to a worker thread, never shared concurrently). Iterators stream with
+``fetchmany`` so reports over 10 M rows stay flat in memory.
 """
 
 from __future__ import annotations
@@ -60,7 +61,8 @@ __all__ = [
 
 SCHEMA_VERSION: Final = 1
 _CHUNK: Final = 10_000  # rows per executemany / fetchmany
-_FINAL_STATES: Final = ("created", "exists", "failed", "invalid")
+_MIN_ROW: Final = -(2**63)
+_MAX_ROW: Final = 2**63 - 1
 
 
 class RowState(StrEnum):
@@ -431,7 +433,8 @@ class StateStore:
                     "INSERT INTO meta (key, value) VALUES ('planned_at', ?)", (json.dumps(now),)
                 )
         except sqlite3.IntegrityError as exc:
-            raise StateError(f"{self.path}: the plan repeats a row number ({exc})") from exc
+            why = "repeats a row number" if "UNIQUE" in str(exc) else "has a row without a key"
+            raise StateError(f"{self.path}: cannot plan: the plan {why} ({exc})") from exc
         return counts
 
     # --- claiming ----------------------------------------------------------------------
@@ -444,9 +447,10 @@ class StateStore:
             "SELECT row, key, external_id, email FROM rows "
             "WHERE state = 'pending' AND row >= ? AND row <= ? ORDER BY row"
         )
-        params: list[int] = [first if first is not None else -(2**62), last or 2**62]
-        if last is not None:
-            params[1] = last
+        params = [
+            first if first is not None else _MIN_ROW,
+            last if last is not None else _MAX_ROW,
+        ]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)

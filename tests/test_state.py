@@ -204,10 +204,18 @@ def test_plan_runs_once(store: StateStore) -> None:
         store.plan([PlanRow(100, "x")])
 
 
+def test_plan_refuses_a_row_without_a_key(tmp_path: Path) -> None:
+    """A row without a key cannot be tracked across runs: the plan is refused and says why."""
+    with StateStore.create(tmp_path / "s.sqlite", FP) as s:
+        with pytest.raises(StateError, match="cannot plan: the plan has a row without a key"):
+            s.plan([PlanRow(2, None)])  # type: ignore[arg-type]
+        assert not s.planned
+
+
 def test_plan_is_atomic_on_a_repeated_row(tmp_path: Path) -> None:
     """A repeated row number refuses the whole plan: no partial plan is left behind."""
     with StateStore.create(tmp_path / "s.sqlite", FP) as s:
-        with pytest.raises(StateError, match="repeats a row number"):
+        with pytest.raises(StateError, match="cannot plan: the plan repeats a row number"):
             s.plan([PlanRow(2, "a"), PlanRow(3, "b"), PlanRow(2, "c")])
         assert not s.planned
         assert sum(s.counts().values()) == 0
