@@ -81,7 +81,7 @@ NEAR_MISSES: list[tuple[str, str]] = [
     ("md5", "5f4dcc3b5aa765d61d8327deb882cf9"),
     ("md5", "5f4dcc3b5aa765d61d8327deb882cf9g"),
     ("md5_salted", "$5f4dcc3b5aa765d61d8327deb882cf99"),
-    ("md5_phpass", "$P$61eNLYkUNJRaR4gfWXTte9znPJw4QH/"),
+    ("md5_phpass", "$X$61eNLYkUNJRaR4gfWXTte9znPJw4QH/"),
     ("phpass", "$P$61eNLYkUNJRaR4gfWXTte9znPJw4QH"),
     ("phpass", "$P$T1eNLYkUNJRaR4gfWXTte9znPJw4QH/"),
     ("pbkdf2_sha1", "pbkdf2_sha1$1000$abc$" + "ab" * 20),
@@ -106,6 +106,13 @@ NEAR_MISSES: list[tuple[str, str]] = [
     ("ldap_ssha", "{SHA}BSW+Hc/LIPytl4CVrHxszNFaJ4XDGOPc"),
     ("awscognito", "awscognito#us-east-1_AbC#client#"),
 ]
+
+
+def test_md5_phpass_accepts_wordpress_and_phpbb_tags() -> None:
+    """md5_phpass takes both $H$ (phpBB) and $P$ (WordPress) phpass strings."""
+    assert digest_problem("md5_phpass", REAL["phpass"]) is None
+    assert digest_problem("md5_phpass", REAL["md5_phpass"]) is None
+    assert digest_problem("phpass", REAL["md5_phpass"]) is not None
 
 
 def test_every_hasher_has_a_real_example() -> None:
@@ -198,6 +205,8 @@ def test_inference_of_each_real_digest(hasher: str, digest: str) -> None:
         (DOCS_ARGON2["argon2i"], "argon2i"),
         (DOCS_ARGON2["argon2id"], "argon2id"),
         ("5F4DCC3B5AA765D61D8327DEB882CF99", "md5"),
+        # $P$ is valid under both phpass and md5_phpass; the documented name wins.
+        ("$P$61eNLYkUNJRaR4gfWXTte9znPJw4QH/", "phpass"),
         # Django's 22-character salt is not padded base64, so the raw-salt reading is the only one.
         ("pbkdf2_sha256$870000$abcdefghijklmnopqrstuv$" + _HASH_B64, "pbkdf2_sha256_django"),
         # A salt with "=" padding (Keycloak, ASP.NET conversions) is base64.

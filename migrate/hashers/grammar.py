@@ -56,9 +56,13 @@ _PATTERNS: Final[dict[str, tuple[str, str]]] = {
     "bcrypt_peppered": (_BCRYPT + r"\$.+", "a full bcrypt string, then $ and the pepper"),
     "md5": (r"[0-9a-fA-F]{32}", "32 hexadecimal characters"),
     "md5_salted": (_FIELD + r"\$[0-9a-fA-F]{32}", "salt$hash with a 32-hex hash"),
-    # Undocumented by Clerk: the phpass algorithm under phpBB's "$H$" tag is the plausible reading
-    # of the name (the same MD5 construction as "$P$").
-    "md5_phpass": (r"\$H\$" + _PHPASS_BODY, "$H$, a rounds character, 8 salt and 22 hash chars"),
+    # Undocumented by Clerk. The phpass algorithm is the plausible reading of the name: phpBB's
+    # "$H$" tag, and also "$P$" (the same MD5 construction), since Clerk's migration tool lists
+    # md5_phpass but not phpass and so must send WordPress digests under this name.
+    "md5_phpass": (
+        r"\$[HP]\$" + _PHPASS_BODY,
+        "$H$ or $P$, a rounds character, 8 salt and 22 hash chars",
+    ),
     "phpass": (r"\$P\$" + _PHPASS_BODY, "$P$, a rounds character, 8 salt and 22 hash chars"),
     # Two documented forms: salt (hex or raw) with a 32-byte hex hash (Clerk's default key
     # length), or hex salt, hex hash and an explicit key length.

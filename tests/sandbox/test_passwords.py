@@ -167,6 +167,7 @@ def test_wrong_password_fails(hasher: str) -> None:
         ("scrypt_werkzeug", WERKZEUG_SCRYPT),
         ("phpass", PASSLIB_PHPASS_P),
         ("md5_phpass", PASSLIB_PHPASS_H),
+        ("md5_phpass", PASSLIB_PHPASS_P),
         ("ldap_ssha", PASSLIB_SSHA),
     ],
 )
