@@ -1,0 +1,304 @@
+"""``clerk-migrate run`` end to end: real HTTP to a sandbox on 127.0.0.1, CLI in-process."""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+import httpx
+import pytest
+from click.testing import CliRunner, Result
+
+from migrate.cli import main
+from migrate.sandbox import FaultConfig, SandboxConfig, SandboxHandle, running_sandbox
+
+MAPPING = """
+[source]
+format = "csv"
+key = "id"
+
+[fields]
+external_id = "id"
+email_address = { column = "email", transform = ["strip", "lower"] }
+first_name = "first"
+password_digest = "hash"
+password_hasher = { value = "bcrypt" }
+totp_secret = "totp"
+backup_codes = { column = "codes", split = ";" }
+"""
+HEADER = ["id", "email", "first", "hash", "totp", "codes"]
+TOTP = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+# one real digest, salted differently per row by text (never verified in these tests)
+DIGEST = bcrypt.hashpw(b"correct horse", bcrypt.gensalt(4)).decode()
+
+
+def _rows(n: int, *, bad: int = 0) -> list[list[str]]:
+    rows = []
+    for i in range(1, n + 1):
+        email = f"user{i}@example.com" if i > bad else f"broken{i}@"
+        rows.append([f"u{i}", email, f"Name{i}", DIGEST, TOTP, f"code{i}a;code{i}b"])
+    return rows
+
+
+def write_input(directory: Path, n: int, *, bad: int = 0, name: str = "users.csv") -> Path:
+    """A CSV export with ``n`` rows (the first ``bad`` with an invalid email) + its mapping."""
+    path = directory / name
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(HEADER)
+        writer.writerows(_rows(n, bad=bad))
+    (directory / "map.toml").write_text(MAPPING, encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxHandle]:
+    """A fresh development sandbox with limits off, on a real socket."""
+    with running_sandbox(SandboxConfig.for_tests()) as handle:
+        yield handle
+
+
+def invoke(handle: SandboxHandle | None, *args: str, key: str | None = None) -> Result:
+    """Run the CLI in-process with the sandbox's URL and key in the environment."""
+    env = {"CLERK_SECRET_KEY": key or (handle.secret_key if handle else "")}
+    if handle is not None:
+        env["CLERK_API_URL"] = handle.url
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def run(handle: SandboxHandle, path: Path, *extra: str) -> Result:
+    """``clerk-migrate run`` at a fast rate against ``handle``."""
+    return invoke(handle, "run", str(path), "--mapping", str(path.parent / "map.toml"),
+                  "--rate", "2000", "--quiet", *extra)  # fmt: skip
+
+
+def run_dir(path: Path) -> Path:
+    """The default run directory of an input."""
+    return path.parent / f"{path.name.split('.')[0]}.clerk-migrate"
+
+
+def external_ids(handle: SandboxHandle) -> list[str | None]:
+    """Every user's external_id in the sandbox."""
+    return [u.external_id for u in handle.store]
+
+
+def test_run_creates_every_valid_row_and_exits_3_for_invalid_ones(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """Valid rows become users once; invalid rows are never sent; exit code 3."""
+    path = write_input(tmp_path, 20, bad=2)
+    result = run(sandbox, path)
+    assert result.exit_code == 3, result.output
+    assert sorted(external_ids(sandbox)) == sorted(f"u{i}" for i in range(3, 21))
+    assert sandbox.counters()["creates"] == 18
+    assert "Rows: 20 (18 created · 2 invalid)" in result.output
+
+
+def test_an_all_valid_input_exits_0(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """Every row created: exit 0."""
+    path = write_input(tmp_path, 5)
+    assert run(sandbox, path).exit_code == 0
+
+
+def test_running_again_resumes_without_resending(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """The same command a second time sends nothing new and keeps the same results."""
+    path = write_input(tmp_path, 10)
+    run(sandbox, path)
+    before = sandbox.counters()["creates"]
+    again = run(sandbox, path)
+    assert again.exit_code == 0
+    assert sandbox.counters()["creates"] == before == 10
+    assert "resuming" in again.output
+
+
+def test_a_canary_run_sends_only_the_window(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """--rows A-B and --limit N send only that slice; the rest stays pending for later."""
+    path = write_input(tmp_path, 30)
+    result = run(sandbox, path, "--rows", "5-20", "--limit", "3")
+    assert sorted(external_ids(sandbox)) == ["u4", "u5", "u6"]  # rows 5..7 hold u4..u6
+    assert "27 rows still pending" in result.output
+    assert result.exit_code == 0
+
+
+def test_changed_input_is_refused_naming_the_file(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """A rerun after the input changed is refused with a message that names it (exit 1)."""
+    path = write_input(tmp_path, 3)
+    run(sandbox, path)
+    write_input(tmp_path, 4)
+    result = run(sandbox, path)
+    assert result.exit_code == 1
+    assert "input users.csv changed" in result.output
+
+
+def test_changed_mapping_is_refused(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """A rerun after the mapping changed is refused with 'the mapping changed'."""
+    path = write_input(tmp_path, 3)
+    run(sandbox, path)
+    (tmp_path / "map.toml").write_text(MAPPING + "\n[options]\nskip_password_checks = true\n")
+    result = run(sandbox, path)
+    assert result.exit_code == 1
+    assert "the mapping changed" in result.output
+
+
+def test_a_missing_key_is_a_usage_error(tmp_path: Path) -> None:
+    """No CLERK_SECRET_KEY and no --secret-key-file: exit 2 with a clear message."""
+    path = write_input(tmp_path, 1)
+    result = invoke(None, "run", str(path), "--mapping", str(tmp_path / "map.toml"))
+    assert result.exit_code == 2
+    assert "no secret key: set CLERK_SECRET_KEY or pass --secret-key-file" in result.output
+
+
+def test_production_without_yes_and_without_a_terminal_is_refused(tmp_path: Path) -> None:
+    """An sk_live_ key with no TTY and no --yes is refused before the first request."""
+    with running_sandbox(SandboxConfig.for_tests(instance="production")) as prod:
+        path = write_input(tmp_path, 3)
+        result = run(prod, path)
+        assert result.exit_code == 2
+        assert "About to write to a PRODUCTION Clerk instance" in result.output
+        assert "rows: 3 in the plan, 3 to send" in result.output
+        assert "no terminal to ask on; pass --yes to proceed" in result.output
+        assert prod.counters()["requests"] == 0
+        confirmed = run(prod, path, "--yes")
+        assert confirmed.exit_code == 0
+        assert len(prod.store) == 3
+
+
+def test_an_abort_code_stops_the_run_resumably(tmp_path: Path) -> None:
+    """user_quota_exceeded stops the run (exit 1), nothing lost; a rerun with room finishes."""
+    path = write_input(tmp_path, 12)
+    with running_sandbox(SandboxConfig.for_tests(user_cap=5)) as capped:
+        result = run(capped, path, "--concurrency", "1")
+        assert result.exit_code == 1
+        assert "user_quota_exceeded" in result.output
+        assert "resume with" in result.output
+        assert len(capped.store) == 5
+        users = {u.external_id for u in capped.store}
+    state = json.loads((run_dir(path) / "summary.json").read_text())
+    assert state["counts"]["created"] == 5
+    assert state["counts"]["pending"] == 7
+    with running_sandbox(SandboxConfig.for_tests()) as roomy:
+        for ext in sorted(users, key=str):  # the first instance's users, carried over
+            _create(roomy, ext)
+        again = run(roomy, path)
+        assert again.exit_code == 0
+        assert sorted(external_ids(roomy), key=str) == sorted(f"u{i}" for i in range(1, 13))
+
+
+def _create(handle: SandboxHandle, external_id: str | None, email: str | None = None) -> str:
+    body: dict[str, Any] = {"external_id": external_id}
+    body["email_address"] = [email or f"user{str(external_id)[1:]}@example.com"]
+    response = httpx.post(
+        f"{handle.url}/v1/users",
+        json=body,
+        headers={"Authorization": f"Bearer {handle.secret_key}"},
+    )
+    response.raise_for_status()
+    return str(response.json()["id"])
+
+
+def test_identifier_conflicts_reconcile(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """Same external_id already there -> exists with its id; email held by another -> conflict."""
+    path = write_input(tmp_path, 3)
+    existing = _create(sandbox, "u1")
+    _create(sandbox, "someone-else", "user2@example.com")
+    result = run(sandbox, path)
+    assert result.exit_code == 3
+    with (run_dir(path) / "id_map.csv").open() as handle:
+        id_map = {r["key"]: r["clerk_user_id"] for r in csv.DictReader(handle)}
+    assert id_map["u1"] == existing
+    with (run_dir(path) / "errors.csv").open() as handle:
+        errors = list(csv.DictReader(handle))
+    assert [(e["row"], e["code"], e["param"]) for e in errors] == [
+        ("3", "form_identifier_exists", "email_address")
+    ]
+    assert "user2@example.com already belongs to another Clerk user" in errors[0]["message"]
+    summary = json.loads((run_dir(path) / "summary.json").read_text())
+    assert summary["counts"]["exists"] == 1
+
+
+def test_reports_have_the_documented_content(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """errors.csv/jsonl, failed_rows.csv (original rows), id_map.csv and summary.json."""
+    path = write_input(tmp_path, 4, bad=1)
+    run(sandbox, path)
+    out = run_dir(path)
+    with (out / "errors.csv").open() as handle:
+        errors = list(csv.DictReader(handle))
+    assert list(errors[0]) == ["row", "key", "email", "stage", "code", "param", "message", "hint"]
+    assert [(e["row"], e["key"], e["stage"], e["code"]) for e in errors] == [
+        ("2", "u1", "validation", "invalid_email")
+    ]
+    jsonl = [json.loads(line) for line in (out / "errors.jsonl").read_text().splitlines()]
+    assert jsonl == [{k: (int(v) if k == "row" else v) for k, v in errors[0].items()}]
+    with (out / "failed_rows.csv").open() as handle:
+        failed = list(csv.reader(handle))
+    assert failed[0] == HEADER
+    assert failed[1] == _rows(4, bad=1)[0]
+    with (out / "id_map.csv").open() as handle:
+        id_map = list(csv.DictReader(handle))
+    by_ext = {u.external_id: u for u in sandbox.store}
+    assert [(r["key"], r["external_id"]) for r in id_map] == [(f"u{i}", f"u{i}") for i in (2, 3, 4)]
+    assert all(r["clerk_user_id"] == sandbox.store.user_id(by_ext[r["key"]].seq) for r in id_map)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["counts"] == {"created": 3, "exists": 0, "failed": 0, "in_flight": 0,
+                                 "invalid": 1, "pending": 0}  # fmt: skip
+    assert summary["top_codes"] == [{"code": "invalid_email", "rows": 1}]
+    assert summary["run"]["last_pass"]["created"] == 3
+    assert summary["reports"] == ["errors.csv", "errors.jsonl", "failed_rows.csv", "id_map.csv",
+                                  "summary.json"]  # fmt: skip
+
+
+def test_no_secret_reaches_output_reports_or_state(sandbox: SandboxHandle, tmp_path: Path) -> None:
+    """Digests, TOTP secrets, backup codes and the key appear nowhere but failed_rows."""
+    path = write_input(tmp_path, 6, bad=2)
+    _create(sandbox, "someone-else", "user4@example.com")  # a Clerk-side failure too
+    result = run(sandbox, path)
+    out = run_dir(path)
+    secrets = [DIGEST, DIGEST.split("$")[-1], TOTP, "code3a", "code5b", sandbox.secret_key]
+    texts = {"output": result.output}
+    for file in out.iterdir():
+        if file.name != "failed_rows.csv":
+            texts[file.name] = file.read_bytes().decode("utf-8", "replace")
+    for name, text in texts.items():
+        for secret in secrets:
+            assert secret not in text, f"{name} leaks a secret"
+    # failed_rows is the operator's own rows, to fix and feed back: private to the owner
+    assert (out / "failed_rows.csv").stat().st_mode & 0o077 == 0
+
+
+def test_429_storms_are_paced_and_every_row_created_once(tmp_path: Path) -> None:
+    """A tight rate limit with Retry-After: every row still created exactly once."""
+    path = write_input(tmp_path, 40)
+    config = SandboxConfig.for_tests(rate_limit=10, rate_window=0.2)
+    with running_sandbox(config) as limited:
+        result = run(limited, path)
+        assert result.exit_code == 0, result.output
+        assert limited.counters()["rate_limited"] > 0
+        assert sorted(external_ids(limited), key=str) == sorted(f"u{i}" for i in range(1, 41))
+    summary = json.loads((run_dir(path) / "summary.json").read_text())
+    assert summary["run"]["last_pass"]["rate_limited_429"] == limited.counters()["rate_limited"]
+
+
+def test_5xx_bursts_and_lost_responses_never_duplicate(tmp_path: Path) -> None:
+    """With 5xx and lost responses injected, no row is ever created twice, and rows that gave
+    up (failed, retryable) are created once by ``retry``."""
+    path = write_input(tmp_path, 40)
+    faults = FaultConfig(error_rate=0.05, lost_rate=0.05)
+    with running_sandbox(SandboxConfig.for_tests(faults=faults, seed=3)) as flaky:
+        result = run(flaky, path)
+        assert result.exit_code in (0, 3), result.output
+        assert flaky.counters()["faults"]
+        ids = external_ids(flaky)
+        assert len(ids) == len(set(ids))
+        for _ in range(5):
+            if result.exit_code == 0:
+                break
+            result = invoke(flaky, "retry", str(run_dir(path)), "--rate", "2000", "--quiet")
+        assert result.exit_code == 0, result.output
+        ids = external_ids(flaky)
+    assert sorted(ids, key=str) == sorted(f"u{i}" for i in range(1, 41))
+    summary = json.loads((run_dir(path) / "summary.json").read_text())
+    assert summary["counts"]["created"] == 40
