@@ -22,7 +22,9 @@ byte is written as a marker character so the rows that held one are found exactl
 was literally in the source is not mistaken for one). JSON documents (an array, or an object with
 the list under a key: ``users`` is found by itself) are parsed whole by polars.
 
-Raises ``SourceError`` (naming the file and why) when the file cannot be read at all.
+Raises ``SourceError`` (naming the file and why) when the file cannot be read at all. A few
+problems only show once rows are read (a CSV row with more cells than the header): collect inside
+``with reading(path):`` to get those as ``SourceError`` too.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ import gzip
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
@@ -52,6 +55,7 @@ __all__ = [
     "count_empty_rows",
     "detect_format",
     "read_source",
+    "reading",
     "scan_source",
 ]
 
@@ -142,10 +146,8 @@ def read_source(path: str | Path, options: SourceOptions | None = None) -> pl.La
 def count_empty_rows(path: str | Path, options: SourceOptions | None = None) -> int:
     """How many rows ``read_source`` skips as empty in this file (a separate pass)."""
     frame = scan_source(path, options)
-    try:
+    with reading(path):
         return int(frame.select(pl.col(EMPTY_COLUMN).sum()).collect().item())
-    except pl.exceptions.PolarsError as exc:
-        raise SourceError(f"{path}: cannot be read: {_first_line(exc)}") from exc
 
 
 def scan_source(path: str | Path, options: SourceOptions | None = None) -> pl.LazyFrame:
@@ -169,6 +171,19 @@ def scan_source(path: str | Path, options: SourceOptions | None = None) -> pl.La
     except (pl.exceptions.PolarsError, OSError, ValueError, EOFError) as exc:
         raise SourceError(f"{p}: cannot be read as {fmt}: {_first_line(exc)}") from exc
     return _finish(frame, schema, marker)
+
+
+@contextmanager
+def reading(path: str | Path) -> Iterator[None]:
+    """Translate a polars error raised while collecting a source frame into ``SourceError``.
+
+    Some problems only show when rows are read (a CSV row with more cells than the header, a
+    Parquet page that is corrupt), so wrap the ``collect`` of a frame from ``read_source``.
+    """
+    try:
+        yield
+    except pl.exceptions.PolarsError as exc:
+        raise SourceError(f"{path}: cannot be read: {_first_line(exc)}") from exc
 
 
 def _scan_text(physical: Path, fmt: Format, opts: SourceOptions) -> pl.LazyFrame:

@@ -19,6 +19,9 @@ from typing import Final, Literal
 
 import polars as pl
 
+from migrate.hashers import builders as fb
+from migrate.hashers import converters as conv
+
 __all__ = ["BUILDERS", "BuilderDef", "Slot"]
 
 SlotKind = Literal["column", "const", "secret"]
@@ -49,37 +52,60 @@ def _hasher(name: str) -> pl.Expr:
     return pl.lit(name, pl.Utf8)
 
 
+def _split(conversion: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    # Converters yield a struct (hasher, digest, reason); the mapped frame keeps the first two.
+    return conversion.struct.field("digest"), conversion.struct.field("hasher")
+
+
 def _firebase(a: Mapping[str, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
-    parts = [a["hash"], a["salt"], a["signer_key"], a["salt_separator"], a["rounds"], a["mem_cost"]]
-    return pl.concat_str(parts, separator="$"), _hasher("scrypt_firebase")
+    digest = fb.firebase_scrypt_digest_expr(
+        a["hash"],
+        a["salt"],
+        signer_key_b64=a["signer_key"],
+        salt_separator_b64=a["salt_separator"],
+        rounds=a["rounds"],
+        mem_cost=a["mem_cost"],
+    )
+    return digest, _hasher("scrypt_firebase")
 
 
-def _unavailable(name: str) -> BuildFn:
-    def build(_a: Mapping[str, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
-        raise NotImplementedError(f"builder {name!r} is not available yet")
-
-    return build
+def _supabase(a: Mapping[str, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
+    return _split(fb.supabase_digest_expr(a["digest"]))
 
 
-_supabase = _unavailable("supabase")
-_django = _unavailable("django")
-_keycloak = _unavailable("keycloak")
-_keycloak_json = _unavailable("keycloak_json")
-_aspnet = _unavailable("aspnet")
+def _django(a: Mapping[str, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
+    return _split(conv.django_digest_expr(a["digest"]))
+
+
+def _keycloak(a: Mapping[str, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
+    conversion = conv.keycloak_digest_expr(
+        a["algorithm"],
+        a["iterations"],
+        a["salt"],
+        a["hash"],
+        argon2_type=a.get("argon2_type"),
+        argon2_memory=a.get("argon2_memory"),
+        argon2_parallelism=a.get("argon2_parallelism"),
+        argon2_version=a.get("argon2_version"),
+    )
+    return _split(conversion)
+
+
+def _keycloak_json(a: Mapping[str, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
+    return _split(conv.keycloak_json_digest_expr(a["secret_data"], a["credential_data"]))
 
 
 def _devise(a: Mapping[str, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
-    digest = a["hash"]
-    with_pepper = pl.concat_str(digest, pl.lit("$"), a["pepper"])
-    return with_pepper, _hasher("bcrypt_peppered")
+    return _split(fb.devise_digest_expr(a["hash"], a.get("pepper")))
+
+
+def _aspnet(a: Mapping[str, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
+    return _split(conv.aspnet_identity_digest_expr(a["hash"]))
 
 
 def _cognito(a: Mapping[str, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
-    digest = pl.concat_str(
-        pl.lit("awscognito#"), a["user_pool_id"], pl.lit("#"), a["client_id"], pl.lit("#"),
-        a["identifier"],
-    )  # fmt: skip
-    return digest, _hasher("awscognito")
+    parts = [pl.lit("awscognito"), a["user_pool_id"], a["client_id"], a["identifier"]]
+    return pl.concat_str(parts, separator="#"), _hasher("awscognito")
 
 
 def _col(doc: str) -> Slot:
@@ -121,9 +147,13 @@ BUILDERS: Final[dict[str, BuilderDef]] = {
                 "iterations": _col("hashIterations"),
                 "salt": _col("salt (base64)"),
                 "hash": _col("value (base64)"),
+                "argon2_type": Slot("column", required=False, doc="argon2 type (id, i)"),
+                "argon2_memory": Slot("column", required=False, doc="argon2 memory (KiB)"),
+                "argon2_parallelism": Slot("column", required=False, doc="argon2 parallelism"),
+                "argon2_version": Slot("column", required=False, doc="argon2 version (1.3)"),
             },
             _keycloak,
-            "Keycloak pbkdf2 credential in separate columns -> pbkdf2_* digest",
+            "Keycloak pbkdf2/argon2 credential in separate columns -> Clerk's digest",
         ),
         BuilderDef(
             "keycloak_json",
@@ -132,16 +162,16 @@ BUILDERS: Final[dict[str, BuilderDef]] = {
                 "credential_data": _col("credential credentialData (JSON text)"),
             },
             _keycloak_json,
-            "Keycloak credential secretData/credentialData JSON -> pbkdf2_* digest",
+            "Keycloak credential secretData/credentialData JSON -> Clerk's digest",
         ),
         BuilderDef(
             "devise",
             {
                 "hash": _col("encrypted_password (bcrypt)"),
-                "pepper": Slot("secret", doc="Devise config.pepper, env:NAME"),
+                "pepper": Slot("secret", required=False, doc="Devise config.pepper, env:NAME"),
             },
             _devise,
-            "Devise bcrypt with a pepper -> bcrypt_peppered",
+            "Devise bcrypt -> bcrypt, or bcrypt_peppered with a pepper",
         ),
         BuilderDef(
             "aspnet",

@@ -35,7 +35,7 @@ from migrate.mapping.spec import (
     ObjectSource,
     TemplateSource,
 )
-from migrate.mapping.transforms import RFC3339, TRANSFORMS
+from migrate.mapping.transforms import RFC3339_LOCAL, TRANSFORMS
 from migrate.secrets import Secret
 from migrate.sources import ROW_COLUMN, SOURCE_ERROR_COLUMN
 
@@ -268,11 +268,7 @@ class _Context:
                 if value is None:
                     return None
                 args[arg.slot] = _finish(value, "string", arg.spec.default)
-        try:
-            digest, hasher = BUILDERS[src.name].build(args)
-        except NotImplementedError as exc:
-            self.problems.append(MappingProblem(f"{path}.builder", str(exc)))
-            return None
+        digest, hasher = BUILDERS[src.name].build(args)
         self.builder_hasher = pl.when(digest.is_not_null()).then(hasher)
         return _Value(digest, "text")
 
@@ -337,7 +333,7 @@ def _text(v: _Value) -> pl.Expr:
     if v.shape in ("text", "json", "jsonpath"):
         return v.expr.cast(pl.Utf8)
     if v.shape == "datetime":
-        return _utc(v.expr).dt.strftime(RFC3339)
+        return _utc(v.expr).dt.strftime(RFC3339_LOCAL) + "Z"
     if v.shape in ("struct", "list"):
         return _json_encode(v.expr)
     return v.expr.cast(pl.Utf8)
