@@ -47,6 +47,7 @@ def build() -> Sample:
         command="clerk-migrate validate samples/keycloak/users.csv --mapping keycloak",
         inputs=["users.csv"],
         mapping="keycloak",
+        variants=[{"inputs": ["acme-realm.json"], "mapping": "keycloak_realm", "row_offset": -1}],
     )
     users: list[dict[str, object]] = []
     rows = []
