@@ -1,32 +1,6 @@
-"""The checkpoint: one SQLite file per run directory, with named, transactional state moves.
+"""``StateStore``: the state DB of one run, with named, transactional state moves.
 
-A row's life (DESIGN "A row's life")::
-
-    invalid                                      planned with validation errors; never sent
-    pending ──claim──▶ in_flight ──complete───▶ created   (Clerk said 200)
-                           │      ──reconciled─▶ created   (a lookup found our lost create)
-                           │      ──mark_exists▶ exists    (same external_id already there)
-                           │      ──fail───────▶ failed    (code, param, message, retryable)
-                           │      ──release────▶ pending   (never sent, or lookup found nothing)
-    failed ──requeue_failed──▶ pending                     (the ``retry`` command)
-
-Every move is one transaction and refuses rows that are not in the expected state (a
-``StateError`` naming the row, its state and the move; nothing of the batch is applied).
-
-Durability. The file runs in WAL mode. ``claim`` commits before it returns, and a committed
-WAL transaction has been handed to the OS with ``write()``, so it survives ``kill -9`` of the
-process at any moment (the OS still holds the pages). With ``synchronous=FULL`` (the default
-here) each commit is also fsync'ed, so it survives power loss too: that costs one fsync per
-*batch* of claims or completions (a handful per second at Clerk's rate), which is cheap.
-``synchronous="NORMAL"`` is enough for the process-crash guarantee if fsync is ever a cost.
-
-What is stored: row numbers, keys, external ids, primary emails, states, Clerk user ids, error
-code / param / message, attempt counts, timestamps, the input and mapping fingerprints and run
-options. Never a password, digest, TOTP secret or backup code: no move takes one.
-
-One ``StateStore`` belongs to one thread of control at a time (the runner's recorder task; the
-connection may be handed to a worker thread, never shared concurrently). Iterators stream with
-``fetchmany`` so reports over 10 M rows stay flat in memory.
+See ``migrate.state`` for the state machine and the durability guarantees.
 """
 
 from __future__ import annotations
@@ -36,183 +10,37 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, NamedTuple, Self
+from typing import Any, Final, Literal, Self
 
 from migrate.errors import ResumeMismatchError, StateError
+from migrate.state.db import connect
+from migrate.state.model import (
+    COLUMNS,
+    INDEX_KEY,
+    INDEX_STATE,
+    MOVE_NAMES,
+    SCHEMA,
+    SCHEMA_VERSION,
+    Completed,
+    Existed,
+    Failed,
+    Fingerprints,
+    Move,
+    PlanRow,
+    Reconciled,
+    Released,
+    RowRecord,
+    RowState,
+    record_from_row,
+)
 
-__all__ = [
-    "SCHEMA_VERSION",
-    "Completed",
-    "Existed",
-    "Failed",
-    "Fingerprints",
-    "Move",
-    "PlanRow",
-    "Reconciled",
-    "Released",
-    "RowRecord",
-    "RowState",
-    "StateStore",
-]
+__all__ = ["StateStore"]
 
-SCHEMA_VERSION: Final = 1
 _CHUNK: Final = 10_000  # rows per executemany / fetchmany
 _MIN_ROW: Final = -(2**63)
 _MAX_ROW: Final = 2**63 - 1
-
-
-class RowState(StrEnum):
-    """Where a row is in its life; stored as-is in the ``rows.state`` column."""
-
-    PENDING = "pending"
-    IN_FLIGHT = "in_flight"
-    CREATED = "created"
-    EXISTS = "exists"
-    FAILED = "failed"
-    INVALID = "invalid"
-
-
-@dataclass(frozen=True, slots=True)
-class Fingerprints:
-    """What a run was planned from: sha256 of each input file (by name) and of the mapping."""
-
-    inputs: Mapping[str, str]
-    mapping: str
-
-    def to_json(self) -> str:
-        """Serialise for the meta table."""
-        return json.dumps({"inputs": dict(self.inputs), "mapping": self.mapping}, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, text: str) -> Fingerprints:
-        """Read back what ``to_json`` wrote."""
-        data = json.loads(text)
-        return cls(inputs=dict(data["inputs"]), mapping=str(data["mapping"]))
-
-
-class PlanRow(NamedTuple):
-    """One input row as the planner sees it (``Prepared.plan()``): keys only, no payload.
-
-    ``errors`` holds validation problems as mappings with ``field``, ``reason``, ``message``;
-    a row with any is planned ``invalid``, else ``pending``.
-    """
-
-    row: int
-    key: str
-    external_id: str | None = None
-    email: str | None = None
-    errors: Sequence[Mapping[str, Any]] = ()
-
-
-class RowRecord(NamedTuple):
-    """One row of the state DB, as the reports read it."""
-
-    row: int
-    key: str
-    external_id: str | None
-    email: str | None
-    state: RowState
-    clerk_user_id: str | None
-    code: str | None
-    param: str | None
-    message: str | None
-    attempts: int
-    retryable: bool
-    updated_at: float
-    details: tuple[Mapping[str, Any], ...]
-
-
-# --- moves (for record_many) -----------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Completed:
-    """in_flight -> created: Clerk answered 200 with ``user_id``."""
-
-    row: int
-    user_id: str
-    attempts: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Reconciled:
-    """in_flight -> created: a lookup after an ambiguous attempt found our user."""
-
-    row: int
-    user_id: str
-    attempts: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Existed:
-    """in_flight -> exists: the identifier was taken by a user with the same external_id."""
-
-    row: int
-    user_id: str
-    attempts: int = 1
-
-
-@dataclass(frozen=True, slots=True)
-class Failed:
-    """in_flight -> failed, with Clerk's code / param / message; ``retryable`` for transients."""
-
-    row: int
-    code: str
-    param: str | None = None
-    message: str = ""
-    retryable: bool = False
-    attempts: int = 1
-    details: Sequence[Mapping[str, Any]] = field(default=())
-
-
-@dataclass(frozen=True, slots=True)
-class Released:
-    """in_flight -> pending: never sent (Ctrl-C, abort), or a lookup proved it was not created."""
-
-    row: int
-    attempts: int = 0
-
-
-Move = Completed | Reconciled | Existed | Failed | Released
-
-_MOVE_NAMES: Final[dict[type[Any], str]] = {
-    Completed: "complete",
-    Reconciled: "reconciled",
-    Existed: "mark_exists",
-    Failed: "fail",
-    Released: "release",
-}
-
-_SCHEMA: Final = """
-CREATE TABLE schema_version (version INTEGER NOT NULL);
-CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
-CREATE TABLE rows (
-    row           INTEGER PRIMARY KEY,   -- the input row number a person sees (_row)
-    key           TEXT NOT NULL,         -- stable identity across runs (_key)
-    external_id   TEXT,
-    email         TEXT,                  -- primary email, for reconciliation and reports
-    state         TEXT NOT NULL,
-    clerk_user_id TEXT,
-    code          TEXT,
-    param         TEXT,
-    message       TEXT,
-    attempts      INTEGER NOT NULL DEFAULT 0,   -- requests sent for this row, across runs
-    retryable     INTEGER NOT NULL DEFAULT 0,
-    updated_at    REAL NOT NULL,
-    details       TEXT                   -- JSON list of every error (validation or Clerk)
-);
-"""
-_INDEX_STATE: Final = "CREATE INDEX rows_state ON rows (state, row)"
-_INDEX_KEY: Final = "CREATE INDEX rows_key ON rows (key)"
-
-_COLUMNS: Final = (
-    "row, key, external_id, email, state, clerk_user_id, code, param, message, attempts, "
-    "retryable, updated_at, details"
-)
 
 
 class StateStore:
@@ -250,11 +78,11 @@ class StateStore:
         target = Path(path)
         if target.exists():
             raise StateError(f"{target}: a state DB already exists; open it to resume")
-        conn = _connect(target, synchronous, create=True, lock=lock, busy_timeout=busy_timeout)
+        conn = connect(target, synchronous, create=True, lock=lock, busy_timeout=busy_timeout)
         store = cls(conn, target, clock)
         try:
             with store._transaction():
-                for statement in [*_SCHEMA.split(";"), _INDEX_STATE, _INDEX_KEY]:
+                for statement in [*SCHEMA.split(";"), INDEX_STATE, INDEX_KEY]:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
@@ -293,7 +121,7 @@ class StateStore:
         target = Path(path)
         if not target.is_file():
             raise StateError(f"{target}: no state DB here")
-        conn = _connect(target, synchronous, create=False, lock=lock, busy_timeout=busy_timeout)
+        conn = connect(target, synchronous, create=False, lock=lock, busy_timeout=busy_timeout)
         try:
             row = conn.execute("SELECT version FROM schema_version").fetchone()
         except sqlite3.DatabaseError as exc:
@@ -427,8 +255,8 @@ class StateStore:
                         batch = []
                 if batch:
                     self._conn.executemany(sql, batch)
-                self._conn.execute(_INDEX_STATE)
-                self._conn.execute(_INDEX_KEY)
+                self._conn.execute(INDEX_STATE)
+                self._conn.execute(INDEX_KEY)
                 self._conn.execute(
                     "INSERT INTO meta (key, value) VALUES ('planned_at', ?)", (json.dumps(now),)
                 )
@@ -605,7 +433,7 @@ class StateStore:
             if state != RowState.IN_FLIGHT:
                 actual = "moved earlier in the same batch" if move.row in moved else state
                 raise StateError(
-                    _illegal(self.path, move.row, _MOVE_NAMES[type(move)], actual, "in_flight")
+                    _illegal(self.path, move.row, MOVE_NAMES[type(move)], actual, "in_flight")
                 )
             moved.add(move.row)
             states[move.row] = "moved"
@@ -664,19 +492,19 @@ class StateStore:
     def get(self, row: int) -> RowRecord | None:
         """One row's record, or None when no such row was planned."""
         found = self._conn.execute(
-            f"SELECT {_COLUMNS} FROM rows WHERE row = ?",  # noqa: S608
+            f"SELECT {COLUMNS} FROM rows WHERE row = ?",  # noqa: S608
             (row,),
         ).fetchone()
-        return None if found is None else _record(found)
+        return None if found is None else record_from_row(found)
 
     def iter_rows(self, states: Iterable[RowState] | None = None) -> Iterator[RowRecord]:
         """Stream rows in row order, optionally only some states."""
-        sql = f"SELECT {_COLUMNS} FROM rows"  # noqa: S608
+        sql = f"SELECT {COLUMNS} FROM rows"  # noqa: S608
         params: list[str] = []
         if states is not None:
             params = [str(s) for s in states]
             sql += f" WHERE state IN ({', '.join('?' * len(params))})" if params else " WHERE 0"
-        yield from (_record(r) for r in self._stream(sql + " ORDER BY row", params))
+        yield from (record_from_row(r) for r in self._stream(sql + " ORDER BY row", params))
 
     def iter_errors(self) -> Iterator[RowRecord]:
         """Failed and invalid rows in row order: what the error reports list."""
@@ -739,58 +567,6 @@ class StateStore:
         except sqlite3.Error as exc:
             self._conn.execute("ROLLBACK")
             raise StateError(f"{self.path}: cannot commit to the state DB: {exc}") from exc
-
-
-def _connect(
-    path: Path, synchronous: str, *, create: bool, lock: bool, busy_timeout: float
-) -> sqlite3.Connection:
-    if synchronous not in ("FULL", "NORMAL"):
-        raise ValueError("synchronous must be FULL or NORMAL")
-    try:
-        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so DDL is transactional too.
-        conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=busy_timeout
-        )
-    except sqlite3.Error as exc:
-        raise StateError(f"{path}: cannot open the state DB: {exc}") from exc
-    try:
-        if lock:
-            # Must precede the first WAL access; the write below takes the lock for good.
-            conn.execute("PRAGMA locking_mode = EXCLUSIVE")
-        mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-        if mode != "wal":
-            raise StateError(f"{path}: the state DB cannot use WAL mode (got {mode!r})")
-        conn.execute(f"PRAGMA synchronous = {synchronous}")
-        if lock:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute("COMMIT")
-    except sqlite3.OperationalError as exc:
-        conn.close()
-        if "locked" in str(exc) or "busy" in str(exc):
-            raise StateError(
-                f"{path}: the state DB is in use by another clerk-migrate process"
-            ) from exc
-        verb = "create" if create else "open"
-        raise StateError(f"{path}: cannot {verb} the state DB: {exc}") from exc
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        verb = "create" if create else "open"
-        raise StateError(f"{path}: cannot {verb} the state DB: {exc}") from exc
-    except StateError:
-        conn.close()
-        raise
-    return conn
-
-
-_STATE_OF: Final = {str(s): s for s in RowState}  # a dict lookup is ~5x faster than RowState()
-
-
-def _record(r: tuple[Any, ...]) -> RowRecord:
-    details = tuple(json.loads(r[12])) if r[12] else ()
-    return RowRecord(
-        r[0], r[1], r[2], r[3], _STATE_OF[r[4]], r[5], r[6], r[7], r[8], r[9], r[10] == 1,
-        r[11], details,
-    )  # fmt: skip
 
 
 class _RefusedError(Exception):
