@@ -75,6 +75,8 @@ def compile_mapping(
     columns the input lacks or a join has no frame.
     """
     problems: list[MappingProblem] = []
+    if SOURCE_ERROR_COLUMN not in frame.collect_schema():
+        frame = frame.with_columns(pl.lit(None, pl.Utf8).alias(SOURCE_ERROR_COLUMN))
     frame = _join(spec, frame, joined or {}, problems)
     schema = frame.collect_schema()
     ctx = _Context(schema, problems)
@@ -84,7 +86,7 @@ def compile_mapping(
         kind = CLERK_FIELDS[name]
         if isinstance(field.source, InferSource):
             continue  # needs password_digest first
-        value = ctx.value(field)
+        value = ctx.value(field, scalar=kind != "list")
         if isinstance(field.source, BuilderSource) and value is not None:
             builder_hasher = ctx.builder_hasher
         if value is not None:
@@ -104,15 +106,10 @@ def compile_mapping(
     if problems:
         raise MappingError(spec.file, problems)
     flags = [pl.lit(v, FIELD_DTYPES[CLERK_FIELDS[n]]).alias(n) for n, v in spec.options]
-    source_error = (
-        pl.col(SOURCE_ERROR_COLUMN)
-        if SOURCE_ERROR_COLUMN in schema
-        else pl.lit(None, pl.Utf8).alias(SOURCE_ERROR_COLUMN)
-    )
     return frame.select(
         pl.col(ROW_COLUMN),
         key.alias(KEY_COLUMN),
-        source_error,
+        pl.col(SOURCE_ERROR_COLUMN),
         *(expr.alias(name) for name, expr in columns.items()),
         *flags,
     )
@@ -131,14 +128,21 @@ def _join(
             continue
         right_ctx = _Context(right.collect_schema(), problems)
         left_ctx = _Context(frame.collect_schema(), problems)
-        right_key, left_key = right_ctx.value(join.right_on), left_ctx.value(join.on)
+        right_key = right_ctx.value(join.right_on, scalar=True)
+        left_key = left_ctx.value(join.on, scalar=True)
         if right_key is None or left_key is None:
             continue
-        names = [c for c in right.collect_schema().names() if not c.startswith("_")]
+        right_schema = right.collect_schema()
+        names = [c for c in right_schema.names() if not c.startswith("_")]
+        right_error = (
+            pl.col(SOURCE_ERROR_COLUMN)
+            if SOURCE_ERROR_COLUMN in right_schema
+            else pl.lit(None, pl.Utf8)
+        )
         right = right.select(
             _finish(right_key, "string", None).alias(_JOIN_KEY),
             *(pl.col(c).alias(f"{join.name}.{c}") for c in names),
-            pl.col(SOURCE_ERROR_COLUMN).alias("_right_error"),
+            right_error.alias("_right_error"),
         ).unique(_JOIN_KEY, keep="first", maintain_order=True)
         frame = (
             frame.with_columns(_finish(left_key, "string", None).alias(_JOIN_KEY))
@@ -154,7 +158,7 @@ def _join(
 def _key(spec: MappingSpec, ctx: _Context, columns: Mapping[str, pl.Expr]) -> pl.Expr:
     """The row's identity: [source].key, else external_id, else primary email, else its row."""
     if spec.source.key is not None:
-        value = ctx.value(spec.source.key)
+        value = ctx.value(spec.source.key, scalar=True)
         if value is not None:
             return _finish(value, "string", None)
     fallback = pl.lit("row:") + pl.col(ROW_COLUMN).cast(pl.Utf8)
@@ -201,15 +205,16 @@ class _Context:
                 return _navigate(pl.col(head), self.schema[head], parts[cut:])
         return None
 
-    def value(self, field: FieldSpec) -> _Value | None:
-        value = self.origin(field)
+    def value(self, field: FieldSpec, *, scalar: bool = False) -> _Value | None:
+        """Compile one spec; ``scalar`` makes ``columns`` the first non-null instead of a list."""
+        value = self.origin(field, scalar=scalar)
         if value is None:
             return None
         for step in field.transforms:
             value = _apply(value, step.name, step.arg)
         return value
 
-    def origin(self, field: FieldSpec) -> _Value | None:
+    def origin(self, field: FieldSpec, *, scalar: bool) -> _Value | None:
         src = field.source
         if isinstance(src, ColumnSource):
             return self.column(field.path, src.name)
@@ -218,6 +223,8 @@ class _Context:
             if any(v is None for v in values):
                 return None
             texts = [_text(v) for v in values if v is not None]
+            if scalar:
+                return _Value(pl.coalesce(texts), "text")
             return _Value(pl.concat_list(texts).list.drop_nulls(), "list")
         if isinstance(src, ConstantSource):
             return _constant(src.value)
@@ -264,7 +271,7 @@ class _Context:
             elif arg.constant is not None:
                 args[arg.slot] = pl.lit(str(arg.constant), pl.Utf8)
             elif arg.spec is not None:
-                value = self.value(arg.spec)
+                value = self.value(arg.spec, scalar=True)
                 if value is None:
                     return None
                 args[arg.slot] = _finish(value, "string", arg.spec.default)

@@ -136,18 +136,19 @@ class _Loader:
                 where = f"{path}.{key}" if path else key
                 self.problem(where, f"unknown key; allowed: {_names(allowed)}")
 
-    def table(self, doc: Mapping[str, Any], key: str) -> dict[str, Any]:
+    def table(self, doc: Mapping[str, Any], key: str) -> dict[str, Any] | None:
         value = doc.get(key, {})
         if isinstance(value, dict):
             return value
         self.problem(key, f"must be a table, not {_type_name(value)}")
-        return {}
+        return None
 
     def load(self, doc: Mapping[str, Any], file: str) -> MappingSpec:
         self.unknown_keys(doc, TOP_KEYS, "")
-        source = self.source(self.table(doc, "source"))
-        fields = self.fields(self.table(doc, "fields"))
-        options = self.options(self.table(doc, "options"), {name for name, _ in fields})
+        source = self.source(self.table(doc, "source") or {})
+        table = self.table(doc, "fields")
+        fields = self.fields(table) if table is not None else []
+        options = self.options(self.table(doc, "options") or {}, {name for name, _ in fields})
         joins = self.joins(doc.get("join", []))
         if self.problems:
             raise MappingError(file, self.problems)
@@ -352,7 +353,9 @@ class _Loader:
             if all(isinstance(v, str) for v in raw):
                 return ConstantSource(tuple(raw))
             self.problem(where, "must be a string or a list of strings")
-        elif kind in ("string", "list") and not isinstance(raw, str | int | float):
+        elif kind in ("string", "list") and (
+            isinstance(raw, bool) or not isinstance(raw, str | int | float)
+        ):
             self.problem(where, f"must be a string, not {_type_name(raw)}")
         elif kind == "metadata":
             self.problem(where, "a metadata constant is a table: use { object = { ... } }")
@@ -485,23 +488,25 @@ class _Loader:
             ok = ok and step is not None
             if step is not None:
                 steps.append(step)
+        named = {
+            i if isinstance(i, str) else next(iter(i), "")
+            for i in items
+            if isinstance(i, str | dict)
+        }
         parse = table.get("parse")
         if parse is not None:
             if parse in PARSES:
-                steps.append(
-                    Transform(parse, table.get("format") if parse == "timestamp" else None)
-                )
+                step = self.transform(f"{path}.parse", parse, table)
+                ok = ok and step is not None
+                steps += [step] if step is not None else []
+                named.add(parse)
             else:
                 self.problem(f"{path}.parse", f"unknown parse {parse!r}; allowed: {_names(PARSES)}")
                 ok = False
-        if (
-            "format" in table
-            and parse != "timestamp"
-            and not any(s.name == "timestamp" for s in steps)
-        ):
+        if "format" in table and "timestamp" not in named:
             self.problem(f"{path}.format", 'only applies with parse = "timestamp"')
             ok = False
-        if "region" in table and not any(s.name == "e164" for s in steps):
+        if "region" in table and "e164" not in named:
             self.problem(f"{path}.region", "only applies with the e164 transform")
             ok = False
         if any(s.name == "split" for s in steps) and kind not in ("list", "entry"):
