@@ -19,6 +19,11 @@ process at any moment (the OS still holds the pages). With ``synchronous=FULL`` 
 here) each commit is also fsync'ed, so it survives power loss too: that costs one fsync per
 *batch* of claims or completions (a handful per second at Clerk's rate), which is cheap.
 ``synchronous="NORMAL"`` is enough for the process-crash guarantee if fsync is ever a cost.
+``lock=True`` holds the file exclusively, so a second process cannot resume the same run at the
+same time (it would reconcile and re-send rows the first one has in flight).
+
+Modules: ``model`` (states, rows, moves, schema), ``db`` (opening the file), ``store``
+(``StateStore``).
 
 What is stored: row numbers, keys, external ids, primary emails, states, Clerk user ids, error
 code / param / message, attempt counts, timestamps, the input and mapping fingerprints and run
