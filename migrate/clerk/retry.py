@@ -53,6 +53,7 @@ __all__ = [
     "Rule",
     "backoff",
     "classify",
+    "config_suspect",
     "hint_for",
     "parse_retry_after",
     "retry_delay",
