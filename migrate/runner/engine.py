@@ -27,7 +27,7 @@ from migrate.runner.jobs import Event, EventKind, Job
 from migrate.runner.pacing import Pacer, PacingStats
 from migrate.runner.reconcile import ReconcileResult, reconcile_in_flight
 from migrate.runner.recorder import Ledger, Progress, Recorder, RunTally
-from migrate.runner.workers import Stopper, UsersApi, Worker, WorkerSettings
+from migrate.runner.workers import OutageStreak, Stopper, UsersApi, Worker, WorkerSettings
 
 __all__ = [
     "EngineSettings",
@@ -141,8 +141,9 @@ async def execute(
         ledger, progress, batch=settings.record_batch, interval=settings.record_interval
     )
     streak = ConfigStreak(settings.config_streak)
+    outage = OutageStreak(settings.worker.outage_rows)
     workers = [
-        Worker(api, pacer, stopper, settings.worker, streak=streak)
+        Worker(api, pacer, stopper, settings.worker, streak=streak, outage=outage)
         for _ in range(pacer.max_workers)
     ]
     pending = array(

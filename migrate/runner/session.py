@@ -201,6 +201,9 @@ def open_run(
             store.check_fingerprints(prepared.fingerprints)
             if not store.planned:
                 store.plan(plan_rows(prepared.plan()))
+            # rows that only gave up on transient errors (5xx, timeouts, an outage) are part of
+            # "resume": send them again; rows Clerk refused wait for `retry`
+            store.requeue_failed(retryable_only=True)
         except BaseException:
             store.close()
             raise

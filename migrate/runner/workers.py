@@ -32,7 +32,14 @@ from migrate.clerk.retry import backoff as jittered_backoff
 from migrate.runner.jobs import Event, EventKind, Found, Job, Reply, ReplyAction
 from migrate.runner.pacing import Pacer
 
-__all__ = ["Stopper", "UsersApi", "Worker", "WorkerSettings", "conflict_message"]
+__all__ = [
+    "OutageStreak",
+    "Stopper",
+    "UsersApi",
+    "Worker",
+    "WorkerSettings",
+    "conflict_message",
+]
 
 
 class UsersApi(Protocol):
@@ -61,6 +68,20 @@ class WorkerSettings:
     max_rate_limited: int = 30
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
+    outage_rows: int = 10  # rows in a row giving up on transient errors: Clerk is unreachable
+
+
+class OutageStreak:
+    """Counts rows in a row that gave up on transient errors (shared by every worker)."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.count = 0
+
+    def observe(self, gave_up: bool) -> bool:
+        """Record one finished row; True once ``threshold`` rows in a row gave up."""
+        self.count = self.count + 1 if gave_up else 0
+        return self.count >= self.threshold
 
 
 class Stopper:
@@ -118,6 +139,7 @@ class Worker:
         rng: random.Random | None = None,
         backoff: Callable[[int, random.Random], float] | None = None,
         streak: ConfigStreak | None = None,
+        outage: OutageStreak | None = None,
     ) -> None:
         self.api = api
         self.pacer = pacer
@@ -133,6 +155,8 @@ class Worker:
         # shared by every worker: N rows in a row failing with the same config-suspect code
         # mean an instance setting dooms every row, so the run stops instead of failing them all
         self.streak = streak or ConfigStreak()
+        # shared too: a network outage must stop the run, not fail every remaining row
+        self.outage = outage or OutageStreak(settings.outage_rows)
 
     async def run(self, jobs: ObjectReceiveStream[Job], events: ObjectSendStream[Event]) -> None:
         """Process jobs until the stream ends; after a stop, hand remaining jobs back unsent."""
@@ -148,6 +172,12 @@ class Worker:
     def _observe(self, event: Event) -> None:
         if event.kind not in (EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED):
             return
+        if self.outage.observe(event.kind is EventKind.FAILED and event.retryable):
+            self.stopper.abort(
+                "clerk_unreachable",
+                f"{self.outage.count} rows in a row gave up after retries ({event.code}: "
+                f"{event.message}); Clerk is not answering: check the network and the API URL",
+            )
         suspect = event.kind is EventKind.FAILED and event.config_suspect
         if self.streak.observe(event.code if suspect else None):
             self.stopper.abort(
