@@ -34,6 +34,7 @@ from migrate.hashers import (
     keycloak_json_digest_expr,
     supabase_digest,
     supabase_digest_expr,
+    unsupported_problem,
 )
 from migrate.sandbox.passwords import verify_password
 
@@ -79,6 +80,17 @@ def _assert_agree(
     for i, row in enumerate(rows):
         args = [values[i] for values in columns.values()]
         assert _as_tuple(func(*args)) == row, (i, func(*args).reason, row[2])
+
+
+def _assert_reported(result: Conversion, hasher: str | None, words: str) -> None:
+    """A failed conversion keeps the value and is sure to be reported by validation."""
+    assert result.hasher == hasher
+    assert result.reason is not None
+    assert words in result.reason
+    assert result.digest is not None
+    if hasher is None:
+        return  # validation: unsupported_hash if the shape is known, else digest_without_hasher
+    assert digest_problem(hasher, result.digest) is not None  # validation: malformed_digest
 
 
 # --- Firebase -----------------------------------------------------------------------------------
@@ -161,8 +173,6 @@ def test_supabase_passes_bcrypt_and_argon2_unchanged(value: str, hasher: str) ->
 @pytest.mark.parametrize(
     ("value", "words"),
     [
-        (None, "no password"),
-        ("", "no password"),
         (SB_FBSCRYPT.replace("p=1", "p=2"), "parallelism"),
         (SB_FBSCRYPT.replace("v=1", "v=2"), "version"),
         (SB_FBSCRYPT.replace(f",sk={SB_KEY}", ""), "signer key"),
@@ -171,12 +181,21 @@ def test_supabase_passes_bcrypt_and_argon2_unchanged(value: str, hasher: str) ->
         ("plaintext?", "not a format Supabase stores"),
     ],
 )
-def test_supabase_impossible_conversions_say_why(value: str | None, words: str) -> None:
-    """Values with no Clerk equivalent give no hasher and no digest, and a reason."""
+def test_supabase_impossible_conversions_are_passed_on(value: str, words: str) -> None:
+    """Values with no Clerk equivalent are passed on unchanged, without a hasher, with a reason."""
     result = supabase_digest(value)
-    assert (result.hasher, result.digest) == (None, None)
-    assert result.reason is not None
-    assert words in result.reason
+    _assert_reported(result, None, words)
+    assert result.digest == value
+
+
+@pytest.mark.parametrize("value", [None, "", "  "])
+def test_supabase_without_password(value: str | None) -> None:
+    """An empty encrypted_password (OAuth, passwordless) gives no digest at all."""
+    assert _as_tuple(supabase_digest(value)) == (
+        None,
+        None,
+        "no password in the export (a social, SSO or passwordless user)",
+    )
 
 
 def test_supabase_polars_agrees() -> None:
@@ -290,24 +309,45 @@ def test_keycloak_argon2_defaults() -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "kwargs", "words"),
+    ("args", "kwargs", "hasher", "words"),
     [
-        (("argon2", 5, "c2FsdA==", "aGFzaA=="), {"argon2_type": "d"}, "type d"),
-        (("argon2", 5, "c2FsdA==", "aGFzaA=="), {"argon2_version": "2.0"}, "version"),
-        (("bcrypt", 5, "c2FsdA==", "aGFzaA=="), {}, "no Clerk hasher"),
-        (("pbkdf2-sha512", 5, "not base64", "aGFzaA=="), {}, "not base64"),
-        ((None, 5, "c2FsdA==", "aGFzaA=="), {}, "missing"),
-        (("pbkdf2", None, "c2FsdA==", "aGFzaA=="), {}, "missing"),
+        (("argon2", 5, "c2FsdA==", "aGFzaA=="), {"argon2_type": "d"}, None, "type d"),
+        (("argon2", 5, "c2FsdA==", "aGFzaA=="), {"argon2_type": "x"}, None, "no Clerk hasher"),
+        (("argon2", 5, "c2FsdA==", "aGFzaA=="), {"argon2_version": "2.0"}, "argon2id", "version"),
+        (("bcrypt", 5, "c2FsdA==", "aGFzaA=="), {}, None, "no Clerk hasher"),
+        (("pbkdf2-sha512", 5, "abcdef", "aGFzaA=="), {}, "pbkdf2_sha512_hex", "not base64"),
+        (("pbkdf2", 5, "c2FsdA==", "not base64"), {}, "pbkdf2_sha1", "not base64"),
     ],
 )
-def test_keycloak_impossible_conversions_say_why(
-    args: tuple[Any, ...], kwargs: dict[str, Any], words: str
+def test_keycloak_impossible_conversions_are_passed_on(
+    args: tuple[Any, ...], kwargs: dict[str, Any], hasher: str | None, words: str
 ) -> None:
-    """Credentials with no Clerk equivalent or missing fields give a reason, no digest."""
-    result = keycloak_digest(*args, **kwargs)
+    """Credentials with no Clerk equivalent keep a value validation is sure to report."""
+    _assert_reported(keycloak_digest(*args, **kwargs), hasher, words)
+
+
+def test_keycloak_argon2d_is_reported_as_unsupported() -> None:
+    """An argon2d credential becomes a $argon2d$ string, which matches an unsupported shape."""
+    result = keycloak_digest("argon2", 5, "c2FsdA==", "aGFzaA==", argon2_type="d")
+    assert result.digest == "$argon2d$v=19$m=7168,t=5,p=1$c2FsdA$aGFzaA"
+    assert unsupported_problem(result.digest) is not None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (None, 5, "c2FsdA==", "aGFzaA=="),
+        ("pbkdf2", None, "c2FsdA==", "aGFzaA=="),
+        ("pbkdf2", 5, "", "aGFzaA=="),
+        (" ", 5, "c2FsdA==", "aGFzaA=="),
+    ],
+)
+def test_keycloak_missing_fields_give_no_digest(args: tuple[Any, ...]) -> None:
+    """A credential with a missing field gives no digest and says so."""
+    result = keycloak_digest(*args)
     assert (result.hasher, result.digest) == (None, None)
     assert result.reason is not None
-    assert words in result.reason
+    assert "missing" in result.reason
 
 
 def test_keycloak_polars_agrees() -> None:
@@ -459,24 +499,41 @@ def test_django_unsalted_md5_forms() -> None:
 @pytest.mark.parametrize(
     ("value", "words"),
     [
-        (DJ_UNUSABLE, "unusable password"),
-        ("!", "unusable password"),
         (DJ_MD5_SALTED, "Django salted MD5"),
         ("sha1$abc$" + "a" * 40, "salted SHA-1"),
         ("scrypt$16384$abc$8$5$aGFzaA==", "Django scrypt"),
         ("argon2$argon2d$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", "argon2d"),
         ("crypt$$abc", "crypt"),
-        ("", "no password"),
-        (None, "no password"),
-        ("something else", "not a Django password format"),
     ],
 )
-def test_django_impossible_conversions_say_why(value: str | None, words: str) -> None:
-    """Django formats without a Clerk hasher give a reason and no digest."""
+def test_django_unsupported_formats_are_passed_on(value: str, words: str) -> None:
+    """Django formats Clerk cannot import are passed on without a hasher, as unsupported shapes."""
+    result = django_digest(value)
+    _assert_reported(result, None, words)
+    assert result.digest is not None
+    assert unsupported_problem(result.digest) is not None
+
+
+def test_django_unknown_format_is_passed_on() -> None:
+    """A value in no Django format is passed on unchanged, without a hasher."""
+    result = django_digest("something else")
+    _assert_reported(result, None, "not a Django password format")
+    assert result.digest == "something else"
+
+
+def test_django_damaged_pbkdf2_sha1_stays_pbkdf2_sha1() -> None:
+    """A pbkdf2_sha1 value not in Django's shape keeps its hasher, so validation reports it."""
+    value = "pbkdf2_sha1$10$salt$not base64"
+    assert _as_tuple(django_digest(value)) == ("pbkdf2_sha1", value, None)
+    assert digest_problem("pbkdf2_sha1", value) is not None
+
+
+@pytest.mark.parametrize("value", [DJ_UNUSABLE, "!", "", None])
+def test_django_without_password(value: str | None) -> None:
+    """Unusable (!) and empty passwords give no digest at all."""
     result = django_digest(value)
     assert (result.hasher, result.digest) == (None, None)
     assert result.reason is not None
-    assert words in result.reason
 
 
 def test_django_polars_agrees() -> None:
@@ -554,22 +611,22 @@ def test_aspnet_public_sample_parses() -> None:
 
 
 @pytest.mark.parametrize(
-    ("value", "words"),
+    ("value", "hasher", "words"),
     [
-        (None, "no password"),
-        ("not base64!", "not base64"),
-        (_b64(b"\x02" + bytes(60)), "V2 or V3"),
-        (_b64(b"\x01" + struct.pack(">III", 1, 10, 40) + bytes(20)), "V2 or V3"),
-        (_b64(b"\x01\x00\x00"), "V2 or V3"),
-        (_b64(b"\x01" + struct.pack(">III", 7, 10, 4) + bytes(8)), "unknown PRF"),
+        ("not base64!", None, "not base64"),
+        (_b64(b"\x02" + bytes(60)), None, "V2 or V3"),
+        (_b64(b"\x01" + struct.pack(">III", 1, 10, 40) + bytes(20)), "pbkdf2_sha256", "V2 or V3"),
+        (_b64(b"\x01" + struct.pack(">III", 2, 10, 40) + bytes(20)), "pbkdf2_sha512_hex", "V2"),
+        (_b64(b"\x00" + bytes(30)), "pbkdf2_sha1", "V2 or V3"),
+        (_b64(b"\x01\x00\x00"), None, "V2 or V3"),
+        (_b64(b"\x01" + struct.pack(">III", 7, 10, 4) + bytes(8)), None, "unknown PRF"),
     ],
 )
-def test_aspnet_impossible_conversions_say_why(value: str | None, words: str) -> None:
-    """Unknown versions, truncated blobs and unknown PRFs give a reason and no digest."""
+def test_aspnet_damaged_blobs_are_passed_on(value: str, hasher: str | None, words: str) -> None:
+    """Truncated or unknown blobs are passed on, under the hasher their header names if any."""
     result = aspnet_identity_digest(value)
-    assert (result.hasher, result.digest) == (None, None)
-    assert result.reason is not None
-    assert words in result.reason
+    _assert_reported(result, hasher, words)
+    assert result.digest == value.strip()
 
 
 def test_aspnet_polars_agrees() -> None:
@@ -588,6 +645,9 @@ def test_aspnet_polars_agrees() -> None:
         _b64(b"\x01\x00\x00"),
         _b64(b"\x01" + struct.pack(">III", 7, 10, 4) + bytes(8)),
         _b64(b"\x01" + struct.pack(">III", 1, 10, 0) + bytes(8)),
+        _b64(b"\x00" + bytes(30)),
+        _b64(b"\x01" + struct.pack(">III", 2, 10, 40) + bytes(20)),
+        _b64(b"\x01\x00\x00\x00\x02"),
     ]
     _assert_agree(aspnet_identity_digest, aspnet_identity_digest_expr(pl.col("p")), {"p": values})
 

@@ -1,10 +1,11 @@
 """Digest builders: turn what an export holds into the ``password_digest`` Clerk expects.
 
 Each builder exists twice, a Python function for one value and a polars expression for a column,
-and the tests hold them to the same answers. Builders reshape; they do not judge: a value that can
-be re-arranged is passed on even if malformed, so validation reports it against the hasher's
-grammar. A builder gives no digest (None / null) when an input is missing, or when the source
-format has no Clerk equivalent (reference/export-formats.md says which), and then says why.
+and the tests hold them to the same answers. Builders reshape; they do not judge, and they never
+drop a value silently (docs/internals.md): a value that cannot be converted is passed on as it
+came, so validation reports it (``unsupported_hash`` for a shape Clerk cannot import,
+``malformed_digest`` when a hasher is known but the value is damaged, ``digest_without_hasher``
+otherwise). Only a missing input gives no digest (None / null).
 
 Converters whose target hasher depends on the value (Supabase, Keycloak, Django, ASP.NET, Devise)
 return a ``Conversion``; their expressions yield a struct of the same three fields
@@ -41,8 +42,10 @@ CONVERSION_DTYPE: Final = pl.Struct({"hasher": pl.Utf8, "digest": pl.Utf8, "reas
 class Conversion:
     """The outcome of converting one exported digest.
 
-    ``hasher`` and ``digest`` are both set, or both None with ``reason`` saying why (it never
-    quotes the digest). The digest is left out of ``repr`` because it is a secret.
+    Converted: ``hasher`` and ``digest`` set, ``reason`` None. No input: all None but ``reason``.
+    Not convertible: ``digest`` is the input passed on unchanged (so that validation reports
+    it), ``hasher`` the hasher it was meant for when the value is merely damaged, else None, and
+    ``reason`` says why (never quoting the digest). The digest is left out of ``repr``.
     """
 
     hasher: str | None
@@ -54,6 +57,10 @@ def _none(reason: str) -> Conversion:
     return Conversion(None, None, reason)
 
 
+def _failed(hasher: str | None, passed_on: str, reason: str) -> Conversion:
+    return Conversion(hasher, passed_on, reason)
+
+
 _B64_RE: Final = re.compile(f"^{B64}$")
 _B64_PAT: Final = f"^{B64}$"
 _NO_PASSWORD: Final = "no password in the export (a social, SSO or passwordless user)"  # noqa: S105
@@ -63,9 +70,9 @@ def _lit(value: str | None) -> pl.Expr:
     return pl.lit(value, dtype=pl.Utf8)
 
 
-def _result(hasher: str | None, digest: pl.Expr | None, reason: str | None) -> pl.Expr:
+def _result(hasher: str | pl.Expr | None, digest: pl.Expr | None, reason: str | None) -> pl.Expr:
     return pl.struct(
-        hasher=_lit(hasher),
+        hasher=hasher if isinstance(hasher, pl.Expr) else _lit(hasher),
         digest=_lit(None) if digest is None else digest.cast(pl.Utf8),
         reason=_lit(reason),
     )
@@ -192,60 +199,65 @@ def supabase_digest(encrypted_password: str | None) -> Conversion:
     """Convert a Supabase ``auth.users.encrypted_password``.
 
     bcrypt and argon2 pass unchanged; ``$fbscrypt$`` is re-ordered into ``scrypt_firebase``
-    (``hash$salt$sk$ss$r$n``); an empty value means the user has no password.
+    (``hash$salt$sk$ss$r$n``); an empty value means the user has no password. A ``$fbscrypt$``
+    that cannot be re-ordered (v or p other than 1, no ss/sk) is passed on without a hasher.
     """
     if encrypted_password is None or not encrypted_password.strip():
         return _none(_NO_PASSWORD)
+    value = encrypted_password
     for pattern, hasher in _SUPABASE_PASS:
-        if re.match(pattern, encrypted_password):
-            return Conversion(hasher, encrypted_password)
-    match = _FBSCRYPT_RE.fullmatch(encrypted_password)
+        if re.match(pattern, value):
+            return Conversion(hasher, value)
+    match = _FBSCRYPT_RE.fullmatch(value)
     if match is None:
-        if encrypted_password.startswith("$fbscrypt$"):
-            return _none(_FB_MALFORMED)
-        return _none(unsupported_problem(encrypted_password) or _SUPABASE_OTHER)
+        if value.startswith("$fbscrypt$"):
+            return _failed(None, value, _FB_MALFORMED)
+        return _failed(None, value, unsupported_problem(value) or _SUPABASE_OTHER)
     g = match.groupdict()
     if g["v"] != "1":
-        return _none(_FB_VERSION)
+        return _failed(None, value, _FB_VERSION)
     if g["p"] != "1":
-        return _none(_FB_PARALLEL)
+        return _failed(None, value, _FB_PARALLEL)
     if not g["ss"] or not g["sk"]:
-        return _none(_FB_MISSING)
+        return _failed(None, value, _FB_MISSING)
     digest = "$".join((g["hash"], g["salt"], g["sk"], g["ss"], g["r"], g["n"]))
     return Conversion("scrypt_firebase", digest)
 
 
 def supabase_digest_expr(encrypted_password: pl.Expr) -> pl.Expr:
     """The column version of ``supabase_digest`` (a ``CONVERSION_DTYPE`` struct)."""
-    g = encrypted_password.str.extract_groups(_FBSCRYPT)
+    value = encrypted_password
+    g = value.str.extract_groups(_FBSCRYPT)
     v, p = g.struct.field("v"), g.struct.field("p")
     ss, sk = g.struct.field("ss"), g.struct.field("sk")
     fbscrypt = pl.concat_str(
         [g.struct.field(k) for k in ("hash", "salt", "sk", "ss", "r", "n")], separator="$"
     )
-    matched = encrypted_password.str.contains(_FBSCRYPT)
-    branches = [(_empty(encrypted_password), _result(None, None, _NO_PASSWORD))]
+    matched = value.str.contains(_FBSCRYPT)
+    branches = [(_empty(value), _result(None, None, _NO_PASSWORD))]
     branches += [
-        (encrypted_password.str.contains(pattern), _result(hasher, encrypted_password, None))
+        (value.str.contains(pattern), _result(hasher, value, None))
         for pattern, hasher in _SUPABASE_PASS
     ]
     branches += [
-        (matched & (v != "1"), _result(None, None, _FB_VERSION)),
-        (matched & (p != "1"), _result(None, None, _FB_PARALLEL)),
-        (matched & (_empty(ss) | _empty(sk)), _result(None, None, _FB_MISSING)),
+        (matched & (v != "1"), _result(None, value, _FB_VERSION)),
+        (matched & (p != "1"), _result(None, value, _FB_PARALLEL)),
+        (matched & (_empty(ss) | _empty(sk)), _result(None, value, _FB_MISSING)),
         (matched, _result("scrypt_firebase", fbscrypt, None)),
-        (encrypted_password.str.starts_with("$fbscrypt$"), _result(None, None, _FB_MALFORMED)),
+        (value.str.starts_with("$fbscrypt$"), _result(None, value, _FB_MALFORMED)),
     ]
-    return _choose(branches, _unsupported_expr(encrypted_password, _SUPABASE_OTHER))
+    return _choose(branches, _unsupported_expr(value, _SUPABASE_OTHER))
 
 
-def _unsupported_expr(digest: pl.Expr, fallback: str) -> pl.Expr:
-    """Null digest with ``unsupported_problem``'s message (or ``fallback``) as the reason."""
+def _unsupported_expr(digest: pl.Expr, fallback: str, passed_on: pl.Expr | None = None) -> pl.Expr:
+    """``passed_on`` (default ``digest``) without a hasher, with ``unsupported_problem``'s message
+    for ``digest`` (or ``fallback``) as the reason."""
+    kept = digest if passed_on is None else passed_on
     branches = [
-        (digest.str.contains(pattern), _result(None, None, message))
+        (digest.str.contains(pattern), _result(None, kept, message))
         for pattern, message in UNSUPPORTED.values()
     ]
-    return _choose(branches, _result(None, None, fallback))
+    return _choose(branches, _result(None, kept, fallback))
 
 
 # --- Devise -------------------------------------------------------------------------------------

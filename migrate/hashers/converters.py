@@ -23,6 +23,7 @@ from migrate.hashers.builders import (
     Conversion,
     _choose,
     _empty,
+    _failed,
     _lit,
     _none,
     _result,
@@ -69,6 +70,7 @@ _KC_ARGON2_VERSION: Final = "a Keycloak argon2 credential of a version other tha
 # Keycloak's Argon2 provider defaults, used when credentialData leaves a parameter out.
 _KC_ARGON2_DEFAULTS: Final = {"type": "id", "version": "1.3", "memory": "7168", "parallelism": "1"}
 _ARGON2_VERSIONS: Final = {"1.3": "19", "1.0": "16"}
+_KC_HEX_TARGETS: Final = {"pbkdf2-sha512": "pbkdf2_sha512_hex", "pbkdf2": "pbkdf2_sha1"}
 
 
 def keycloak_digest(
@@ -95,34 +97,38 @@ def keycloak_digest(
         return _none(_KC_MISSING)
     alg, rounds = algorithm.strip().lower(), str(iterations).strip()
     salt, hashed = salt_b64.strip(), hash_b64.strip()
+    # What is passed on when no conversion applies: Keycloak's own fields, which fit no
+    # Clerk grammar, so validation reports the row instead of importing it without a password.
+    raw = f"{alg}${rounds}${salt}${hashed}"
     if alg == "pbkdf2-sha256":
         return Conversion("pbkdf2_sha256", f"pbkdf2_sha256${rounds}${salt}${hashed}")
-    if alg in {"pbkdf2-sha512", "pbkdf2"}:
+    if alg in _KC_HEX_TARGETS:
+        target = _KC_HEX_TARGETS[alg]
         if not (_B64_RE.fullmatch(salt) and _B64_RE.fullmatch(hashed)):
-            return _none(_KC_NOT_B64)
+            return _failed(target, raw, _KC_NOT_B64)
         salt_hex, hash_hex = _hex_of_b64(salt), _hex_of_b64(hashed)
         if alg == "pbkdf2":
             key_length = len(hash_hex) // 2
-            digest = f"pbkdf2_sha1${rounds}${salt_hex}${hash_hex}${key_length}"
-            return Conversion("pbkdf2_sha1", digest)
-        return Conversion("pbkdf2_sha512_hex", f"pbkdf2_sha512_hex${rounds}${salt_hex}${hash_hex}")
+            return Conversion(target, f"pbkdf2_sha1${rounds}${salt_hex}${hash_hex}${key_length}")
+        return Conversion(target, f"pbkdf2_sha512_hex${rounds}${salt_hex}${hash_hex}")
     if alg != "argon2":
-        return _none(_KC_UNKNOWN)
+        return _failed(None, raw, _KC_UNKNOWN)
     kind = _text_or(argon2_type, "type").lower()
-    if kind == "d":
-        return _none(_KC_ARGON2D)
-    if kind not in {"id", "i"}:
-        return _none(_KC_UNKNOWN)
-    version = _ARGON2_VERSIONS.get(_text_or(argon2_version, "version"))
-    if version is None:
-        return _none(_KC_ARGON2_VERSION)
+    version_text = _text_or(argon2_version, "version")
+    version = _ARGON2_VERSIONS.get(version_text)
     memory = _text_or(argon2_memory, "memory")
     lanes = _text_or(argon2_parallelism, "parallelism")
     # PHC strings carry unpadded base64.
     digest = (
-        f"$argon2{kind}$v={version}$m={memory},t={rounds},p={lanes}"
+        f"$argon2{kind}$v={version or version_text}$m={memory},t={rounds},p={lanes}"
         f"${salt.rstrip('=')}${hashed.rstrip('=')}"
     )
+    if kind == "d":
+        return _failed(None, digest, _KC_ARGON2D)
+    if kind not in {"id", "i"}:
+        return _failed(None, digest, _KC_UNKNOWN)
+    if version is None:
+        return _failed(f"argon2{kind}", digest, _KC_ARGON2_VERSION)
     return Conversion(f"argon2{kind}", digest)
 
 
@@ -165,51 +171,37 @@ def keycloak_digest_expr(
         return pl.concat_str([_lit(p) if isinstance(p, str) else p for p in parts])
 
     argon2 = cat(
-        "$argon2", kind, "$v=", version, "$m=", memory, ",t=", rounds, ",p=", lanes, "$",
-        salt.str.strip_chars_end("="), "$", hashed.str.strip_chars_end("="),
+        "$argon2", kind, "$v=", pl.coalesce(version, version_text), "$m=", memory, ",t=", rounds,
+        ",p=", lanes, "$", salt.str.strip_chars_end("="), "$", hashed.str.strip_chars_end("="),
     )  # fmt: skip
+    raw = cat(alg, "$", rounds, "$", salt, "$", hashed)
     is_argon2 = alg == "argon2"
+    pbkdf2_sha1 = cat(
+        "pbkdf2_sha1$", rounds, "$", salt_hex, "$", hash_hex, "$",
+        (hash_hex.str.len_chars() // 2).cast(pl.Utf8),
+    )  # fmt: skip
+    pbkdf2_sha512_hex = cat("pbkdf2_sha512_hex$", rounds, "$", salt_hex, "$", hash_hex)
+    pbkdf2_sha256 = cat("pbkdf2_sha256$", rounds, "$", salt, "$", hashed)
     branches = [
         (
             _empty(algorithm) | _empty(rounds) | _empty(salt_b64) | _empty(hash_b64),
             _result(None, None, _KC_MISSING),
         ),
-        (
-            alg == "pbkdf2-sha256",
-            _result("pbkdf2_sha256", cat("pbkdf2_sha256$", rounds, "$", salt, "$", hashed), None),
+        (alg == "pbkdf2-sha256", _result("pbkdf2_sha256", pbkdf2_sha256, None)),
+        *(
+            ((alg == name) & ~both_b64, _result(target, raw, _KC_NOT_B64))
+            for name, target in _KC_HEX_TARGETS.items()
         ),
-        (alg.is_in(["pbkdf2-sha512", "pbkdf2"]) & ~both_b64, _result(None, None, _KC_NOT_B64)),
-        (
-            alg == "pbkdf2",
-            _result(
-                "pbkdf2_sha1",
-                cat(
-                    "pbkdf2_sha1$",
-                    rounds,
-                    "$",
-                    salt_hex,
-                    "$",
-                    hash_hex,
-                    "$",
-                    (hash_hex.str.len_chars() // 2).cast(pl.Utf8),
-                ),
-                None,
-            ),
-        ),
-        (
-            alg == "pbkdf2-sha512",
-            _result(
-                "pbkdf2_sha512_hex",
-                cat("pbkdf2_sha512_hex$", rounds, "$", salt_hex, "$", hash_hex),
-                None,
-            ),
-        ),
-        (is_argon2 & (kind == "d"), _result(None, None, _KC_ARGON2D)),
-        (is_argon2 & (kind == "id") & version.is_not_null(), _result("argon2id", argon2, None)),
-        (is_argon2 & (kind == "i") & version.is_not_null(), _result("argon2i", argon2, None)),
-        (is_argon2 & kind.is_in(["id", "i"]), _result(None, None, _KC_ARGON2_VERSION)),
+        (alg == "pbkdf2", _result("pbkdf2_sha1", pbkdf2_sha1, None)),
+        (alg == "pbkdf2-sha512", _result("pbkdf2_sha512_hex", pbkdf2_sha512_hex, None)),
+        (~is_argon2, _result(None, raw, _KC_UNKNOWN)),
+        (kind == "d", _result(None, argon2, _KC_ARGON2D)),
+        (~kind.is_in(["id", "i"]), _result(None, argon2, _KC_UNKNOWN)),
+        ((kind == "id") & version.is_null(), _result("argon2id", argon2, _KC_ARGON2_VERSION)),
+        ((kind == "i") & version.is_null(), _result("argon2i", argon2, _KC_ARGON2_VERSION)),
+        (kind == "id", _result("argon2id", argon2, None)),
     ]
-    return _choose(branches, _result(None, None, _KC_UNKNOWN))
+    return _choose(branches, _result("argon2i", argon2, None))
 
 
 _KC_ARGON2_PARAMETERS: Final = ("type", "memory", "parallelism", "version")
@@ -289,6 +281,8 @@ _DJ_PASS: Final = (
     (r"^argon2\$argon2i\$", "argon2i", len("argon2")),
     (r"^md5\$\$[0-9a-fA-F]{32}$", "md5", len("md5$$")),
     (r"^[0-9a-fA-F]{32}$", "md5", 0),
+    # Not Django's own pbkdf2_sha1 shape (checked first): pass it on, already converted or damaged.
+    (r"^pbkdf2_sha1\$", "pbkdf2_sha1", 0),
 )
 
 
@@ -298,16 +292,14 @@ def django_digest(password: str | None) -> Conversion:
     ``pbkdf2_sha256$`` -> ``pbkdf2_sha256_django`` and ``bcrypt_sha256$`` ->
     ``bcrypt_sha256_django`` unchanged; ``argon2$argon2id$…`` loses its ``argon2`` prefix;
     ``bcrypt$`` and unsalted MD5 (``md5$$…`` or bare hex) lose theirs; ``pbkdf2_sha1$`` is
-    re-encoded to hex salt and hash with key length 20. ``!…``, ``sha1$``, salted ``md5$``,
-    ``scrypt$``, ``crypt$`` and argon2d have no Clerk equivalent.
+    re-encoded to hex salt and hash with key length 20. ``!…`` (unusable) means no password.
+    ``sha1$``, salted ``md5$``, ``scrypt$``, ``crypt$`` and argon2d have no Clerk equivalent and
+    are passed on without a hasher (validation reports them as unsupported).
     """
     if password is None or not password.strip():
         return _none(_NO_PASSWORD)
     if password.startswith("!"):
         return _none(_DJ_UNUSABLE)
-    for pattern, hasher, strip in _DJ_PASS:
-        if re.match(pattern, password):
-            return Conversion(hasher, password[strip:])
     match = _DJ_PBKDF2_SHA1_RE.fullmatch(password)
     if match is not None:
         rounds, salt, hashed = match.groups()
@@ -316,8 +308,11 @@ def django_digest(password: str | None) -> Conversion:
             f"pbkdf2_sha1${rounds}${salt.encode('utf-8').hex()}${hash_hex}${len(hash_hex) // 2}"
         )
         return Conversion("pbkdf2_sha1", digest)
+    for pattern, hasher, strip in _DJ_PASS:
+        if re.match(pattern, password):
+            return Conversion(hasher, password[strip:])
     stripped = password.removeprefix("argon2")
-    return _none(unsupported_problem(stripped) or _DJ_OTHER)
+    return _failed(None, stripped, unsupported_problem(stripped) or _DJ_OTHER)
 
 
 def django_digest_expr(password: pl.Expr) -> pl.Expr:
@@ -335,13 +330,13 @@ def django_digest_expr(password: pl.Expr) -> pl.Expr:
         (_empty(password), _result(None, None, _NO_PASSWORD)),
         (password.str.starts_with("!"), _result(None, None, _DJ_UNUSABLE)),
     ]
+    branches.append(
+        (password.str.contains(_DJ_PBKDF2_SHA1), _result("pbkdf2_sha1", pbkdf2_sha1, None))
+    )
     branches += [
         (password.str.contains(pattern), _result(hasher, password.str.slice(strip), None))
         for pattern, hasher, strip in _DJ_PASS
     ]
-    branches.append(
-        (password.str.contains(_DJ_PBKDF2_SHA1), _result("pbkdf2_sha1", pbkdf2_sha1, None))
-    )
     stripped = password.str.strip_prefix("argon2")
     return _choose(branches, _unsupported_expr(stripped, _DJ_OTHER))
 
@@ -352,6 +347,7 @@ _ASP_NOT_B64: Final = "not an ASP.NET Identity hash (PasswordHash is not base64)
 _ASP_FORMAT: Final = "not an ASP.NET Identity V2 or V3 hash (unknown version byte or length)"
 _ASP_PRF: Final = "an ASP.NET Identity V3 hash with an unknown PRF (expected SHA1, SHA256, SHA512)"
 _V2_ITERATIONS: Final = 1000  # fixed by the V2 format
+_ASP_TARGETS: Final = {0: "pbkdf2_sha1", 1: "pbkdf2_sha256", 2: "pbkdf2_sha512_hex"}
 _V3_HEADER: Final = 13  # version byte + three big-endian u32: PRF, iterations, salt length
 
 
@@ -360,24 +356,28 @@ def aspnet_identity_digest(password_hash: str | None) -> Conversion:
 
     V2 (PBKDF2-HMAC-SHA1, 1000 rounds) and V3 with HMAC-SHA1 -> ``pbkdf2_sha1`` with hex fields
     and key length; V3 HMAC-SHA256 -> ``pbkdf2_sha256`` (base64); V3 HMAC-SHA512 ->
-    ``pbkdf2_sha512_hex``.
+    ``pbkdf2_sha512_hex``. A damaged or unknown blob is passed on as it came.
     """
     if password_hash is None or not password_hash.strip():
         return _none(_NO_PASSWORD)
     text = password_hash.strip()
     if not _B64_RE.fullmatch(text):
-        return _none(_ASP_NOT_B64)
+        return _failed(None, text, _ASP_NOT_B64)
     blob = base64.b64decode(text)
     if blob[0] == 0 and len(blob) == 49:
         salt, subkey = blob[1:17], blob[17:]
         return Conversion(
             "pbkdf2_sha1", f"pbkdf2_sha1${_V2_ITERATIONS}${salt.hex()}${subkey.hex()}$32"
         )
+    # A damaged blob is passed on under the hasher its header points to (when it says), so
+    # validation reports it as a malformed digest of that hasher.
+    head = int.from_bytes(blob[1:5], "big") if len(blob) >= 5 else -1
+    target = "pbkdf2_sha1" if blob[0] == 0 else _ASP_TARGETS.get(head) if blob[0] == 1 else None
     if blob[0] != 1 or len(blob) < _V3_HEADER:
-        return _none(_ASP_FORMAT)
+        return _failed(target, text, _ASP_FORMAT)
     prf, rounds, salt_length = struct.unpack(">III", blob[1:_V3_HEADER])
     if salt_length < 1 or len(blob) <= _V3_HEADER + salt_length:
-        return _none(_ASP_FORMAT)
+        return _failed(target, text, _ASP_FORMAT)
     salt = blob[_V3_HEADER : _V3_HEADER + salt_length]
     subkey = blob[_V3_HEADER + salt_length :]
     if prf == 0:
@@ -391,7 +391,7 @@ def aspnet_identity_digest(password_hash: str | None) -> Conversion:
         return Conversion(
             "pbkdf2_sha512_hex", f"pbkdf2_sha512_hex${rounds}${salt.hex()}${subkey.hex()}"
         )
-    return _none(_ASP_PRF)
+    return _failed(None, text, _ASP_PRF)
 
 
 def aspnet_identity_digest_expr(password_hash: pl.Expr) -> pl.Expr:
@@ -425,11 +425,18 @@ def aspnet_identity_digest_expr(password_hash: pl.Expr) -> pl.Expr:
         f"pbkdf2_sha1${_V2_ITERATIONS}$", blob.str.slice(2, 32), "$", blob.str.slice(34), "$32"
     )
     subkey_bytes = (subkey_hex.str.len_chars() // 2).cast(pl.Utf8)
+    targets = {str(k): v for k, v in _ASP_TARGETS.items()}
+    target = (
+        pl.when(version == "00")
+        .then(_lit("pbkdf2_sha1"))
+        .when((version == "01") & (size >= 5))
+        .then(prf.cast(pl.Utf8).replace_strict(targets, default=None, return_dtype=pl.Utf8))
+    )
     branches = [
         (_empty(password_hash), _result(None, None, _NO_PASSWORD)),
-        (~_is_b64(text), _result(None, None, _ASP_NOT_B64)),
+        (~_is_b64(text), _result(None, text, _ASP_NOT_B64)),
         ((version == "00") & (size == 49), _result("pbkdf2_sha1", v2, None)),
-        (~v3_ok, _result(None, None, _ASP_FORMAT)),
+        (~v3_ok, _result(target, text, _ASP_FORMAT)),
         (
             prf == 0,
             _result(
@@ -455,4 +462,4 @@ def aspnet_identity_digest_expr(password_hash: pl.Expr) -> pl.Expr:
             ),
         ),
     ]
-    return _choose(branches, _result(None, None, _ASP_PRF))
+    return _choose(branches, _result(None, text, _ASP_PRF))

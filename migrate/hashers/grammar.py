@@ -176,6 +176,11 @@ _UNSUPPORTED: Final[dict[str, tuple[str, str]]] = {
         r"crypt\$.*",
         "a Django crypt digest (crypt$…): no Clerk hasher matches; import without a password",
     ),
+    "supabase_fbscrypt": (
+        r"\$fbscrypt\$.*",
+        "a Supabase $fbscrypt$ digest: Clerk takes it only re-ordered into scrypt_firebase by "
+        "the supabase builder, which needs v=1, p=1 and both ss= and sk=",
+    ),
     "argon2d": (
         r"\$argon2d\$.*",
         "an argon2d digest: Clerk accepts only argon2i and argon2id; import without a password",
