@@ -149,7 +149,7 @@ SIGNATURES: Final[tuple[Signature, ...]] = (
     ),
     Signature(
         "supabase",
-        "Supabase auth.users (CSV)",
+        "Supabase auth.users export",
         ("csv", "parquet"),
         frozenset({"instance_id", "aud", "encrypted_password", "raw_user_meta_data"}),
     ),
@@ -164,7 +164,7 @@ SIGNATURES: Final[tuple[Signature, ...]] = (
     ),
     Signature(
         "django",
-        "Django auth_user (CSV)",
+        "Django auth_user export",
         ("csv", "parquet"),
         frozenset({"password", "username", "is_superuser", "date_joined"}),
     ),
@@ -191,7 +191,7 @@ SIGNATURES: Final[tuple[Signature, ...]] = (
     ),
     Signature(
         "devise",
-        "Devise users table (CSV)",
+        "Devise users table",
         ("csv", "parquet"),
         frozenset({"email", "encrypted_password", "sign_in_count"}),
         None,
@@ -199,13 +199,13 @@ SIGNATURES: Final[tuple[Signature, ...]] = (
     ),
     Signature(
         "laravel",
-        "Laravel users table (CSV)",
+        "Laravel users table",
         ("csv", "parquet"),
         frozenset({"name", "email", "password", "remember_token"}),
     ),
     Signature(
         "aspnet-identity",
-        "ASP.NET Core Identity AspNetUsers (CSV)",
+        "ASP.NET Core Identity AspNetUsers table",
         ("csv", "parquet"),
         frozenset({"NormalizedUserName", "PasswordHash", "SecurityStamp"}),
     ),

@@ -13,6 +13,7 @@ import csv
 import gzip
 import io
 import json
+import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +46,14 @@ class InitResult:
                 "from its column names and values. Check every line marked CHECK."
             )
         rec = self.recognition
-        if (presets_dir() / f"{rec.preset}.toml").is_file():
-            line = f"Recognised: {rec.system}. Use the preset: --mapping {rec.preset}"
-        else:
+        preset = presets_dir() / f"{rec.preset}.toml"
+        if not preset.is_file():
             line = f"Recognised: {rec.system}; no preset imports it directly (draft below)."
+            return line + (f"\n{rec.hint}" if rec.hint else "")
+        line = f"Recognised: {rec.system}. Use the preset: --mapping {rec.preset}"
+        wants = tomllib.loads(preset.read_text("utf-8")).get("source", {}).get("format")
+        if wants and wants != self.head.format:
+            line += f" --format {self.head.format}"
         return line + (f"\n{rec.hint}" if rec.hint else "")
 
 

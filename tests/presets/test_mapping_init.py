@@ -49,7 +49,8 @@ def test_cli_prints_the_preset_and_says_which_fits() -> None:
     result = CliRunner().invoke(main, ["mapping", "init", source])
     assert result.exit_code == 0
     assert result.stdout.startswith("# clerk-migrate mapping init: auth_user.csv is a Django")
-    assert "Recognised: Django auth_user (CSV). Use the preset: --mapping django" in result.stderr
+    expected = "Recognised: Django auth_user export. Use the preset: --mapping django\n"
+    assert expected in result.stderr
 
 
 def test_unknown_export_gets_a_draft_with_a_reason_on_every_field(tmp_path: Path) -> None:
@@ -146,3 +147,18 @@ def test_head_of_a_large_json_document_reads_only_its_start(tmp_path: Path) -> N
     result = init_mapping(big)
     assert result.recognition is not None
     assert result.recognition.preset == "firebase"
+
+
+def test_parquet_export_is_recognised_and_told_to_pass_its_format(tmp_path: Path) -> None:
+    """A Parquet auth.users is recognised as Supabase, with --format parquet for the CSV preset."""
+    import polars as pl  # noqa: PLC0415 - only this test writes Parquet
+
+    parquet = tmp_path / "auth_users.parquet"
+    csv_path = SAMPLES / "supabase" / "auth_users.csv"
+    pl.read_csv(csv_path, infer_schema=False).write_parquet(parquet)
+    result = init_mapping(parquet)
+    assert result.head.format == "parquet"
+    assert result.summary == (
+        "Recognised: Supabase auth.users export. "
+        "Use the preset: --mapping supabase --format parquet"
+    )
