@@ -95,7 +95,9 @@ def e164_expr(e: pl.Expr, region: str | None) -> pl.Expr:
     code added). Without a region bare digits are never given a country code.
     """
     # Literal multi-pattern removal and prefix tests: several times cheaper than regex rewrites.
-    digits = e.str.replace_many(list(_PHONE_FORMATTING), [""] * len(_PHONE_FORMATTING))
+    # "(0)" is the trunk prefix written inside an international number: +44 (0)20 …
+    patterns = ["(0)", *_PHONE_FORMATTING]
+    digits = e.str.replace_many(patterns, [""] * len(patterns), leftmost=True)
     intl_prefix, country_code, trunk = "00", None, None
     if region is not None:
         meta = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
