@@ -224,7 +224,7 @@ class Prepared:
             "_key",
             "external_id",
             pl.col("email_address").list.first().alias("email"),
-            row_mask(self.now, self.settings),
+            row_mask(self.now, self.settings, present),
             *keys,
         )
         try:

@@ -1,0 +1,163 @@
+"""Benchmark: ``clerk-migrate validate`` on a realistic CSV of N rows, as a whole process.
+
+Generates (once per N, cached under --dir) a CSV shaped like a real export: ids, emails, E.164
+phones, bcrypt digests (a few real ones from the bcrypt library, salts and hashes varied
+textually), names, ISO timestamps, JSON metadata; about 0.5 % duplicate emails and 1 % bad rows
+(broken emails, truncated digests, future dates). Then times ``clerk-migrate validate`` as a
+subprocess and prints rows/s and the child's peak RSS (``getrusage(RUSAGE_CHILDREN).ru_maxrss``).
+
+    uv run python bench/validate_throughput.py --rows 1000000
+    uv run python bench/validate_throughput.py --rows 5000000
+
+Targets (issue 3): 1 M rows at >= 400,000 rows/s with peak RSS <= 800 MB; 5 M rows <= 1.5 GB.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import bcrypt
+import polars as pl
+
+MAPPING = """\
+[source]
+format = "csv"
+key = "id"
+
+[fields]
+external_id = "id"
+email_address = { column = "email", transform = ["strip", "lower"] }
+phone_number = "phone"
+first_name = "first_name"
+last_name = "last_name"
+password_digest = "password_hash"
+password_hasher = { infer = true }
+created_at = { column = "created_at", parse = "timestamp" }
+public_metadata = { column = "metadata", parse = "json" }
+
+[options]
+skip_password_requirement = true
+"""
+
+_BCRYPT_ALPHABET = "./ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def _pick(values: list[str], index: pl.Expr) -> pl.Expr:
+    """values[index % len(values)] as a vectorised lookup."""
+    return (index % len(values)).replace_strict(
+        dict(enumerate(values)), return_dtype=pl.Utf8, default=values[0]
+    )
+
+
+def generate(path: Path, rows: int) -> None:
+    """Write a CSV of ``rows`` realistic users (with some duplicates and bad rows) to ``path``."""
+    real = [bcrypt.hashpw(f"pw-{i}".encode(), bcrypt.gensalt(4)).decode() for i in range(8)]
+    firsts = ["Ada", "Grace", "Alan", "Edsger", "Barbara", "Donald", "Frances", "Ken", "Radia"]
+    lasts = ["Lovelace", "Hopper", "Turing", "Dijkstra", "Liskov", "Knuth", "Allen", "Thompson"]
+    domains = ["gmail.com", "outlook.com", "yahoo.co.uk", "example.org", "proton.me"]
+    i = pl.int_range(0, rows, dtype=pl.Int64)
+    # Pseudo-random but deterministic per row: a multiplicative hash of the index.
+    r = (i * 2654435761 + 97) % 4294967296
+    salt_chars = [
+        pl.lit(_BCRYPT_ALPHABET).str.slice(((r // (1 << (k * 3))) + k * 7) % 64, 1)
+        for k in range(22)
+    ]
+    dup = (r % 200) == 0  # 0.5 %: reuse an earlier row's email
+    bad = r % 100
+    email_id = pl.when(dup & (i > 10)).then(i // 2).otherwise(i)
+    email = pl.concat_str(
+        _pick(firsts, r).str.to_lowercase(),
+        pl.lit("."),
+        email_id.cast(pl.Utf8),
+        pl.lit("@"),
+        _pick(domains, r // 32),
+    )
+    digest = pl.concat_str(
+        _pick(real, r // 8).str.slice(0, 7), *salt_chars, _pick(real, r // 128).str.slice(29, 31)
+    )
+    created = (
+        (pl.lit(1_400_000_000_000, pl.Int64) + (r * 113) % 300_000_000_000)
+        .cast(pl.Datetime("ms"))
+        .dt.strftime("%Y-%m-%dT%H:%M:%S%.3fZ")
+    )
+    frame = (
+        pl.LazyFrame()
+        .select(i.alias("_i"), r.alias("_r"), dup.alias("_dup"), bad.alias("_bad"))
+        .select(
+            pl.concat_str(pl.lit("user_"), i.cast(pl.Utf8)).alias("id"),
+            pl.when(bad == 1).then(pl.lit("not-an-email")).otherwise(email).alias("email"),
+            pl.concat_str(pl.lit("+1415"), (1_000_000 + i % 9_000_000).cast(pl.Utf8)).alias(
+                "phone"
+            ),
+            _pick(firsts, r // 4).alias("first_name"),
+            _pick(lasts, r // 16).alias("last_name"),
+            pl.when(bad == 2)
+            .then(digest.str.slice(0, 50))
+            .otherwise(digest)
+            .alias("password_hash"),
+            pl.when(bad == 3)
+            .then(pl.lit("2031-01-01T00:00:00.000Z"))
+            .otherwise(created)
+            .alias("created_at"),
+            pl.concat_str(
+                pl.lit('{"plan": "'),
+                _pick(["free", "pro", "team"], r // 64),
+                pl.lit('", "seats": '),
+                (r % 50).cast(pl.Utf8),
+                pl.lit("}"),
+            ).alias("metadata"),
+        )
+    )
+    frame.sink_csv(path)
+
+
+def main() -> None:
+    """Generate (if needed), run ``validate`` once as a subprocess, print rows/s and peak RSS."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/clerk-migrate-bench"))
+    parser.add_argument("--timings", action="store_true", help="not used yet")
+    args = parser.parse_args()
+    args.dir.mkdir(parents=True, exist_ok=True)
+    csv_path = args.dir / f"users-{args.rows}.csv"
+    mapping = args.dir / "bench.toml"
+    mapping.write_text(MAPPING)
+    if not csv_path.is_file():
+        started = time.perf_counter()
+        generate(csv_path, args.rows)
+        took = time.perf_counter() - started
+        print(f"generated {csv_path} ({csv_path.stat().st_size / 1e6:.0f} MB) in {took:.1f} s")
+    command = [
+        sys.executable, "-m", "migrate", "validate", str(csv_path),
+        "--mapping", str(mapping), "--out", str(args.dir / f"out-{args.rows}"), "--json",
+    ]  # fmt: skip
+    # The child's own clock: where the time goes inside validate (import, read, map, validate).
+    env = {**os.environ, "CLERK_MIGRATE_TIMINGS": "1"} if args.timings else None
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0, 3):
+        print(done.stderr, file=sys.stderr)
+        raise SystemExit(f"validate exited {done.returncode}")
+    summary = json.loads(done.stdout)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    peak_mb = usage.ru_maxrss / 1024
+    cpu = usage.ru_utime + usage.ru_stime
+    reasons = ", ".join(f"{r['reason']}:{r['rows']}" for r in summary["reasons"])
+    print(
+        f"rows={summary['read']:,} valid={summary['valid']:,} invalid={summary['invalid']:,} "
+        f"reasons={reasons}"
+    )
+    print(f"validate: {seconds:.2f} s wall, {summary['read'] / seconds:,.0f} rows/s, "
+          f"peak RSS {peak_mb:,.0f} MB, CPU {cpu:.2f} s (user+sys)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
