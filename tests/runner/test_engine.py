@@ -13,7 +13,7 @@ from runner_fakes import FakeApi, limited, rejected, transient
 from migrate.runner.engine import EngineSettings, RowWindow, execute
 from migrate.runner.jobs import ReplyAction
 from migrate.runner.ledger import StoreLedger
-from migrate.runner.workers import Stopper
+from migrate.runner.workers import Stopper, WorkerSettings
 from migrate.state import Fingerprints, PlanRow, RowState, StateStore
 
 
@@ -144,3 +144,22 @@ def test_an_abort_code_stops_the_pass_resumably(tmp_path: Path) -> None:
     assert counts[RowState.IN_FLIGHT] == 0
     assert counts[RowState.FAILED] == 0
     assert counts[RowState.CREATED] + counts[RowState.PENDING] == 200
+
+
+def test_an_outage_stops_the_run_instead_of_failing_every_row(tmp_path: Path) -> None:
+    """When Clerk cannot be reached, a streak of give-ups stops the pass; most rows stay pending."""
+    store = _store(tmp_path, 300)
+    down = transient(ambiguous=False, code="connection")
+    api = FakeApi({f"u{r}": [down] * 10 for r in range(2, 302)})
+    settings = EngineSettings(
+        rate=100_000.0,
+        record_interval=0.0,
+        worker=WorkerSettings(max_attempts=2, backoff_base=0.0, outage_rows=10),
+    )
+    outcome = anyio.run(execute, api, StoreLedger(store), _payloads, settings)
+    counts = store.counts()
+    assert outcome.abort_code == "clerk_unreachable"
+    assert counts[RowState.CREATED] == 0
+    assert counts[RowState.FAILED] < 100
+    assert counts[RowState.PENDING] > 200
+    assert counts[RowState.IN_FLIGHT] == 0

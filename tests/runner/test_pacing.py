@@ -1,0 +1,114 @@
+"""The pacer: one limiter, a global pause on 429, multiplicative decrease, gradual recovery."""
+
+from __future__ import annotations
+
+import anyio
+import pytest
+
+from migrate.runner.pacing import Pacer, default_rate
+
+
+class Clock:
+    """A hand-driven clock."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_default_rate_is_90_percent_of_the_documented_limit() -> None:
+    """Production 1000/10 s -> 90/s, development 100/10 s -> 9/s."""
+    assert default_rate(True) == pytest.approx(90.0)
+    assert default_rate(False) == pytest.approx(9.0)
+
+
+def test_a_429_pauses_everyone_and_halves_the_rate_once_per_episode() -> None:
+    """Concurrent 429s of one window cut the rate once and pause until the latest Retry-After."""
+
+    async def main() -> None:
+        clock = Clock()
+        pacer = Pacer(90.0, clock=clock)
+        pacer.on_rate_limited(2.0)
+        pacer.on_rate_limited(3.0)
+        assert pacer.factor == pytest.approx(0.5)
+        assert pacer.stats.pauses == 1
+        assert pacer.stats.rate_limited == 2
+        assert pacer._paused_until == pytest.approx(3.0)
+        clock.now = 3.5
+        pacer.on_rate_limited(1.0)  # a new episode after the pause ended
+        assert pacer.factor == pytest.approx(0.25)
+        assert pacer.stats.pauses == 2
+
+    anyio.run(main)
+
+
+def test_a_429_without_retry_after_waits_ten_seconds() -> None:
+    """Clerk's tools wait 10 s when Retry-After is missing; so does the pacer."""
+
+    async def main() -> None:
+        clock = Clock()
+        pacer = Pacer(90.0, clock=clock)
+        pacer.on_rate_limited(None)
+        assert pacer._paused_until == pytest.approx(10.0)
+
+    anyio.run(main)
+
+
+def test_the_rate_recovers_a_step_per_quiet_spell() -> None:
+    """After a quiet spell without 429s the factor rises by one step, never above 1."""
+
+    async def main() -> None:
+        clock = Clock()
+        pacer = Pacer(90.0, clock=clock)
+        pacer.on_rate_limited(1.0)
+        clock.now = 2.0
+        pacer.on_response(0.1)
+        assert pacer.factor == pytest.approx(0.5)  # not quiet long enough
+        clock.now = 6.0
+        pacer.on_response(0.1)
+        assert pacer.factor == pytest.approx(0.6)
+        pacer.on_response(0.1)
+        assert pacer.factor == pytest.approx(0.6)  # one step per spell
+        for step in range(1, 10):
+            clock.now = 6.0 + 5.0 * step
+            pacer.on_response(0.1)
+        assert pacer.factor == pytest.approx(1.0)
+
+    anyio.run(main)
+
+
+def test_concurrency_follows_rate_times_latency_within_bounds() -> None:
+    """The in-flight target grows with latency and is bounded; --concurrency fixes it."""
+
+    async def main() -> None:
+        pacer = Pacer(90.0, initial_latency=0.15)
+        assert pacer.gate.total_tokens == 29  # ceil(90 x 0.15 x 2) + 2 spare
+        for _ in range(200):
+            pacer.on_response(2.0)
+        assert pacer.gate.total_tokens == 64
+        fixed = Pacer(90.0, fixed_concurrency=7)
+        for _ in range(50):
+            fixed.on_response(2.0)
+        assert fixed.gate.total_tokens == 7
+        assert fixed.max_workers == 7
+
+    anyio.run(main)
+
+
+def test_acquire_waits_out_a_pause() -> None:
+    """No request leaves while a pause is in force; once it has passed, requests flow."""
+
+    async def main() -> None:
+        clock = Clock()
+        pacer = Pacer(1000.0, clock=clock)
+        pacer.on_rate_limited(3600.0)
+        with anyio.move_on_after(0.02):
+            await pacer.acquire()
+        assert pacer.stats.requests == 0
+        clock.now = 3601.0
+        await pacer.acquire()
+        assert pacer.stats.requests == 1
+
+    anyio.run(main)
