@@ -1,0 +1,231 @@
+"""prepare(): the plan, counts, errors, payloads and fingerprints of a real input file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from migrate.errors import ConfigError, MappingError, SourceError
+from migrate.prepare import Counts, PrepareOptions, RowPayload, prepare
+from migrate.validation import ERROR_DTYPE, validate_frame
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+BCRYPT = "$2b$04$cRNDF6i9lQEHq9UqOe0VV.N6JThovoaX4qShm12HuL4fdm5GHo7Lu"
+
+MAPPING = """\
+[source]
+key = "id"
+
+[fields]
+external_id = "id"
+email_address = { column = "email", transform = ["strip", "lower"] }
+first_name = "name"
+password_digest = "hash"
+password_hasher = { infer = true }
+created_at = { column = "joined", parse = "timestamp" }
+public_metadata = { column = "meta", parse = "json" }
+"""
+
+CSV = f"""\
+id,email,name,hash,joined,meta
+u1,ada@example.com,Ada,{BCRYPT},2020-01-02T03:04:05Z,"{{""plan"": ""pro""}}"
+u2,not-an-email,Bob,,2020-01-02,
+,,,,,
+u3,ADA@example.com,Cy,{BCRYPT[:-3]},2031-01-01T00:00:00Z,[1]
+u4,dee@example.com,Dee,,1600000000,
+"""
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    """A small CSV export (one empty row, three bad rows) and its mapping."""
+    csv = tmp_path / "users.csv"
+    csv.write_text(CSV, encoding="utf-8")
+    mapping = tmp_path / "users.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    return csv, mapping
+
+
+def test_plan_has_one_row_per_non_empty_row(files: tuple[Path, Path]) -> None:
+    """The plan keeps row numbers as the file shows them, skips the empty row, holds no payload."""
+    plan = prepare(files[0], files[1], PrepareOptions(now=NOW)).plan()
+    assert plan.columns == ["_row", "_key", "external_id", "email", "_errors"]
+    assert plan.schema["_errors"] == ERROR_DTYPE
+    assert plan["_row"].to_list() == [2, 3, 5, 6]
+    assert plan["_key"].to_list() == ["u1", "u2", "u3", "u4"]
+    assert plan["email"].to_list() == [
+        "ada@example.com",
+        "not-an-email",
+        "ada@example.com",
+        "dee@example.com",
+    ]
+    reasons = [[e["reason"] for e in errors] for errors in plan["_errors"].to_list()]
+    assert reasons == [
+        [],
+        ["invalid_email"],
+        ["digest_without_hasher", "future_timestamp", "invalid_metadata", "duplicate_email"],
+        [],
+    ]
+
+
+def test_counts(files: tuple[Path, Path]) -> None:
+    """Counts give rows read (non-empty), valid, invalid and empty rows skipped."""
+    prepared = prepare(files[0], files[1], PrepareOptions(now=NOW))
+    assert prepared.counts() == Counts(read=4, valid=2, invalid=2, skipped_empty=1)
+
+
+def test_errors_one_line_per_reason(files: tuple[Path, Path]) -> None:
+    """errors() lists (row, key, field, reason, message) per reason, in file order."""
+    errors = prepare(files[0], files[1], PrepareOptions(now=NOW)).errors()
+    assert errors.columns == ["row", "key", "field", "reason", "message"]
+    assert errors.select("row", "key", "field", "reason").rows() == [
+        (3, "u2", "email_address", "invalid_email"),
+        (5, "u3", "password_hasher", "digest_without_hasher"),
+        (5, "u3", "created_at", "future_timestamp"),
+        (5, "u3", "public_metadata", "invalid_metadata"),
+        (5, "u3", "email_address", "duplicate_email"),
+    ]
+    assert BCRYPT[10:30] not in "".join(errors["message"].to_list())
+
+
+def test_plan_agrees_with_validate_frame(files: tuple[Path, Path]) -> None:
+    """The streaming plan reports exactly what validate_frame reports on the same mapped frame."""
+    prepared = prepare(files[0], files[1], PrepareOptions(now=NOW))
+    lazy = validate_frame(prepared.mapped(), now=NOW).select("_row", "_errors").collect()
+    assert prepared.plan().select("_row", "_errors").equals(lazy)
+
+
+def test_now_is_the_cut_off(files: tuple[Path, Path]) -> None:
+    """A date is in the future only relative to the ``now`` passed in."""
+    later = datetime(2032, 1, 1, tzinfo=UTC)
+    errors = prepare(files[0], files[1], PrepareOptions(now=later)).errors()
+    assert "future_timestamp" not in errors["reason"].to_list()
+
+
+def test_payloads_for_chosen_rows_in_file_order(files: tuple[Path, Path]) -> None:
+    """payloads() yields the exact CreateUser bodies of the asked rows, in file order."""
+    prepared = prepare(files[0], files[1], PrepareOptions(now=NOW))
+    out = list(prepared.payloads([6, 2, 99], batch_size=1))
+    assert [(p.row, p.key) for p in out] == [(2, "u1"), (6, "u4")]
+    assert out[0].body == {
+        "external_id": "u1",
+        "email_address": ["ada@example.com"],
+        "first_name": "Ada",
+        "password_digest": BCRYPT,
+        "password_hasher": "bcrypt",
+        "created_at": "2020-01-02T03:04:05.000Z",
+        "public_metadata": {"plan": "pro"},
+    }
+    assert out[1].body["created_at"] == "2020-09-13T12:26:40.000Z"
+
+
+def test_payload_repr_masks_secrets(files: tuple[Path, Path]) -> None:
+    """A RowPayload's repr and masked() never show the digest, only its scheme."""
+    payload = prepare(files[0], files[1], PrepareOptions(now=NOW)).preview(1)[0]
+    assert isinstance(payload, RowPayload)
+    assert BCRYPT not in repr(payload)
+    assert payload.masked()["password_digest"] == "$2b$04$…(masked)"
+    assert payload.body["password_digest"] == BCRYPT
+
+
+def test_preview_takes_the_first_rows(files: tuple[Path, Path]) -> None:
+    """preview(n) gives the first n non-empty rows, valid or not."""
+    rows = [p.row for p in prepare(files[0], files[1], PrepareOptions(now=NOW)).preview(3)]
+    assert rows == [2, 3, 5]
+
+
+def test_fingerprints_follow_the_files(files: tuple[Path, Path]) -> None:
+    """Fingerprints are the sha256 of the input and the mapping; editing either changes them."""
+    first = prepare(files[0], files[1], PrepareOptions(now=NOW)).fingerprints
+    assert set(first) == {"input", "mapping"}
+    files[0].write_text(CSV + "u5,eve@example.com,Eve,,,\n", encoding="utf-8")
+    second = prepare(files[0], files[1], PrepareOptions(now=NOW)).fingerprints
+    assert second["input"] != first["input"]
+    assert second["mapping"] == first["mapping"]
+
+
+def test_source_overrides_read_a_semicolon_file(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    """PrepareOptions.source overrides the mapping's reading options (here the delimiter)."""
+    csv = tmp_path / "semi.csv"
+    csv.write_text("id;email;name;hash;joined;meta\nu1;a@example.com;A;;;\n", encoding="utf-8")
+    prepared = prepare(csv, files[1], PrepareOptions(now=NOW, source={"delimiter": ";"}))
+    assert prepared.counts() == Counts(read=1, valid=1, invalid=0, skipped_empty=0)
+
+
+def test_invalid_bytes_are_a_row_error(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    """A row with bytes that are not UTF-8 is reported as invalid_encoding; the others are valid."""
+    csv = tmp_path / "latin.csv"
+    csv.write_bytes(
+        b"id,email,name,hash,joined,meta\nu1,a@example.com,Ren\xe9,,,\nu2,b@example.com,Bob,,,\n"
+    )
+    errors = prepare(csv, files[1], PrepareOptions(now=NOW)).errors()
+    assert errors.select("row", "reason").rows() == [(2, "invalid_encoding")]
+
+
+def test_missing_column_is_a_mapping_error(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    """A mapping naming a column the input lacks fails in prepare(), before any row is read."""
+    csv = tmp_path / "short.csv"
+    csv.write_text("id,email\nu1,a@example.com\n", encoding="utf-8")
+    with pytest.raises(MappingError, match="name"):
+        prepare(csv, files[1], PrepareOptions(now=NOW))
+
+
+def test_missing_input_is_a_source_error(tmp_path: Path, files: tuple[Path, Path]) -> None:
+    """An input that does not exist is a SourceError naming the file."""
+    with pytest.raises(SourceError, match=r"nope\.csv: no such file"):
+        prepare(tmp_path / "nope.csv", files[1], PrepareOptions(now=NOW))
+
+
+JOIN_MAPPING = """\
+[source]
+key = "id"
+
+[[join]]
+name = "hashes"
+on = "id"
+right_on = "user"
+
+[fields]
+external_id = "id"
+email_address = "email"
+password_digest = "hashes.hash"
+password_hasher = { value = "bcrypt" }
+"""
+
+
+def test_join_file_given_by_name(tmp_path: Path) -> None:
+    """A [[join]] without a path takes its file from PrepareOptions.joins; it is fingerprinted."""
+    (tmp_path / "users.csv").write_text("id,email\nu1,a@example.com\nu2,b@example.com\n")
+    (tmp_path / "hashes.csv").write_text(f"user,hash\nu2,{BCRYPT}\n")
+    (tmp_path / "m.toml").write_text(JOIN_MAPPING)
+    options = PrepareOptions(now=NOW, joins={"hashes": tmp_path / "hashes.csv"})
+    prepared = prepare(tmp_path / "users.csv", tmp_path / "m.toml", options)
+    assert set(prepared.fingerprints) == {"input", "join:hashes", "mapping"}
+    bodies = {p.key: p.body for p in prepared.payloads([2, 3])}
+    assert "password_digest" not in bodies["u1"]
+    assert bodies["u2"]["password_digest"] == BCRYPT
+    assert [e["reason"] for e in prepared.plan()["_errors"][0]] == ["hasher_without_digest"]
+
+
+def test_join_without_a_file_is_refused(tmp_path: Path) -> None:
+    """A join with no file, or a --join naming no join, is a ConfigError saying what to pass."""
+    (tmp_path / "users.csv").write_text("id,email\nu1,a@example.com\n")
+    (tmp_path / "m.toml").write_text(JOIN_MAPPING)
+    with pytest.raises(ConfigError, match="pass --join hashes=FILE"):
+        prepare(tmp_path / "users.csv", tmp_path / "m.toml", PrepareOptions(now=NOW))
+    with pytest.raises(ConfigError, match="--join names other; the mapping's joins: hashes"):
+        prepare(
+            tmp_path / "users.csv",
+            tmp_path / "m.toml",
+            PrepareOptions(now=NOW, joins={"other": tmp_path / "x.csv"}),
+        )
+
+
+def test_plan_is_computed_once(files: tuple[Path, Path]) -> None:
+    """plan() returns the same frame on every call (one pass over the input)."""
+    prepared = prepare(files[0], files[1], PrepareOptions(now=NOW))
+    assert prepared.plan() is prepared.plan()
+    assert isinstance(prepared.plan(), pl.DataFrame)
