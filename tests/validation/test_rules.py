@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from migrate.validation import RULES, ValidationSettings
-from tests.validation.conftest import Reasons
 
 BCRYPT = "$2b$04$cRNDF6i9lQEHq9UqOe0VV.N6JThovoaX4qShm12HuL4fdm5GHo7Lu"
 ARGON2ID = (
     "$argon2id$v=19$m=8,t=1,p=1$I3vplhU2Cq+7mFkYHV6pzg$UQhWd2vIZZl4q23aSVILuRJU+1Cx43QKD/IpgPbUhnA"
 )
 EMAIL = {"email_address": ["ada@example.com"]}
+Reasons = Callable[..., list[list[str]]]
 
 
 def row(**fields: Any) -> dict[str, Any]:
