@@ -27,6 +27,14 @@ __all__ = ["VERIFIERS", "verify_password"]
 _BCRYPT_MAX: Final = 72
 # Refuse scrypt parameters that would need more memory than this instead of allocating it.
 _SCRYPT_MAX_MEMORY: Final = 512 * 1024 * 1024
+# Work caps far above anything an export holds (bcrypt 10-14, Django 1 M pbkdf2 rounds, phpass
+# 2^13, argon2 64 MiB), so that one hostile digest cannot stall a sandbox worker for hours.
+# Past them verify_password answers False.
+_MAX_BCRYPT_COST: Final = 20
+_MAX_ITERATIONS: Final = 10_000_000
+_MAX_PHPASS_LOG2: Final = 24
+_MAX_ARGON2_KIB: Final = 1024 * 1024
+_MAX_ARGON2_TIME: Final = 100
 _ITOA64: Final = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 _ARGON2: Final = argon2.PasswordHasher()
 
@@ -64,20 +72,29 @@ def _hex_or_raw(text: str) -> bytes:
         return text.encode("utf-8")
 
 
+def _bcrypt_cost_ok(bcrypt_string: str) -> bool:
+    return int(bcrypt_string[4:6]) <= _MAX_BCRYPT_COST
+
+
 def _bcrypt(digest: str, password: bytes) -> bool:
-    if len(password) > _BCRYPT_MAX:
+    if len(password) > _BCRYPT_MAX or not _bcrypt_cost_ok(digest):
         return False
     return bcrypt.checkpw(password, digest.encode("ascii"))
 
 
 def _bcrypt_sha256_django(digest: str, password: bytes) -> bool:
     # Django hashes the password with SHA-256 first and feeds bcrypt the 64-char hex digest.
+    bcrypt_part = digest.removeprefix("bcrypt_sha256$")
+    if not _bcrypt_cost_ok(bcrypt_part):
+        return False
     prehashed = hashlib.sha256(password).hexdigest().encode("ascii")
-    return bcrypt.checkpw(prehashed, digest.removeprefix("bcrypt_sha256$").encode("ascii"))
+    return bcrypt.checkpw(prehashed, bcrypt_part.encode("ascii"))
 
 
 def _bcrypt_peppered(digest: str, password: bytes) -> bool:
     bcrypt_part, pepper = digest[:60], digest[61:]
+    if not _bcrypt_cost_ok(bcrypt_part):
+        return False
     # ASSUMPTION: Devise made the hash with Ruby's bcrypt, which silently uses the first 72 bytes
     # of password + pepper; we do the same so that long peppers still verify.
     peppered = (password + pepper.encode("utf-8"))[:_BCRYPT_MAX]
@@ -88,6 +105,9 @@ def _argon2(kind: str) -> Callable[[str, bytes], bool]:
     def verify(digest: str, password: bytes) -> bool:
         if not digest.startswith(f"${kind}$"):
             return False
+        params = argon2.extract_parameters(digest)
+        if params.memory_cost > _MAX_ARGON2_KIB or params.time_cost > _MAX_ARGON2_TIME:
+            return False
         try:
             return _ARGON2.verify(digest, password)
         except argon2.exceptions.VerifyMismatchError:
@@ -97,7 +117,7 @@ def _argon2(kind: str) -> Callable[[str, bytes], bool]:
 
 
 def _pbkdf2(name: str, password: bytes, salt: bytes, iterations: int, expected: bytes) -> bool:
-    if not expected:
+    if not expected or iterations > _MAX_ITERATIONS:
         return False
     derived = hashlib.pbkdf2_hmac(name, password, salt, iterations, dklen=len(expected))
     return _eq(derived, expected)
@@ -139,7 +159,10 @@ def _pbkdf2_sha512_hex(digest: str, password: bytes) -> bool:
 
 def _phpass(digest: str, password: bytes) -> bool:
     """The phpass portable algorithm (WordPress ``$P$``, phpBB ``$H$``)."""
-    rounds = 1 << _ITOA64.index(digest[3])
+    log2 = _ITOA64.index(digest[3])
+    if log2 > _MAX_PHPASS_LOG2:
+        return False
+    rounds = 1 << log2
     salt = digest[4:12].encode("ascii")
     state = hashlib.md5(salt + password).digest()  # noqa: S324 - the legacy algorithm itself
     for _ in range(rounds):
@@ -197,6 +220,8 @@ def _salted(name: str) -> Callable[[str, bytes], bool]:
 def _sha512_symfony(digest: str, password: bytes) -> bool:
     """Symfony's MessageDigestPasswordEncoder: sha512 of ``password{salt}``, re-hashed N times."""
     _, iterations_text, salt, expected = digest.split("$")
+    if int(iterations_text) > _MAX_ITERATIONS:
+        return False
     if "{" in salt or "}" in salt:  # Symfony refuses such salts, so no stored hash has one
         return False
     salted = password + b"{" + salt.encode("utf-8") + b"}"

@@ -274,3 +274,21 @@ def test_awscognito_cannot_be_verified_offline() -> None:
 def test_malformed_or_hostile_digests_return_false(hasher: str, digest: str) -> None:
     """Bad digests, unknown hashers and out-of-range parameters give False, never an exception."""
     assert verify_password(hasher, digest, PASSWORD) is False
+
+
+@pytest.mark.parametrize(
+    ("hasher", "digest"),
+    [
+        ("bcrypt", "$2b$31$" + GENERATED["bcrypt"][7:]),
+        ("bcrypt_peppered", "$2b$25$" + GENERATED["bcrypt_peppered"][7:]),
+        ("bcrypt_sha256_django", "bcrypt_sha256$$2b$28$" + GENERATED["bcrypt"][7:]),
+        ("phpass", "$P$S" + PASSLIB_PHPASS_P[4:]),
+        ("pbkdf2_sha256_django", "pbkdf2_sha256$900000000$salt$" + _b64(bytes(32))),
+        ("sha512_symfony", "sha512_symfony$900000000$s4lt$" + _b64(bytes(64))),
+        ("argon2id", "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"),
+        ("argon2id", "$argon2id$v=19$m=8,t=5000,p=1$c2FsdHNhbHQ$aGFzaGhhc2g"),
+    ],
+)
+def test_absurd_work_factors_are_refused(hasher: str, digest: str) -> None:
+    """Digests demanding hours of work are answered False instead of stalling the sandbox."""
+    assert verify_password(hasher, digest, PASSWORD) is False
