@@ -1,0 +1,193 @@
+"""``clerk-migrate sandbox``: serve a local Clerk-compatible Backend API until Ctrl-C."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+import click
+
+from migrate.cli._common import handle_errors
+
+__all__ = ["command"]
+
+_REQUIRABLE = (
+    "email_address",
+    "phone_number",
+    "username",
+    "web3_wallet",
+    "first_name",
+    "last_name",
+    "password",
+)
+
+
+def _describe(handle: Any) -> str:
+    config = handle.app.config
+    limit = config.effective_rate_limit
+    cap = config.effective_user_cap
+    f = config.faults
+    faults = []
+    if f.error_rate:
+        faults.append(f"{f.error_rate:g} 5xx")
+    if f.latency_mean_ms:
+        faults.append(f"latency mean {f.latency_mean_ms:g} ms (sigma {f.latency_sigma:g})")
+    if f.lost_rate:
+        faults.append(f"{f.lost_rate:g} lost responses")
+    if f.stall_rate:
+        faults.append(f"{f.stall_rate:g} stalls of up to {f.stall_seconds:g} s")
+    return (
+        f"rate limit: {f'{limit} requests / {config.rate_window:g} s' if limit else 'off'}; "
+        f"user cap: {cap or 'none'}; faults: {', '.join(faults) or 'none'}"
+    )
+
+
+@click.command(name="sandbox")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port on 127.0.0.1; 0 picks a free one.",
+)
+@click.option(
+    "--instance",
+    type=click.Choice(["development", "production"]),
+    default="development",
+    show_default=True,
+    help="Instance type: selects the key prefix (sk_test_/sk_live_), rate limit and user cap.",
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=None,
+    help="Seed for ids, the generated key and faults (same seed, same run).",
+)
+@click.option(
+    "--rate-limit",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Requests per window per key [default: 1000 production, 100 development; 0 = off].",
+)
+@click.option(
+    "--rate-window",
+    type=click.FloatRange(min=0, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Rate-limit window in seconds.",
+)
+@click.option(
+    "--user-cap",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Most users the instance holds [default: 100 development, none production; 0 = none].",
+)
+@click.option(
+    "--require",
+    "required",
+    multiple=True,
+    type=click.Choice(_REQUIRABLE),
+    help="A field the instance requires (repeatable).",
+)
+@click.option("--no-phone", is_flag=True, help="Phone numbers disabled (phone_number is refused).")
+@click.option("--no-username", is_flag=True, help="Usernames disabled.")
+@click.option(
+    "--error-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Fraction of requests answered with a 5xx.",
+)
+@click.option(
+    "--latency-ms",
+    type=click.FloatRange(min=0),
+    default=0.0,
+    show_default=True,
+    help="Mean added latency (log-normal) in milliseconds.",
+)
+@click.option(
+    "--latency-sigma",
+    type=click.FloatRange(min=0),
+    default=0.8,
+    show_default=True,
+    help="Shape of the latency tail (0.5 mild, 1.0 long).",
+)
+@click.option(
+    "--lost-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Fraction of creates stored but answered by closing the connection.",
+)
+@click.option(
+    "--stall-rate",
+    type=click.FloatRange(0, 1),
+    default=0.0,
+    show_default=True,
+    help="Fraction of requests held until the client gives up.",
+)
+@click.option(
+    "--stall-seconds",
+    type=click.FloatRange(min=0),
+    default=30.0,
+    show_default=True,
+    help="Longest stall.",
+)
+@click.option(
+    "--stall-after-store", is_flag=True, help="Stalled creates store the user before stalling."
+)
+def command(
+    *,
+    port: int,
+    instance: str,
+    seed: int | None,
+    rate_limit: int | None,
+    rate_window: float,
+    user_cap: int | None,
+    required: tuple[str, ...],
+    no_phone: bool,
+    no_username: bool,
+    error_rate: float,
+    latency_ms: float,
+    latency_sigma: float,
+    lost_rate: float,
+    stall_rate: float,
+    stall_seconds: float,
+    stall_after_store: bool,
+) -> None:
+    """Serve a local Clerk-compatible Backend API on 127.0.0.1 until Ctrl-C.
+
+    Prints the URL and a ready-to-use secret key as export lines. Users live in memory only.
+    """
+    with handle_errors():
+        from migrate.sandbox import FaultConfig, SandboxConfig, serve_forever  # noqa: PLC0415
+
+        config = SandboxConfig(
+            instance=instance,  # type: ignore[arg-type]
+            seed=seed,
+            rate_limit=rate_limit,
+            rate_window=rate_window,
+            user_cap=user_cap,
+            required=frozenset(required),
+            phone_enabled=not no_phone,
+            username_enabled=not no_username,
+            faults=FaultConfig(
+                error_rate=error_rate,
+                latency_mean_ms=latency_ms,
+                latency_sigma=latency_sigma,
+                lost_rate=lost_rate,
+                stall_rate=stall_rate,
+                stall_seconds=stall_seconds,
+                stall_after_store=stall_after_store,
+            ),
+        )
+
+        def ready(handle: Any) -> None:
+            click.echo(f"# Clerk sandbox ({instance} instance) on {handle.url}")
+            click.echo(f"export CLERK_API_URL={handle.url}")
+            click.echo(f"export CLERK_SECRET_KEY={handle.secret_key}")
+            click.echo(f"# {_describe(handle)}. Ctrl-C to stop.")
+
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the sandbox stops
+            serve_forever(config, port=port, on_ready=ready)
+        click.echo("# sandbox stopped", err=True)

@@ -1,0 +1,292 @@
+"""The sandbox's users, in memory: compact records, uniqueness indexes, Clerk-looking ids.
+
+Sized for a million users: a record is a ``__slots__`` object holding only what a request put in
+(empty metadata is ``None``, all flags share one int), and ids are not stored at all. A user's id
+is ``user_`` + 27 base62 characters encoding its sequence number plus a per-instance random
+offset, so ids look like Clerk's opaque KSUIDs, sort in creation order, and decode back to the
+record without an index. Email/phone/wallet ids are derived the same way under ``idn_``.
+
+Passwords live here only as a hasher name and a digest (a plaintext password is kept as a keyed
+HMAC, never as text); nothing in this module renders, logs or returns them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+from collections.abc import Iterator
+from typing import Any, Final
+
+__all__ = [
+    "BACKUP_CODES",
+    "BANNED",
+    "BYPASS_CLIENT_TRUST",
+    "CREATE_ORG",
+    "DELETE_SELF",
+    "LOCKED",
+    "PLAINTEXT_HASHER",
+    "TOTP",
+    "UserRecord",
+    "UserStore",
+    "wallet_key",
+]
+
+# Flag bits of UserRecord.flags.
+TOTP: Final = 1
+BACKUP_CODES: Final = 2
+BANNED: Final = 4
+LOCKED: Final = 8
+DELETE_SELF: Final = 16
+CREATE_ORG: Final = 32
+BYPASS_CLIENT_TRUST: Final = 64
+
+# Internal hasher name for passwords created from plaintext; never a Clerk hasher name.
+PLAINTEXT_HASHER: Final = "_sandbox_hmac_sha256"
+
+_B62: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_B62_INDEX: Final = {c: i for i, c in enumerate(_B62)}
+_ID_DIGITS: Final = 27
+_ID_SPAN: Final = 62**_ID_DIGITS - 62 ** (_ID_DIGITS - 1)
+_IDN_STRIDE: Final = 1 << 12  # per user: 3 kinds x up to 1024 identifications
+_KIND_OFFSET: Final = {"email": 0, "phone": 1024, "web3": 2048}
+
+
+def _b62(n: int, width: int = 0) -> str:
+    out = []
+    while n:
+        n, r = divmod(n, 62)
+        out.append(_B62[r])
+    out.extend("0" * (width - len(out)))
+    return "".join(reversed(out))
+
+
+_LOW_DIGITS: Final = 4
+_LOW_SPAN: Final = 62**_LOW_DIGITS
+_HIGH_CACHE: dict[int, str] = {}
+
+
+def _b62_id(n: int) -> str:
+    # Ids share their high digits (a random offset); encode those once and only the low four
+    # per call, which makes rendering a user several times cheaper.
+    high, low = divmod(n, _LOW_SPAN)
+    prefix = _HIGH_CACHE.get(high)
+    if prefix is None:
+        if len(_HIGH_CACHE) > 4096:
+            _HIGH_CACHE.clear()
+        prefix = _HIGH_CACHE[high] = _b62(high)
+    return prefix + _b62(low, _LOW_DIGITS)
+
+
+def _unb62(s: str) -> int | None:
+    n = 0
+    for c in s:
+        d = _B62_INDEX.get(c)
+        if d is None:
+            return None
+        n = n * 62 + d
+    return n
+
+
+def wallet_key(wallet: str) -> str:
+    """Uniqueness key of a web3 wallet: EVM hex addresses are case-insensitive, base58 is not."""
+    return wallet.lower() if wallet[:2] in ("0x", "0X") else wallet
+
+
+class UserRecord:
+    """One user as stored; ``UserStore.add`` assigns ``seq``, the caller everything else."""
+
+    __slots__ = (
+        "created_at",
+        "digest",
+        "email_status",
+        "emails",
+        "external_id",
+        "first_name",
+        "flags",
+        "hasher",
+        "last_name",
+        "legal_accepted_at",
+        "locale",
+        "org_limit",
+        "password_updated_at",
+        "phone_status",
+        "phones",
+        "private_metadata",
+        "public_metadata",
+        "seq",
+        "unsafe_metadata",
+        "updated_at",
+        "username",
+        "wallets",
+    )
+
+    def __init__(self) -> None:
+        self.seq = -1
+        self.external_id: str | None = None
+        self.username: str | None = None
+        self.first_name: str | None = None
+        self.last_name: str | None = None
+        self.locale: str | None = None
+        self.emails: tuple[str, ...] = ()
+        self.phones: tuple[str, ...] = ()
+        self.wallets: tuple[str, ...] = ()
+        # None when every identification is verified; else "verified"/"reserved" per position.
+        self.email_status: tuple[str, ...] | None = None
+        self.phone_status: tuple[str, ...] | None = None
+        self.public_metadata: dict[str, Any] | None = None
+        self.private_metadata: dict[str, Any] | None = None
+        self.unsafe_metadata: dict[str, Any] | None = None
+        self.hasher: str | None = None
+        self.digest: str | None = None
+        self.created_at = 0
+        self.updated_at = 0
+        self.legal_accepted_at: int | None = None
+        self.password_updated_at: int | None = None
+        self.flags = DELETE_SELF | CREATE_ORG
+        self.org_limit: int | None = None
+
+    def __repr__(self) -> str:
+        # Deliberately short: the digest must never reach a log or an assertion message.
+        return f"UserRecord(seq={self.seq}, external_id={self.external_id!r})"
+
+    @property
+    def password_enabled(self) -> bool:
+        """Whether the user has a password (a digest, or a plaintext turned into one)."""
+        return self.digest is not None
+
+
+class UserStore:
+    """All users of one sandbox instance, with an index per unique identifier."""
+
+    def __init__(self, seed: int | None = None) -> None:
+        rng = random.Random(seed) if seed is not None else random.SystemRandom()
+        # Offsets keep ids at exactly 27 base62 digits for 2**40 users.
+        self._user_base = 62 ** (_ID_DIGITS - 1) + rng.randrange(_ID_SPAN - (1 << 60))
+        self._idn_base = 62 ** (_ID_DIGITS - 1) + rng.randrange(_ID_SPAN - (1 << 60))
+        self._pepper = rng.randbytes(32)
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget every user (ids keep counting up, so an old id never points at a new user)."""
+        self._users: dict[int, UserRecord] = {}
+        self._next = getattr(self, "_next", 0)
+        self.by_email: dict[str, int] = {}
+        self.by_phone: dict[str, int] = {}
+        self.by_username: dict[str, int] = {}
+        self.by_wallet: dict[str, int] = {}
+        self.by_external_id: dict[str, int] = {}
+
+    # ids ----------------------------------------------------------------------------------
+
+    def user_id(self, seq: int) -> str:
+        """The public id of the user with sequence number ``seq``."""
+        return "user_" + _b62_id(self._user_base + seq)
+
+    def identification_id(self, seq: int, kind: str, index: int) -> str:
+        """The id of a user's ``index``-th email/phone/web3 identification."""
+        return "idn_" + _b62_id(self._idn_base + seq * _IDN_STRIDE + _KIND_OFFSET[kind] + index)
+
+    def seq_of(self, user_id: str) -> int | None:
+        """The sequence number a public id encodes, if it is one of ours and still exists."""
+        if not user_id.startswith("user_") or len(user_id) != 5 + _ID_DIGITS:
+            return None
+        n = _unb62(user_id[5:])
+        if n is None:
+            return None
+        seq = n - self._user_base
+        return seq if seq in self._users else None
+
+    # passwords ----------------------------------------------------------------------------
+
+    def plaintext_digest(self, password: str) -> str:
+        """A keyed HMAC of a plaintext password, so the text itself is never kept."""
+        return hmac.new(self._pepper, password.encode(), hashlib.sha256).hexdigest()
+
+    def check_plaintext(self, digest: str, password: str) -> bool:
+        """Whether ``password`` is the plaintext behind ``plaintext_digest`` output ``digest``."""
+        return hmac.compare_digest(digest, self.plaintext_digest(password))
+
+    # records ------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._users)
+
+    def __iter__(self) -> Iterator[UserRecord]:
+        """Users in creation order (oldest first)."""
+        return iter(self._users.values())
+
+    def newest_first(self) -> Iterator[UserRecord]:
+        """Users in reverse creation order."""
+        users = self._users
+        return (users[s] for s in reversed(users))
+
+    def get(self, seq: int) -> UserRecord | None:
+        """The user with sequence number ``seq``, if any."""
+        return self._users.get(seq)
+
+    def get_by_id(self, user_id: str) -> UserRecord | None:
+        """The user with public id ``user_id``, if any."""
+        seq = self.seq_of(user_id)
+        return None if seq is None else self._users[seq]
+
+    def get_by_external_id(self, external_id: str) -> UserRecord | None:
+        """The user with this ``external_id``, if any."""
+        seq = self.by_external_id.get(external_id)
+        return None if seq is None else self._users[seq]
+
+    def conflicts(self, rec: UserRecord) -> list[str]:
+        """The params whose value another user already holds, in Clerk's field order."""
+        taken: list[str] = []
+        if any(e.lower() in self.by_email for e in rec.emails):
+            taken.append("email_address")
+        if any(p in self.by_phone for p in rec.phones):
+            taken.append("phone_number")
+        if any(wallet_key(w) in self.by_wallet for w in rec.wallets):
+            taken.append("web3_wallet")
+        if rec.username is not None and rec.username.lower() in self.by_username:
+            taken.append("username")
+        if rec.external_id is not None and rec.external_id in self.by_external_id:
+            taken.append("external_id")
+        return taken
+
+    def add(self, rec: UserRecord) -> str:
+        """Store ``rec`` (whose identifiers must not conflict) and return its new public id."""
+        seq = self._next
+        self._next += 1
+        rec.seq = seq
+        self._users[seq] = rec
+        for e in rec.emails:
+            self.by_email[_lower(e)] = seq
+        for p in rec.phones:
+            self.by_phone[p] = seq
+        for w in rec.wallets:
+            self.by_wallet[wallet_key(w)] = seq
+        if rec.username is not None:
+            self.by_username[_lower(rec.username)] = seq
+        if rec.external_id is not None:
+            self.by_external_id[rec.external_id] = seq
+        return self.user_id(seq)
+
+    def delete(self, seq: int) -> UserRecord | None:
+        """Remove a user and free its identifiers; return it, or None if it did not exist."""
+        rec = self._users.pop(seq, None)
+        if rec is None:
+            return None
+        for e in rec.emails:
+            self.by_email.pop(e.lower(), None)
+        for p in rec.phones:
+            self.by_phone.pop(p, None)
+        for w in rec.wallets:
+            self.by_wallet.pop(wallet_key(w), None)
+        if rec.username is not None:
+            self.by_username.pop(rec.username.lower(), None)
+        if rec.external_id is not None:
+            self.by_external_id.pop(rec.external_id, None)
+        return rec
+
+
+def _lower(s: str) -> str:
+    # Reuse the original object when it is already lower case: halves index memory.
+    low = s.lower()
+    return s if low == s else low
