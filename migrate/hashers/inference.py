@@ -186,16 +186,37 @@ def infer_hasher(digest: str) -> Inference:
     return _UNKNOWN
 
 
+def _merged_runs() -> tuple[tuple[str, str | None], ...]:
+    """The rules as (pattern, hasher) with each run of neighbours that share an answer merged
+    into one alternation, and the trailing no-hasher run dropped (it cannot change the result).
+
+    First-match semantics only depend on which answer comes first, so this is the same function
+    with about half the regex passes over the column.
+    """
+    runs: list[tuple[list[str], str | None]] = []
+    for rule in _RULES:
+        body = rule.pattern[1:-1]  # every rule pattern is anchored ^…$
+        if runs and runs[-1][1] == rule.hasher:
+            runs[-1][0].append(body)
+        else:
+            runs.append(([body], rule.hasher))
+    while runs and runs[-1][1] is None:
+        runs.pop()
+    return tuple(("^(?:" + "|".join(f"(?:{b})" for b in bodies) + ")$", h) for bodies, h in runs)
+
+
+_MERGED: Final = _merged_runs()
+
+
 def infer_hasher_expr(digest: pl.Expr) -> pl.Expr:
     """The vectorised ``infer_hasher(...).hasher``: a Utf8 expression, null when none applies.
 
     Rules are applied in the same order as ``infer_hasher``; a null digest gives null.
     """
-    rules = iter(_RULES)
-    first = next(rules)
-    chain: Any = pl.when(digest.str.contains(first.pattern)).then(_lit(first.hasher))
-    for rule in rules:
-        chain = chain.when(digest.str.contains(rule.pattern)).then(_lit(rule.hasher))
+    (pattern, hasher), *rest = _MERGED
+    chain: Any = pl.when(digest.str.contains(pattern)).then(_lit(hasher))
+    for pattern, hasher in rest:
+        chain = chain.when(digest.str.contains(pattern)).then(_lit(hasher))
     result: pl.Expr = chain.otherwise(_lit(None))
     return result.alias("password_hasher")
 
