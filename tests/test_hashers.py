@@ -197,21 +197,24 @@ def test_inference_of_each_real_digest(hasher: str, digest: str) -> None:
     assert inference.candidates == (hasher,)
 
 
+BY_SHAPE: list[tuple[str, str]] = [
+    ("$2a$10$" + _B[7:], "bcrypt"),
+    ("$2y$10$" + _B[7:], "bcrypt"),
+    (DOCS_ARGON2["argon2i"], "argon2i"),
+    (DOCS_ARGON2["argon2id"], "argon2id"),
+    ("5F4DCC3B5AA765D61D8327DEB882CF99", "md5"),
+    # $P$ is valid under both phpass and md5_phpass; the documented name wins.
+    ("$P$61eNLYkUNJRaR4gfWXTte9znPJw4QH/", "phpass"),
+    # Django's 22-character salt is not padded base64, so the raw-salt reading is the only one.
+    ("pbkdf2_sha256$870000$abcdefghijklmnopqrstuv$" + _HASH_B64, "pbkdf2_sha256_django"),
+    # A salt with "=" padding (Keycloak, ASP.NET conversions) is base64.
+    ("pbkdf2_sha256$27500$c2FsdA==$" + _HASH_B64, "pbkdf2_sha256"),
+]
+
+
 @pytest.mark.parametrize(
     ("digest", "hasher"),
-    [
-        ("$2a$10$" + _B[7:], "bcrypt"),
-        ("$2y$10$" + _B[7:], "bcrypt"),
-        (DOCS_ARGON2["argon2i"], "argon2i"),
-        (DOCS_ARGON2["argon2id"], "argon2id"),
-        ("5F4DCC3B5AA765D61D8327DEB882CF99", "md5"),
-        # $P$ is valid under both phpass and md5_phpass; the documented name wins.
-        ("$P$61eNLYkUNJRaR4gfWXTte9znPJw4QH/", "phpass"),
-        # Django's 22-character salt is not padded base64, so the raw-salt reading is the only one.
-        ("pbkdf2_sha256$870000$abcdefghijklmnopqrstuv$" + _HASH_B64, "pbkdf2_sha256_django"),
-        # A salt with "=" padding (Keycloak, ASP.NET conversions) is base64.
-        ("pbkdf2_sha256$27500$c2FsdA==$" + _HASH_B64, "pbkdf2_sha256"),
-    ],
+    BY_SHAPE,
 )
 def test_inference_by_shape(digest: str, hasher: str) -> None:
     """Documented shapes infer the hasher the brief and Clerk's docs assign them."""
@@ -234,30 +237,33 @@ def test_hash_then_salt_order_is_flagged() -> None:
     assert "swap" in inference.reason
 
 
+CONVERTIBLE: list[tuple[str, tuple[str, ...], str]] = [
+    ("argon2" + _ARGON2ID, ("argon2id",), "django builder"),
+    ("argon2" + _ARGON2I, ("argon2i",), "django builder"),
+    ("bcrypt$" + _B, ("bcrypt",), "django builder"),
+    ("md5$$5f4dcc3b5aa765d61d8327deb882cf99", ("md5",), "django builder"),
+    (
+        "pbkdf2_sha1$1000$mOg67n00XwNVvulI6b1OW3$YD3gB6I0SnsD01mV0OGdKgLVJZA=",
+        ("pbkdf2_sha1",),
+        "key length 20",
+    ),
+    (
+        "$fbscrypt$v=1,n=14,r=8,p=1,ss=Bw==,sk=a2V5$c2FsdA==$aGFzaA==",
+        ("scrypt_firebase",),
+        "supabase builder",
+    ),
+    (
+        "AQAAAAEAACcQAAAAEFViYAG3NfZJLagzkgZwli4R6ec1ZjcFZ+aW2Nw5PmftqYGms0N+asV5SZVpeqWLug==",
+        ("pbkdf2_sha256",),
+        "aspnet builder",
+    ),
+    ("pbkdf2_sha512$500000$salt$" + "cd" * 64, ("pbkdf2_sha512",), "420000"),
+]
+
+
 @pytest.mark.parametrize(
     ("digest", "candidates", "words"),
-    [
-        ("argon2" + _ARGON2ID, ("argon2id",), "django builder"),
-        ("argon2" + _ARGON2I, ("argon2i",), "django builder"),
-        ("bcrypt$" + _B, ("bcrypt",), "django builder"),
-        ("md5$$5f4dcc3b5aa765d61d8327deb882cf99", ("md5",), "django builder"),
-        (
-            "pbkdf2_sha1$1000$mOg67n00XwNVvulI6b1OW3$YD3gB6I0SnsD01mV0OGdKgLVJZA=",
-            ("pbkdf2_sha1",),
-            "key length 20",
-        ),
-        (
-            "$fbscrypt$v=1,n=14,r=8,p=1,ss=Bw==,sk=a2V5$c2FsdA==$aGFzaA==",
-            ("scrypt_firebase",),
-            "supabase builder",
-        ),
-        (
-            "AQAAAAEAACcQAAAAEFViYAG3NfZJLagzkgZwli4R6ec1ZjcFZ+aW2Nw5PmftqYGms0N+asV5SZVpeqWLug==",
-            ("pbkdf2_sha256",),
-            "aspnet builder",
-        ),
-        ("pbkdf2_sha512$500000$salt$" + "cd" * 64, ("pbkdf2_sha512",), "420000"),
-    ],
+    CONVERTIBLE,
 )
 def test_convertible_shapes_name_the_builder(
     digest: str, candidates: tuple[str, ...], words: str
@@ -269,21 +275,24 @@ def test_convertible_shapes_name_the_builder(
     assert words in inference.reason
 
 
+UNSUPPORTED_SHAPES: list[tuple[str, str]] = [
+    ("$wp" + _B, "WordPress 6.8+"),
+    ("!jWZyCvGtPcFdzUYYJktcOkrmhMkyj4fpWlKn4N9i", "unusable password"),
+    ("sha1$salt$" + "a" * 40, "salted SHA-1"),
+    ("md5$seasalt$b614725f4cc025a51ab6a354d12890ab", "md5_salted concatenation order"),
+    ("scrypt$16384$salt$8$5$aGFzaA==", "Django scrypt"),
+    ("$argon2d$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", "argon2d"),
+    ("$6$rounds=5000$salt$hash", "Unix crypt"),
+    ("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", "other than {SSHA}"),
+    ("a" * 40, "SHA-1"),
+    ("", "empty"),
+    ("hello world", "no shape"),
+]
+
+
 @pytest.mark.parametrize(
     ("digest", "words"),
-    [
-        ("$wp" + _B, "WordPress 6.8+"),
-        ("!jWZyCvGtPcFdzUYYJktcOkrmhMkyj4fpWlKn4N9i", "unusable password"),
-        ("sha1$salt$" + "a" * 40, "salted SHA-1"),
-        ("md5$seasalt$b614725f4cc025a51ab6a354d12890ab", "md5_salted concatenation order"),
-        ("scrypt$16384$salt$8$5$aGFzaA==", "Django scrypt"),
-        ("$argon2d$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA", "argon2d"),
-        ("$6$rounds=5000$salt$hash", "Unix crypt"),
-        ("{SHA}W6ph5Mm5Pz8GgiULbPgzG37mj9g=", "other than {SSHA}"),
-        ("a" * 40, "SHA-1"),
-        ("", "empty"),
-        ("hello world", "no shape"),
-    ],
+    UNSUPPORTED_SHAPES,
 )
 def test_unsupported_and_unknown_shapes(digest: str, words: str) -> None:
     """Shapes Clerk cannot import give no hasher, no candidate, and a reason saying what to do."""
@@ -306,7 +315,9 @@ def test_polars_inference_matches_python() -> None:
         *REAL.values(),
         *DOCS_ARGON2.values(),
         *(d for _, d in NEAR_MISSES),
-        "argon2" + _ARGON2ID,
+        *(d for d, *_ in BY_SHAPE),
+        *(d for d, *_ in CONVERTIBLE),
+        *(d for d, *_ in UNSUPPORTED_SHAPES),
         "pbkdf2_sha256$150000$abcdEFGH1234$" + _HASH_B64,
         "$wp" + _B,
         "!x",

@@ -570,7 +570,7 @@ def _v3(prf: int, rounds: int, salt: bytes, subkey: bytes) -> str:
 def test_aspnet_v3_sha256_and_sha512_and_sha1_convert_and_verify() -> None:
     """V3 blobs for each PRF convert to the matching Clerk pbkdf2 format and verify."""
     salt = os.urandom(16)
-    cases = [
+    cases: list[tuple[int, str, Callable[[bytes], str]]] = [
         (1, "sha256", lambda k: f"pbkdf2_sha256$12${_b64(salt)}${_b64(k)}"),
         (2, "sha512", lambda k: f"pbkdf2_sha512_hex$12${salt.hex()}${k.hex()}"),
         (0, "sha1", lambda k: f"pbkdf2_sha1$12${salt.hex()}${k.hex()}$32"),
