@@ -49,3 +49,26 @@ def test_samples_are_realistically_sized() -> None:
         m = manifest(system)
         assert 20 <= m["total_rows"] <= 60, system
         assert len(m["created_with_password"]) > len(m["created_without_password"]), system
+
+
+def test_docs_hash_config_snippet_exports_the_firebase_parameters() -> None:
+    """The shell snippet in docs/presets.md turns hash_config.txt into the four variables."""
+    doc = (SAMPLES.parent / "docs" / "presets.md").read_text("utf-8")
+    block = doc.split("<!-- hash-config-snippet -->\n```sh\n", 1)[1].split("```", 1)[0]
+    script = block + 'printf "%s\\n" "$FIREBASE_SIGNER_KEY" "$FIREBASE_SALT_SEPARATOR" '
+    script += '"$FIREBASE_ROUNDS" "$FIREBASE_MEM_COST"\n'
+    out = subprocess.run(
+        ["bash", "-c", script],
+        cwd=SAMPLES / "firebase",
+        check=True,
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin"},
+    ).stdout.split()
+    env = manifest("firebase")["env"]
+    assert out == [
+        env["FIREBASE_SIGNER_KEY"],
+        env["FIREBASE_SALT_SEPARATOR"],
+        env["FIREBASE_ROUNDS"],
+        env["FIREBASE_MEM_COST"],
+    ]
