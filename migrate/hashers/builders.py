@@ -43,9 +43,10 @@ class Conversion:
     """The outcome of converting one exported digest.
 
     Converted: ``hasher`` and ``digest`` set, ``reason`` None. No input: all None but ``reason``.
-    Not convertible: ``digest`` is the input passed on unchanged (so that validation reports
-    it), ``hasher`` the hasher it was meant for when the value is merely damaged, else None, and
-    ``reason`` says why (never quoting the digest). The digest is left out of ``repr``.
+    Not convertible: ``digest`` is the input passed on (as it came; Keycloak's separate fields
+    joined with ``$``) so that validation reports it, ``hasher`` the hasher it was meant for when
+    the value is merely damaged, else None, and ``reason`` says why (never quoting the digest).
+    The digest is left out of ``repr``.
     """
 
     hasher: str | None
