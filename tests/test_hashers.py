@@ -115,10 +115,11 @@ def test_md5_phpass_accepts_wordpress_and_phpbb_tags() -> None:
     assert digest_problem("phpass", REAL["md5_phpass"]) is not None
 
 
-def test_every_hasher_has_a_real_example() -> None:
-    """The grammar covers the documented hasher names, and each one has a real digest here."""
+def test_every_hasher_has_a_real_example_and_a_near_miss() -> None:
+    """The grammar covers the documented hasher names; each has a real digest and a near miss."""
     assert set(REAL) == HASHERS
     assert set(DIGEST_PATTERNS) == HASHERS
+    assert {hasher for hasher, _ in NEAR_MISSES} == HASHERS
 
 
 @pytest.mark.parametrize(
