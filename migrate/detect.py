@@ -136,7 +136,7 @@ SIGNATURES: Final[tuple[Signature, ...]] = (
         frozenset({"localId"}),
         None,
         "Set FIREBASE_SIGNER_KEY, FIREBASE_SALT_SEPARATOR, FIREBASE_ROUNDS and FIREBASE_MEM_COST "
-        "from the console's password hash parameters (Users > ⋮ > Password hash parameters).",
+        "from the console's password hash parameters (docs/presets.md shows how to read them).",
     ),
     Signature(
         "firebase_csv",
