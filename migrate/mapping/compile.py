@@ -13,9 +13,10 @@ the transforms counts as no value (then ``default`` applies).
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 import polars as pl
 
@@ -43,6 +44,7 @@ __all__ = ["FIELD_DTYPES", "KEY_COLUMN", "compile_mapping"]
 
 KEY_COLUMN: Final = "_key"
 _JOIN_KEY: Final = "_join_key"
+_SELECTOR: Final = re.compile(r"(?P<name>.+)\[(?P<field>[^=\]]+)=(?P<value>[^\]]*)\]")
 FIELD_DTYPES: Final[dict[FieldKind, pl.DataType]] = {
     "string": pl.Utf8(),
     "list": pl.List(pl.Utf8),
@@ -63,6 +65,7 @@ class _Value:
 
     expr: pl.Expr
     shape: Shape
+    inner: Shape = "text"  # what a list's items hold
 
 
 def compile_mapping(
@@ -86,7 +89,7 @@ def compile_mapping(
         kind = CLERK_FIELDS[name]
         if isinstance(field.source, InferSource):
             continue  # needs password_digest first
-        value = ctx.value(field, scalar=kind != "list")
+        value = ctx.value(field, scalar=kind in ("string", "flag", "int"))
         if isinstance(field.source, BuilderSource) and value is not None:
             builder_hasher = ctx.builder_hasher
         if value is not None:
@@ -192,17 +195,19 @@ class _Context:
             return None
         expr, dtype = resolved
         picked = name not in self.schema and dtype == pl.Utf8
-        return _Value(expr, "jsonpath" if picked else _shape(dtype))
+        inner = _shape(_fields_dtype(dtype.inner)) if isinstance(dtype, pl.List) else "text"
+        return _Value(expr, "jsonpath" if picked else _shape(dtype), inner)
 
     def resolve(self, name: str) -> tuple[pl.Expr, pl.DataType] | None:
         """A column, or a dotted path into a struct / list of structs / JSON-text column."""
         if name in self.schema:
             return pl.col(name), self.schema[name]
         parts = name.split(".")
-        for cut in range(len(parts) - 1, 0, -1):
-            head = ".".join(parts[:cut])
+        for cut in range(len(parts), 0, -1):
+            head, selector = _selector(".".join(parts[:cut]))
             if head in self.schema:
-                return _navigate(pl.col(head), self.schema[head], parts[cut:])
+                found = _select(pl.col(head), self.schema[head], selector)
+                return _navigate(*found, parts[cut:]) if found else None
         return None
 
     def value(self, field: FieldSpec, *, scalar: bool = False) -> _Value | None:
@@ -212,7 +217,7 @@ class _Context:
             return None
         for step in field.transforms:
             value = _apply(value, step.name, step.arg)
-        return value
+        return _first(value) if scalar else value
 
     def origin(self, field: FieldSpec, *, scalar: bool) -> _Value | None:
         src = field.source
@@ -222,9 +227,9 @@ class _Context:
             values = [self.column(field.path, n) for n in src.names]
             if any(v is None for v in values):
                 return None
-            texts = [_text(v) for v in values if v is not None]
             if scalar:
-                return _Value(pl.coalesce(texts), "text")
+                return _Value(pl.coalesce([_text(_first(v)) for v in values if v]), "text")
+            texts = [_text(v) for v in values if v is not None]
             return _Value(pl.concat_list(texts).list.drop_nulls(), "list")
         if isinstance(src, ConstantSource):
             return _constant(src.value)
@@ -283,7 +288,8 @@ class _Context:
 def _navigate(
     expr: pl.Expr, dtype: pl.DataType, parts: list[str]
 ) -> tuple[pl.Expr, pl.DataType] | None:
-    for i, part in enumerate(parts):
+    for i, step in enumerate(parts):
+        part, selector = _selector(step)
         if isinstance(dtype, pl.Struct):
             fields = _fields(dtype)
             if part not in fields:
@@ -295,18 +301,55 @@ def _navigate(
                 return None
             expr = expr.list.eval(pl.element().struct.field(part))
             dtype = pl.List(fields[part])
-        elif dtype == pl.Utf8:
+        elif dtype == pl.Utf8 and selector is None:
             path = "$" + "".join(f"[{json.dumps(p)}]" for p in parts[i:])
             return expr.str.json_path_match(path), pl.Utf8()
         else:
             return None
+        found = _select(expr, dtype, selector)
+        if found is None:
+            return None
+        expr, dtype = found
     return expr, dtype
 
 
+def _first(v: _Value) -> _Value:
+    # Where one value is wanted, a list (credentials.secretData) gives its first item.
+    return _Value(v.expr.list.first(), v.inner) if v.shape == "list" else v
+
+
+def _selector(part: str) -> tuple[str, tuple[str, str] | None]:
+    """Split ``credentials[type=password]`` into the name and its (field, value) selector."""
+    match = _SELECTOR.fullmatch(part)
+    if match is None:
+        return part, None
+    return match["name"], (match["field"], match["value"])
+
+
+def _select(
+    expr: pl.Expr, dtype: pl.DataType, selector: tuple[str, str] | None
+) -> tuple[pl.Expr, pl.DataType] | None:
+    """Keep the items of a list of objects whose field equals the selector's value."""
+    if selector is None:
+        return expr, dtype
+    if not (isinstance(dtype, pl.List) and isinstance(dtype.inner, pl.Struct)):
+        return None
+    key, wanted = selector
+    if key not in _fields(dtype.inner):
+        return None
+    item = pl.element().struct.field(key).cast(pl.Utf8)
+    return expr.list.eval(pl.element().filter(item == wanted)), dtype
+
+
+def _fields_dtype(dtype: object) -> pl.DataType:
+    # polars may hand back a data type class (pl.Utf8) where an instance (pl.Utf8()) is meant.
+    if isinstance(dtype, pl.DataType):
+        return dtype
+    return cast("pl.DataType", dtype())  # type: ignore[operator]
+
+
 def _fields(dtype: pl.Struct) -> dict[str, pl.DataType]:
-    return {
-        f.name: f.dtype if isinstance(f.dtype, pl.DataType) else f.dtype() for f in dtype.fields
-    }
+    return {f.name: _fields_dtype(f.dtype) for f in dtype.fields}
 
 
 def _shape(dtype: pl.DataType) -> Shape:
@@ -382,7 +425,7 @@ def _apply(v: _Value, name: str, arg: object) -> _Value:
         return _Value(_text(v), "json")
     if v.shape == "list":
         element = pl.element().cast(pl.Utf8)
-        return _Value(v.expr.list.eval(tdef.fn(element, arg)), "list")
+        return _Value(v.expr.list.eval(tdef.fn(element, arg)), "list", "text")
     if name == "timestamp" and v.shape == "datetime":
         return _Value(_text(v), "text")
     out = tdef.fn(_text(v), arg)

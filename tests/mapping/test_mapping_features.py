@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+from migrate.errors import MappingError
 from migrate.mapping import FIELD_DTYPES, compile_mapping, load_mapping, parse_mapping
 from migrate.mapping.spec import CLERK_FIELDS
 from migrate.sources import read_source
@@ -392,3 +393,45 @@ def test_presets_load_by_name(name: str) -> None:
     spec = load_mapping(name, env)
     assert Path(spec.file).name == f"{name}.toml"
     assert spec.field_spec("external_id") is not None
+
+
+def keycloak_like() -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "credentials": [
+                [
+                    {"type": "otp", "secretData": "otp-secret"},
+                    {"type": "password", "secretData": "pw-secret"},
+                ],
+                [],
+            ]
+        }
+    )
+
+
+def test_a_selector_picks_items_of_a_list_of_objects() -> None:
+    """``credentials[type=password].secretData`` keeps the password credential's field."""
+    toml = '[fields]\npassword_digest = "credentials[type=password].secretData"\n'
+    assert column(toml, keycloak_like(), "password_digest") == ["pw-secret", None]
+
+
+def test_a_text_field_from_a_list_takes_its_first_item() -> None:
+    """A path through a list gives a text field its first item, alone or in ``columns``."""
+    toml = """
+    [fields]
+    password_digest = "credentials.secretData"
+    first_name = { columns = ["credentials.type"] }
+    """
+    df = mapped(toml, keycloak_like())
+    assert df["password_digest"].to_list() == ["otp-secret", None]
+    assert df["first_name"].to_list() == ["otp", None]
+
+
+def test_a_selector_on_a_column_that_is_not_a_list_of_objects_is_missing() -> None:
+    """A selector that cannot apply is reported like a missing column."""
+    spec = parse_mapping('[fields]\nfirst_name = "name[type=x]"\n', {}, file="m.toml")
+    with pytest.raises(MappingError) as err:
+        compile_mapping(spec, pl.LazyFrame({"_row": [1], "name": ["a"]}))
+    assert str(err.value.problems[0]) == (
+        "fields.first_name: column 'name[type=x]' is not in the input; columns: name"
+    )
