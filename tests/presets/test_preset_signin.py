@@ -32,7 +32,7 @@ async def _verify(client: httpx.AsyncClient, user_id: str, password: str) -> htt
     return await client.post(f"/v1/users/{user_id}/verify_password", json={"password": password})
 
 
-@pytest.mark.parametrize("case", case_params(variants=False))
+@pytest.mark.parametrize("case", case_params())
 def test_migrated_users_sign_in_with_their_old_password(case: Case) -> None:
     """Every valid row is accepted; each migrated password verifies and a wrong one does not."""
     prepared = case.prepared()
