@@ -292,7 +292,10 @@ def _holds_marker(name: str, dtype: pl.DataType) -> pl.Expr:
 
 # --- decoding to a UTF-8 temporary file -------------------------------------------------------
 
+# Per process, keyed by path, mtime and size: a file is checked or decoded once however many
+# times it is scanned (the plan, then payload batches, then the failed-rows report).
 _cache: dict[tuple[str, int, int, bool, str], tuple[Path, bool]] = {}
+_clean: dict[tuple[str, int, int, bool], bool] = {}
 _tmpdir: list[Path] = []
 
 
@@ -311,10 +314,15 @@ def _utf8_file(path: Path, gz: bool, encoding: str, *, bom_ok: bool) -> tuple[Pa
     except LookupError as exc:
         raise SourceError(f"{path}: unknown encoding {encoding!r}") from exc
     utf8 = codec in _UTF8_NAMES
-    if utf8 and not gz and _is_clean_utf8(path, bom_ok=bom_ok):
-        return path, False
     st = path.stat()
-    cache_key = (str(path.resolve()), st.st_mtime_ns, st.st_size, gz, codec)
+    identity = (str(path.resolve()), st.st_mtime_ns, st.st_size)
+    if utf8 and not gz:
+        clean_key = (*identity, bom_ok)
+        if clean_key not in _clean:
+            _clean[clean_key] = _is_clean_utf8(path, bom_ok=bom_ok)
+        if _clean[clean_key]:
+            return path, False
+    cache_key = (*identity, gz, codec)
     if cache_key in _cache and _cache[cache_key][0].exists():
         return _cache[cache_key]
     fd, name = tempfile.mkstemp(dir=_workdir(), suffix=".txt")
