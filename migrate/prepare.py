@@ -35,7 +35,6 @@ from migrate.mapping.payload import mask_payload, payloads_from_frame
 from migrate.mapping.spec import MappingSpec
 from migrate.sources import EMPTY_COLUMN, ROW_COLUMN, scan_source
 from migrate.validation import (
-    ERROR_DTYPE,
     ValidationSettings,
     duplicate_mask,
     errors_from_mask,
@@ -130,6 +129,7 @@ class Prepared:
         self.join_paths = {j.name: options.joins.get(j.name, j.path) for j in spec.joins}
         # Fail now, before any row is processed: unreadable files, columns the input lacks.
         self._mapped = self._compile()
+        self._frame: pl.DataFrame | None = None
         self._plan: pl.DataFrame | None = None
         self._skipped = 0
 
@@ -175,20 +175,31 @@ class Prepared:
         once, in one streaming pass over the input. Raises ``SourceError``.
         """
         if self._plan is None:
-            self._plan = self._compute_plan()
+            verdicts = self._verdicts(contacts=True)
+            table = _decode_table(verdicts["_mask"], self.settings)
+            # Each row's errors are gathered from the table of distinct masks (a handful), so no
+            # per-row decoding and no copy of the other columns.
+            index = verdicts["_mask"].replace_strict(
+                table["_mask"], pl.Series(range(table.height), dtype=pl.UInt32)
+            )
+            errors = table["_errors"].gather(index)
+            self._plan = verdicts.with_columns(errors).select(_PLAN_COLUMNS)
         return self._plan
 
     def counts(self) -> Counts:
         """Rows read (non-empty), valid, invalid, and empty rows skipped."""
-        plan = self.plan()
-        invalid = int((plan["_errors"].list.len() > 0).sum())
-        return Counts(plan.height, plan.height - invalid, invalid, self._skipped)
+        verdicts = self._verdicts(contacts=False)
+        invalid = int((verdicts["_mask"] != 0).sum())
+        return Counts(verdicts.height, verdicts.height - invalid, invalid, self._skipped)
 
     def errors(self) -> pl.DataFrame:
         """One line per (row, reason): ``row, key, field, reason, message``, in file order."""
-        invalid = self.plan().filter(pl.col("_errors").list.len() > 0)
+        verdicts = self._verdicts(contacts=False)
+        invalid = verdicts.filter(pl.col("_mask") != 0).select(ROW_COLUMN, "_key", "_mask")
+        table = _decode_table(invalid["_mask"], self.settings)
         return (
-            invalid.select(pl.col("_row").alias("row"), pl.col("_key").alias("key"), "_errors")
+            invalid.join(table, on="_mask", how="left", maintain_order="left")
+            .select(pl.col(ROW_COLUMN).alias("row"), pl.col("_key").alias("key"), "_errors")
             .explode("_errors")
             .unnest("_errors")
         )
@@ -215,47 +226,55 @@ class Prepared:
         except pl.exceptions.PolarsError as exc:
             raise self._source_error(exc) from exc
 
-    def _compute_plan(self) -> pl.DataFrame:
-        mapped = with_all_fields(self._mapped)
+    def _verdicts(self, *, contacts: bool) -> pl.DataFrame:
+        """``_row, _key, _mask`` (+ ``external_id, email`` with ``contacts``) per non-empty row.
+
+        One streaming pass keeps per row only its number, key, rule mask and hashes of the values
+        that must be unique; the duplicate bits are then added without copying the frame.
+        """
+        if self._frame is not None and (not contacts or "email" in self._frame.columns):
+            return self._frame
         present = set(self._mapped.collect_schema().names())
-        keys = key_columns(present)
+        mapped = with_all_fields(self._mapped)
+        extra = [
+            pl.col("external_id"),
+            pl.col("email_address").list.first().alias("email"),
+        ]
         query = mapped.select(
             ROW_COLUMN,
             "_key",
-            "external_id",
-            pl.col("email_address").list.first().alias("email"),
+            *(extra if contacts else []),
             row_mask(self.now, self.settings, present),
-            *keys,
+            *key_columns(present),
         )
         try:
             frame = query.collect(engine="streaming")
         except pl.exceptions.PolarsError as exc:
             raise self._source_error(exc) from exc
         self._skipped = int((frame[ROW_COLUMN] < 0).sum())
-        frame = frame.filter(pl.col(ROW_COLUMN) > 0)
+        if self._skipped:
+            frame = frame.filter(pl.col(ROW_COLUMN) > 0)
         key_names = [n for n in key_column_names() if n in frame.columns]
         if key_names:
-            dups = duplicate_mask(frame.lazy().select(ROW_COLUMN, *key_names)).collect()
-            frame = (
-                frame.drop(key_names)
-                .join(dups, on=ROW_COLUMN, how="left", maintain_order="left")
-                .with_columns(pl.col("_mask") | pl.col("_dup_mask").fill_null(0))
-                .drop("_dup_mask")
-            )
-        # Decode messages for the invalid rows only; valid rows get an empty list.
-        decoded = frame.filter(pl.col("_mask") != 0).select(
-            ROW_COLUMN, errors_from_mask(pl.col("_mask"), self.settings)
-        )
-        return (
-            frame.drop("_mask")
-            .join(decoded, on=ROW_COLUMN, how="left", maintain_order="left")
-            .with_columns(pl.col("_errors").fill_null(pl.lit([], dtype=ERROR_DTYPE)))
-            .select(_PLAN_COLUMNS)
-        )
+            dups = duplicate_mask(frame.select(ROW_COLUMN, *key_names).lazy()).collect()
+            frame = frame.drop(key_names)
+            if dups.height:
+                extra_bits = pl.col(ROW_COLUMN).replace_strict(
+                    dups[ROW_COLUMN], dups["_dup_mask"], default=0, return_dtype=pl.UInt64
+                )
+                frame = frame.with_columns(pl.col("_mask") | extra_bits)
+        self._frame = frame
+        return frame
 
     def _source_error(self, exc: pl.exceptions.PolarsError) -> SourceError:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return SourceError(f"{self.input}: cannot be read: {first}")
+
+
+def _decode_table(masks: pl.Series, settings: ValidationSettings) -> pl.DataFrame:
+    """``_mask, _errors`` for each distinct mask value (rows with the same mask share errors)."""
+    distinct = masks.unique().to_frame("_mask")
+    return distinct.with_columns(errors_from_mask(pl.col("_mask"), settings))
 
 
 def _sha256(path: Path) -> str:
