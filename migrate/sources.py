@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import atexit
 import codecs
+import dataclasses
 import gzip
 import os
 import shutil
@@ -97,14 +98,14 @@ class SourceOptions:
     """How to read one input file; every field has a default that suits most exports.
 
     ``format`` None means from the extension (``.csv .tsv .parquet .ndjson .jsonl .json``, each
-    optionally ``.gz``). ``column_names`` names header-less CSV columns (default ``column_1``…) or
+    optionally ``.gz``). ``delimiter`` None means a tab for ``.tsv``, else a comma. ``column_names`` names header-less CSV columns (default ``column_1``…) or
     renames a header's columns. ``json_key`` picks the list inside a JSON object (default: ``users``
     or the object's only list).
     """
 
     format: Format | None = None
     has_header: bool = True
-    delimiter: str = ","
+    delimiter: str | None = None
     quote_char: str | None = '"'
     encoding: str = "utf-8"
     json_key: str | None = None
@@ -164,6 +165,9 @@ def scan_source(path: str | Path, options: SourceOptions | None = None) -> pl.La
             marker = False
         else:
             physical, marker = _utf8_file(p, gz, opts.encoding, bom_ok=fmt == "csv")
+            if opts.delimiter is None:
+                tsv = ".tsv" in (s.lower() for s in p.suffixes)
+                opts = dataclasses.replace(opts, delimiter="\t" if tsv else ",")
             frame = _scan_text(physical, fmt, opts)
         schema = frame.collect_schema()
     except SourceError:
@@ -197,6 +201,7 @@ def _scan_text(physical: Path, fmt: Format, opts: SourceOptions) -> pl.LazyFrame
 
 
 def _scan_csv(physical: Path, opts: SourceOptions) -> pl.LazyFrame:
+    assert opts.delimiter is not None  # scan_source settles the default
     if len(opts.delimiter) != 1:
         raise SourceError(
             f"{physical}: the delimiter must be one character, not {opts.delimiter!r}"
