@@ -54,6 +54,7 @@ __all__ = [
     "SOURCE_ERROR_COLUMN",
     "SourceOptions",
     "count_empty_rows",
+    "csv_delimiter",
     "detect_format",
     "read_source",
     "reading",
@@ -98,14 +99,15 @@ class SourceOptions:
     """How to read one input file; every field has a default that suits most exports.
 
     ``format`` None means from the extension (``.csv .tsv .parquet .ndjson .jsonl .json``, each
-    optionally ``.gz``). ``delimiter`` None means a tab for ``.tsv``, else a comma. ``column_names`` names header-less CSV columns (default ``column_1``…) or
-    renames a header's columns. ``json_key`` picks the list inside a JSON object (default: ``users``
+    optionally ``.gz``). A ``.tsv`` file with the default ``","`` delimiter is read with tabs
+    (``csv_delimiter``). ``column_names`` names header-less CSV columns (default ``column_1``…)
+    or renames a header's columns. ``json_key`` picks the list inside a JSON object (default: ``users``
     or the object's only list).
     """
 
     format: Format | None = None
     has_header: bool = True
-    delimiter: str | None = None
+    delimiter: str = ","
     quote_char: str | None = '"'
     encoding: str = "utf-8"
     json_key: str | None = None
@@ -133,6 +135,12 @@ def detect_format(path: str | Path, fmt: str | None = None) -> tuple[Format, boo
             f"name it .csv/.parquet/.ndjson/.json (optionally .gz) or pass a format"
         )
     return _EXTENSIONS[ext], gz
+
+
+def csv_delimiter(path: str | Path, options: SourceOptions) -> str:
+    """The separator a CSV is read with: tab for ``.tsv`` left at the default, else as given."""
+    tsv = ".tsv" in (s.lower() for s in Path(path).suffixes)
+    return "\t" if tsv and options.delimiter == "," else options.delimiter
 
 
 def read_source(path: str | Path, options: SourceOptions | None = None) -> pl.LazyFrame:
@@ -165,9 +173,7 @@ def scan_source(path: str | Path, options: SourceOptions | None = None) -> pl.La
             marker = False
         else:
             physical, marker = _utf8_file(p, gz, opts.encoding, bom_ok=fmt == "csv")
-            if opts.delimiter is None:
-                tsv = ".tsv" in (s.lower() for s in p.suffixes)
-                opts = dataclasses.replace(opts, delimiter="\t" if tsv else ",")
+            opts = dataclasses.replace(opts, delimiter=csv_delimiter(p, opts))
             frame = _scan_text(physical, fmt, opts)
         schema = frame.collect_schema()
     except SourceError:
@@ -201,7 +207,6 @@ def _scan_text(physical: Path, fmt: Format, opts: SourceOptions) -> pl.LazyFrame
 
 
 def _scan_csv(physical: Path, opts: SourceOptions) -> pl.LazyFrame:
-    assert opts.delimiter is not None  # scan_source settles the default
     if len(opts.delimiter) != 1:
         raise SourceError(
             f"{physical}: the delimiter must be one character, not {opts.delimiter!r}"

@@ -184,7 +184,7 @@ class SourceSpec:
     format: Format | None = None
     key: FieldSpec | None = None
     has_header: bool = True
-    delimiter: str | None = None
+    delimiter: str = ","
     quote_char: str | None = '"'
     encoding: str = "utf-8"
     json_key: str | None = None
