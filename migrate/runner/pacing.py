@@ -56,6 +56,16 @@ class PacingStats:
     rate_limited: int = 0
     pauses: int = 0
     paused_seconds: float = 0.0
+    first_request_at: float | None = None
+    last_request_at: float | None = None
+
+    @property
+    def sending_rate(self) -> float:
+        """Requests per second between the first and the last request let through."""
+        if self.first_request_at is None or self.last_request_at is None:
+            return 0.0
+        span = self.last_request_at - self.first_request_at
+        return (self.requests - 1) / span if span > 0 else 0.0
 
 
 class Pacer:
@@ -107,6 +117,10 @@ class Pacer:
         await self.limiter.acquire(min(1.0 / self.factor, self._burst))
         # A 429 may have arrived while this request waited for capacity: honour it too.
         await self._wait_pause()
+        now = self._clock()
+        if self.stats.first_request_at is None:
+            self.stats.first_request_at = now
+        self.stats.last_request_at = now
         self.stats.requests += 1
 
     async def _wait_pause(self) -> None:

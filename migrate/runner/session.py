@@ -289,6 +289,7 @@ def pass_stats(outcome: RunOutcome, target: Target, settings: EngineSettings) ->
         "rate_limit_per_s": settings.rate,
         "requests": outcome.pacing.requests,
         "achieved_rate_per_s": round(outcome.achieved_rate, 2),
+        "sending_rate_per_s": round(outcome.pacing.sending_rate, 2),
         "rate_limited_429": outcome.pacing.rate_limited,
         "pauses": outcome.pacing.pauses,
         "retries": outcome.retries,

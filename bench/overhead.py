@@ -1,0 +1,94 @@
+"""The tool's own cost: CPU time per created user, and peak memory as the input grows.
+
+    uv run python bench/overhead.py                        # CPU: 20,000 users
+    uv run python bench/overhead.py --cpu 50000
+    uv run python bench/overhead.py --rss 100000 1000000   # peak RSS of full runs
+
+The sandbox runs as its own process with every limit off (``--rate-limit 0 --user-cap 0``) and
+no latency, so the run is bound by the tool and the server, not by pacing. The tool runs as a
+real ``clerk-migrate run`` subprocess with ``--rate 1000000``; its CPU time (user + system) and
+peak RSS come from ``os.wait4`` on that process alone (the sandbox's own costs are excluded).
+
+- CPU per created user: the whole process (start-up, reading and validating the input, planning,
+  sending, recording, reports) divided by the users created. Target <= 0.5 ms.
+- Peak RSS of a full run on a 100 k-row and a 1 M-row input. Target: the 1 M run within 1.3x
+  of the 100 k run (memory flat in the input size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from pacing import start_sandbox, stop, write_input
+
+
+def measure(n: int, concurrency: int) -> dict[str, float]:
+    """One full run of ``n`` users; CPU seconds, peak RSS (MB), wall time, users created."""
+    sandbox, url, key = start_sandbox(
+        "--instance", "production", "--rate-limit", "0", "--user-cap", "0", "--seed", "1"
+    )
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_input(Path(tmp), n)
+            args = [sys.executable, "-m", "migrate", "run", str(path), "--mapping",
+                    str(Path(tmp) / "map.toml"), "--api-url", url, "--yes", "--quiet",
+                    "--rate", "1000000", "--concurrency", str(concurrency)]  # fmt: skip
+            env = os.environ | {"CLERK_SECRET_KEY": key}
+            started = time.monotonic()
+            proc = subprocess.Popen(
+                args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
+            wall = time.monotonic() - started
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0:
+                assert proc.stderr is not None
+                raise SystemExit(f"run failed ({code}):\n{proc.stderr.read()}")
+            summary = json.loads((Path(tmp) / "users.clerk-migrate" / "summary.json").read_text())
+    finally:
+        stop(sandbox)
+    created = float(summary["counts"]["created"])
+    return {
+        "cpu": usage.ru_utime + usage.ru_stime,
+        "rss_mb": usage.ru_maxrss / 1024,
+        "wall": wall,
+        "created": created,
+        "send_s": float(summary["run"]["last_pass"]["duration_s"]),
+    }
+
+
+def main() -> None:
+    """Print CPU per user and/or peak RSS figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cpu", type=int, default=20_000, help="users for the CPU figure")
+    parser.add_argument("--rss", type=int, nargs="*", default=[], help="input sizes for RSS")
+    parser.add_argument("--concurrency", type=int, default=32)
+    args = parser.parse_args()
+    if args.cpu:
+        f = measure(args.cpu, args.concurrency)
+        print(
+            f"cpu: {int(f['created']):,} users created in {f['wall']:.1f} s wall "
+            f"({f['send_s']:.1f} s sending, {f['created'] / f['send_s']:.0f} users/s); tool CPU "
+            f"{f['cpu']:.2f} s = {1000 * f['cpu'] / f['created']:.3f} ms per created user "
+            f"(target <= 0.5 ms); peak RSS {f['rss_mb']:.0f} MB"
+        )
+    base = None
+    for n in args.rss:
+        f = measure(n, args.concurrency)
+        base = base or f["rss_mb"]
+        print(
+            f"rss: {n:>9,} rows -> peak RSS {f['rss_mb']:.0f} MB ({f['rss_mb'] / base:.2f}x the "
+            f"first size), {f['wall']:.0f} s wall, CPU {1000 * f['cpu'] / f['created']:.3f} "
+            "ms/user"
+        )
+
+
+if __name__ == "__main__":
+    main()

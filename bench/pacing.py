@@ -1,0 +1,151 @@
+"""Does ``clerk-migrate run`` reach the configured rate without tripping Clerk's limit?
+
+    uv run python bench/pacing.py                  # N = 5,000, both cases
+    uv run python bench/pacing.py -n 10000 --case limit
+
+The sandbox runs as its own process with production behaviour (1,000 requests per 10 s per key,
+429 + Retry-After beyond that) and a realistic latency: log-normal, mean 150 ms, sigma 1.0 (a
+long tail: p99 around 1 s). The tool runs as a real ``clerk-migrate run`` subprocess with an
+``sk_live_`` key and ``--yes``. Two cases:
+
+- ``default``: no ``--rate`` (90 % of the limit, 90 req/s): target >= 97 % of 90/s, zero 429s;
+- ``limit``: ``--rate 100``, exactly the limit: target 429s < 0.5 % of requests.
+
+Figures come from the run's own summary.json (requests, duration of the sending pass, 429s) and
+are cross-checked with the sandbox's counters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+MAPPING = """
+[source]
+format = "csv"
+key = "id"
+
+[fields]
+external_id = "id"
+email_address = "email"
+first_name = "first"
+last_name = "last"
+"""
+
+
+def write_input(directory: Path, n: int) -> Path:
+    """A CSV of ``n`` valid users, with the mapping beside it as map.toml."""
+    path = directory / "users.csv"
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "email", "first", "last"])
+        for i in range(1, n + 1):
+            writer.writerow([f"legacy-{i}", f"user{i}@example.com", f"First{i}", f"Last{i}"])
+    (directory / "map.toml").write_text(MAPPING)
+    return path
+
+
+def start_sandbox(*options: str) -> tuple[subprocess.Popen[str], str, str]:
+    """Start ``clerk-migrate sandbox`` as a process; return it, its URL and its key."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migrate", "sandbox", "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    url = key = ""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if line.startswith("export CLERK_API_URL="):
+            url = line.split("=", 1)[1].strip()
+        elif line.startswith("export CLERK_SECRET_KEY="):
+            key = line.split("=", 1)[1].strip()
+        if url and key:
+            break
+    return proc, url, key
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    """Stop a sandbox process started here."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def counters(url: str) -> dict[str, object]:
+    """The sandbox's private counters."""
+    return dict(httpx.get(f"{url}/_sandbox/counters", timeout=10).json())
+
+
+def run_case(n: int, case: str, seed: int) -> dict[str, float]:
+    """One run of ``n`` users; the figures of its sending pass."""
+    sandbox, url, key = start_sandbox(
+        "--instance", "production", "--latency-ms", "150", "--latency-sigma", "1.0",
+        "--seed", str(seed),
+    )  # fmt: skip
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = write_input(Path(tmp), n)
+            args = [sys.executable, "-m", "migrate", "run", str(path), "--mapping",
+                    str(Path(tmp) / "map.toml"), "--api-url", url, "--yes", "--quiet"]  # fmt: skip
+            if case == "limit":
+                args += ["--rate", "100"]
+            env = os.environ | {"CLERK_SECRET_KEY": key}
+            started = time.monotonic()
+            done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+            wall = time.monotonic() - started
+            if done.returncode != 0:
+                raise SystemExit(f"run failed ({done.returncode}):\n{done.stderr}")
+            summary = json.loads((Path(tmp) / "users.clerk-migrate" / "summary.json").read_text())
+        seen = counters(url)
+    finally:
+        stop(sandbox)
+    last = summary["run"]["last_pass"]
+    configured = float(last["rate_limit_per_s"])
+    return {
+        "configured": configured,
+        "requests": float(last["requests"]),
+        "duration": float(last["duration_s"]),
+        "achieved": float(last["achieved_rate_per_s"]),
+        "share": float(last["achieved_rate_per_s"]) / configured,
+        "sending": float(last["sending_rate_per_s"]),
+        "429s": float(last["rate_limited_429"]),
+        "sandbox_429s": float(seen["rate_limited"]),  # type: ignore[arg-type]
+        "created": float(summary["counts"]["created"]),
+        "wall": wall,
+    }
+
+
+def main() -> None:
+    """Run the cases and print the figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=5000, help="users per case (>= 5000)")
+    parser.add_argument("--case", choices=["default", "limit", "both"], default="both")
+    parser.add_argument("--seed", type=int, default=7)
+    args = parser.parse_args()
+    cases = ["default", "limit"] if args.case == "both" else [args.case]
+    for case in cases:
+        f = run_case(args.n, case, args.seed)
+        print(
+            f"{case:>7}: {int(f['created']):,} created, {int(f['requests']):,} requests in "
+            f"{f['duration']:.1f} s (wall {f['wall']:.1f} s) -> {f['achieved']:.2f} req/s of "
+            f"{f['configured']:g} configured = {100 * f['share']:.1f} % (first to last request: "
+            f"{f['sending']:.2f} req/s = {100 * f['sending'] / f['configured']:.1f} %); 429s: "
+            f"{int(f['429s'])} ({100 * f['429s'] / max(f['requests'], 1):.2f} % of requests; "
+            f"sandbox counted {int(f['sandbox_429s'])})"
+        )
+
+
+if __name__ == "__main__":
+    main()
