@@ -101,8 +101,8 @@ class SourceOptions:
     ``format`` None means from the extension (``.csv .tsv .parquet .ndjson .jsonl .json``, each
     optionally ``.gz``). A ``.tsv`` file with the default ``","`` delimiter is read with tabs
     (``csv_delimiter``). ``column_names`` names header-less CSV columns (default ``column_1``…)
-    or renames a header's columns. ``json_key`` picks the list inside a JSON object (default: ``users``
-    or the object's only list).
+    or renames a header's columns. ``json_key`` picks the list inside a JSON object (default:
+    ``users`` or the object's only list).
     """
 
     format: Format | None = None
