@@ -353,7 +353,4 @@ def test_tsv_defaults_to_tabs(tmp_path: Path) -> None:
     """A .tsv file left at the default delimiter is split on tabs; another delimiter is kept."""
     f = write(tmp_path / "u.tsv", b"id\tname\n1\tDoe; Jane\n")
     assert rows(f)[0]["name"] == "Doe; Jane"
-    assert read_source(f, SourceOptions(delimiter=";")).collect_schema().names()[1:3] == [
-        "id\tname",
-        "Jane",
-    ]
+    assert read_source(f, SourceOptions(delimiter=";")).collect_schema().names()[1] == "id\tname"
