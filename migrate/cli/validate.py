@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from migrate.cli._common import EXIT_FAILED_ROWS, EXIT_OK, fail, handle_errors
+from migrate.cli._common import EXIT_FAILED_ROWS, EXIT_INTERRUPTED, EXIT_OK, fail, handle_errors
 from migrate.cli._options import source_options, source_options_from
 from migrate.errors import ConfigError
 
@@ -86,16 +86,20 @@ def command(
     secret key and no network. Exit status: 0 all rows valid, 3 some invalid, 1 the input or
     mapping cannot be used, 2 wrong options.
     """
-    with handle_errors():
-        exit_code = _validate(
-            input_path,
-            mapping,
-            out_dir,
-            preview,
-            as_json=as_json,
-            joins=joins,
-            source=source_options_from(fmt, encoding, delimiter, no_header),
-        )
+    try:
+        with handle_errors():
+            exit_code = _validate(
+                input_path,
+                mapping,
+                out_dir,
+                preview,
+                as_json=as_json,
+                joins=joins,
+                source=source_options_from(fmt, encoding, delimiter, no_header),
+            )
+    except KeyboardInterrupt:
+        # Nothing to save: reports are written atomically at the end or not at all.
+        fail("interrupted; no report was written", EXIT_INTERRUPTED)
     raise click.exceptions.Exit(exit_code)
 
 

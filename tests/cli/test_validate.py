@@ -255,3 +255,20 @@ def test_join_by_name_or_bare_path(tmp_path: Path) -> None:
     missing = _run(users, "-m", toml)
     assert missing.exit_code == 2
     assert "pass --join hashes=FILE" in missing.stderr
+
+
+def test_ctrl_c_exits_130_without_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C during validation prints one line and exits 130, leaving no half-written report."""
+    import migrate.prepare  # noqa: PLC0415
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(migrate.prepare, "prepare", interrupted)
+    users, toml = _write(tmp_path, GOOD)
+    result = _run(users, "--mapping", toml, "--out", tmp_path / "out")
+    assert result.exit_code == 130
+    assert result.stderr == "Error: interrupted; no report was written\n"
+    assert not (tmp_path / "out").exists()
