@@ -39,6 +39,7 @@ _PHONE_FORMATTING: Final = " \t()-./\u00a0"
 # Epoch numbers at or above 1e11 are milliseconds: 1e11 seconds is the year 5138, 1e11 ms is 1973.
 _MS_THRESHOLD: Final = 100_000_000_000
 _EPOCH: Final = r"^-?[0-9]{1,16}(?:\.[0-9]+)?$"
+_CANONICAL: Final = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
 _OFFSET: Final = r"(?:[Zz]|[+-][0-9]{2}(?::?[0-9]{2})?)$"
 
 
@@ -98,7 +99,10 @@ def e164_expr(e: pl.Expr, region: str | None) -> pl.Expr:
     # Literal multi-pattern removal and prefix tests: several times cheaper than regex rewrites.
     # "(0)" is the trunk prefix written inside an international number: +44 (0)20 …
     patterns = ["(0)", *_PHONE_FORMATTING]
-    digits = e.str.replace_many(patterns, [""] * len(patterns), leftmost=True)
+    # Numbers already in E.164 skip the rewriting: masked to null, they cost nothing below.
+    done = e.str.contains(_E164)
+    rest = pl.when(done).then(pl.lit(None, pl.Utf8)).otherwise(e)
+    digits = rest.str.replace_many(patterns, [""] * len(patterns), leftmost=True)
     intl_prefix, country_code, trunk = "00", None, None
     if region is not None:
         meta = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
@@ -120,7 +124,7 @@ def e164_expr(e: pl.Expr, region: str | None) -> pl.Expr:
             .then(plus)
             .otherwise(pl.lit(f"+{country_code}") + national)
         )
-    return pl.coalesce(plus.str.extract(_E164_GROUP), e)
+    return pl.when(done).then(e).otherwise(pl.coalesce(plus.str.extract(_E164_GROUP), e))
 
 
 def region_problem(region: str) -> str | None:
@@ -164,12 +168,17 @@ def timestamp_expr(e: pl.Expr, mode: str | None) -> pl.Expr:
     else ISO-8601), ``iso``, ``epoch_s``, ``epoch_ms``, or a strftime format such as
     ``%d/%m/%Y %H:%M``. A time without an offset is taken as UTC.
     """
-    t = e  # no implicit strip: it costs as much as the parse; chain "strip" when needed
-    if mode in (None, "auto"):
-        parsed = pl.coalesce(_epoch(t, "auto"), _iso(t))
-    elif mode == "iso":
-        parsed = _iso(t)
-    elif mode == "epoch_s":
+    # No implicit strip: it costs as much as the parse; chain "strip" when needed.
+    t = e
+    if mode in (None, "auto", "iso"):
+        # Values already in the output's shape skip the parse: masking them to null makes every
+        # later step cheap on them (validation still parses them when it checks the date).
+        done = e.str.contains(_CANONICAL)
+        t = pl.when(done).then(pl.lit(None, pl.Utf8)).otherwise(e)
+        parsed = pl.coalesce(_epoch(t, "auto"), _iso(t)) if mode != "iso" else _iso(t)
+        out = pl.coalesce(parsed.dt.strftime(RFC3339_LOCAL) + "Z", e)
+        return pl.when(done).then(e).otherwise(out)
+    if mode == "epoch_s":
         parsed = _epoch(t, "s")
     elif mode == "epoch_ms":
         parsed = _epoch(t, "ms")

@@ -81,3 +81,18 @@ def test_timestamp_strftime_with_an_offset_is_converted_to_utc() -> None:
     """A format with %z is converted to UTC; one without is taken as UTC."""
     assert ts(["15/01/2024 10:30 +0100"], "%d/%m/%Y %H:%M %z") == ["2024-01-15T09:30:00.000Z"]
     assert ts(["15/01/2024 10:30"], "%d/%m/%Y %H:%M") == ["2024-01-15T10:30:00.000Z"]
+
+
+def test_values_already_normal_mix_with_ones_that_need_work() -> None:
+    """In one column, canonical values are kept as they are and the others are normalised."""
+    assert ts(["2024-01-15T10:30:00.902Z", "2024-01-15 10:30:00+00", "1508893925", None]) == [
+        "2024-01-15T10:30:00.902Z",
+        "2024-01-15T10:30:00.000Z",
+        "2017-10-25T01:12:05.000Z",
+        None,
+    ]
+    assert e164(["+14155550100", "(415) 555-0100", "nope"], "US") == [
+        "+14155550100",
+        "+14155550100",
+        "nope",
+    ]
