@@ -29,7 +29,7 @@ def _cases() -> list[Any]:
 
 @pytest.mark.parametrize(("folder", "spec", "variant"), _cases())
 def test_sample_bad_rows(folder: Path, spec: dict[str, Any], variant: dict[str, Any]) -> None:
-    """The rows reported invalid, and their reasons, are exactly the sample's deliberate bad rows."""
+    """The rows reported invalid, with their reasons, are exactly the deliberate bad rows."""
     inputs = [folder / name for name in variant["inputs"]]
     mapping = load_mapping(variant["mapping"], spec["env"])
     joins = {join.name: path for join, path in zip(mapping.joins, inputs[1:], strict=False)}
