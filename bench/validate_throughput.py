@@ -92,7 +92,7 @@ def generate(path: Path, rows: int) -> None:
         .select(
             pl.concat_str(pl.lit("user_"), i.cast(pl.Utf8)).alias("id"),
             pl.when(bad == 1).then(pl.lit("not-an-email")).otherwise(email).alias("email"),
-            pl.concat_str(pl.lit("+1415"), (1_000_000 + i % 9_000_000).cast(pl.Utf8)).alias(
+            pl.concat_str(pl.lit("+1415"), (2_000_000 + i % 8_000_000).cast(pl.Utf8)).alias(
                 "phone"
             ),
             _pick(firsts, r // 4).alias("first_name"),
