@@ -34,6 +34,7 @@ import codecs
 import dataclasses
 import gzip
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -82,6 +83,7 @@ _EXTENSIONS: Final[dict[str, Format]] = {
 _MARKER: Final = "\ufdd0"
 _ERROR_HANDLER: Final = "clerk_migrate_marker"
 _CHUNK: Final = 1 << 22
+_QUOTED: Final = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`|\([^)]*\)")
 _UTF8_NAMES: Final = frozenset({"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig"})
 
 
@@ -384,5 +386,7 @@ def _gunzipped(path: Path) -> Path:
 
 
 def _first_line(exc: BaseException) -> str:
+    # A parser may quote the data it choked on, and data can hold a digest: keep the reason only.
     text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
+    line = _QUOTED.sub("…", text[0]) if text else type(exc).__name__
+    return line if len(line) <= 200 else line[:199] + "…"

@@ -354,3 +354,13 @@ def test_tsv_defaults_to_tabs(tmp_path: Path) -> None:
     f = write(tmp_path / "u.tsv", b"id\tname\n1\tDoe; Jane\n")
     assert rows(f)[0]["name"] == "Doe; Jane"
     assert read_source(f, SourceOptions(delimiter=";")).collect_schema().names()[1] == "id\tname"
+
+
+def test_reading_errors_do_not_quote_the_data(tmp_path: Path) -> None:
+    """A parser error keeps its reason, not the data it quotes (which may hold a digest)."""
+    secret = "$2b$10$" + "s" * 53
+    f = write(tmp_path / "u.json", f'[{{"passwordHash": {secret}}}]'.encode())
+    with pytest.raises(SourceError) as err:
+        read_source(f)
+    assert "sssss" not in str(err.value)
+    assert str(err.value).startswith(f"{f}: cannot be read as json: ")
