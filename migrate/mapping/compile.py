@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import re
+import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final, Literal, cast
@@ -242,9 +243,8 @@ class _Context:
         raise AssertionError(f"unhandled source {src!r}")  # InferSource is handled by the caller
 
     def template(self, path: str, src: TemplateSource) -> _Value | None:
-        import string  # noqa: PLC0415  # the formatter is only needed here
-
         pieces: list[pl.Expr] = []
+        missing: list[pl.Expr] = []
         for literal, name, _spec, _conv in string.Formatter().parse(src.text):
             if literal:
                 pieces.append(pl.lit(literal))
@@ -252,8 +252,12 @@ class _Context:
                 value = self.column(path, name)
                 if value is None:
                     return None
-                pieces.append(_text(value).fill_null(""))
-        return _Value(pl.concat_str(pieces).str.strip_chars(), "text")
+                text = _text(value)
+                pieces.append(text.fill_null(""))
+                missing.append(text.is_null() | (text == ""))
+        # A template whose every placeholder is empty is no value, not its bare punctuation.
+        filled = pl.concat_str(pieces).str.strip_chars()
+        return _Value(pl.when(pl.all_horizontal(missing)).then(None).otherwise(filled), "text")
 
     def object(self, src: ObjectSource) -> _Value | None:
         pieces: list[pl.Expr] = []

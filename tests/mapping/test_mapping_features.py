@@ -66,10 +66,11 @@ def test_constants_and_env_values() -> None:
 
 
 def test_template_joins_columns_and_trims() -> None:
-    """A template fills placeholders; a missing part is empty and the result is trimmed."""
-    toml = '[fields]\nusername = { template = "{given} {family}", transform = "lower" }\n'
-    data = {"given": ["Jane", "Bob", None], "family": ["Doe", None, None]}
-    assert column(toml, data, "username") == ["jane doe", "bob", None]
+    """A template fills placeholders; a missing part is empty, the result is trimmed, and a
+    template with every part missing is no value."""
+    toml = '[fields]\nusername = { template = "{given}.{family}", transform = "lower" }\n'
+    data = {"given": ["Jane", "Bob", None], "family": ["Doe", None, ""]}
+    assert column(toml, data, "username") == ["jane.doe", "bob.", None]
 
 
 def test_transform_chain_runs_in_order() -> None:
