@@ -1,20 +1,25 @@
 """How many creates per second the sandbox sustains, and what a million users cost in memory.
 
-    uv run python bench/sandbox_throughput.py                 # 20,000 creates, concurrency 32
-    uv run python bench/sandbox_throughput.py -n 50000 -c 64
+    uv run python bench/sandbox_throughput.py                 # 20,000 creates, 2 clients x 16
+    uv run python bench/sandbox_throughput.py -n 50000 -c 64 --clients 3
+    uv run python bench/sandbox_throughput.py --client raw --clients 1   # the server's ceiling
     uv run python bench/sandbox_throughput.py --store 1000000 # memory and lookups at 1 M users
 
 The server runs in its own process (``clerk-migrate sandbox`` with limits off), as Clerk would,
-so the figure is the server's, not shared with the client's GIL; the client is one asyncio
-process with a keep-alive ``httpx.AsyncClient``. Both share this machine's cores, so the figure
-is a floor for the server alone. Every response is checked (status 200), and the server's own
-counter must agree with the number of creates sent.
+so the figure is the server's, not shared with the client's GIL. Clients are ``--clients``
+processes, each an asyncio loop with a keep-alive ``httpx.AsyncClient``. They share this
+machine's cores with the server, and httpx costs more CPU per request than the server does, so
+the wall rate is a floor; the server's own CPU time per create (read from /proc) gives its
+capacity on one core. Every response is checked (status 200), and the server's counter must
+agree with the number of creates sent.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import multiprocessing
 import os
 import resource
 import signal
@@ -23,6 +28,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 import httpx
 
@@ -78,23 +84,24 @@ def _body(i: int) -> dict[str, object]:
     }
 
 
-async def _drive(url: str, key: str, n: int, concurrency: int) -> tuple[float, list[float]]:
+async def _drive(url: str, key: str, first: int, n: int, concurrency: int) -> list[float]:
+    """Send creates first..first+n-1 at ``concurrency``; return each request's latency."""
     headers = {"Authorization": f"Bearer {key}", "Clerk-API-Version": "2025-11-10"}
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    latencies: list[float] = []
-    next_i = 0
     # Without TCP_NODELAY, httpx's separate header and body writes meet Nagle + delayed ACK and
     # every POST waits ~40 ms: a client artefact, not the server's cost.
     transport = httpx.AsyncHTTPTransport(
         limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
     )
+    latencies: list[float] = []
+    next_i = first
     async with httpx.AsyncClient(
         base_url=url, headers=headers, transport=transport, timeout=30
     ) as client:
 
         async def worker() -> None:
             nonlocal next_i
-            while next_i < n:
+            while next_i < first + n:
                 i = next_i
                 next_i += 1
                 t0 = time.perf_counter()
@@ -103,26 +110,104 @@ async def _drive(url: str, key: str, n: int, concurrency: int) -> tuple[float, l
                 if r.status_code != 200:
                     raise SystemExit(f"create {i} failed: {r.status_code} {r.text[:200]}")
 
-        await client.post("/v1/users", json=_body(-1))  # warm the connection path
-        start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
-        elapsed = time.perf_counter() - start
-        counters = (await client.get("/_sandbox/counters")).json()
-    if counters["creates"] != n + 1:
-        raise SystemExit(f"server counted {counters['creates']} creates, expected {n + 1}")
-    return elapsed, latencies
+    return latencies
 
 
-def _throughput(n: int, concurrency: int, seed: int) -> None:
+async def _drive_raw(url: str, key: str, first: int, n: int, concurrency: int) -> list[float]:
+    """The same creates through a minimal keep-alive HTTP/1.1 client (one write per request).
+
+    It costs a fraction of httpx's CPU, so on a small machine it shows what the server sustains
+    when the client is not the bottleneck.
+    """
+    host, port = url.removeprefix("http://").split(":")
+    head = (
+        f"POST /v1/users HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
+        "Clerk-API-Version: 2025-11-10\r\nContent-Type: application/json\r\n"
+    ).encode()
+    latencies: list[float] = []
+    next_i = first
+
+    async def connection() -> None:
+        nonlocal next_i
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        while next_i < first + n:
+            i = next_i
+            next_i += 1
+            body = json.dumps(_body(i)).encode()
+            t0 = time.perf_counter()
+            writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+            status_line, _, rest = (await reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
+            length = next(
+                int(line.split(b":")[1])
+                for line in rest.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            await reader.readexactly(length)
+            latencies.append(time.perf_counter() - t0)
+            if status_line.split()[1] != b"200":
+                raise SystemExit(f"create {i} failed: {status_line!r}")
+        writer.close()
+
+    await asyncio.gather(*(connection() for _ in range(concurrency)))
+    return latencies
+
+
+def _client_process(job: tuple[str, str, str, int, int, int], go: Any, out: Any) -> None:
+    kind, url, key, first, n, concurrency = job
+    drive = _drive_raw if kind == "raw" else _drive
+    go.wait()
+    out.put(asyncio.run(drive(url, key, first, n, concurrency)))
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _throughput(kind: str, n: int, concurrency: int, clients: int, seed: int) -> None:
     proc, url, key = _start_server(seed)
+    ctx = multiprocessing.get_context("fork")
+    go, out = ctx.Event(), ctx.Queue()
+    share = n // clients
+    workers = [
+        ctx.Process(
+            target=_client_process,
+            args=((kind, url, key, c * share, share, max(1, concurrency // clients)), go, out),
+        )
+        for c in range(clients)
+    ]
     try:
-        elapsed, lat = asyncio.run(_drive(url, key, n, concurrency))
+        for w in workers:
+            w.start()
+        time.sleep(1.0)  # let the clients import and connect before the clock starts
+        cpu0 = _cpu_seconds(proc.pid)
+        start = time.perf_counter()
+        go.set()
+        lat = sorted(x for _ in workers for x in out.get())
+        elapsed = time.perf_counter() - start
+        server_cpu = _cpu_seconds(proc.pid) - cpu0
+        for w in workers:
+            w.join()
+        counters = httpx.get(f"{url}/_sandbox/counters").json()
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
-    lat.sort()
-    print(f"sandbox throughput: {n} creates, concurrency {concurrency}, {os.cpu_count()} CPUs")
-    print(f"  {n / elapsed:,.0f} creates/s ({elapsed:.2f} s)")
+    sent = share * clients
+    if counters["creates"] != sent:
+        raise SystemExit(f"server counted {counters['creates']} creates, expected {sent}")
+    per_create = server_cpu / sent
+    print(
+        f"sandbox throughput: {sent} creates, {clients} {kind} client process(es), concurrency "
+        f"{concurrency}, {os.cpu_count()} CPUs shared by server and clients"
+    )
+    print(f"  wall: {sent / elapsed:,.0f} creates/s ({elapsed:.2f} s)")
+    print(
+        f"  server CPU: {per_create * 1e6:,.0f} us per create -> capacity "
+        f"{1 / per_create:,.0f} creates/s on one core"
+    )
     print(
         f"  latency p50 {statistics.median(lat) * 1000:.1f} ms, "
         f"p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms"
@@ -177,7 +262,11 @@ def _store(n: int, seed: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-n", type=int, default=20_000, help="creates to send")
-    parser.add_argument("-c", "--concurrency", type=int, default=32)
+    parser.add_argument("-c", "--concurrency", type=int, default=32, help="in flight, in total")
+    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument(
+        "--client", choices=["httpx", "raw"], default="httpx", help="client implementation"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--store",
@@ -190,7 +279,7 @@ def main() -> None:
     if args.store:
         _store(args.store, args.seed)
     else:
-        _throughput(args.n, args.concurrency, args.seed)
+        _throughput(args.client, args.n, args.concurrency, args.clients, args.seed)
 
 
 if __name__ == "__main__":

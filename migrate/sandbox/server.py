@@ -21,6 +21,7 @@ import uvicorn
 
 from migrate.errors import SandboxError
 from migrate.sandbox.app import SandboxApp, create_app
+from migrate.sandbox.coalesce import CoalescingHTTPProtocol
 from migrate.sandbox.config import SandboxConfig
 from migrate.sandbox.store import UserStore
 
@@ -83,6 +84,7 @@ def _server(app: SandboxApp) -> uvicorn.Server:
         app,
         log_level="warning",
         log_config=None,  # leave the host process's logging alone
+        http=CoalescingHTTPProtocol,
         access_log=False,
         lifespan="off",
         ws="none",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from conftest import headers
 from migrate.cli import main
 from migrate.errors import SandboxError
 from migrate.sandbox import SandboxConfig, SandboxHandle, running_sandbox
+from migrate.sandbox.coalesce import _CoalescingTransport
 from migrate.sandbox.server import bind_socket
 
 
@@ -120,3 +122,36 @@ def test_cli_reports_a_busy_port() -> None:
         taken.close()
     assert result.exit_code == 1
     assert f"cannot listen on 127.0.0.1:{port}" in result.output
+
+
+@pytest.mark.anyio
+async def test_writes_of_one_loop_turn_leave_in_one_send() -> None:
+    """The coalescing transport passes headers and body on as one write; close flushes first."""
+
+    class Recorder(asyncio.Transport):
+        def __init__(self) -> None:
+            super().__init__()
+            self.writes: list[bytes] = []
+            self.closed = False
+
+        def write(self, data: bytes | bytearray | memoryview) -> None:
+            self.writes.append(bytes(data))
+
+        def is_closing(self) -> bool:
+            return self.closed
+
+        def close(self) -> None:
+            self.closed = True
+
+    real = Recorder()
+    proxy = _CoalescingTransport(real, asyncio.get_running_loop())
+    proxy.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    proxy.write(b"{}")
+    assert real.writes == []
+    await asyncio.sleep(0)
+    assert real.writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}"]
+    proxy.write(b"bye")
+    proxy.close()
+    assert real.writes[-1] == b"bye"
+    assert real.closed
+    assert proxy.is_closing()  # everything else is the real transport's
