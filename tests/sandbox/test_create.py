@@ -7,7 +7,7 @@ from typing import Any
 import bcrypt
 import httpx
 import pytest
-from conftest import REQUEST_SCHEMA, assert_errors, assert_user
+from sandbox_helpers import REQUEST_SCHEMA, assert_errors, assert_user
 
 BCRYPT = bcrypt.hashpw(b"correct horse", bcrypt.gensalt(rounds=4)).decode()
 OK: dict[str, Any] = {"email_address": ["ada@example.com"], "external_id": "legacy-1"}

@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import assert_errors, headers
+from sandbox_helpers import assert_errors, headers
 
 from migrate.sandbox import FaultConfig, InProcessSandbox, SandboxConfig, SandboxHandle
 from migrate.sandbox.faults import Faults

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 import pytest
-from conftest import API_VERSION, assert_errors, headers
+from sandbox_helpers import API_VERSION, assert_errors, headers
 
 from migrate.errors import ConfigError
 from migrate.sandbox import SandboxConfig, SandboxHandle

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from conftest import ERRORS_SCHEMA
+from sandbox_helpers import ERRORS_SCHEMA
 
 from migrate.errors import ConfigError
 from migrate.sandbox import InProcessSandbox, SandboxConfig

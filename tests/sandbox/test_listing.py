@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import USER_SCHEMA, assert_errors, assert_user
+from sandbox_helpers import USER_SCHEMA, assert_errors, assert_user
 
 
 def seed_users(api: httpx.Client) -> list[dict[str, Any]]:

@@ -10,7 +10,7 @@ import sys
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import headers
+from sandbox_helpers import headers
 
 from migrate.cli import main
 from migrate.errors import SandboxError

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import assert_errors
+from sandbox_helpers import assert_errors
 from test_passwords import GENERATED, PASSWORD, WRONG
 
 
