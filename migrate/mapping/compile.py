@@ -165,13 +165,15 @@ def _key(spec: MappingSpec, ctx: _Context, columns: Mapping[str, pl.Expr]) -> pl
         value = ctx.value(spec.source.key, scalar=True)
         if value is not None:
             return _finish(value, "string", None)
-    fallback = pl.lit("row:") + pl.col(ROW_COLUMN).cast(pl.Utf8)
-    candidates = []
+    key: pl.Expr = pl.lit(None, pl.Utf8)
     if "external_id" in columns:
-        candidates.append(columns["external_id"])
+        key = columns["external_id"]
     if "email_address" in columns:
-        candidates.append(columns["email_address"].list.first().str.to_lowercase())
-    return pl.coalesce(*candidates, fallback)
+        # Masking rows that already have a key keeps the fallbacks nearly free on them.
+        email = pl.when(key.is_null()).then(columns["email_address"].list.first())
+        key = pl.coalesce(key, email.str.to_lowercase())
+    row = pl.when(key.is_null()).then(pl.col(ROW_COLUMN))
+    return pl.coalesce(key, pl.lit("row:") + row.cast(pl.Utf8))
 
 
 class _Context:
