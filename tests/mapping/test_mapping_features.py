@@ -436,3 +436,25 @@ def test_a_selector_on_a_column_that_is_not_a_list_of_objects_is_missing() -> No
     assert str(err.value.problems[0]) == (
         "fields.first_name: column 'name[type=x]' is not in the input; columns: name"
     )
+
+
+@pytest.mark.parametrize(
+    ("dtype_column", "expected"),
+    [
+        (pl.Series("c", [datetime(2024, 1, 15, 10, 30)]), "2024-01-15T10:30:00.000Z"),
+        (
+            pl.Series("c", [datetime(2024, 1, 15, 10, 30)]).dt.replace_time_zone("Europe/Paris"),
+            "2024-01-15T09:30:00.000Z",
+        ),
+        (
+            pl.Series("c", [datetime(2024, 1, 15, 10, 30)]).dt.cast_time_unit("ns"),
+            "2024-01-15T10:30:00.000Z",
+        ),
+        (pl.Series("c", [datetime(2024, 1, 15).date()]), "2024-01-15T00:00:00.000Z"),
+        (pl.Series("c", [1508893925000]), "2017-10-25T01:12:05.000Z"),
+    ],
+)
+def test_typed_timestamp_columns(dtype_column: pl.Series, expected: str) -> None:
+    """Naive (UTC), zoned, nanosecond, date and epoch-integer columns all become RFC3339 UTC."""
+    toml = '[fields]\ncreated_at = { column = "c", parse = "timestamp" }\n'
+    assert column(toml, pl.DataFrame([dtype_column]), "created_at") == [expected]
