@@ -8,6 +8,7 @@ only ``password_enabled``.
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 from migrate.sandbox import store as flags
@@ -102,9 +103,9 @@ def render_user(store: UserStore, rec: UserRecord) -> dict[str, Any]:
         "profile_image_url": _IMAGE_URL,
         "image_url": _IMAGE_URL,
         "has_image": False,
-        "public_metadata": rec.public_metadata or {},
-        "private_metadata": rec.private_metadata or {},
-        "unsafe_metadata": rec.unsafe_metadata or {},
+        "public_metadata": json.loads(rec.public_metadata) if rec.public_metadata else {},
+        "private_metadata": json.loads(rec.private_metadata) if rec.private_metadata else {},
+        "unsafe_metadata": json.loads(rec.unsafe_metadata) if rec.unsafe_metadata else {},
         "email_addresses": emails,
         "phone_numbers": phones,
         "web3_wallets": wallets,

@@ -1,10 +1,10 @@
 """The sandbox's users, in memory: compact records, uniqueness indexes, Clerk-looking ids.
 
 Sized for a million users: a record is a ``__slots__`` object holding only what a request put in
-(empty metadata is ``None``, all flags share one int), and ids are not stored at all. A user's id
-is ``user_`` + 27 base62 characters encoding its sequence number plus a per-instance random
-offset, so ids look like Clerk's opaque KSUIDs, sort in creation order, and decode back to the
-record without an index. Email/phone/wallet ids are derived the same way under ``idn_``.
+(metadata as JSON text, ``None`` when empty; all flags in one int), and ids are not stored at all.
+A user's id is ``user_`` + 27 base62 characters encoding its sequence number plus a per-instance
+random offset, so ids look like Clerk's opaque KSUIDs, sort in creation order, and decode back to
+the record without an index. Email/phone/wallet ids are derived the same way under ``idn_``.
 
 Passwords live here only as a hasher name and a digest (a plaintext password is kept as a keyed
 HMAC, never as text); nothing in this module renders, logs or returns them.
@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import random
 from collections.abc import Iterator
-from typing import Any, Final
+from typing import Final
 
 __all__ = [
     "BACKUP_CODES",
@@ -134,9 +134,10 @@ class UserRecord:
         # None when every identification is verified; else "verified"/"reserved" per position.
         self.email_status: tuple[str, ...] | None = None
         self.phone_status: tuple[str, ...] | None = None
-        self.public_metadata: dict[str, Any] | None = None
-        self.private_metadata: dict[str, Any] | None = None
-        self.unsafe_metadata: dict[str, Any] | None = None
+        # Metadata objects as compact JSON text (None when empty).
+        self.public_metadata: str | None = None
+        self.private_metadata: str | None = None
+        self.unsafe_metadata: str | None = None
         self.hasher: str | None = None
         self.digest: str | None = None
         self.created_at = 0
