@@ -265,6 +265,8 @@ def _users_from_object(physical: Path, df: pl.DataFrame, key: str | None) -> pl.
     users = df.select(pl.col(key).explode())
     if isinstance(users.schema[key], pl.Struct):
         return users.unnest(key)
+    if users.schema[key] == pl.Null:
+        return pl.DataFrame()  # an empty user list
     raise SourceError(f"{physical}: the list under {key!r} does not hold JSON objects")
 
 

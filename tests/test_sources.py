@@ -364,3 +364,9 @@ def test_reading_errors_do_not_quote_the_data(tmp_path: Path) -> None:
         read_source(f)
     assert "sssss" not in str(err.value)
     assert str(err.value).startswith(f"{f}: cannot be read as json: ")
+
+
+def test_empty_user_lists_have_no_rows(tmp_path: Path) -> None:
+    """``[]`` and ``{"users": []}`` are readable and empty."""
+    for name, data in (("a.json", b"[]"), ("o.json", b'{"users": []}')):
+        assert read_source(write(tmp_path / name, data)).collect().height == 0
