@@ -204,6 +204,8 @@ def _scan_text(physical: Path, fmt: Format, opts: SourceOptions) -> pl.LazyFrame
     if fmt == "csv":
         return _scan_csv(physical, opts)
     if fmt == "ndjson":
+        if physical.stat().st_size == 0:
+            return pl.LazyFrame(schema={ROW_COLUMN: pl.Int64})  # like a header-only CSV
         return pl.scan_ndjson(
             physical, row_index_name=ROW_COLUMN, row_index_offset=1, infer_schema_length=None
         )

@@ -370,3 +370,11 @@ def test_empty_user_lists_have_no_rows(tmp_path: Path) -> None:
     """``[]`` and ``{"users": []}`` are readable and empty."""
     for name, data in (("a.json", b"[]"), ("o.json", b'{"users": []}')):
         assert read_source(write(tmp_path / name, data)).collect().height == 0
+
+
+def test_empty_csv_and_ndjson_files_have_no_rows(tmp_path: Path) -> None:
+    """A zero-byte CSV or NDJSON file reads as no rows (nothing to migrate), not as an error."""
+    for name in ("u.csv", "u.ndjson"):
+        f = write(tmp_path / name, b"")
+        assert read_source(f).collect().height == 0
+        assert count_empty_rows(f) == 0
