@@ -1,0 +1,320 @@
+"""The shapes Clerk accepts, as polars expressions (Rust-regex patterns, no per-row Python).
+
+Each helper takes column names and returns an expression that is true where a value is bad, or a
+builder of one (``Callable[[RuleContext], pl.Expr]``) when it depends on the clock or settings.
+Costs matter here (millions of rows): list fields are checked on their first item as a plain
+string, expensive checks run only on the rows a cheap one could not settle (the others are masked
+to null, which costs nothing), and alternations replace loops of regexes.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable
+from datetime import UTC
+from typing import Final
+
+import polars as pl
+from phonenumbers import (
+    COUNTRY_CODES_FOR_NON_GEO_REGIONS,
+    SUPPORTED_REGIONS,
+    NumberParseException,
+    PhoneMetadata,
+    is_valid_number,
+)
+from phonenumbers import parse as parse_phone
+
+from migrate.hashers import DIGEST_PATTERNS, UNSUPPORTED
+from migrate.validation.model import RuleContext
+
+__all__ = [
+    "BASE32",
+    "BCP47",
+    "E164",
+    "PHONE_LIKE",
+    "WEB3",
+    "any_item",
+    "as_is",
+    "bad_email",
+    "bad_metadata",
+    "bad_phone",
+    "bad_timestamp",
+    "big_metadata",
+    "digest_fits",
+    "future_timestamp",
+    "has_items",
+    "hashed",
+    "hashed_list",
+    "present",
+    "primary_email",
+    "too_many",
+    "trim_lower",
+    "unsupported_any",
+    "username",
+]
+
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL = (
+    rf"^{_ATEXT}+(?:\.{_ATEXT}+)*@(?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}})$"
+)
+# Clerk refuses addresses on TLDs that never route (reference §2, email_address).
+_NON_ROUTABLE_TLD = r"(?i)\.(?:local|localhost|invalid|test|example|arpa)$"
+E164 = r"^\+[1-9][0-9]{6,14}$"
+# Clerk refuses usernames that look like a phone number: "+" and digits only.
+PHONE_LIKE = r"^\+[0-9]{2,15}$"
+WEB3 = r"^(?:0x[0-9a-fA-F]{40}|[1-9A-HJ-NP-Za-km-z]{32,44})$"
+# RFC3339 as Go's time.RFC3339 parses it: every field in range except day-of-month vs month.
+_RFC3339 = (
+    r"^[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
+    r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+# Unpadded, or padded to a whole 8-character block as RFC 4648 pads it.
+BASE32 = (
+    r"(?i)^[A-Z2-7]+$"
+    r"|^(?:[A-Z2-7]{8})*(?:[A-Z2-7]{2}={6}|[A-Z2-7]{4}={4}|[A-Z2-7]{5}={3}|[A-Z2-7]{7}=)$"
+)
+BCP47 = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$"
+_SEP = "\x1f"  # joins hasher and digest; never inside a valid value
+
+# A JSON object whose values are scalars, arrays of scalars, or such objects (most metadata):
+# checked by one regex pass; anything else goes to the (much slower) full JSON parser.
+_J_STR = r'"(?:[^"\\\x00-\x1f]|\\["\\/bfnrt]|\\u[0-9a-fA-F]{4})*"'
+_J_NUM = r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?"
+_J_SCALAR = rf"(?:{_J_STR}|{_J_NUM}|true|false|null)"
+_J_ARRAY = rf"\[\s*(?:{_J_SCALAR}(?:\s*,\s*{_J_SCALAR})*)?\s*\]"
+_J_MEMBER = rf"{_J_STR}\s*:\s*(?:{_J_SCALAR}|{_J_ARRAY})"
+_J_FLAT = rf"\{{\s*(?:{_J_MEMBER}(?:\s*,\s*{_J_MEMBER})*)?\s*\}}"
+_J_VALUE = rf"(?:{_J_SCALAR}|{_J_ARRAY}|{_J_FLAT})"
+_SIMPLE_JSON_OBJECT = (
+    rf"^\s*\{{\s*(?:{_J_STR}\s*:\s*{_J_VALUE}(?:\s*,\s*{_J_STR}\s*:\s*{_J_VALUE})*)?\s*\}}\s*$"
+)
+
+
+def any_item(column: str, bad_item: Callable[[pl.Expr], pl.Expr]) -> pl.Expr:
+    """True where some item of a list column is bad.
+
+    The first item is checked as a plain string; the list machinery runs only for rows with more
+    than one item (one value per row is the common case, and far cheaper).
+    """
+    items = pl.col(column)
+    first = bad_item(items.list.first()).fill_null(False)
+    others = pl.when(items.list.len() > 1).then(items.list.slice(1))
+    rest = others.list.eval(bad_item(pl.element())).list.any().fill_null(False)
+    return first | rest
+
+
+_PHONE_TYPES: Final = (
+    "fixed_line",
+    "mobile",
+    "toll_free",
+    "premium_rate",
+    "shared_cost",
+    "personal_number",
+    "voip",
+    "pager",
+    "uan",
+    "voicemail",
+)
+
+
+@functools.cache
+def valid_phone_pattern() -> str:
+    """One regex of every number libphonenumber calls valid, from its per-country metadata.
+
+    Clerk (and the sandbox) accept a phone only when libphonenumber says it is valid; this is the
+    same test as one DFA pass (``\\d`` written ``[0-9]``: Rust's ``\\d`` is any Unicode digit and
+    blows the regex size limit). Built on first use: loading every country costs ~0.1 s.
+    """
+    by_code: dict[int, set[str]] = {}
+    regions = [PhoneMetadata.metadata_for_region(r) for r in sorted(SUPPORTED_REGIONS)]
+    regions += [
+        PhoneMetadata.metadata_for_nongeo_region(c)
+        for c in sorted(COUNTRY_CODES_FOR_NON_GEO_REGIONS)
+    ]
+    for meta in regions:
+        if meta is None or meta.country_code is None:
+            continue
+        for kind in _PHONE_TYPES:
+            desc = getattr(meta, kind, None)
+            if desc is not None and desc.national_number_pattern:
+                by_code.setdefault(meta.country_code, set()).add(desc.national_number_pattern)
+    parts = [f"{code}(?:{'|'.join(sorted(p))})" for code, p in sorted(by_code.items())]
+    return ("^\\+(?:" + "|".join(parts) + ")$").replace("\\d", "[0-9]")
+
+
+def _libphonenumber_valid(numbers: pl.Series) -> pl.Series:
+    """``is_valid_number`` per value (null stays null); for the few numbers the regex refused.
+
+    The regex does not model national-prefix rewriting (``+44 07…``, Madagascar's ``20``), which
+    libphonenumber accepts; asking it directly keeps "valid here" equal to "valid for Clerk".
+    """
+    verdicts: dict[str, bool] = {}
+    for number in numbers.drop_nulls().unique():
+        try:
+            verdicts[number] = is_valid_number(parse_phone(number, None))
+        except NumberParseException:
+            verdicts[number] = False
+    return numbers.replace_strict(verdicts, default=None, return_dtype=pl.Boolean)
+
+
+def bad_phone(e: pl.Expr) -> pl.Expr:
+    shape = e.str.contains(E164)
+    listed = e.str.contains(valid_phone_pattern())
+    suspects = pl.when(shape & ~listed).then(e)
+    rescued = suspects.map_batches(
+        _libphonenumber_valid, return_dtype=pl.Boolean, is_elementwise=True
+    )
+    return ~shape | (~listed & ~rescued.fill_null(False))
+
+
+def bad_email(e: pl.Expr) -> pl.Expr:
+    return (
+        ~e.str.contains(_EMAIL)
+        | e.str.contains(_NON_ROUTABLE_TLD)
+        | (e.str.len_bytes() > 254)
+        | (e.str.find("@", literal=True) > 64)
+    )
+
+
+def has_items(column: str) -> pl.Expr:
+    return pl.col(column).list.len().fill_null(0) > 0
+
+
+def present(column: str) -> pl.Expr:
+    """A string field counts as given when it is neither null nor empty."""
+    return pl.col(column).is_not_null() & (pl.col(column) != "")
+
+
+def _unanchored(pattern: str) -> str:
+    body = pattern.removeprefix("^").removeprefix(r"\A")
+    if body.endswith(r"\z"):
+        body = body[:-2]
+    elif body.endswith("$") and not body.endswith(r"\$"):
+        body = body[:-1]
+    return body
+
+
+# One alternation over every hasher's grammar: one regex pass per row, not one per hasher.
+_DIGEST_SHAPES: Final = "^(?:{})$".format(
+    "|".join(
+        f"{re.escape(hasher)}{_SEP}(?:{_unanchored(pattern)})"
+        for hasher, pattern in sorted(DIGEST_PATTERNS.items())
+    )
+)
+# Every shape Clerk cannot import, in one pattern; which one matched is asked only of its hits.
+_UNSUPPORTED_ANY: Final = "^(?:{})$".format(
+    "|".join(f"(?:{_unanchored(pattern)})" for pattern, _ in UNSUPPORTED.values())
+)
+
+
+def unsupported_any() -> pl.Expr:
+    return pl.col("password_digest").str.contains(_UNSUPPORTED_ANY).fill_null(False)
+
+
+def _needs_parse(column: str) -> pl.Expr:
+    """Shape-valid timestamps that a regex cannot settle: day 29-31 (month length) or an offset."""
+    text = pl.col(column)
+    return (text.str.slice(8, 2) > "28") | ~text.str.ends_with("Z")
+
+
+def _parsed_us(column: str) -> pl.Expr:
+    """Epoch microseconds of the timestamps that need a real parse (null for the others)."""
+    text = pl.col(column)
+    shape_ok = text.str.contains(_RFC3339)
+    chosen = pl.when(shape_ok & _needs_parse(column)).then(text)
+    return chosen.str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False).dt.epoch(
+        "us"
+    )
+
+
+def bad_timestamp(column: str) -> Callable[[RuleContext], pl.Expr]:
+    def bad(_: RuleContext) -> pl.Expr:
+        shape_ok = pl.col(column).str.contains(_RFC3339)
+        impossible = _needs_parse(column) & _parsed_us(column).is_null()
+        return present(column) & ~(shape_ok & ~impossible)
+
+    return bad
+
+
+def future_timestamp(column: str) -> Callable[[RuleContext], pl.Expr]:
+    def bad(ctx: RuleContext) -> pl.Expr:
+        text = pl.col(column)
+        shape_ok = text.str.contains(_RFC3339)
+        # "…Z" timestamps compare as text to the second; a timestamp in the current second is
+        # not reported (Clerk's clock is later still).
+        now_text = ctx.now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        by_text = ~_needs_parse(column) & (text.str.slice(0, 19) > now_text)
+        by_parse = _parsed_us(column) > int(ctx.now.timestamp() * 1_000_000)
+        return shape_ok & (by_text | by_parse.fill_null(False))
+
+    return bad
+
+
+def bad_metadata(column: str) -> Callable[[RuleContext], pl.Expr]:
+    def bad(_: RuleContext) -> pl.Expr:
+        text = pl.col(column)
+        simple = text.str.contains(_SIMPLE_JSON_OBJECT)
+        other = pl.when(~simple).then(text)
+        is_object = other.str.strip_chars_start().str.starts_with("{")
+        parses = other.str.json_path_match("$").is_not_null()
+        return present(column) & ~(simple | (is_object & parses))
+
+    return bad
+
+
+def big_metadata(column: str) -> Callable[[RuleContext], pl.Expr]:
+    def bad(ctx: RuleContext) -> pl.Expr:
+        # Measured as compact JSON, the form the request carries; compacting never lengthens
+        # the text, so only texts over the limit are parsed.
+        limit = ctx.settings.metadata_max_bytes
+        over = pl.when(pl.col(column).str.len_bytes() > limit).then(pl.col(column))
+        return over.str.json_path_match("$").str.len_bytes() > limit
+
+    return bad
+
+
+def too_many(column: str) -> Callable[[RuleContext], pl.Expr]:
+    def bad(ctx: RuleContext) -> pl.Expr:
+        return pl.col(column).list.len() > ctx.settings.max_list_items
+
+    return bad
+
+
+def username(ctx: RuleContext) -> pl.Expr:
+    return pl.when(present("username")).then(pl.col("username"))
+
+
+def hashed_list(column: str, normalise: Callable[[pl.Expr], pl.Expr]) -> Callable[[], pl.Expr]:
+    def key() -> pl.Expr:
+        return pl.col(column).list.eval(normalise(pl.element()).hash())
+
+    return key
+
+
+def hashed(column: str, normalise: Callable[[pl.Expr], pl.Expr]) -> Callable[[], pl.Expr]:
+    def key() -> pl.Expr:
+        return pl.when(present(column)).then(normalise(pl.col(column)).hash())
+
+    return key
+
+
+def primary_email() -> pl.Expr:
+    return pl.col("email_address").list.first().str.to_lowercase()
+
+
+def trim_lower(e: pl.Expr) -> pl.Expr:
+    return e.str.strip_chars().str.to_lowercase()
+
+
+def as_is(e: pl.Expr) -> pl.Expr:
+    return e
+
+
+def digest_fits(digest: pl.Expr | None = None) -> pl.Expr:
+    """True where the digest matches its hasher's grammar (null when either is missing)."""
+    digest = pl.col("password_digest") if digest is None else digest
+    pair = pl.concat_str(pl.col("password_hasher"), pl.lit(_SEP), digest)
+    return pair.str.contains(_DIGEST_SHAPES)
