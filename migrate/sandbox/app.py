@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Callable
 from typing import Any, Final
 from urllib.parse import parse_qsl
 
@@ -22,6 +22,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
+from migrate.sandbox.asgi import (
+    RAW_SEND,
+    Message,
+    NoResponse,
+    Receive,
+    ResponseLostError,
+    Scope,
+    Send,
+    json_response,
+    lifespan,
+    lose_connection,
+    send_bytes,
+    send_error_status,
+)
 from migrate.sandbox.config import API_VERSIONS, SandboxConfig
 from migrate.sandbox.counters import Counters
 from migrate.sandbox.faults import FaultPlan, Faults
@@ -40,20 +54,11 @@ from migrate.sandbox.validation import validate_create
 
 __all__ = ["ResponseLostError", "SandboxApp", "create_app"]
 
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
 
 # Clerk does not publish its body limit; 1 MiB is far above any CreateUser body (8 KB metadata x 3).
 MAX_BODY_BYTES: Final = 1024 * 1024
 _JSON: Final = "application/json"
 _PLAN: Final = "sandbox.plan"
-_RAW_SEND: Final = "sandbox.raw_send"
-
-
-class ResponseLostError(Exception):
-    """Raised in-process where a real server would close the connection without answering."""
 
 
 def create_app(config: SandboxConfig | None = None) -> SandboxApp:
@@ -109,7 +114,7 @@ class SandboxApp:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
-            await _lifespan(receive, send)
+            await lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
@@ -127,7 +132,7 @@ class SandboxApp:
         refusal = self._gate(scope)
         if refusal is not None:
             status, body, headers = refusal
-            await _send_bytes(counted, status, body, headers)
+            await send_bytes(counted, status, body, headers)
             return
         is_create = scope["method"] == "POST" and scope["path"] == "/v1/users"
         plan = self.faults.plan(is_create)
@@ -136,7 +141,7 @@ class SandboxApp:
             await asyncio.sleep(plan.delay)
         if plan.error_status is not None:
             counters.faults["error"] += 1
-            await _send_error_status(counted, plan.error_status)
+            await send_error_status(counted, plan.error_status)
             return
         if plan.stall and not (is_create and self.config.faults.stall_after_store):
             counters.faults["stall"] += 1
@@ -145,7 +150,7 @@ class SandboxApp:
                 return  # the client left; like a timed-out request, nothing was processed
             plan = FaultPlan(lose=plan.lose)
         scope[_PLAN] = plan
-        scope[_RAW_SEND] = send
+        scope[RAW_SEND] = send
         await self._router(scope, receive, counted)
 
     def _gate(self, scope: Scope) -> tuple[int, bytes, list[tuple[bytes, bytes]]] | None:
@@ -280,12 +285,12 @@ class SandboxApp:
             return self._problems(422, [identifier_exists(p) for p in taken])
         self.store.add(rec)
         self.counters.creates += 1
-        response = _json_response(render_user(self.store, rec))
+        response = json_response(render_user(self.store, rec))
         plan: FaultPlan = request.scope.get(_PLAN, FaultPlan())
         if plan.lose:
             self.counters.faults["lost"] += 1
-            await _lose_connection(request.scope)
-            return _NoResponse()
+            await lose_connection(request.scope)
+            return NoResponse()
         if plan.stall:
             self.counters.faults["stall"] += 1
             await self._hold(request.receive)
@@ -298,22 +303,20 @@ class SandboxApp:
         users = run_list(self.store, query)
         if isinstance(users, Problem):
             return self._problems(422, [users])
-        return _json_response([render_user(self.store, r) for r in users])
+        return json_response([render_user(self.store, r) for r in users])
 
     async def _count_users(self, request: Request) -> Response:
         query = parse_list_query(request.query_params.multi_items(), paging=False)
         if isinstance(query, list):
             return self._problems(422, query)
-        return _json_response(
-            {"object": "total_count", "total_count": run_count(self.store, query)}
-        )
+        return json_response({"object": "total_count", "total_count": run_count(self.store, query)})
 
     async def _get_user(self, request: Request) -> Response:
         user_id = request.path_params["user_id"]
         rec = self.store.get_by_id(user_id)
         if rec is None:
             return self._not_found_user(user_id)
-        return _json_response(render_user(self.store, rec))
+        return json_response(render_user(self.store, rec))
 
     async def _delete_user(self, request: Request) -> Response:
         user_id = request.path_params["user_id"]
@@ -322,7 +325,7 @@ class SandboxApp:
         if rec is None:
             return self._not_found_user(user_id)
         self.counters.deletes += 1
-        return _json_response(deleted_object(user_id, rec.external_id))
+        return json_response(deleted_object(user_id, rec.external_id))
 
     async def _verify_password(self, request: Request) -> Response:
         user_id = request.path_params["user_id"]
@@ -365,27 +368,27 @@ class SandboxApp:
             # Real hashing is slow (bcrypt, argon2, scrypt): keep it off the event loop.
             ok = await run_in_threadpool(verify_password, rec.hasher, rec.digest, password)
         if ok:
-            return _json_response({"verified": True})
+            return json_response({"verified": True})
         text = "Password is incorrect. Try again, or use another method."
         return self._problems(
             422, [form_problem("form_password_incorrect", "password", text, text)]
         )
 
     async def _counters(self, request: Request) -> Response:
-        return _json_response(self.counters.snapshot(len(self.store)))
+        return json_response(self.counters.snapshot(len(self.store)))
 
     async def _reset(self, request: Request) -> Response:
         self.store.clear()
         self.counters.reset()
         self.limiter.reset()
-        return _json_response({"reset": True})
+        return json_response({"reset": True})
 
     async def _health(self, request: Request) -> Response:
-        return _json_response({"ok": True, "instance": self.config.instance})
+        return json_response({"ok": True, "instance": self.config.instance})
 
     async def _not_found(self, scope: Scope, receive: Receive, send: Send) -> None:
         body = error_body([Problem("resource_not_found", "not found", "Resource not found")])
-        await _send_bytes(send, 404, body, [])
+        await send_bytes(send, 404, body, [])
 
     # helpers ------------------------------------------------------------------------------
 
@@ -448,93 +451,3 @@ class SandboxApp:
     def _problems(self, status: int, problems: list[Problem]) -> Response:
         self.counters.rejections[problems[0].code] += 1
         return Response(error_body(problems), status, media_type=_JSON)
-
-
-class _NoResponse(Response):
-    """Sends nothing: the connection it would answer on is already closed."""
-
-    def __init__(self) -> None:
-        super().__init__(b"", 200)
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        return
-
-
-def _json_response(payload: Any) -> Response:
-    return Response(json.dumps(payload, separators=(",", ":")), 200, media_type=_JSON)
-
-
-async def _send_bytes(
-    send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]
-) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                *headers,
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
-
-
-async def _send_error_status(send: Send, status: int) -> None:
-    if status == 500:
-        body = error_body(
-            [
-                Problem(
-                    "internal_clerk_error",
-                    "Oops, an unexpected error occurred",
-                    "There was an internal error on our servers. We've been notified and are "
-                    "working on fixing it.",
-                )
-            ]
-        )
-        await _send_bytes(send, status, body, [])
-        return
-    # Gateway errors come from the proxy in front of Clerk: not JSON, as in production.
-    text = f"<html><body><h1>{status}</h1>upstream unavailable</body></html>".encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"text/html"),
-                (b"content-length", str(len(text)).encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": text})
-
-
-async def _lose_connection(scope: Scope) -> None:
-    """Close the client's connection without a response (the user is already stored).
-
-    Under uvicorn the server's ``send`` is a method of the request cycle, which owns the
-    transport; closing it sends FIN with no bytes, exactly what a crashed upstream does. The
-    response the endpoint returns afterwards is dropped by the server (the client is gone).
-    In-process there is no socket: raise, and ``SandboxTransport`` turns it into
-    ``httpx.RemoteProtocolError``.
-    """
-    cycle = getattr(scope.get(_RAW_SEND), "__self__", None)
-    transport = getattr(cycle, "transport", None)
-    if transport is None:
-        raise ResponseLostError
-    transport.close()
-    for _ in range(100):
-        if getattr(cycle, "disconnected", True):
-            return
-        await asyncio.sleep(0)
-
-
-async def _lifespan(receive: Receive, send: Send) -> None:
-    while True:
-        message = await receive()
-        if message["type"] == "lifespan.startup":
-            await send({"type": "lifespan.startup.complete"})
-        elif message["type"] == "lifespan.shutdown":
-            await send({"type": "lifespan.shutdown.complete"})
-            return
