@@ -37,6 +37,7 @@ from migrate.sources import EMPTY_COLUMN, ROW_COLUMN, scan_source
 from migrate.validation import (
     ValidationSettings,
     duplicate_mask,
+    duplicates,
     errors_from_mask,
     key_column_names,
     key_columns,
@@ -130,6 +131,9 @@ class Prepared:
         # Fail now, before any row is processed: unreadable files, columns the input lacks.
         self._mapped = self._compile()
         self._frame: pl.DataFrame | None = None
+        self._firsts = pl.DataFrame(
+            schema={ROW_COLUMN: pl.Int64, "reason": pl.Utf8, "_first": pl.Int64}
+        )
         self._plan: pl.DataFrame | None = None
         self._skipped = 0
 
@@ -193,15 +197,30 @@ class Prepared:
         return Counts(verdicts.height, verdicts.height - invalid, invalid, self._skipped)
 
     def errors(self) -> pl.DataFrame:
-        """One line per (row, reason): ``row, key, field, reason, message``, in file order."""
+        """One line per (row, reason): ``row, key, field, reason, message``, in file order.
+
+        A duplicate's message ends with the row that holds the value first.
+        """
         verdicts = self._verdicts(contacts=False)
         invalid = verdicts.filter(pl.col("_mask") != 0).select(ROW_COLUMN, "_key", "_mask")
         table = _decode_table(invalid["_mask"], self.settings)
-        return (
+        lines = (
             invalid.join(table, on="_mask", how="left", maintain_order="left")
             .select(pl.col(ROW_COLUMN).alias("row"), pl.col("_key").alias("key"), "_errors")
             .explode("_errors")
             .unnest("_errors")
+        )
+        # A duplicate says which row holds the value first, so the pair can be looked at.
+        firsts = self._firsts.rename({ROW_COLUMN: "row"})
+        return (
+            lines.join(firsts, on=["row", "reason"], how="left", maintain_order="left")
+            .with_columns(
+                pl.when(pl.col("_first").is_not_null())
+                .then(pl.format("{} Row {} has it first.", "message", "_first"))
+                .otherwise("message")
+                .alias("message")
+            )
+            .drop("_first")
         )
 
     def payloads(self, rows: Sequence[int], *, batch_size: int = 1000) -> Iterator[RowPayload]:
@@ -256,7 +275,9 @@ class Prepared:
             frame = frame.filter(pl.col(ROW_COLUMN) > 0)
         key_names = [n for n in key_column_names() if n in frame.columns]
         if key_names:
-            dups = duplicate_mask(frame.select(ROW_COLUMN, *key_names).lazy()).collect()
+            found = duplicates(frame.select(ROW_COLUMN, *key_names).lazy()).collect()
+            self._firsts = found.select(ROW_COLUMN, "reason", "_first")
+            dups = duplicate_mask(found.lazy()).collect()
             frame = frame.drop(key_names)
             if dups.height:
                 extra_bits = pl.col(ROW_COLUMN).replace_strict(

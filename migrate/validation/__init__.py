@@ -7,6 +7,7 @@ frame (docs/internals.md "Frames"); ``RULES`` lists each reason code with its fi
 from migrate.validation.frame import (
     ERROR_DTYPE,
     duplicate_mask,
+    duplicates,
     errors_from_mask,
     key_column_names,
     key_columns,
@@ -23,6 +24,7 @@ __all__ = [
     "RowRule",
     "ValidationSettings",
     "duplicate_mask",
+    "duplicates",
     "errors_from_mask",
     "key_column_names",
     "key_columns",

@@ -32,6 +32,7 @@ from migrate.validation.rules import (
 __all__ = [
     "ERROR_DTYPE",
     "duplicate_mask",
+    "duplicates",
     "errors_from_mask",
     "key_columns",
     "row_mask",
@@ -104,32 +105,51 @@ def key_column_names() -> tuple[str, ...]:
     return _KEY_NAMES
 
 
-def duplicate_mask(keys: pl.LazyFrame) -> pl.LazyFrame:
-    """``_row, _dup_mask`` for every row holding a key that an earlier row already holds.
+def duplicates(keys: pl.LazyFrame) -> pl.LazyFrame:
+    """``_row, reason, _bit, _first``: each row holding a value an earlier row already holds.
 
-    ``keys`` has ``_row`` and some of the ``key_columns()``, in file order (the first occurrence
-    is kept, later ones are reported). Rows with no duplicate are absent from the result.
+    ``keys`` has ``_row`` and some of the ``key_columns()``, in file order: the first occurrence
+    is kept, later ones are reported, with ``_first`` the row that holds the value first (the
+    earliest one when a row repeats several values). Rows with no duplicate are absent.
     """
     present = keys.collect_schema()
     parts = []
-    for (bit, _), name in zip(_DUPLICATES, _KEY_NAMES, strict=True):
+    for (index, rule), name in zip(_DUPLICATES, _KEY_NAMES, strict=True):
         if name not in present:
             continue
         column = keys.select("_row", name)
         if isinstance(present[name], pl.List):
             column = column.explode(name)
+        column = column.filter(pl.col(name).is_not_null())
+        later = column.filter(~pl.col(name).is_first_distinct())
+        # Only the first holders of repeated values are kept: a semi-join on the (few) repeats.
+        first = (
+            column.filter(pl.col(name).is_first_distinct())
+            .join(later.select(name), on=name, how="semi")
+            .rename({"_row": "_first"})
+        )
         parts.append(
-            column.filter(pl.col(name).is_not_null())
-            .filter(~pl.col(name).is_first_distinct())
-            .select("_row", pl.lit(1 << bit, pl.UInt64).alias("_bit"))
+            later.join(first, on=name, how="left").select(
+                "_row",
+                pl.lit(rule.reason).alias("reason"),
+                pl.lit(1 << index, pl.UInt64).alias("_bit"),
+                "_first",
+            )
         )
     if not parts:
-        return pl.LazyFrame(schema={"_row": pl.Int64, "_dup_mask": pl.UInt64})
+        schema = {"_row": pl.Int64, "reason": pl.Utf8, "_bit": pl.UInt64, "_first": pl.Int64}
+        return pl.LazyFrame(schema=schema)
     return (
         pl.concat(parts)
-        .group_by("_row")
-        .agg(pl.col("_bit").unique().sum().cast(pl.UInt64).alias("_dup_mask"))
+        .group_by("_row", "reason", "_bit")
+        .agg(pl.col("_first").min())
+        .sort("_row", "_bit")
     )
+
+
+def duplicate_mask(dups: pl.LazyFrame) -> pl.LazyFrame:
+    """``_row, _dup_mask``: the duplicate bits of each row in ``duplicates(keys)``."""
+    return dups.group_by("_row").agg(pl.col("_bit").sum().cast(pl.UInt64).alias("_dup_mask"))
 
 
 def errors_from_mask(mask: pl.Expr, settings: ValidationSettings) -> pl.Expr:
@@ -173,7 +193,7 @@ def validate_frame(
     original = mapped.collect_schema().names()
     keys = key_columns(original)
     base = with_all_fields(mapped).with_columns(row_mask(now, settings, original), *keys)
-    dups = duplicate_mask(base.select("_row", *(k.meta.output_name() for k in keys)))
+    dups = duplicate_mask(duplicates(base.select("_row", *(k.meta.output_name() for k in keys))))
     joined = base.join(dups, on="_row", how="left", maintain_order="left")
     mask = pl.col("_mask") | pl.col("_dup_mask").fill_null(0)
     return joined.with_columns(errors_from_mask(mask, settings)).select(*original, "_errors")

@@ -51,3 +51,9 @@ def reasons() -> Reasons:
         return [[e["reason"] for e in errors] for errors in out["_errors"].to_list()]
 
     return run
+
+
+@pytest.fixture
+def make_frame() -> Callable[[Sequence[dict[str, Any]]], pl.LazyFrame]:
+    """Return ``mapped_frame``: literal rows as a mapped frame."""
+    return mapped_frame

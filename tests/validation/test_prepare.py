@@ -89,6 +89,8 @@ def test_errors_one_line_per_reason(files: tuple[Path, Path]) -> None:
         (5, "u3", "email_address", "duplicate_email"),
     ]
     assert BCRYPT[10:30] not in "".join(errors["message"].to_list())
+    duplicate = errors.filter(pl.col("reason") == "duplicate_email")["message"].item()
+    assert duplicate.endswith("on this one. Row 2 has it first.")
 
 
 def test_plan_agrees_with_validate_frame(files: tuple[Path, Path]) -> None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import polars as pl
 import pytest
 
-from migrate.validation import RULES, ValidationSettings
+from migrate.validation import RULES, ValidationSettings, duplicates, key_columns, with_all_fields
 
 BCRYPT = "$2b$04$cRNDF6i9lQEHq9UqOe0VV.N6JThovoaX4qShm12HuL4fdm5GHo7Lu"
 ARGON2ID = (
@@ -258,3 +259,19 @@ def test_every_reason_is_snake_case_with_a_fix() -> None:
         text = rule.render(ValidationSettings())
         assert text.endswith(".")
         assert len(text) > 40
+
+
+def test_duplicates_name_the_first_holder(make_frame: Callable[..., pl.LazyFrame]) -> None:
+    """duplicates() gives, per later row and reason, the earliest row holding the same value."""
+    rows = [
+        {"email_address": ["a@example.com"], "external_id": "1"},
+        {"email_address": ["b@example.com", "a@example.com"], "external_id": "1"},
+        {"email_address": ["B@example.com"], "external_id": "2"},
+    ]
+    frame = with_all_fields(make_frame(rows)).select("_row", *key_columns())
+    found = duplicates(frame).collect()
+    assert found.select("_row", "reason", "_first").rows() == [
+        (3, "duplicate_email", 2),
+        (3, "duplicate_external_id", 2),
+        (4, "duplicate_email", 3),
+    ]
