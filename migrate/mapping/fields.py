@@ -91,6 +91,10 @@ class FieldParser:
             found = f"found {names(origins)}" if origins else "found none"
             self.problem(path, f"needs exactly one of {names(ORIGINS)}; {found}")
             return None
+        if origins[0] == "infer" and len(value) > 1:
+            extra = names(k for k in value if k != "infer")
+            self.problem(path, f"infer takes no other key (found {extra})")
+            return None
         source = self.origin(path, origins[0], value[origins[0]], kind, clerk_field)
         transforms = self.transforms(path, value, kind)
         default = self.default(path, value.get("default"), kind)

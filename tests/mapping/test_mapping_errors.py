@@ -91,6 +91,10 @@ CASES: list[tuple[str, list[str]]] = [
     ),
     ("[fields]\npassword_hasher = { infer = 1 }\n", ["fields.password_hasher.infer: must be true"]),
     (
+        '[fields]\npassword_hasher = { infer = true, default = "bcrypt" }\n',
+        ["fields.password_hasher: infer takes no other key (found default)"],
+    ),
+    (
         '[fields]\nfirst_name = { object = { a = "b" } }\n',
         ["fields.first_name.object: only metadata fields hold objects"],
     ),
