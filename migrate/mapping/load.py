@@ -172,6 +172,7 @@ class _Loader(FieldParser):
             self.problem("join", "must be a table or [[join]] tables")
             return []
         out: list[JoinSpec] = []
+        seen: set[str] = set()
         for i, table in enumerate(value):
             path = f"join[{i}]"
             if not isinstance(table, dict):
@@ -184,6 +185,9 @@ class _Loader(FieldParser):
             name = table.get("name", f"join{i}")
             if not isinstance(name, str) or not name or "." in name:
                 self.problem(f"{path}.name", "must be a name without dots")
+            elif name in seen:
+                self.problem(f"{path}.name", f"{name!r} is already the name of another join")
+            seen.add(name if isinstance(name, str) else "")
             file = table.get("path")
             if file is not None and not isinstance(file, str):
                 self.problem(f"{path}.path", "must be a file path")

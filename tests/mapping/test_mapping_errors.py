@@ -290,6 +290,11 @@ CASES: list[tuple[str, list[str]]] = [
     ('join = "x"\n' + OK_FIELD, ["join: must be a table or [[join]] tables"]),
     ("join = [1]\n" + OK_FIELD, ["join[0]: must be a table"]),
     (
+        '[[join]]\nname = "h"\non = "a"\nright_on = "b"\n'
+        '[[join]]\nname = "h"\non = "a"\nright_on = "c"\n' + OK_FIELD,
+        ["join[1].name: 'h' is already the name of another join"],
+    ),
+    (
         OK_FIELD + '[[join]]\nname = "a.b"\npath = 3\nhow = "inner"\n',
         [
             "join[0].how: unknown key; allowed: name, path, on, right_on, format, has_header, "
