@@ -178,7 +178,7 @@ def scan_source(path: str | Path, options: SourceOptions | None = None) -> pl.La
         else:
             physical, marker = _utf8_file(p, gz, opts.encoding, bom_ok=fmt == "csv")
             opts = dataclasses.replace(opts, delimiter=csv_delimiter(p, opts))
-            frame = _scan_text(physical, fmt, opts)
+            frame = _scan_text(physical, fmt, opts, p)
         schema = frame.collect_schema()
     except SourceError:
         raise
@@ -200,23 +200,22 @@ def reading(path: str | Path) -> Iterator[None]:
         raise SourceError(f"{path}: cannot be read: {_first_line(exc)}") from exc
 
 
-def _scan_text(physical: Path, fmt: Format, opts: SourceOptions) -> pl.LazyFrame:
+def _scan_text(physical: Path, fmt: Format, opts: SourceOptions, origin: Path) -> pl.LazyFrame:
+    # ``physical`` may be a decoded temporary copy; messages name ``origin``, the user's file.
     if fmt == "csv":
-        return _scan_csv(physical, opts)
+        return _scan_csv(physical, opts, origin)
     if fmt == "ndjson":
         if physical.stat().st_size == 0:
             return pl.LazyFrame(schema={ROW_COLUMN: pl.Int64})  # like a header-only CSV
         return pl.scan_ndjson(
             physical, row_index_name=ROW_COLUMN, row_index_offset=1, infer_schema_length=None
         )
-    return _read_json(physical, opts).lazy()
+    return _read_json(physical, opts, origin).lazy()
 
 
-def _scan_csv(physical: Path, opts: SourceOptions) -> pl.LazyFrame:
+def _scan_csv(physical: Path, opts: SourceOptions, origin: Path) -> pl.LazyFrame:
     if len(opts.delimiter) != 1:
-        raise SourceError(
-            f"{physical}: the delimiter must be one character, not {opts.delimiter!r}"
-        )
+        raise SourceError(f"{origin}: the delimiter must be one character, not {opts.delimiter!r}")
     frame = pl.scan_csv(
         physical,
         has_header=opts.has_header,
@@ -231,7 +230,7 @@ def _scan_csv(physical: Path, opts: SourceOptions) -> pl.LazyFrame:
     if opts.column_names is not None:
         if len(opts.column_names) != len(names):
             raise SourceError(
-                f"{physical}: {len(opts.column_names)} column names given "
+                f"{origin}: {len(opts.column_names)} column names given "
                 f"but the file has {len(names)} columns"
             )
         new = list(opts.column_names)
@@ -242,34 +241,34 @@ def _scan_csv(physical: Path, opts: SourceOptions) -> pl.LazyFrame:
     return frame.rename(dict(zip(names, new, strict=True)))
 
 
-def _read_json(physical: Path, opts: SourceOptions) -> pl.DataFrame:
+def _read_json(physical: Path, opts: SourceOptions, origin: Path) -> pl.DataFrame:
     with physical.open("rb") as fh:
         head = fh.read(4096).lstrip()
     if not head:
-        raise SourceError(f"{physical}: the file is empty")
+        raise SourceError(f"{origin}: the file is empty")
     df = pl.read_json(physical, infer_schema_length=None)
     if head.startswith(b"{"):
-        df = _users_from_object(physical, df, opts.json_key)
+        df = _users_from_object(origin, df, opts.json_key)
     return df.with_row_index(ROW_COLUMN, offset=1)
 
 
-def _users_from_object(physical: Path, df: pl.DataFrame, key: str | None) -> pl.DataFrame:
+def _users_from_object(origin: Path, df: pl.DataFrame, key: str | None) -> pl.DataFrame:
     lists = [n for n, t in df.schema.items() if isinstance(t, pl.List)]
     if key is None:
         key = "users" if "users" in lists else (lists[0] if len(lists) == 1 else None)
         if key is None:
             raise SourceError(
-                f"{physical}: a JSON object without a 'users' list; "
+                f"{origin}: a JSON object without a 'users' list; "
                 f"name the key holding the user list (lists found: {', '.join(lists) or 'none'})"
             )
     elif key not in lists:
-        raise SourceError(f"{physical}: the JSON object has no list under {key!r}")
+        raise SourceError(f"{origin}: the JSON object has no list under {key!r}")
     users = df.select(pl.col(key).explode())
     if isinstance(users.schema[key], pl.Struct):
         return users.unnest(key)
     if users.schema[key] == pl.Null:
         return pl.DataFrame()  # an empty user list
-    raise SourceError(f"{physical}: the list under {key!r} does not hold JSON objects")
+    raise SourceError(f"{origin}: the list under {key!r} does not hold JSON objects")
 
 
 def _finish(frame: pl.LazyFrame, schema: pl.Schema, marker: bool) -> pl.LazyFrame:

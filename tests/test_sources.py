@@ -378,3 +378,15 @@ def test_empty_csv_and_ndjson_files_have_no_rows(tmp_path: Path) -> None:
         f = write(tmp_path / name, b"")
         assert read_source(f).collect().height == 0
         assert count_empty_rows(f) == 0
+
+
+def test_errors_about_a_gzip_file_name_that_file(tmp_path: Path) -> None:
+    """A problem found in a decompressed copy is reported against the user's .gz file."""
+    f = write(tmp_path / "fb.csv.gz", b"a,b,c\n", gz=True)
+    with pytest.raises(SourceError) as err:
+        read_source(f, SourceOptions(has_header=False, column_names=("x",)))
+    assert str(err.value) == f"{f}: 1 column names given but the file has 3 columns"
+    empty = write(tmp_path / "u.json.gz", b" ", gz=True)
+    with pytest.raises(SourceError) as err:
+        read_source(empty)
+    assert str(err.value) == f"{empty}: the file is empty"
