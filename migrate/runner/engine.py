@@ -93,6 +93,19 @@ class RunOutcome:
     abort_code: str | None = None
     abort_message: str | None = None
     commits: int = 0
+    started_at: float = 0.0  # the monotonic clock when the pass began (the pacer's clock)
+
+    @property
+    def startup(self) -> float:
+        """Seconds from the start of the pass to the first request (reconciliation included)."""
+        first = self.pacing.first_request_at
+        return first - self.started_at if first is not None else self.duration
+
+    @property
+    def drain(self) -> float:
+        """Seconds from the last request let through to the end of the pass (its answer)."""
+        last = self.pacing.last_request_at
+        return self.started_at + self.duration - last if last is not None else 0.0
 
     @property
     def achieved_rate(self) -> float:
@@ -187,6 +200,7 @@ async def execute(
         abort_code=stopper.abort_code,
         abort_message=stopper.abort_message,
         commits=recorder.commits,
+        started_at=started,
     )
 
 

@@ -7,7 +7,8 @@ request more capacity (``1 / factor`` units), so the limiter object stays the on
 - ``acquire()``: wait out any global pause, then take capacity from the limiter.
 - ``on_rate_limited(retry_after)``: every worker pauses until ``now + retry_after``; the rate
   factor is cut (multiplicative decrease) once per pause episode.
-- ``on_success(latency)``: after a quiet spell the factor creeps back up (additive increase),
+- ``on_response(latency)``: after a quiet spell the factor creeps back up (additive increase)
+  to a ceiling just below the factor that was refused (which itself recovers by 1 % a minute),
   and the latency estimate feeds the concurrency target.
 
 Concurrency: enough requests in flight to reach the rate whatever the latency,
@@ -32,9 +33,14 @@ DEVELOPMENT_LIMIT = 10.0
 DEFAULT_SHARE = 0.9  # leave the live application 10 % headroom
 
 _MIN_FACTOR = 0.1
-_DECREASE = 0.5
+_DECREASE = 0.7
 _INCREASE = 0.1
-_QUIET_SPELL = 5.0  # seconds without a 429 before the rate creeps back up
+_QUIET_SPELL = 3.0  # seconds without a 429 before the rate creeps back up
+# After a 429 the rate recovers only to just below where it was refused (the instance's real
+# headroom: the live application shares the limit); that ceiling creeps back up slowly.
+_CEILING_MARGIN = 0.95
+_CEILING_STEP = 0.01
+_CEILING_SPELL = 60.0
 _LATENCY_ALPHA = 0.1
 _HEADROOM = 2.0  # in-flight requests per (rate x mean latency): absorbs the latency tail
 _SPARE = 2
@@ -90,9 +96,11 @@ class Pacer:
         self.limiter = AsyncLimiter(self._burst, self._burst / rate)
         self._min_factor = max(_MIN_FACTOR, 1.0 / self._burst)
         self.factor = 1.0
+        self.ceiling = 1.0
         self._paused_until = 0.0
         self._last_429 = -math.inf
         self._last_increase = -math.inf
+        self._last_ceiling = -math.inf
         self.latency = initial_latency
         self._fixed = fixed_concurrency
         self._max_concurrency = max(fixed_concurrency or 0, max_concurrency)
@@ -135,6 +143,7 @@ class Pacer:
         if now >= self._paused_until:
             # a new episode: concurrent 429s from the same window count as one decrease
             self.stats.pauses += 1
+            self.ceiling = max(self._min_factor, self.factor * _CEILING_MARGIN)
             self.factor = max(self._min_factor, self.factor * _DECREASE)
             self.gate.total_tokens = self._target_concurrency()
         until = now + wait
@@ -147,12 +156,20 @@ class Pacer:
         """Feed a response's latency; after a quiet spell without 429s raise the rate a step."""
         self.latency += _LATENCY_ALPHA * (latency - self.latency)
         now = self._clock()
+        quiet = now - self._last_429
         if (
-            self.factor < 1.0
-            and now - self._last_429 >= _QUIET_SPELL
+            self.ceiling < 1.0
+            and quiet >= _CEILING_SPELL
+            and now - self._last_ceiling >= _CEILING_SPELL
+        ):
+            self.ceiling = min(1.0, self.ceiling + _CEILING_STEP)
+            self._last_ceiling = now
+        if (
+            self.factor < self.ceiling
+            and quiet >= _QUIET_SPELL
             and now - self._last_increase >= _QUIET_SPELL
         ):
-            self.factor = min(1.0, self.factor + _INCREASE)
+            self.factor = min(self.ceiling, self.factor + _INCREASE)
             self._last_increase = now
         target = self._target_concurrency()
         if target != self.gate.total_tokens:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
+
 import anyio
 import pytest
 
 from migrate.runner.pacing import Pacer, default_rate
+from migrate.runner.progress import BarProgress
+from migrate.runner.recorder import RunTally
 
 
 class Clock:
@@ -24,21 +28,22 @@ def test_default_rate_is_90_percent_of_the_documented_limit() -> None:
     assert default_rate(False) == pytest.approx(9.0)
 
 
-def test_a_429_pauses_everyone_and_halves_the_rate_once_per_episode() -> None:
-    """Concurrent 429s of one window cut the rate once and pause until the latest Retry-After."""
+def test_a_429_pauses_everyone_and_cuts_the_rate_once_per_episode() -> None:
+    """Concurrent 429s of one window cut the rate once (x0.7) and pause until the latest
+    Retry-After."""
 
     async def main() -> None:
         clock = Clock()
         pacer = Pacer(90.0, clock=clock)
         pacer.on_rate_limited(2.0)
         pacer.on_rate_limited(3.0)
-        assert pacer.factor == pytest.approx(0.5)
+        assert pacer.factor == pytest.approx(0.7)
         assert pacer.stats.pauses == 1
         assert pacer.stats.rate_limited == 2
         assert pacer._paused_until == pytest.approx(3.0)
         clock.now = 3.5
         pacer.on_rate_limited(1.0)  # a new episode after the pause ended
-        assert pacer.factor == pytest.approx(0.25)
+        assert pacer.factor == pytest.approx(0.49)
         assert pacer.stats.pauses == 2
 
     anyio.run(main)
@@ -56,24 +61,31 @@ def test_a_429_without_retry_after_waits_ten_seconds() -> None:
     anyio.run(main)
 
 
-def test_the_rate_recovers_a_step_per_quiet_spell() -> None:
-    """After a quiet spell without 429s the factor rises by one step, never above 1."""
+def test_the_rate_recovers_a_step_per_quiet_spell_up_to_a_ceiling() -> None:
+    """After a 429 the factor rises a step per quiet spell up to just below the refused rate;
+    that ceiling itself creeps back to the full rate over quiet minutes."""
 
     async def main() -> None:
         clock = Clock()
         pacer = Pacer(90.0, clock=clock)
         pacer.on_rate_limited(1.0)
+        assert pacer.ceiling == pytest.approx(0.95)
         clock.now = 2.0
         pacer.on_response(0.1)
-        assert pacer.factor == pytest.approx(0.5)  # not quiet long enough
-        clock.now = 6.0
+        assert pacer.factor == pytest.approx(0.7)  # not quiet long enough
+        clock.now = 4.0
         pacer.on_response(0.1)
-        assert pacer.factor == pytest.approx(0.6)
+        assert pacer.factor == pytest.approx(0.8)
         pacer.on_response(0.1)
-        assert pacer.factor == pytest.approx(0.6)  # one step per spell
+        assert pacer.factor == pytest.approx(0.8)  # one step per spell
         for step in range(1, 10):
-            clock.now = 6.0 + 5.0 * step
+            clock.now = 4.0 + 3.0 * step
             pacer.on_response(0.1)
+        assert pacer.factor == pytest.approx(0.95)
+        for minute in range(1, 8):
+            clock.now = 60.0 * minute
+            pacer.on_response(0.1)
+        assert pacer.ceiling == pytest.approx(1.0)
         assert pacer.factor == pytest.approx(1.0)
 
     anyio.run(main)
@@ -112,3 +124,17 @@ def test_acquire_waits_out_a_pause() -> None:
         assert pacer.stats.requests == 1
 
     anyio.run(main)
+
+
+def test_the_progress_bar_shows_counts_and_advances_by_finished_rows() -> None:
+    """BarProgress advances by finished rows and shows created/exists/failed/retrying."""
+    out = io.StringIO()
+    bar = BarProgress(10, file=out, rate=lambda: 90.0)
+    bar.update(RunTally(created=3, exists=1, failed=1, retrying=2), 5)
+    bar.close()
+    text = out.getvalue()
+    assert "5/10" in text
+    assert "created=3" in text
+    assert "exists=1" in text
+    assert "failed=1" in text
+    assert "retrying=2" in text
