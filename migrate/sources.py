@@ -291,7 +291,26 @@ def _finish(frame: pl.LazyFrame, schema: pl.Schema, marker: bool) -> pl.LazyFram
         .alias(SOURCE_ERROR_COLUMN)
     )
     # Show undecodable bytes the usual way once the rows that held them are known.
-    return frame.with_columns(pl.col(texts).str.replace_all(_MARKER, "\ufffd", literal=True))
+    return frame.with_columns(_unmark(pl.col(n), schema[n]).alias(n) for n in data)
+
+
+def _unmark(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """Replace the marker by U+FFFD in text, also inside lists and structs (NDJSON objects)."""
+    if dtype == pl.Utf8:
+        return expr.str.replace_all(_MARKER, "\ufffd", literal=True)
+    if isinstance(dtype, pl.List):
+        return expr.list.eval(_unmark(pl.element(), _dtype(dtype.inner)))
+    if isinstance(dtype, pl.Struct):
+        fields = [
+            _unmark(expr.struct.field(f.name), _dtype(f.dtype)).alias(f.name) for f in dtype.fields
+        ]
+        return pl.when(expr.is_null()).then(None).otherwise(pl.struct(fields))
+    return expr
+
+
+def _dtype(dtype: object) -> pl.DataType:
+    # polars may hand back a data type class (pl.Utf8) where an instance is meant.
+    return dtype if isinstance(dtype, pl.DataType) else dtype()  # type: ignore[operator]
 
 
 def _holds_marker(name: str, dtype: pl.DataType) -> pl.Expr:

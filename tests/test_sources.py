@@ -194,6 +194,7 @@ def test_invalid_bytes_in_ndjson_mark_the_record(tmp_path: Path) -> None:
     data = b'{"id":"1","m":{"k":"\xff"}}\n{"id":"2","m":{"k":"ok"}}\n'
     got = rows(write(tmp_path / "u.ndjson", data))
     assert [r["_source_error"] for r in got] == ["invalid_encoding", None]
+    assert got[0]["m"] == {"k": "\ufffd"}
 
 
 def test_json_array(tmp_path: Path) -> None:
