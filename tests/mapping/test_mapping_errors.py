@@ -289,6 +289,24 @@ CASES: list[tuple[str, list[str]]] = [
     ),
     ('join = "x"\n' + OK_FIELD, ["join: must be a table or [[join]] tables"]),
     ("join = [1]\n" + OK_FIELD, ["join[0]: must be a table"]),
+    ("source = 3\n" + OK_FIELD, ["source: must be a table, not an integer"]),
+    (
+        OK_FIELD + '[source]\nquote_char = 1\njson_key = ["users"]\nencoding = 8\n',
+        [
+            'source.quote_char: must be one character or "" for no quoting',
+            "source.encoding: must be an encoding name such as utf-8, latin-1, cp1252",
+            "source.json_key: must be a key name",
+        ],
+    ),
+    (
+        '[fields.private_metadata]\nplan = { column = "p", default = ["a"] }\n',
+        ["fields.private_metadata.plan.default: must be a string, number or boolean, not a list"],
+    ),
+    (
+        '[fields]\npassword_digest = { builder = "cognito", user_pool_id = "env:POOL", '
+        'client_id = "c", identifier = "email" }\n',
+        ["fields.password_digest.user_pool_id: environment variable POOL is not set"],
+    ),
     (
         '[[join]]\nname = "h"\non = "a"\nright_on = "b"\n'
         '[[join]]\nname = "h"\non = "a"\nright_on = "c"\n' + OK_FIELD,
