@@ -167,7 +167,9 @@ class FieldSpec:
 class JoinSpec:
     """A second input joined on a key (left join; the first match on the right wins).
 
-    Its columns are referred to as ``<name>.<column>`` in the mapping.
+    Its columns are referred to as ``<name>.<column>`` in the mapping. ``path`` is resolved
+    against the mapping file's folder; ``Path()`` when the mapping names no file (a preset: the
+    file then comes from the command line).
     """
 
     name: str
