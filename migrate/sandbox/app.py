@@ -11,6 +11,7 @@ key, are never rate limited or faulted, and are not part of Clerk's API.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import time
 from collections.abc import Callable
@@ -174,7 +175,7 @@ class SandboxApp:
                 ),
                 [],
             )
-        if auth[7:].strip() != self._key_bytes:
+        if not hmac.compare_digest(auth[7:].strip(), self._key_bytes):
             return (
                 401,
                 self._problem_body(

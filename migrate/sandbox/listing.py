@@ -10,6 +10,7 @@ users costs 100 dictionary hits; only the fuzzy ``*query`` filters scan every us
 from __future__ import annotations
 
 import heapq
+import operator
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -48,6 +49,7 @@ _WINDOWS: Final = (
     "last_sign_in_at_before",
     "last_sign_in_at_after",
 )
+_BY_CREATED: Final = operator.attrgetter("created_at", "seq")
 _ORDER_FIELDS: Final[dict[str, Callable[[UserRecord], Any]]] = {
     "created_at": lambda r: r.created_at,
     "updated_at": lambda r: r.updated_at,
@@ -181,10 +183,9 @@ def run_count(store: UserStore, q: ListQuery) -> int:
 def run_list(store: UserStore, q: ListQuery) -> list[UserRecord] | Problem:
     """The page of users ``q`` asks for, in its order (a Problem if the cursor is unknown)."""
     value = _ORDER_FIELDS[q.order_field]
+    key: Callable[[UserRecord], tuple[Any, ...]]
     if q.order_field == "created_at":
-
-        def key(r: UserRecord) -> tuple[Any, ...]:
-            return (r.created_at, r.seq)
+        key = _BY_CREATED  # the default order; a C-level key keeps a 1 M-user page fast
     else:
 
         def key(r: UserRecord) -> tuple[Any, ...]:
