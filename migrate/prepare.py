@@ -275,7 +275,7 @@ class Prepared:
             frame = frame.filter(pl.col(ROW_COLUMN) > 0)
         key_names = [n for n in key_column_names() if n in frame.columns]
         if key_names:
-            found = duplicates(frame.select(ROW_COLUMN, *key_names).lazy()).collect()
+            found = duplicates(frame.select(ROW_COLUMN, *key_names)).collect()
             self._firsts = found.select(ROW_COLUMN, "reason", "_first")
             dups = duplicate_mask(found.lazy()).collect()
             frame = frame.drop(key_names)

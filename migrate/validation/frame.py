@@ -105,37 +105,42 @@ def key_column_names() -> tuple[str, ...]:
     return _KEY_NAMES
 
 
-def duplicates(keys: pl.LazyFrame) -> pl.LazyFrame:
+def duplicates(keys: pl.LazyFrame | pl.DataFrame) -> pl.LazyFrame:
     """``_row, reason, _bit, _first``: each row holding a value an earlier row already holds.
 
     ``keys`` has ``_row`` and some of the ``key_columns()``, in file order: the first occurrence
     is kept, later ones are reported, with ``_first`` the row that holds the value first (the
-    earliest one when a row repeats several values). Rows with no duplicate are absent.
+    earliest one when a row repeats several values). Rows with no duplicate are absent. Given a
+    DataFrame (millions of rows), the keys are checked one at a time, so only one key's hash
+    table is alive at once.
     """
-    present = keys.collect_schema()
+    eager = isinstance(keys, pl.DataFrame)
+    frame = keys.lazy()
+    present = frame.collect_schema()
     parts = []
     for (index, rule), name in zip(_DUPLICATES, _KEY_NAMES, strict=True):
         if name not in present:
             continue
-        column = keys.select("_row", name)
+        column = frame.select("_row", name)
         if isinstance(present[name], pl.List):
             column = column.explode(name)
         column = column.filter(pl.col(name).is_not_null())
         later = column.filter(~pl.col(name).is_first_distinct())
-        # Only the first holders of repeated values are kept: a semi-join on the (few) repeats.
+        if eager:
+            later = later.collect().lazy()
+        # The first holders are looked for among the holders of repeated values only (few).
         first = (
-            column.filter(pl.col(name).is_first_distinct())
-            .join(later.select(name), on=name, how="semi")
+            column.join(later.select(name).unique(), on=name, how="semi", maintain_order="left")
+            .filter(pl.col(name).is_first_distinct())
             .rename({"_row": "_first"})
         )
-        parts.append(
-            later.join(first, on=name, how="left").select(
-                "_row",
-                pl.lit(rule.reason).alias("reason"),
-                pl.lit(1 << index, pl.UInt64).alias("_bit"),
-                "_first",
-            )
+        part = later.join(first, on=name, how="left").select(
+            "_row",
+            pl.lit(rule.reason).alias("reason"),
+            pl.lit(1 << index, pl.UInt64).alias("_bit"),
+            "_first",
         )
+        parts.append(part.collect().lazy() if eager else part)
     if not parts:
         schema = {"_row": pl.Int64, "reason": pl.Utf8, "_bit": pl.UInt64, "_first": pl.Int64}
         return pl.LazyFrame(schema=schema)
