@@ -47,7 +47,7 @@ from migrate.runner.workers import Stopper
 from migrate.secrets import Secret
 from migrate.state import RowState
 
-__all__ = ["RunArgs", "execute_pass", "execute_run", "resolve_target"]
+__all__ = ["RunArgs", "execute_pass", "execute_run", "interruptible", "resolve_target"]
 
 # The sandbox a rehearsal starts: production's rate limit (so the rehearsal paces like the real
 # run) on a development key, and no user cap (a rehearsal of a large file must not stop at 100).
@@ -74,6 +74,19 @@ class RunArgs:
     encoding: str | None
     delimiter: str | None
     no_header: bool
+
+
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Ctrl-C outside the sending pass (while reading, planning, writing reports): exit 130.
+
+    Every state move is a transaction, so whatever was interrupted left the state consistent.
+    """
+    try:
+        yield
+    except KeyboardInterrupt:
+        click.echo("\nInterrupted; the state is saved. Run the same command again.", err=True)
+        raise click.exceptions.Exit(EXIT_INTERRUPTED) from None
 
 
 @contextmanager
@@ -155,6 +168,8 @@ async def _guarded_pass(
     """Run one pass; first SIGINT/SIGTERM stops cleanly, a second abandons in-flight requests."""
     result: list[RunOutcome] = []
     pending = plan.counts()[RowState.PENDING]
+    if window.limit is not None:
+        pending = min(pending, window.limit)
     progress = None
     if not quiet and sys.stderr.isatty():
         progress = BarProgress(pending, rate=lambda: settings.rate)

@@ -6,8 +6,14 @@ from pathlib import Path
 
 import click
 
-from migrate.cli._common import EXIT_OK, handle_errors
-from migrate.cli._loader import confirm_production, default_rate_for, execute_pass, resolve_target
+from migrate.cli._common import handle_errors
+from migrate.cli._loader import (
+    confirm_production,
+    default_rate_for,
+    execute_pass,
+    interruptible,
+    resolve_target,
+)
 from migrate.cli._options import pacing_options, target_options
 from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow
 from migrate.runner.retrying import KeyedPayloads, requeue
@@ -51,7 +57,7 @@ def command(
     FIXED, and whose corrected version passes validation, is sent with the corrected data.
     Exit codes as for `run`.
     """
-    with handle_errors():
+    with handle_errors(), interruptible():
         check_rate(rate, concurrency)
         code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
         plan = read_run(run_dir, lock=True)
@@ -86,4 +92,4 @@ def command(
                 )
         finally:
             plan.store.close()
-    raise click.exceptions.Exit(code if code is not None else EXIT_OK)
+    raise click.exceptions.Exit(code)

@@ -7,10 +7,7 @@ from pathlib import Path
 import click
 
 from migrate.cli._common import handle_errors
-from migrate.cli._loader import (
-    RunArgs,
-    execute_run,
-)
+from migrate.cli._loader import RunArgs, execute_run, interruptible
 from migrate.cli._options import pacing_options, source_options, target_options
 
 
@@ -58,7 +55,7 @@ def command(
     Exit codes: 0 every row created or already present; 1 run error; 2 usage; 3 invalid or
     failed rows; 130 interrupted (resumable).
     """
-    with handle_errors():
+    with handle_errors(), interruptible():
         args = RunArgs(
             input_path=input_path,
             mapping=mapping,

@@ -22,7 +22,6 @@ from typing import Any, Protocol
 import anyio
 
 from migrate.clerk.retry import ConfigStreak
-from migrate.errors import RunAbortedError
 from migrate.runner.jobs import Event, EventKind, Job
 from migrate.runner.pacing import Pacer, PacingStats
 from migrate.runner.reconcile import ReconcileResult, reconcile_in_flight
@@ -36,7 +35,6 @@ __all__ = [
     "RowWindow",
     "RunOutcome",
     "execute",
-    "raise_if_aborted",
 ]
 
 
@@ -202,13 +200,3 @@ async def execute(
         commits=recorder.commits,
         started_at=started,
     )
-
-
-def raise_if_aborted(outcome: RunOutcome) -> None:
-    """Turn an abort recorded in ``outcome`` into ``RunAbortedError`` (state already saved)."""
-    if outcome.abort_code is not None:
-        raise RunAbortedError(
-            outcome.abort_code,
-            f"Clerk refused the run with {outcome.abort_code}: {outcome.abort_message} "
-            "(the state is saved; fix the cause and run the same command again to resume)",
-        )
