@@ -6,6 +6,8 @@ A plain module (not conftest) with a unique name, so test modules can import it 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,3 +57,12 @@ def headers(handle: SandboxHandle | str) -> dict[str, str]:
     """Authorization and version headers for a sandbox (or a bare key)."""
     key = handle if isinstance(handle, str) else handle.secret_key
     return {"Authorization": f"Bearer {key}", "Clerk-API-Version": API_VERSION}
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Poll ``condition`` until it holds (the server runs in another thread); fail after timeout."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.005)
