@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import secrets
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -43,6 +44,7 @@ from migrate.sandbox.faults import FaultPlan, Faults
 from migrate.sandbox.limits import RateLimiter
 from migrate.sandbox.listing import parse_list_query, run_count, run_list
 from migrate.sandbox.problems import (
+    TRACE_ID,
     Problem,
     error_body,
     form_problem,
@@ -124,11 +126,24 @@ class SandboxApp:
             return
         counters = self.counters
         counters.requests += 1
+        trace = secrets.token_hex(16)
+        trace_header = (b"clerk-trace-id", trace.encode())
+        token = TRACE_ID.set(trace)
 
         async def counted(message: Message) -> None:
             if message["type"] == "http.response.start":
                 counters.by_status[message["status"]] += 1
+                message["headers"] = [*message.get("headers", ()), trace_header]
             await send(message)
+
+        try:
+            await self._serve(scope, receive, counted, send)
+        finally:
+            TRACE_ID.reset(token)
+
+    async def _serve(self, scope: Scope, receive: Receive, counted: Send, send: Send) -> None:
+        """Gate, faults, then the route; ``send`` is the server's own (for lost responses)."""
+        counters = self.counters
 
         refusal = self._gate(scope)
         if refusal is not None:

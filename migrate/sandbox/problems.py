@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
+    "TRACE_ID",
     "Problem",
     "error_body",
     "form_problem",
@@ -50,12 +52,16 @@ class Problem:
         }
 
 
+# The current request's trace id (set by the app per request; also sent as Clerk-Trace-Id).
+TRACE_ID: ContextVar[str | None] = ContextVar("clerk_trace_id", default=None)
+
+
 def error_body(problems: Iterable[Problem], trace_id: str | None = None) -> bytes:
-    """Serialise problems into Clerk's error body with a fresh ``clerk_trace_id``."""
+    """Serialise problems into Clerk's error body; ``clerk_trace_id`` is the request's."""
     body = {
         "errors": [p.as_json() for p in problems],
         "meta": {},
-        "clerk_trace_id": trace_id or secrets.token_hex(16),
+        "clerk_trace_id": trace_id or TRACE_ID.get() or secrets.token_hex(16),
     }
     return json.dumps(body, separators=(",", ":")).encode()
 

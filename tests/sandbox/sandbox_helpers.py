@@ -41,7 +41,10 @@ def assert_user(body: Any) -> None:
 def assert_errors(
     response: httpx.Response, status: int, code: str, param: str | None = None
 ) -> dict[str, Any]:
-    """Fail unless ``response`` is a Clerk error body with this status, first code and param."""
+    """Fail unless ``response`` is Clerk's error body with this status, first code and param.
+
+    Also checks that the ``Clerk-Trace-Id`` header names the body's ``clerk_trace_id``.
+    """
     assert response.status_code == status, response.text
     body: dict[str, Any] = response.json()
     ERRORS_SCHEMA.validate(body)
@@ -50,6 +53,7 @@ def assert_errors(
     if param is not None:
         assert first["meta"].get("param_name") == param, body
     assert len(body["clerk_trace_id"]) == 32
+    assert response.headers["clerk-trace-id"] == body["clerk_trace_id"]
     return body
 
 

@@ -152,3 +152,10 @@ def test_limit_zero_means_unlimited() -> None:
     """A limit of 0 never refuses."""
     limiter = RateLimiter(0, 10.0, clock=lambda: 0.0)
     assert all(limiter.check("k") is None for _ in range(10_000))
+
+
+def test_every_response_carries_a_trace_id(api: httpx.Client) -> None:
+    """Each /v1 response has its own Clerk-Trace-Id header (error bodies repeat it)."""
+    first, second = api.get("/v1/users"), api.get("/v1/users")
+    assert len(first.headers["clerk-trace-id"]) == 32
+    assert first.headers["clerk-trace-id"] != second.headers["clerk-trace-id"]
