@@ -11,6 +11,9 @@ peak RSS come from ``os.wait4`` on that process alone (the sandbox's own costs a
 
 - CPU per created user: the whole process (start-up, reading and validating the input, planning,
   sending, recording, reports) divided by the users created. Target <= 0.5 ms.
+- The same without HTTP (``--engine-only``): prepare, plan, the engine, the state DB and the
+  recorder driving an in-memory API that answers instantly, in this process: what the tool adds
+  on top of the HTTP client.
 - Peak RSS of a full run on a 100 k-row and a 1 M-row input. Target: the 1 M run within 1.3x
   of the 100 k run (memory flat in the input size).
 """
@@ -26,7 +29,48 @@ import tempfile
 import time
 from pathlib import Path
 
+import anyio
 from pacing import start_sandbox, stop, write_input
+
+from migrate.runner.engine import EngineSettings, execute
+from migrate.runner.jobs import Found, Reply, ReplyAction
+from migrate.runner.ledger import StoreLedger
+from migrate.runner.session import open_run, prepare_input
+
+
+class InstantApi:
+    """Clerk that answers every create at once (no network): isolates the tool's own cost."""
+
+    def __init__(self) -> None:
+        self.created = 0
+
+    async def create(self, body: dict[str, object]) -> Reply:
+        """Always created."""
+        self.created += 1
+        return Reply(ReplyAction.OK, user_id=f"user_{self.created}", status=200)
+
+    async def find(self, **_: object) -> list[Found] | Reply:
+        """Nobody is there."""
+        return []
+
+    async def delete(self, user_id: str) -> Reply:
+        """Always deleted."""
+        return Reply(ReplyAction.OK, user_id=user_id, status=200)
+
+
+def measure_engine(n: int, concurrency: int) -> dict[str, float]:
+    """Prepare + plan + one engine pass over ``n`` rows with ``InstantApi``, in this process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_input(Path(tmp), n)
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        prepared = prepare_input(path, str(Path(tmp) / "map.toml"))
+        plan = open_run(Path(tmp) / "run", path, str(Path(tmp) / "map.toml"), {}, prepared)
+        api = InstantApi()
+        settings = EngineSettings(rate=1e9, concurrency=concurrency)
+        anyio.run(execute, api, StoreLedger(plan.store), prepared.payloads, settings)
+        plan.store.close()
+        return {"cpu": time.process_time() - cpu0, "wall": time.monotonic() - wall0,
+                "created": float(api.created)}  # fmt: skip
 
 
 def measure(n: int, concurrency: int) -> dict[str, float]:
@@ -69,8 +113,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu", type=int, default=20_000, help="users for the CPU figure")
     parser.add_argument("--rss", type=int, nargs="*", default=[], help="input sizes for RSS")
-    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--engine-only", type=int, default=0, help="rows for the no-HTTP figure")
     args = parser.parse_args()
+    if args.engine_only:
+        e = measure_engine(args.engine_only, args.concurrency)
+        print(
+            f"engine only: {int(e['created']):,} rows in {e['wall']:.1f} s; CPU {e['cpu']:.2f} s"
+            f" = {1000 * e['cpu'] / e['created']:.3f} ms per row (prepare, plan, state DB, "
+            "engine; no HTTP)"
+        )
     if args.cpu:
         f = measure(args.cpu, args.concurrency)
         print(

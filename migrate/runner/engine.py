@@ -71,6 +71,7 @@ class EngineSettings:
     concurrency: int | None = None
     max_concurrency: int = 64
     claim_batch: int = 100
+    payload_chunk: int = 50_000  # rows per payloads() call: bounds memory on huge inputs
     queue_size: int = 64
     worker: WorkerSettings = field(default_factory=WorkerSettings)
     record_batch: int = 500
@@ -109,6 +110,12 @@ class RunOutcome:
     def achieved_rate(self) -> float:
         """Requests per second over the whole pass (every call, lookups included)."""
         return self.pacing.requests / self.duration if self.duration > 0 else 0.0
+
+
+def _chunked(source: PayloadSource, rows: Sequence[int], size: int) -> Iterator[Payload]:
+    """Payloads of ``rows`` asked for ``size`` rows at a time (each call streams the input)."""
+    for start in range(0, len(rows), size):
+        yield from source(rows[start : start + size])
 
 
 def _jobs(payloads: Iterable[Payload]) -> Iterator[Job]:
@@ -165,7 +172,7 @@ async def execute(
 
     async def produce() -> None:
         async with job_send, event_send:
-            jobs = _jobs(payloads(pending))
+            jobs = _jobs(_chunked(payloads, pending, settings.payload_chunk))
             while not stopper.stopping:
                 batch = list(islice(jobs, settings.claim_batch))
                 if not batch:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+import httpx
 import polars as pl
 
 from migrate.clerk.client import ClerkClient
@@ -77,12 +78,21 @@ class PreparedInput(Protocol):
 
     def payloads(self, rows: Sequence[int]) -> Iterable[Payload]: ...
 
+    def forget_plan(self) -> None: ...
+
 
 class PreparedRun:
     """``migrate.prepare.Prepared`` seen as the runner needs it (fingerprints by file name)."""
 
-    def __init__(self, prepared: Prepared) -> None:
+    def __init__(self, prepared: Prepared, rebuild: Callable[[], Prepared] | None = None) -> None:
         self.prepared = prepared
+        self._rebuild = rebuild
+
+    def forget_plan(self) -> None:
+        """Drop the plan ``Prepared`` caches (one row per input row) once the state DB holds it,
+        so a long run does not carry it in memory; payloads are unaffected."""
+        if self._rebuild is not None:
+            self.prepared = self._rebuild()
 
     @property
     def fingerprints(self) -> Fingerprints:
@@ -117,7 +127,9 @@ def prepare_input(
     from migrate.prepare import PrepareOptions, prepare  # noqa: PLC0415 - polars-heavy
 
     options = PrepareOptions(source=dict(source or {}), env=dict(os.environ))
-    return PreparedRun(prepare(input_path, mapping, options))
+    return PreparedRun(
+        prepare(input_path, mapping, options), lambda: prepare(input_path, mapping, options)
+    )
 
 
 @dataclass(frozen=True)
@@ -201,6 +213,7 @@ def open_run(
             store.check_fingerprints(prepared.fingerprints)
             if not store.planned:
                 store.plan(plan_rows(prepared.plan()))
+                prepared.forget_plan()
             # rows that only gave up on transient errors (5xx, timeouts, an outage) are part of
             # "resume": send them again; rows Clerk refused wait for `retry`
             store.requeue_failed(retryable_only=True)
@@ -223,6 +236,7 @@ def open_run(
     store = StateStore.create(state_path, prepared.fingerprints, options, lock=True)
     try:
         store.plan(plan_rows(prepared.plan()))
+        prepared.forget_plan()
     except BaseException:
         store.close()
         raise
@@ -272,7 +286,10 @@ async def run_pass(
             ClientApi(client), StoreLedger(plan.store), payloads, settings,
             window=window, stopper=stopper, progress=progress,
         )  # fmt: skip
-    async with ClerkClient(target.base_url, target.secret_key) as opened:
+    # A pool no larger than the concurrency ceiling: httpcore scans its whole pool per request.
+    size = settings.concurrency or settings.max_concurrency
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+    async with ClerkClient(target.base_url, target.secret_key, limits=limits) as opened:
         return await execute(
             ClientApi(opened), StoreLedger(plan.store), payloads, settings,
             window=window, stopper=stopper, progress=progress,
