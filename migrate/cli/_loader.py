@@ -70,6 +70,7 @@ class RunArgs:
     rows: str | None
     yes: bool
     quiet: bool
+    joins: tuple[str, ...]
     fmt: str | None
     encoding: str | None
     delimiter: str | None
@@ -286,7 +287,9 @@ def execute_run(args: RunArgs) -> int:
         raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
     if not args.sandbox:
         read_secret_key(args.secret_key_file)  # fail on a missing key before any work
-    prepared = prepare_input(args.input_path, args.mapping, overrides)
+    from migrate.cli.validate import parse_joins  # noqa: PLC0415 - shares --join parsing
+
+    prepared = prepare_input(args.input_path, args.mapping, overrides, parse_joins(args.joins))
     run_dir = args.run_dir or default_run_dir(args.input_path)
     plan = open_run(run_dir, args.input_path, args.mapping, overrides, prepared)
     try:
@@ -313,6 +316,8 @@ def _resume_hint(args: RunArgs) -> str:
     parts = ["clerk-migrate", "run", str(args.input_path), "--mapping", args.mapping]
     if args.run_dir:
         parts += ["--run-dir", str(args.run_dir)]
+    for join in args.joins:
+        parts += ["--join", join]
     if args.sandbox:
         parts.append("--sandbox")
     return " ".join(parts)

@@ -64,13 +64,13 @@ def command(
         try:
             payloads: PayloadSource
             if fixed is None:
-                prepared = prepare_input(plan.input, plan.mapping, plan.overrides)
+                prepared = prepare_input(plan.input, plan.mapping, plan.overrides, plan.joins)
                 plan.store.check_fingerprints(prepared.fingerprints)
                 payloads = prepared.payloads
                 result = requeue(plan.store, code_list)
             else:
                 keyed = KeyedPayloads(
-                    plan.store, prepare_input(fixed, plan.mapping, plan.overrides)
+                    plan.store, prepare_input(fixed, plan.mapping, plan.overrides, plan.joins)
                 )
                 payloads = keyed.payloads
                 result = requeue(plan.store, code_list, keyed)

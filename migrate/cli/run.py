@@ -25,6 +25,13 @@ from migrate.cli._options import pacing_options, source_options, target_options
 @click.option("--rows", "rows", metavar="A-B", help="Send only input rows A to B (inclusive).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@click.option(
+    "--join",
+    "joins",
+    multiple=True,
+    metavar="[NAME=]FILE",
+    help="The file of a [[join]] in the mapping (repeatable; NAME= picks the join).",
+)
 @source_options
 def command(
     *,
@@ -40,6 +47,7 @@ def command(
     rows: str | None,
     yes: bool,
     quiet: bool,
+    joins: tuple[str, ...],
     fmt: str | None,
     encoding: str | None,
     delimiter: str | None,
@@ -69,6 +77,7 @@ def command(
             rows=rows,
             yes=yes,
             quiet=quiet,
+            joins=joins,
             fmt=fmt,
             encoding=encoding,
             delimiter=delimiter,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -107,6 +107,11 @@ class PreparedRun:
         """How the input is read (the mapping's [source] with command-line overrides)."""
         return self.prepared.source_options
 
+    @property
+    def joins(self) -> dict[str, Path]:
+        """The file each ``[[join]]`` reads."""
+        return dict(self.prepared.join_paths)
+
     def plan(self) -> pl.DataFrame:
         """One row per input row: keys and validation errors."""
         return self.prepared.plan()
@@ -117,19 +122,41 @@ class PreparedRun:
 
 
 def prepare_input(
-    input_path: Path, mapping: str, source: Mapping[str, Any] | None = None
+    input_path: Path,
+    mapping: str,
+    source: Mapping[str, Any] | None = None,
+    joins: Mapping[str, Path] | Sequence[Path] = (),
 ) -> PreparedRun:
     """Read, map and validate the input lazily; ``source`` overrides the mapping's [source].
 
+    ``joins`` gives the files of the mapping's ``[[join]]`` tables, by name or in order.
     ``env:NAME`` values in the mapping come from the environment. Raises ``SourceError`` /
     ``MappingError`` / ``ConfigError`` when the input or the mapping cannot be used.
     """
-    from migrate.prepare import PrepareOptions, prepare  # noqa: PLC0415 - polars-heavy
+    from migrate.mapping.load import load_mapping  # noqa: PLC0415 - polars-heavy
+    from migrate.prepare import PrepareOptions, prepare  # noqa: PLC0415
 
-    options = PrepareOptions(source=dict(source or {}), env=dict(os.environ))
+    env = dict(os.environ)
+    spec = load_mapping(mapping, env)
+    if isinstance(joins, Mapping):
+        named = {name: Path(path) for name, path in joins.items()}
+    else:
+        if len(joins) > len(spec.joins):
+            raise ConfigError(
+                f"--join was given {len(joins)} file(s) but the mapping has "
+                f"{len(spec.joins)} join(s)"
+            )
+        named = {j.name: Path(path) for j, path in zip(spec.joins, joins, strict=False)}
+    options = PrepareOptions(source=dict(source or {}), env=env, joins=named)
     return PreparedRun(
-        prepare(input_path, mapping, options), lambda: prepare(input_path, mapping, options)
+        prepare(input_path, spec, options), lambda: prepare(input_path, spec, options)
     )
+
+
+def join_paths(prepared: PreparedInput) -> dict[str, str]:
+    """The join files a prepared input reads, by join name, as absolute paths."""
+    paths = getattr(prepared, "joins", {})
+    return {name: str(Path(path).resolve()) for name, path in paths.items()}
 
 
 @dataclass(frozen=True)
@@ -163,6 +190,7 @@ class RunPlan:
     source: SourceOptions
     overrides: dict[str, Any]
     resumed: bool
+    joins: dict[str, Path] = field(default_factory=dict)
 
     def counts(self) -> dict[RowState, int]:
         """Rows per state now."""
@@ -220,9 +248,11 @@ def open_run(
         except BaseException:
             store.close()
             raise
+        joins = {name: Path(path) for name, path in join_paths(prepared).items()}
         return RunPlan(
-            run_dir, store, input_path, mapping, prepared.source_options, dict(overrides), True
-        )
+            run_dir, store, input_path, mapping, prepared.source_options, dict(overrides), True,
+            joins,
+        )  # fmt: skip
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -232,6 +262,7 @@ def open_run(
         "mapping": mapping,
         "source": _source_options_json(prepared.source_options),
         "source_overrides": dict(overrides),
+        "joins": join_paths(prepared),
     }
     store = StateStore.create(state_path, prepared.fingerprints, options, lock=True)
     try:
@@ -240,9 +271,11 @@ def open_run(
     except BaseException:
         store.close()
         raise
+    joins = {name: Path(path) for name, path in join_paths(prepared).items()}
     return RunPlan(
-        run_dir, store, input_path, mapping, prepared.source_options, dict(overrides), False
-    )
+        run_dir, store, input_path, mapping, prepared.source_options, dict(overrides), False,
+        joins,
+    )  # fmt: skip
 
 
 def read_run(run_dir: Path, *, lock: bool = False) -> RunPlan:
@@ -260,10 +293,11 @@ def read_run(run_dir: Path, *, lock: bool = False) -> RunPlan:
         input_path = Path(options["input"])
         mapping = str(options["mapping"])
         overrides = dict(options.get("source_overrides") or {})
+        joins = {name: Path(path) for name, path in dict(options.get("joins") or {}).items()}
     except (KeyError, TypeError) as exc:
         store.close()
         raise StateError(f"{run_dir}: the state DB does not say what it was planned from") from exc
-    return RunPlan(run_dir, store, input_path, mapping, source, overrides, resumed=True)
+    return RunPlan(run_dir, store, input_path, mapping, source, overrides, True, joins)
 
 
 async def run_pass(

@@ -302,3 +302,22 @@ def test_5xx_bursts_and_lost_responses_never_duplicate(tmp_path: Path) -> None:
     assert sorted(ids, key=str) == sorted(f"u{i}" for i in range(1, 41))
     summary = json.loads((run_dir(path) / "summary.json").read_text())
     assert summary["counts"]["created"] == 40
+
+
+def test_join_files_are_given_on_the_command_line_and_remembered(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """--join supplies a [[join]] file; the run records it, so retry needs no --join."""
+    (tmp_path / "users.csv").write_text("id,email\nu1,user1@example.com\nu2,user2@example.com\n")
+    (tmp_path / "names.csv").write_text("uid,name\nu1,Ada\nu2,Grace\n")
+    (tmp_path / "map.toml").write_text(
+        '[source]\nformat = "csv"\nkey = "id"\n\n[fields]\nexternal_id = "id"\n'
+        'email_address = "email"\nfirst_name = "names.name"\n\n'
+        '[[join]]\nname = "names"\non = "id"\nright_on = "uid"\n'
+    )
+    path = tmp_path / "users.csv"
+    result = run(sandbox, path, "--join", f"names={tmp_path / 'names.csv'}")
+    assert result.exit_code == 0, result.output
+    assert sorted(u.first_name or "" for u in sandbox.store) == ["Ada", "Grace"]
+    again = invoke(sandbox, "retry", str(run_dir(path)), "--rate", "2000", "--quiet")
+    assert again.exit_code == 0, again.output
