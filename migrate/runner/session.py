@@ -61,6 +61,7 @@ __all__ = [
 ]
 
 STATE_FILE = "state.sqlite"
+_BUSY_TIMEOUT = 1.0  # seconds to wait for another process's lock before refusing
 _SUFFIXES = (".gz", ".gzip", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".ndjson", ".jsonl",
              ".json")  # fmt: skip
 
@@ -236,7 +237,7 @@ def open_run(
     """
     state_path = run_dir / STATE_FILE
     if state_path.exists():
-        store = StateStore.open(state_path, lock=True)
+        store = StateStore.open(state_path, lock=True, busy_timeout=_BUSY_TIMEOUT)
         try:
             store.check_fingerprints(prepared.fingerprints)
             if not store.planned:
@@ -264,7 +265,9 @@ def open_run(
         "source_overrides": dict(overrides),
         "joins": join_paths(prepared),
     }
-    store = StateStore.create(state_path, prepared.fingerprints, options, lock=True)
+    store = StateStore.create(
+        state_path, prepared.fingerprints, options, lock=True, busy_timeout=_BUSY_TIMEOUT
+    )
     try:
         store.plan(plan_rows(prepared.plan()))
         prepared.forget_plan()
@@ -283,7 +286,7 @@ def read_run(run_dir: Path, *, lock: bool = False) -> RunPlan:
 
     Raises ``StateError`` when there is no state DB or its options are unreadable.
     """
-    store = StateStore.open(run_dir / STATE_FILE, lock=lock)
+    store = StateStore.open(run_dir / STATE_FILE, lock=lock, busy_timeout=_BUSY_TIMEOUT)
     options = store.options()
     try:
         source_data = dict(options.get("source") or {})

@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from migrate.cli import main
 from migrate.sandbox import FaultConfig, SandboxConfig, SandboxHandle, running_sandbox
+from migrate.state import StateStore
 
 MAPPING = """
 [source]
@@ -321,3 +322,34 @@ def test_join_files_are_given_on_the_command_line_and_remembered(
     assert sorted(u.first_name or "" for u in sandbox.store) == ["Ada", "Grace"]
     again = invoke(sandbox, "retry", str(run_dir(path)), "--rate", "2000", "--quiet")
     assert again.exit_code == 0, again.output
+
+
+def test_the_key_can_come_from_a_file_and_is_never_echoed(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """--secret-key-file works; a malformed key is refused without printing it."""
+    path = write_input(tmp_path, 2)
+    key_file = tmp_path / "key"
+    key_file.write_text(sandbox.secret_key + "\n")
+    args = ["run", str(path), "--mapping", str(tmp_path / "map.toml"), "--api-url", sandbox.url,
+            "--secret-key-file", str(key_file)]  # fmt: skip
+    ok = invoke(None, *args, "--rate", "2000", "-q")
+    assert ok.exit_code == 0, ok.output
+    assert sandbox.secret_key not in ok.output
+    key_file.write_text("not-a-clerk-key-hunter2")
+    bad = invoke(None, *args)
+    assert bad.exit_code == 2
+    assert "does not look like a Clerk key" in bad.output
+    assert "hunter2" not in bad.output
+
+
+def test_a_second_process_on_the_same_run_directory_is_refused(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """While one process holds the run directory, another run is refused (exit 1)."""
+    path = write_input(tmp_path, 2)
+    run(sandbox, path)
+    with StateStore.open(run_dir(path) / "state.sqlite", lock=True):
+        result = run(sandbox, path)
+    assert result.exit_code == 1
+    assert "in use by another clerk-migrate process" in result.output
