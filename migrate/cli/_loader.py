@@ -237,7 +237,7 @@ def execute_pass(
         )
         return EXIT_RUN_ERROR
     counts = plan.counts()
-    if counts[RowState.FAILED] or counts[RowState.INVALID]:
+    if counts[RowState.FAILED] or counts[RowState.INVALID] or counts[RowState.IN_FLIGHT]:
         return EXIT_FAILED_ROWS
     return EXIT_OK
 
@@ -274,6 +274,11 @@ def print_summary(
             click.echo(f"  {code:<40} {n:>8,}  ({state})")
     if counts[RowState.PENDING]:
         click.echo(f"{counts[RowState.PENDING]:,} rows still pending (run again to send them).")
+    if counts[RowState.IN_FLIGHT]:
+        click.echo(
+            f"{counts[RowState.IN_FLIGHT]:,} rows unresolved: Clerk did not answer whether they "
+            "were created; run again to look them up (nothing is sent twice)."
+        )
     names = ", ".join(p.name for p in paths.all())
     click.echo(f"Reports in {plan.run_dir}: {names}")
 

@@ -170,9 +170,10 @@ class Worker:
                 await events.send(event)
 
     def _observe(self, event: Event) -> None:
-        if event.kind not in (EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED):
+        final = (EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED, EventKind.UNRESOLVED)
+        if event.kind not in final:
             return
-        if self.outage.observe(event.kind is EventKind.FAILED and event.retryable):
+        if self.outage.observe(event.retryable):
             self.stopper.abort(
                 "clerk_unreachable",
                 f"{self.outage.count} rows in a row gave up after retries ({event.code}: "
@@ -234,7 +235,7 @@ class Worker:
                         return self._abort(job, found, ours_maybe)
                     failures, limited, done = self._note_failure(found, failures, limited)
                     if done:
-                        return self._give_up(job, found, failures)
+                        return self._give_up(job, found, failures, ours_maybe=True)
                     await self._wait_before_retry(found, failures, job, events)
                     continue
             reply = await self._call_create(job)
@@ -262,7 +263,9 @@ class Worker:
                             attempts=failures,
                             found_by_lookup=True,
                         )
-                return self._give_up(job, reply, failures)
+                    # the lookup answered "not there": a plain give-up; otherwise nobody knows
+                    ours_maybe = not isinstance(found, list)
+                return self._give_up(job, reply, failures, ours_maybe=ours_maybe)
             await self._wait_before_retry(reply, failures, job, events)
 
     def _note_failure(self, reply: Reply, failures: int, limited: int) -> tuple[int, int, bool]:
@@ -286,11 +289,13 @@ class Worker:
         with anyio.move_on_after(delay):
             await self.stopper.event.wait()  # a stop cuts the backoff short
 
-    def _give_up(self, job: Job, reply: Reply, attempts: int) -> Event:
+    def _give_up(self, job: Job, reply: Reply, attempts: int, *, ours_maybe: bool = False) -> Event:
+        """Out of retries. If an earlier POST may have created the user and no lookup could
+        say, the row stays in_flight (UNRESOLVED): the next start reconciles it."""
         code = reply.code or ("rate_limited" if reply.rate_limited else "transient_error")
         message = reply.message or f"gave up after {attempts} attempts (HTTP {reply.status})"
         return Event(
-            EventKind.FAILED,
+            EventKind.UNRESOLVED if ours_maybe else EventKind.FAILED,
             job.row,
             code=code,
             param=reply.param,
@@ -318,7 +323,7 @@ class Worker:
             if found.rate_limited:
                 self.pacer.on_rate_limited(found.retry_after)
             elif tries >= self.settings.max_attempts:
-                return self._give_up(job, found, attempts + tries)
+                return self._give_up(job, found, attempts + tries, ours_maybe=ours_maybe)
             else:
                 await anyio.sleep(self._backoff(tries, self.rng))
         match = _match(job, found)

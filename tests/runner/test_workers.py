@@ -217,3 +217,21 @@ def test_a_streak_of_config_suspect_failures_aborts() -> None:
 
     stopper = anyio.run(main)
     assert stopper.abort_code == "form_param_unknown"
+
+
+def test_giving_up_when_nobody_knows_leaves_the_row_in_flight() -> None:
+    """Out of retries after an ambiguous POST whose lookup also failed: unresolved, not failed."""
+    api = FakeApi({"u1": [transient()] * 5})
+    api.find_script = [transient()] * 5
+    event, _, _ = _process(api, _job(), max_attempts=2)
+    assert event.kind is EventKind.UNRESOLVED
+    assert event.retryable
+
+
+def test_giving_up_after_a_lookup_said_not_there_is_a_retryable_failure() -> None:
+    """Out of retries, and the last lookup found nothing: failed (retryable), safe to resend."""
+    api = FakeApi({"u1": [transient()] * 5})
+    event, _, _ = _process(api, _job(), max_attempts=2)
+    assert event.kind is EventKind.FAILED
+    assert event.retryable
+    assert api.count("u1") == 0
