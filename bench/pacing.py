@@ -122,6 +122,7 @@ def run_case(n: int, case: str, seed: int) -> dict[str, float]:
         "sending": float(last["sending_rate_per_s"]),
         "startup": float(last["startup_s"]),
         "drain": float(last["drain_s"]),
+        "max_latency": float(last["max_latency_s"]),
         "429s": float(last["rate_limited_429"]),
         "sandbox_429s": float(seen["rate_limited"]),  # type: ignore[arg-type]
         "created": float(summary["counts"]["created"]),
@@ -146,7 +147,8 @@ def main() -> None:
             f"{f['sending']:.2f} req/s = {100 * f['sending'] / f['configured']:.1f} %); 429s: "
             f"{int(f['429s'])} ({100 * f['429s'] / max(f['requests'], 1):.2f} % of requests; "
             f"sandbox counted {int(f['sandbox_429s'])}); first request after "
-            f"{f['startup']:.2f} s, last answer {f['drain']:.2f} s after the last request"
+            f"{f['startup']:.2f} s, last answer {f['drain']:.2f} s after the last request "
+            f"(slowest answer of the run: {f['max_latency']:.2f} s)"
         )
 
 

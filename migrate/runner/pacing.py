@@ -64,6 +64,7 @@ class PacingStats:
     paused_seconds: float = 0.0
     first_request_at: float | None = None
     last_request_at: float | None = None
+    max_latency: float = 0.0
 
     @property
     def sending_rate(self) -> float:
@@ -155,6 +156,7 @@ class Pacer:
     def on_response(self, latency: float) -> None:
         """Feed a response's latency; after a quiet spell without 429s raise the rate a step."""
         self.latency += _LATENCY_ALPHA * (latency - self.latency)
+        self.stats.max_latency = max(self.stats.max_latency, latency)
         now = self._clock()
         quiet = now - self._last_429
         if (

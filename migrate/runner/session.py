@@ -346,6 +346,7 @@ def pass_stats(outcome: RunOutcome, target: Target, settings: EngineSettings) ->
         "sending_rate_per_s": round(outcome.pacing.sending_rate, 2),
         "startup_s": round(outcome.startup, 3),
         "drain_s": round(outcome.drain, 3),
+        "max_latency_s": round(outcome.pacing.max_latency, 3),
         "rate_limited_429": outcome.pacing.rate_limited,
         "pauses": outcome.pacing.pauses,
         "paused_s": round(outcome.pacing.paused_seconds, 3),
