@@ -94,7 +94,9 @@ def e164_expr(e: pl.Expr, region: str | None) -> pl.Expr:
     Formatting (spaces, dots, dashes, brackets, slashes) is removed. ``+…`` keeps its country
     code; a number in the region's international format (``00…``, ``011…``) becomes ``+…``; bare
     digits are a national number of ``region`` (its trunk prefix such as ``0`` dropped, its country
-    code added). Without a region bare digits are never given a country code.
+    code added), unless they already start with the region's country code and read as a national
+    number only without it (see ``_national``). Without a region bare digits are never given a
+    country code.
     """
     # Literal multi-pattern removal and prefix tests: several times cheaper than regex rewrites.
     # "(0)" is the trunk prefix written inside an international number: +44 (0)20 …
@@ -103,28 +105,65 @@ def e164_expr(e: pl.Expr, region: str | None) -> pl.Expr:
     done = e.str.contains(_E164)
     rest = pl.when(done).then(pl.lit(None, pl.Utf8)).otherwise(e)
     digits = rest.str.replace_many(patterns, [""] * len(patterns), leftmost=True)
-    intl_prefix, country_code, trunk = "00", None, None
+    meta = None
+    intl_prefix = "00"
     if region is not None:
         meta = phonenumbers.PhoneMetadata.metadata_for_region(region.upper())
         if meta is None:
             raise ValueError(region_problem(region))
-        country_code = meta.country_code
         if meta.international_prefix and meta.international_prefix.isdigit():
             intl_prefix = meta.international_prefix
-        trunk = meta.national_prefix
     plus = (
         pl.when(digits.str.starts_with(intl_prefix))
         .then(pl.lit("+") + digits.str.slice(len(intl_prefix)))
         .otherwise(digits)
     )
-    if country_code is not None:
-        national = plus.str.strip_prefix(trunk) if trunk else plus
+    if meta is not None:
         plus = (
             pl.when(plus.str.starts_with("+"))
             .then(plus)
-            .otherwise(pl.lit(f"+{country_code}") + national)
+            .otherwise(pl.lit(f"+{meta.country_code}") + _national(plus, meta))
         )
     return pl.when(done).then(e).otherwise(pl.coalesce(plus.str.extract(_E164_GROUP), e))
+
+
+def _national(d: pl.Expr, meta: phonenumbers.PhoneMetadata) -> pl.Expr:
+    """The national significant number of bare digits ``d`` dialled in ``meta``'s region.
+
+    The rules libphonenumber's parser follows, as expressions: digits that start with the
+    region's country code (``447911123456`` in GB, ``14155550123`` in US) drop it when the whole
+    does not read as a national number but the rest does, or when the whole is too long for the
+    region; otherwise the trunk prefix (``0`` in GB) is dropped when what is left still has a
+    possible length.
+    """
+    desc = meta.general_desc
+    pattern = desc.national_number_pattern if desc is not None else None
+    lengths = [n for n in (desc.possible_length if desc is not None else ()) if n > 0]
+    longest = max(lengths) if lengths else 17
+
+    def viable(x: pl.Expr) -> pl.Expr:
+        return x.str.contains(f"^(?:{pattern})$") if pattern else pl.lit(True)
+
+    def strip_trunk(x: pl.Expr, *, check_length: bool) -> pl.Expr:
+        if meta.national_prefix_transform_rule is not None or not meta.national_prefix_for_parsing:
+            # Regions that rewrite rather than strip (AR, MX…): drop the plain trunk prefix only.
+            trunk = meta.national_prefix
+            return x.str.strip_prefix(trunk) if trunk else x
+        stripped = x.str.replace(f"^(?:{meta.national_prefix_for_parsing})", "")
+        # A number that read as national before stripping must still read so after it.
+        keep = viable(x) & ~viable(stripped)
+        if check_length and lengths:
+            size = stripped.str.len_chars()
+            keep = keep | ~(size.is_in(lengths) | (size > longest))
+        return pl.when(keep).then(x).otherwise(stripped)
+
+    code = str(meta.country_code)
+    national = strip_trunk(d, check_length=True)
+    after_code = strip_trunk(d.str.slice(len(code)), check_length=False)
+    take = d.str.starts_with(code) & (
+        (~viable(d) & viable(after_code)) | (d.str.len_chars() > longest)
+    )
+    return pl.when(take).then(strip_trunk(after_code, check_length=True)).otherwise(national)
 
 
 def region_problem(region: str) -> str | None:

@@ -46,6 +46,47 @@ def test_e164(value: str | None, region: str | None, expected: str | None) -> No
 
 
 @pytest.mark.parametrize(
+    ("value", "region", "expected"),
+    [
+        ("447911123456", "GB", "+447911123456"),
+        ("44 7911 123456", "GB", "+447911123456"),
+        ("442079460958", "GB", "+442079460958"),
+        ("4407911123456", "GB", "+447911123456"),
+        ("07911 123456", "GB", "+447911123456"),
+        ("7911123456", "GB", "+447911123456"),
+        ("14155550123", "US", "+14155550123"),
+        ("4155550123", "US", "+14155550123"),
+        ("4930123456", "DE", "+4930123456"),
+        ("030 123456", "DE", "+4930123456"),
+        ("33612345678", "FR", "+33612345678"),
+        ("0612345678", "FR", "+33612345678"),
+        ("612345678", "FR", "+33612345678"),
+    ],
+)
+def test_e164_digits_that_already_carry_the_regions_country_code(
+    value: str, region: str, expected: str
+) -> None:
+    """Bare digits that start with the region's country code keep it once when they only read as
+    a national number without it (or are too long to be one), as libphonenumber parses them."""
+    assert e164([value], region) == [expected]
+
+
+def test_e164_country_code_rule_is_per_row() -> None:
+    """In one column, national numbers and numbers already carrying the code both normalise."""
+    assert (
+        e164(["07911 123456", "447911123456", "+447911123456", "7911123456"], "GB")
+        == ["+447911123456"] * 4
+    )
+
+
+def test_e164_national_number_that_starts_like_the_country_code_is_not_cut() -> None:
+    """A GB number whose national digits begin with 44 is not mistaken for one carrying +44."""
+    # 01144 is a Sheffield area code: "0114 496 0000" is national, not "+44 (0)1 …".
+    assert e164(["0114 496 0000"], "GB") == ["+441144960000"]
+    assert e164(["441144960000"], "GB") == ["+441144960000"]
+
+
+@pytest.mark.parametrize(
     ("value", "expected"),
     [
         ("2024-01-15T10:30:00Z", "2024-01-15T10:30:00.000Z"),
