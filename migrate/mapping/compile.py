@@ -106,6 +106,7 @@ def compile_mapping(
             columns["password_hasher"] = infer_hasher_expr(digest)
     elif hasher is None and builder_hasher is not None:
         columns["password_hasher"] = builder_hasher
+    _hasher_needs_digest(spec, columns, problems)
     key = _key(spec, ctx, columns)
     if problems:
         raise MappingError(spec.file, problems)
@@ -117,6 +118,33 @@ def compile_mapping(
         *(expr.alias(name) for name, expr in columns.items()),
         *flags,
     )
+
+
+def _hasher_needs_digest(
+    spec: MappingSpec, columns: dict[str, pl.Expr], problems: list[MappingProblem]
+) -> None:
+    """Give a row a hasher only where it has a digest.
+
+    Clerk refuses ``password_hasher`` without ``password_digest``, so a constant (or column)
+    hasher would turn every passwordless row (a social login, a user who never set one) into a
+    ``hasher_without_digest`` error. Masking it keeps those rows valid: they are created without
+    a password. Inferred and builder hashers are null there already; masking them is harmless.
+    """
+    hasher = spec.field_spec("password_hasher")
+    if "password_hasher" not in columns:
+        return
+    digest = columns.get("password_digest")
+    if digest is None:
+        if hasher is not None and not isinstance(hasher.source, InferSource):
+            problems.append(
+                MappingProblem(
+                    hasher.path,
+                    "needs fields.password_digest to be mapped "
+                    "(Clerk takes a hasher only with a digest)",
+                )
+            )
+        return
+    columns["password_hasher"] = pl.when(digest.is_not_null()).then(columns["password_hasher"])
 
 
 def _join(

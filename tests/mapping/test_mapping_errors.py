@@ -418,6 +418,20 @@ def test_join_without_an_input_and_infer_without_a_digest() -> None:
     ]
 
 
+def test_a_constant_hasher_without_a_digest_field() -> None:
+    """password_hasher mapped while password_digest is not is a mapping error, not a hasher on
+    every row that Clerk would refuse."""
+    spec = parse_mapping(
+        '[fields]\nexternal_id = "id"\npassword_hasher = { value = "bcrypt" }\n', {}, file="m.toml"
+    )
+    with pytest.raises(MappingError) as err:
+        compile_mapping(spec, frame(id=["1"]))
+    assert [str(p) for p in err.value.problems] == [
+        "fields.password_hasher: needs fields.password_digest to be mapped "
+        "(Clerk takes a hasher only with a digest)",
+    ]
+
+
 def test_parse_timestamp_checks_its_format() -> None:
     """``parse = "timestamp"`` with a format that is neither a mode nor strftime is refused."""
     assert problems(

@@ -59,9 +59,9 @@ def test_a_bare_string_is_a_column_and_values_stay_verbatim() -> None:
 
 def test_constants_and_env_values() -> None:
     """``{ value = ... }`` is the same on every row; ``{ env = NAME }`` reads the environment."""
-    toml = '[fields]\npassword_hasher = { value = "bcrypt" }\nlocale = { env = "SECRET" }\n'
+    toml = '[fields]\nfirst_name = { value = "Ann" }\nlocale = { env = "SECRET" }\n'
     df = mapped(toml, {"x": [1, 2]}, SECRET="fr-FR")
-    assert df["password_hasher"].to_list() == ["bcrypt", "bcrypt"]
+    assert df["first_name"].to_list() == ["Ann", "Ann"]
     assert df["locale"].to_list() == ["fr-FR", "fr-FR"]
 
 
@@ -332,6 +332,30 @@ def test_hasher_inferred_from_the_digest_shape() -> None:
     toml = '[fields]\npassword_digest = "d"\npassword_hasher = { infer = true }\n'
     got = column(toml, {"d": [bcrypt, argon, "nonsense", None]}, "password_hasher")
     assert got == ["bcrypt", "argon2id", None, None]
+
+
+@pytest.mark.parametrize(
+    "hasher",
+    ['{ value = "bcrypt" }', '"algo"', "{ infer = true }"],
+    ids=["constant", "column", "inferred"],
+)
+def test_hasher_only_where_there_is_a_digest(hasher: str) -> None:
+    """A row without a digest (null or empty) gets no hasher, whatever gives the hasher, so a
+    passwordless row is not a hasher_without_digest error."""
+    bcrypt = "$2b$10$" + "a" * 53
+    toml = f'[fields]\npassword_digest = "d"\npassword_hasher = {hasher}\n'
+    data = {"d": [bcrypt, None, ""], "algo": ["bcrypt"] * 3}
+    assert column(toml, data, "password_hasher") == ["bcrypt", None, None]
+
+
+def test_hasher_only_where_a_builder_gives_a_digest() -> None:
+    """A constant hasher next to a digest builder is masked where the builder gives no digest."""
+    toml = (
+        '[fields]\npassword_hasher = { value = "bcrypt" }\n'
+        '[fields.password_digest]\nbuilder = "django"\ndigest = "p"\n'
+    )
+    got = column(toml, {"p": ["bcrypt_sha256$$2b$12$" + "a" * 53, None]}, "password_hasher")
+    assert got == ["bcrypt", None]
 
 
 def test_join_adds_a_second_file_by_key(tmp_path: Path) -> None:
