@@ -136,13 +136,18 @@ def confirm_production(
     )
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not interactive():
         raise ConfigError(
             "refusing to write to a production instance without confirmation: "
             "no terminal to ask on; pass --yes to proceed"
         )
     if not click.confirm("Proceed?", default=False, err=True):
         raise click.exceptions.Exit(EXIT_RUN_ERROR)
+
+
+def interactive() -> bool:
+    """Whether a person can answer a question on stdin."""
+    return sys.stdin.isatty()
 
 
 def _duration(seconds: float) -> str:

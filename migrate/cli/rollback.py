@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import anyio
@@ -10,7 +9,7 @@ import click
 
 from migrate.clerk.client import ClerkClient
 from migrate.cli._common import EXIT_FAILED_ROWS, EXIT_OK, handle_errors
-from migrate.cli._loader import default_rate_for, resolve_target
+from migrate.cli._loader import default_rate_for, interactive, resolve_target
 from migrate.cli._options import pacing_options, target_options
 from migrate.errors import ConfigError
 from migrate.runner.aftercare import RollbackResult, rollback_users
@@ -77,7 +76,7 @@ def _confirm(target: Target, created: int, *, yes: bool) -> None:
     )
     if yes:
         return
-    if not sys.stdin.isatty():
+    if not interactive():
         raise ConfigError("refusing to delete users without confirmation: pass --yes")
     if not click.confirm("Delete them?", default=False, err=True):
         raise click.exceptions.Exit(1)

@@ -353,3 +353,20 @@ def test_a_second_process_on_the_same_run_directory_is_refused(
         result = run(sandbox, path)
     assert result.exit_code == 1
     assert "in use by another clerk-migrate process" in result.output
+
+
+@pytest.mark.parametrize(("answer", "code", "created"), [("y\n", 0, 3), ("n\n", 1, 0)])
+def test_production_asks_a_person_at_a_terminal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str, code: int, created: int
+) -> None:
+    """At a terminal, an sk_live_ run asks first: yes proceeds, no stops before any request."""
+    monkeypatch.setattr("migrate.cli._loader.interactive", lambda: True)
+    with running_sandbox(SandboxConfig.for_tests(instance="production")) as prod:
+        path = write_input(tmp_path, 3)
+        env = {"CLERK_SECRET_KEY": prod.secret_key, "CLERK_API_URL": prod.url}
+        args = ["run", str(path), "--mapping", str(tmp_path / "map.toml"), "--rate", "2000", "-q"]
+        result = CliRunner().invoke(main, args, env=env, input=answer, catch_exceptions=False)
+        assert result.exit_code == code, result.output
+        assert "Proceed? [y/N]" in result.output
+        assert "estimated duration" in result.output
+        assert len(prod.store) == created
