@@ -64,6 +64,11 @@ _JSON: Final = "application/json"
 _PLAN: Final = "sandbox.plan"
 
 
+def _refuse_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON (RFC 8259); Go's decoder, like Clerk, refuses the body.
+    raise ValueError(f"{name} is not valid JSON")
+
+
 def create_app(config: SandboxConfig | None = None) -> SandboxApp:
     """Build a sandbox instance (an ASGI app) from ``config`` (default: a development instance)."""
     return SandboxApp(config or SandboxConfig())
@@ -429,7 +434,7 @@ class SandboxApp:
         if len(raw) > MAX_BODY_BYTES:
             return self._too_large()
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, parse_constant=_refuse_constant)
         except ValueError:
             data = None
         if not isinstance(data, dict):

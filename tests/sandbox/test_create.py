@@ -157,8 +157,8 @@ def test_unknown_params_stop_before_type_checks(api: httpx.Client) -> None:
 
 
 def test_malformed_json_is_request_body_invalid(api: httpx.Client) -> None:
-    """A body that is not a JSON object is 400 request_body_invalid."""
-    for raw in (b"{not json", b"[1, 2]"):
+    """A body that is not a JSON object (NaN, Infinity are not JSON) is 400 request_body_invalid."""
+    for raw in (b"{not json", b"[1, 2]", b'{"public_metadata": {"a": NaN}}', b'{"x": Infinity}'):
         response = api.post("/v1/users", content=raw, headers={"Content-Type": "application/json"})
         assert_errors(response, 400, "request_body_invalid")
 

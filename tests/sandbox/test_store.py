@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import random
+from datetime import UTC, datetime, timedelta, timezone
 
 import httpx
 import pytest
@@ -79,11 +81,34 @@ def test_plaintext_is_kept_as_a_keyed_hmac_only() -> None:
         ("2022-10-20T10:00:27", None),
         ("2022-13-01T00:00:00Z", None),
         ("2022-10-20T10:00:27+02:75", None),
+        ("0000-01-01T00:00:00Z", -62167219200000),
+        ("1969-12-31T23:59:59.999Z", -1),
+        ("2024-02-29T00:00:00Z", 1709164800000),
+        ("2023-02-29T00:00:00Z", None),
+        ("2100-02-29T00:00:00Z", None),
+        ("2000-02-29T00:00:00Z", 951782400000),
+        ("2022-04-31T00:00:00Z", None),
+        ("2022-10-20T24:00:00Z", None),
+        ("2022-10-20T10:00:60Z", None),
+        ("2022-10-20T10:00:27+24:00", None),
     ],
 )
 def test_rfc3339_parsing(text: str, ms: int | None) -> None:
     """created_at / legal_accepted_at accept RFC3339 with Z or an offset, and nothing else."""
     assert parse_rfc3339_ms(text) == ms
+
+
+def test_rfc3339_agrees_with_datetime() -> None:
+    """The hand-written date arithmetic gives datetime's epoch for dates across four centuries."""
+    rng = random.Random(7)
+    for _ in range(2000):
+        moment = datetime(1, 1, 1, tzinfo=UTC) + timedelta(
+            seconds=rng.randrange(86400, 9998 * 365 * 86400), microseconds=rng.randrange(10**6)
+        )
+        offset = rng.randrange(-23 * 60 - 59, 23 * 60 + 60)
+        local = moment.astimezone(timezone(timedelta(minutes=offset)))
+        expected = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+        assert parse_rfc3339_ms(local.isoformat().replace("+00:00", "Z")) == expected
 
 
 def test_no_secret_leaves_the_sandbox(sandbox: object, caplog: pytest.LogCaptureFixture) -> None:
