@@ -26,6 +26,7 @@ from migrate.hashers import infer_hasher_expr
 from migrate.mapping.builders import BUILDERS
 from migrate.mapping.spec import (
     CLERK_FIELDS,
+    STATUS_FIELDS,
     BuilderSource,
     ColumnSource,
     ColumnsSource,
@@ -36,6 +37,7 @@ from migrate.mapping.spec import (
     MappingSpec,
     ObjectSource,
     TemplateSource,
+    VerifiedSource,
 )
 from migrate.mapping.transforms import RFC3339_LOCAL, TRANSFORMS
 from migrate.secrets import Secret
@@ -49,6 +51,7 @@ _SELECTOR: Final = re.compile(r"(?P<name>.+)\[(?P<field>[^=\]]+)=(?P<value>[^\]]
 FIELD_DTYPES: Final[dict[FieldKind, pl.DataType]] = {
     "string": pl.Utf8(),
     "list": pl.List(pl.Utf8),
+    "status": pl.List(pl.Utf8),
     "metadata": pl.Utf8(),
     "flag": pl.Boolean(),
     "int": pl.Int64(),
@@ -88,8 +91,8 @@ def compile_mapping(
     builder_hasher: pl.Expr | None = None
     for name, field in spec.fields:
         kind = CLERK_FIELDS[name]
-        if isinstance(field.source, InferSource):
-            continue  # needs password_digest first
+        if isinstance(field.source, InferSource) or kind == "status":
+            continue  # needs password_digest / the address list first
         value = ctx.value(field, scalar=kind in ("string", "flag", "int"))
         if isinstance(field.source, BuilderSource) and value is not None:
             builder_hasher = ctx.builder_hasher
@@ -107,6 +110,7 @@ def compile_mapping(
     elif hasher is None and builder_hasher is not None:
         columns["password_hasher"] = builder_hasher
     _hasher_needs_digest(spec, columns, problems)
+    _statuses(spec, ctx, columns, problems)
     key = _key(spec, ctx, columns)
     if problems:
         raise MappingError(spec.file, problems)
@@ -145,6 +149,65 @@ def _hasher_needs_digest(
             )
         return
     columns["password_hasher"] = pl.when(digest.is_not_null()).then(columns["password_hasher"])
+
+
+def _statuses(
+    spec: MappingSpec, ctx: _Context, columns: dict[str, pl.Expr], problems: list[MappingProblem]
+) -> None:
+    """Compile the ``*_identification_status`` fields: one status per address, by position.
+
+    A value that is one per row (a flag, a constant, a text column) is repeated for every address
+    of the row, so the list always has the address list's length (none when it has no address);
+    a list value (a list column, ``split``) is taken item by item as the export gives it.
+    """
+    for name, parent in STATUS_FIELDS.items():
+        field = spec.field_spec(name)
+        if field is None:
+            continue
+        addresses = columns.get(parent)
+        if addresses is None:
+            problems.append(
+                MappingProblem(field.path, f"needs fields.{parent} to be mapped (one per address)")
+            )
+            continue
+        verified = isinstance(field.source, VerifiedSource)
+        source = field.source.flag if isinstance(field.source, VerifiedSource) else None
+        value = ctx.value(
+            FieldSpec(source.source, source.transforms + field.transforms, path=field.path)
+            if source is not None
+            else field
+        )
+        if value is None:
+            continue
+        default = field.default if field.default is not None else ("reserved" if verified else None)
+        columns[name] = _status_list(value, addresses, verified=verified, default=default)
+
+
+def _status_word(text: pl.Expr, default: object) -> pl.Expr:
+    """A verified flag as a status: false words give reserved, no value the default, any other
+    value (true words, a confirmation timestamp) verified."""
+    t = text.str.strip_chars().str.to_lowercase()
+    fallback = pl.lit(default, pl.Utf8)
+    return (
+        pl.when(t.is_null() | (t == ""))
+        .then(fallback)
+        .when(t.is_in(_FALSE))
+        .then(pl.lit("reserved"))
+        .otherwise(pl.lit("verified"))
+    )
+
+
+def _status_list(v: _Value, addresses: pl.Expr, *, verified: bool, default: object) -> pl.Expr:
+    fallback = pl.lit(default, pl.Utf8)
+    if v.shape == "list":
+        items = pl.element().cast(pl.Utf8)
+        word = _status_word(items, default) if verified else items.fill_null(fallback)
+        return pl.coalesce(v.expr.list.eval(word), pl.lit([], pl.List(pl.Utf8)))
+    text = _text(v)
+    status = _status_word(text, default) if verified else text.fill_null(fallback)
+    status = pl.when(status == "").then(fallback).otherwise(status)
+    count = pl.when(status.is_null()).then(0).otherwise(addresses.list.len())
+    return status.fill_null("").repeat_by(count)
 
 
 def _join(

@@ -15,6 +15,8 @@ from typing import Any, Final
 from migrate.errors import MappingProblem
 from migrate.mapping.builders import BUILDERS
 from migrate.mapping.spec import (
+    STATUS_FIELDS,
+    STATUS_VALUES,
     BuilderArg,
     BuilderSource,
     ColumnSource,
@@ -26,13 +28,16 @@ from migrate.mapping.spec import (
     Source,
     TemplateSource,
     Transform,
+    VerifiedSource,
 )
 from migrate.mapping.transforms import TIMESTAMP_MODES, TRANSFORMS, region_problem
 from migrate.secrets import Secret
 
 __all__ = ["ENV_PREFIX", "MODIFIERS", "ORIGINS", "FieldParser", "names", "type_name"]
 
-ORIGINS: Final = ("column", "columns", "value", "template", "env", "infer", "builder", "object")
+ORIGINS: Final = (
+    "column", "columns", "value", "template", "env", "infer", "builder", "object", "verified",
+)  # fmt: skip
 MODIFIERS: Final = ("transform", "default", "split", "parse", "format", "region")
 PARSES: Final = ("json", "timestamp")
 ENV_PREFIX: Final = "env:"
@@ -126,6 +131,12 @@ class FieldParser:
                 self.problem(where, "must be true")
             else:
                 return InferSource()
+        elif key == "verified":
+            if kind != "status":
+                self.problem(where, f"only {names(STATUS_FIELDS)} are read from a verified flag")
+            else:
+                flag = self.field(where, raw, "string")
+                return VerifiedSource(flag) if flag is not None else None
         elif key == "object":
             if kind not in ("metadata", "entry"):
                 self.problem(where, "only metadata fields hold objects")
@@ -142,6 +153,11 @@ class FieldParser:
             if isinstance(raw, str | int | float | bool):
                 return ConstantSource(raw)
             self.problem(where, "must be a string, number, boolean or list of strings")
+        elif kind == "status":
+            values = [raw] if isinstance(raw, str) else raw
+            if isinstance(values, list) and values and all(v in STATUS_VALUES for v in values):
+                return ConstantSource(raw if isinstance(raw, str) else tuple(raw))
+            self.problem(where, f"must be {' or '.join(STATUS_VALUES)}, or a list of them")
         elif kind == "flag" and not isinstance(raw, bool):
             self.problem(where, f"must be true or false, not {type_name(raw)}")
         elif kind == "int" and (isinstance(raw, bool) or not isinstance(raw, int)):
@@ -304,7 +320,7 @@ class FieldParser:
         if "region" in table and "e164" not in named:
             self.problem(f"{path}.region", "only applies with the e164 transform")
             ok = False
-        if any(s.name == "split" for s in steps) and kind not in ("list", "entry"):
+        if any(s.name == "split" for s in steps) and kind not in ("list", "status", "entry"):
             self.problem(path, "split makes a list; only list fields (email_address…) take one")
             ok = False
         return tuple(steps) if ok else None
@@ -375,6 +391,7 @@ class FieldParser:
             "string": isinstance(raw, str),
             "list": isinstance(raw, str)
             or (isinstance(raw, list) and all(isinstance(v, str) for v in raw)),
+            "status": raw in STATUS_VALUES,
             "metadata": isinstance(raw, str),
             "flag": isinstance(raw, bool),
             "entry": isinstance(raw, str | int | float | bool),
@@ -383,6 +400,7 @@ class FieldParser:
         if not ok:
             what = {
                 "string": "a string", "list": "a string or a list of strings",
+                "status": " or ".join(STATUS_VALUES),
                 "metadata": "JSON text", "flag": "true or false", "int": "an integer",
                 "entry": "a string, number or boolean",
             }[kind]  # fmt: skip

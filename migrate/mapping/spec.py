@@ -18,6 +18,8 @@ __all__ = [
     "FLAG_FIELDS",
     "LIST_FIELDS",
     "METADATA_FIELDS",
+    "STATUS_FIELDS",
+    "STATUS_VALUES",
     "STRING_FIELDS",
     "BuilderArg",
     "BuilderSource",
@@ -34,9 +36,10 @@ __all__ = [
     "SourceSpec",
     "TemplateSource",
     "Transform",
+    "VerifiedSource",
 ]
 
-FieldKind = Literal["string", "list", "metadata", "flag", "int"]
+FieldKind = Literal["string", "list", "status", "metadata", "flag", "int"]
 
 STRING_FIELDS: Final = (
     "external_id",
@@ -52,6 +55,12 @@ STRING_FIELDS: Final = (
     "locale",
 )
 LIST_FIELDS: Final = ("email_address", "phone_number", "web3_wallet", "backup_codes")
+# One status per address, by position (reference/clerk-api.md §2.1): status field -> its list.
+STATUS_FIELDS: Final = {
+    "email_address_identification_status": "email_address",
+    "phone_number_identification_status": "phone_number",
+}
+STATUS_VALUES: Final = ("verified", "reserved")
 METADATA_FIELDS: Final = ("public_metadata", "private_metadata", "unsafe_metadata")
 FLAG_FIELDS: Final = (
     "skip_password_checks",
@@ -69,6 +78,7 @@ INT_FIELDS: Final = ("create_organizations_limit",)
 CLERK_FIELDS: Final[dict[str, FieldKind]] = {
     **dict.fromkeys(STRING_FIELDS, "string"),
     **dict.fromkeys(LIST_FIELDS, "list"),
+    **dict.fromkeys(STATUS_FIELDS, "status"),
     **dict.fromkeys(METADATA_FIELDS, "metadata"),
     **dict.fromkeys(FLAG_FIELDS, "flag"),
     **dict.fromkeys(INT_FIELDS, "int"),
@@ -118,6 +128,17 @@ class InferSource:
 
 
 @dataclass(frozen=True)
+class VerifiedSource:
+    """``{ verified = "email_verified" }``: an identification status read from a verified flag.
+
+    ``flag`` gives, per row, one flag for every address (or a list of flags, one per address);
+    true gives ``verified``, false ``reserved``, no value the field's default.
+    """
+
+    flag: FieldSpec
+
+
+@dataclass(frozen=True)
 class BuilderArg:
     """One argument of a digest builder: a column (``FieldSpec``), a constant, or a secret."""
 
@@ -150,6 +171,7 @@ Source = (
     | InferSource
     | BuilderSource
     | ObjectSource
+    | VerifiedSource
 )
 
 

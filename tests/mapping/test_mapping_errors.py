@@ -18,7 +18,8 @@ BUILDERS = "firebase_scrypt, supabase, django, keycloak, keycloak_json, devise, 
 FIELDS = (
     "external_id, first_name, last_name, username, password, password_digest, password_hasher, "
     "totp_secret, created_at, legal_accepted_at, locale, email_address, phone_number, "
-    "web3_wallet, backup_codes, public_metadata, private_metadata, unsafe_metadata, "
+    "web3_wallet, backup_codes, email_address_identification_status, "
+    "phone_number_identification_status, public_metadata, private_metadata, unsafe_metadata, "
     "skip_password_checks, skip_password_requirement, skip_legal_checks, skip_user_requirement, "
     "delete_self_enabled, create_organization_enabled, banned, locked, bypass_client_trust, "
     "create_organizations_limit"
@@ -28,7 +29,7 @@ FLAGS = (
     "delete_self_enabled, create_organization_enabled, banned, locked, bypass_client_trust, "
     "create_organizations_limit"
 )
-ORIGINS = "column, columns, value, template, env, infer, builder, object"
+ORIGINS = "column, columns, value, template, env, infer, builder, object, verified"
 FIELD_KEYS = f"{ORIGINS}, transform, default, split, parse, format, region"
 ENV = {"SIGNER": "c2lnbmVy"}
 
