@@ -17,6 +17,7 @@ from pathlib import Path
 
 import anyio
 import click
+from click.core import ParameterSource
 
 from migrate.clerk.client import DEFAULT_BASE_URL
 from migrate.cli._common import (
@@ -94,9 +95,13 @@ def interruptible() -> Iterator[None]:
 def resolve_target(
     sandbox: bool, api_url: str | None, secret_key_file: Path | None
 ) -> Iterator[Target]:
-    """The Clerk instance to talk to; with ``sandbox``, a sandbox running for the duration."""
+    """The Clerk instance to talk to; with ``sandbox``, a sandbox running for the duration.
+
+    A ``CLERK_API_URL`` from the environment is ignored with ``--sandbox`` (it is often left
+    over from ``clerk-migrate sandbox``); an explicit ``--api-url`` is a usage error.
+    """
     if sandbox:
-        if api_url or secret_key_file:
+        if _explicit_api_url(api_url) or secret_key_file:
             raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
         from migrate.sandbox import SandboxConfig, running_sandbox  # noqa: PLC0415 - lazy: heavy
 
@@ -107,6 +112,14 @@ def resolve_target(
             yield Target(handle.url, Secret(handle.secret_key), sandbox=True)
         return
     yield Target(api_url or DEFAULT_BASE_URL, read_secret_key(secret_key_file))
+
+
+def _explicit_api_url(api_url: str | None) -> str | None:
+    """``api_url`` unless it came from the environment rather than the command line."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.get_parameter_source("api_url") is ParameterSource.ENVIRONMENT:
+        return None
+    return api_url
 
 
 def default_rate_for(target: Target) -> float:
@@ -293,7 +306,7 @@ def execute_run(args: RunArgs) -> int:
     check_rate(args.rate, args.concurrency)
     window = row_window(args.limit, args.rows)
     overrides = source_options_from(args.fmt, args.encoding, args.delimiter, args.no_header)
-    if args.sandbox and (args.api_url or args.secret_key_file):
+    if args.sandbox and (_explicit_api_url(args.api_url) or args.secret_key_file):
         raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
     if not args.sandbox:
         read_secret_key(args.secret_key_file)  # fail on a missing key before any work
