@@ -9,6 +9,7 @@ port 0 picks a free port.
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 import threading
 import time
@@ -133,14 +134,26 @@ def running_sandbox(
 def serve_forever(
     config: SandboxConfig, *, port: int = 0, on_ready: Callable[[SandboxHandle], None]
 ) -> None:
-    """Serve in the foreground until interrupted; ``on_ready`` runs once the socket is bound.
+    """Serve in the foreground until Ctrl-C or SIGTERM; ``on_ready`` runs once the socket is bound.
 
+    Returns after a clean shutdown, however early the signal came. Call it from the main thread.
     Raises ``SandboxError`` if the port cannot be bound.
     """
     app = create_app(config)
     sock = bind_socket(port)
+    server = _server(app)
+
+    def stop(signum: int, frame: object) -> None:
+        server.should_exit = True
+
+    # uvicorn installs its handlers only once its loop runs; a Ctrl-C in between (a script that
+    # stops the sandbox as soon as it printed its URL) would otherwise surface as a
+    # KeyboardInterrupt inside asyncio.run and a never-awaited coroutine.
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         on_ready(SandboxHandle(_url(sock), app))
-        _server(app).run(sockets=[sock])
+        server.run(sockets=[sock])
     finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
         sock.close()

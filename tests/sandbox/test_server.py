@@ -105,6 +105,23 @@ def test_cli_prints_url_and_key_and_stops_on_ctrl_c() -> None:
     assert "sandbox stopped" in err
 
 
+def test_cli_stops_cleanly_on_a_signal_right_after_it_printed_its_url() -> None:
+    """A Ctrl-C or SIGTERM sent as soon as the URL is printed still ends in a clean exit 0."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "migrate", "sandbox"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("# Clerk sandbox")
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=20)
+        assert proc.returncode == 0, err
+        assert err.strip() == "# sandbox stopped"
+
+
 def test_cli_refuses_contradictory_settings() -> None:
     """Requiring phone numbers while disabling them is a usage error (exit 2), clearly worded."""
     result = CliRunner().invoke(main, ["sandbox", "--require", "phone_number", "--no-phone"])
