@@ -163,3 +163,25 @@ def test_an_outage_stops_the_run_instead_of_failing_every_row(tmp_path: Path) ->
     assert counts[RowState.FAILED] < 100
     assert counts[RowState.PENDING] > 200
     assert counts[RowState.IN_FLIGHT] == 0
+
+
+def test_in_flight_rows_without_external_id_are_reconciled_by_email(tmp_path: Path) -> None:
+    """Rows with no external_id left in_flight are matched on primary email (and no ext id)."""
+    store = StateStore.create(tmp_path / "state.sqlite", Fingerprints({"in.csv": "x"}, "m"))
+    store.plan(PlanRow(r, f"k{r}", None, f"u{r}@example.com") for r in range(2, 8))
+    store.claim(list(range(2, 8)))
+    api = FakeApi()
+    mine = api.add_user(None, "U2@example.com")
+    api.add_user("someone", "u3@example.com")  # same email but another's: not this row
+
+    def payloads(rows: Sequence[int]) -> Iterator[P]:
+        return (P(r, f"k{r}", {"email_address": [f"u{r}@example.com"]}) for r in rows)
+
+    outcome = anyio.run(execute, api, StoreLedger(store), payloads, SETTINGS)
+    assert outcome.reconciled.found == 1
+    record = store.get(2)
+    assert record is not None
+    assert record.clerk_user_id == mine
+    states = {r.row: (r.state, r.code) for r in store.iter_rows()}
+    assert states[3] == (RowState.FAILED, "form_identifier_exists")
+    assert all(states[r] == (RowState.CREATED, None) for r in (2, 4, 5, 6, 7))
