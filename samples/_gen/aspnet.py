@@ -73,6 +73,8 @@ def build() -> Sample:
             phone = "+1555"
             sample.bad(p.n + 1, uid, ["invalid_phone"], "phone number too short")
         sample.passwords[uid] = p.password
+        if p.n % 5 == 0:
+            sample.reserved_email.append(uid)  # EmailConfirmed False
         rows.append(
             [
                 uid, email, email.upper(), email, email.upper(), "True" if p.n % 5 else "False",

@@ -123,6 +123,8 @@ def build() -> Sample:
             "app_metadata": {"roles": rng.choice([["member"], ["member", "billing"], ["admin"]])},
         }
         users.append({k: v for k, v in user.items() if v is not None})
+        if email and not user["email_verified"]:
+            sample.reserved_email.append(user_id)
         if kind == "auth0":
             digest = bcrypt_hash(rng, p.password.encode(), cost=4, tag="2b" if p.n % 3 else "2a")
             if p.n == 19:

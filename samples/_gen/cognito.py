@@ -55,11 +55,18 @@ def build() -> Sample:
             phone = "(415) 555-0134"
             sample.bad(p.n + 1, sub, ["invalid_phone"], "phone without a country code")
         sample.passwords[sub] = p.password  # verified by Cognito at first sign-in, not offline
+        email_verified = p.n % 7 != 0
+        phone_verified = bool(phone) and p.n % 2 == 0
+        if not email_verified:
+            sample.reserved_email.append(sub)
+        if phone and not phone_verified:
+            sample.reserved_phone.append(sub)
         rows.append(
             [
                 sub, p.full_name, p.first, p.last, "", p.first.lower(), "", "", "", "",
-                email, "true", "", "", "", rng.choice(["en-US", "en-GB", "de-DE", "pt-BR"]),
-                phone, "true" if phone else "false", "",
+                email, "true" if email_verified else "false", "", "", "",
+                rng.choice(["en-US", "en-GB", "de-DE", "pt-BR"]),
+                phone, "true" if phone_verified else "false", "",
                 int(p.created.timestamp()), "false",
                 f"t-{rng.randint(100, 999)}", rng.choice(["free", "pro", "enterprise"]),
             ]

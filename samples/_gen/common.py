@@ -257,6 +257,9 @@ class Sample:
     # (a bad row's number in the variant = its number in the main input + row_offset)
     variants: list[dict[str, Any]] = field(default_factory=list)
     verifiable: bool = True  # False when passwords can only be checked by the old system (Cognito)
+    # keys whose (primary) e-mail / phone the export marks unverified: created "reserved" in Clerk
+    reserved_email: list[str] = field(default_factory=list)
+    reserved_phone: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def bad(self, row: int, key: str, reasons: list[str], why: str) -> None:
@@ -282,6 +285,8 @@ class Sample:
             "bad_rows": [b.__dict__ for b in sorted(self.bad_rows, key=lambda b: b.row)],
             "created_with_password": sorted(k for k in self.passwords if k not in bad_keys),
             "created_without_password": sorted(k for k in self.no_password if k not in bad_keys),
+            "reserved_email": sorted(k for k in self.reserved_email if k not in bad_keys),
+            "reserved_phone": sorted(k for k in self.reserved_phone if k not in bad_keys),
         }
         (self.folder / "expected.json").write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"

@@ -120,6 +120,8 @@ def build() -> Sample:
             "disabled": False,
             "customAttributes": claims,
         }
+        if email and not user["emailVerified"]:
+            sample.reserved_email.append(local_id)
         if google:
             user["providerUserInfo"] = [
                 {

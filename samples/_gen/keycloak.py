@@ -101,7 +101,7 @@ def build() -> Sample:
             "username": username,
             "enabled": True,
             "totp": False,
-            "emailVerified": p.n % 5 != 0,
+            "emailVerified": p.n % 5 != 0,  # unverified ones are created "reserved"
             "firstName": p.first,
             "lastName": p.last,
             "email": email,
@@ -127,6 +127,8 @@ def build() -> Sample:
             "groups": [],
         }
         users.append(user)
+        if email and not user["emailVerified"]:
+            sample.reserved_email.append(uid)
         rows.append(
             [
                 uid, username, email, "t" if user["emailVerified"] else "f", "t", p.first, p.last,

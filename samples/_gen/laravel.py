@@ -63,6 +63,8 @@ def build() -> Sample:
             digest = "sha256:" + hashlib.sha256(p.password.encode()).hexdigest()
             sample.bad(p.n + 1, uid, ["digest_without_hasher"], "app-specific sha256: string, no Clerk hasher")
         sample.passwords[uid] = p.password
+        if p.n % 4 == 0:
+            sample.reserved_email.append(uid)  # email_verified_at is null
         rows.append(
             [
                 uid, p.full_name, email, _mysql(created) if p.n % 4 else None, digest,

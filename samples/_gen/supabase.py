@@ -91,6 +91,8 @@ def build() -> Sample:
             sample.no_password.append(uid)
         created = pg_timestamp(p.created)
         confirmed = pg_timestamp(p.created) if p.n % 6 else None
+        if email and confirmed is None:
+            sample.reserved_email.append(uid)
         app_meta = {"provider": provider, "providers": [provider]}
         if p.n % 10 == 0:
             app_meta["roles"] = ["editor"]  # type: ignore[assignment]
