@@ -387,6 +387,8 @@ def _is_clean_utf8(path: Path, *, bom_ok: bool) -> bool:
             if first and not bom_ok and chunk.startswith(codecs.BOM_UTF8):
                 return False
             first = False
+            if chunk and chunk.isascii() and not decoder.getstate()[0]:
+                continue  # ASCII is UTF-8 and cannot hold the marker; isascii is ~50x faster
             try:
                 text = decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError:

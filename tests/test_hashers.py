@@ -329,3 +329,23 @@ def test_polars_inference_matches_python() -> None:
     assert got.columns == ["password_hasher"]
     expected = [None if d is None else infer_hasher(d).hasher for d in digests]
     assert got.to_series().to_list() == expected
+
+
+def test_polars_inference_matches_python_on_odd_text() -> None:
+    """Digests holding NUL, newlines or trailing text get infer_hasher's answer in polars too."""
+    md5 = "0123456789abcdef" * 2
+    bcrypt = REAL["bcrypt"]
+    digests: list[str | None] = [
+        f"salt\x00x${md5}",  # a salted MD5 whose salt holds the classifier's separator
+        f"\x00${md5}",
+        f"{md5}\x00",
+        f"{bcrypt}\n",
+        f"{bcrypt}$pepper",
+        f"{bcrypt}$pepper\x00",
+        f"line\nbreak${md5}",
+        md5.upper(),
+        md5 + "0",
+    ]
+    got = pl.DataFrame({"d": digests}).select(infer_hasher_expr(pl.col("d"))).to_series()
+    assert got.to_list() == [None if d is None else infer_hasher(d).hasher for d in digests]
+    assert got.to_list()[:2] == ["md5_salted", "md5_salted"]

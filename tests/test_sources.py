@@ -130,6 +130,25 @@ def test_invalid_utf8_marks_only_the_affected_row(tmp_path: Path) -> None:
     assert got[1]["name"] == "bad\ufffd\ufffd"
 
 
+@pytest.mark.parametrize(
+    ("data", "errors"),
+    [
+        # "é" split across two reads, then an all-ASCII read: valid.
+        ("id,name\n1,ab\u00e9\n2,plain-ascii-text\n".encode(), [None, None]),
+        # An invalid byte after an all-ASCII read, and a sequence cut short by one.
+        (b"id,name\n1,plain-ascii-text\n2,b\xff\n", [None, "invalid_encoding"]),
+        (b"id,name\n1,ab\xc3", ["invalid_encoding"]),
+    ],
+)
+def test_utf8_check_across_read_boundaries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, errors: list[str | None]
+) -> None:
+    """The UTF-8 check skips all-ASCII reads yet still sees bytes split or broken across reads."""
+    monkeypatch.setattr("migrate.sources._CHUNK", 13)  # "é" of the first case straddles a read
+    got = rows(write(tmp_path / "u.csv", data))
+    assert [r["_source_error"] for r in got] == errors
+
+
 def test_a_literal_replacement_character_is_not_an_encoding_error(tmp_path: Path) -> None:
     """A U+FFFD that was really in the file is data, not a decoding failure."""
     data = "id,name\n1,a\ufffdb\n2,c\n".encode() + b"3,\xc3\n"

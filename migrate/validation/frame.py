@@ -31,6 +31,7 @@ from migrate.validation.rules import (
     RuleContext,
     ValidationSettings,
 )
+from migrate.validation.shapes import derived
 
 __all__ = [
     "ERROR_DTYPE",
@@ -61,14 +62,17 @@ _KEY_NAMES: Final = tuple(f"_dupkey_{i}" for i, _ in _DUPLICATES)
 
 
 def with_all_fields(mapped: pl.LazyFrame) -> pl.LazyFrame:
-    """Add every field the rules read that the mapping did not produce, as typed nulls."""
+    """Add every field the rules read that the mapping did not produce, as typed nulls, and the
+    shared values several rules read (``shapes.derived``, columns named ``_v_…``)."""
     present = set(mapped.collect_schema().names())
     missing = [
         pl.lit(None, dtype).alias(name)
         for name, dtype in _FIELD_TYPES.items()
         if name not in present
     ]
-    return mapped.with_columns(missing) if missing else mapped
+    frame = mapped.with_columns(missing) if missing else mapped
+    first, second = derived()
+    return frame.with_columns(first).with_columns(second)
 
 
 def row_mask(

@@ -32,7 +32,11 @@ __all__ = [
     "BASE32",
     "BCP47",
     "E164",
+    "FITS_COLUMN",
     "PHONE_LIKE",
+    "TIMESTAMP_FIELDS",
+    "UNSUPPORTED_COLUMN",
+    "UNSUPPORTED_DIGEST",
     "WEB3",
     "any_item",
     "as_is",
@@ -41,6 +45,8 @@ __all__ = [
     "bad_phone",
     "bad_timestamp",
     "big_metadata",
+    "derived",
+    "derived_names",
     "digest_fits",
     "future_timestamp",
     "has_items",
@@ -51,6 +57,7 @@ __all__ = [
     "too_many",
     "trim_lower",
     "unsupported_any",
+    "unsupported_digest",
     "username",
 ]
 
@@ -210,8 +217,59 @@ _UNSUPPORTED_ANY: Final = "^(?:{})$".format(
 )
 
 
+# Values several rules read are computed once per row as columns of their own (``derived``),
+# which ``frame.with_all_fields`` adds; the rules then read the columns. Left as expressions, the
+# same regex would run once per rule that uses it (polars' common-subexpression pass does not
+# reach into when/then chains), which on the digest alone cost 13 passes.
+UNSUPPORTED_COLUMN: Final = "_v_unsupported"
+UNSUPPORTED_DIGEST: Final = "_v_unsupported_digest"
+FITS_COLUMN: Final = "_v_fits"
+TIMESTAMP_FIELDS: Final = ("created_at", "legal_accepted_at")
+
+
+def _ts_names(column: str) -> tuple[str, str, str]:
+    """Derived columns of a timestamp field: shape ok, needs a real parse, parsed microseconds."""
+    return f"_v_ts_ok_{column}", f"_v_ts_np_{column}", f"_v_ts_us_{column}"
+
+
+def derived() -> tuple[list[pl.Expr], list[pl.Expr]]:
+    """The shared columns the rules read, in two stages (the second reads the first).
+
+    Needs a frame holding every field (``frame.with_all_fields`` adds them both).
+    """
+    digest = pl.col("password_digest")
+    first = [
+        digest.str.contains(_UNSUPPORTED_ANY).fill_null(False).alias(UNSUPPORTED_COLUMN),
+        _digest_fits(digest).alias(FITS_COLUMN),
+    ]
+    second = [pl.when(pl.col(UNSUPPORTED_COLUMN)).then(digest).alias(UNSUPPORTED_DIGEST)]
+    for column in TIMESTAMP_FIELDS:
+        ok, needs, parsed = _ts_names(column)
+        text = pl.col(column)
+        first += [text.str.contains(_RFC3339).alias(ok), _needs_parse(column).alias(needs)]
+        chosen = pl.when(pl.col(ok) & pl.col(needs)).then(text)
+        second.append(
+            chosen.str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False)
+            .dt.epoch("us")
+            .alias(parsed)
+        )
+    return first, second
+
+
+def derived_names() -> tuple[str, ...]:
+    """Names of every column ``derived`` adds."""
+    first, second = derived()
+    return tuple(e.meta.output_name() for e in (*first, *second))
+
+
 def unsupported_any() -> pl.Expr:
-    return pl.col("password_digest").str.contains(_UNSUPPORTED_ANY).fill_null(False)
+    """True where the digest has a shape Clerk cannot import (reads a derived column)."""
+    return pl.col(UNSUPPORTED_COLUMN)
+
+
+def unsupported_digest() -> pl.Expr:
+    """The digest where ``unsupported_any``, else null (reads a derived column)."""
+    return pl.col(UNSUPPORTED_DIGEST)
 
 
 def _needs_parse(column: str) -> pl.Expr:
@@ -220,35 +278,27 @@ def _needs_parse(column: str) -> pl.Expr:
     return (text.str.slice(8, 2) > "28") | ~text.str.ends_with("Z")
 
 
-def _parsed_us(column: str) -> pl.Expr:
-    """Epoch microseconds of the timestamps that need a real parse (null for the others)."""
-    text = pl.col(column)
-    shape_ok = text.str.contains(_RFC3339)
-    chosen = pl.when(shape_ok & _needs_parse(column)).then(text)
-    return chosen.str.to_datetime("%+", time_unit="us", time_zone="UTC", strict=False).dt.epoch(
-        "us"
-    )
-
-
 def bad_timestamp(column: str) -> Callable[[RuleContext], pl.Expr]:
+    ok, needs, parsed = _ts_names(column)
+
     def bad(_: RuleContext) -> pl.Expr:
-        shape_ok = pl.col(column).str.contains(_RFC3339)
-        impossible = _needs_parse(column) & _parsed_us(column).is_null()
-        return present(column) & ~(shape_ok & ~impossible)
+        impossible = pl.col(needs) & pl.col(parsed).is_null()
+        return present(column) & ~(pl.col(ok) & ~impossible)
 
     return bad
 
 
 def future_timestamp(column: str) -> Callable[[RuleContext], pl.Expr]:
+    ok, needs, parsed = _ts_names(column)
+
     def bad(ctx: RuleContext) -> pl.Expr:
         text = pl.col(column)
-        shape_ok = text.str.contains(_RFC3339)
         # "…Z" timestamps compare as text to the second; a timestamp in the current second is
         # not reported (Clerk's clock is later still).
         now_text = ctx.now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S")
-        by_text = ~_needs_parse(column) & (text.str.slice(0, 19) > now_text)
-        by_parse = _parsed_us(column) > int(ctx.now.timestamp() * 1_000_000)
-        return shape_ok & (by_text | by_parse.fill_null(False))
+        by_text = ~pl.col(needs) & (text.str.slice(0, 19) > now_text)
+        by_parse = pl.col(parsed) > int(ctx.now.timestamp() * 1_000_000)
+        return pl.col(ok) & (by_text | by_parse.fill_null(False))
 
     return bad
 
@@ -313,8 +363,12 @@ def as_is(e: pl.Expr) -> pl.Expr:
     return e
 
 
-def digest_fits(digest: pl.Expr | None = None) -> pl.Expr:
-    """True where the digest matches its hasher's grammar (null when either is missing)."""
-    digest = pl.col("password_digest") if digest is None else digest
+def digest_fits() -> pl.Expr:
+    """True where the digest matches its hasher's grammar, null when either is missing (reads a
+    derived column)."""
+    return pl.col(FITS_COLUMN)
+
+
+def _digest_fits(digest: pl.Expr) -> pl.Expr:
     pair = pl.concat_str(pl.col("password_hasher"), pl.lit(_SEP), digest)
     return pair.str.contains(_DIGEST_SHAPES)

@@ -272,3 +272,24 @@ def test_ctrl_c_exits_130_without_traceback(
     assert result.exit_code == 130
     assert result.stderr == "Error: interrupted; no report was written\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_source_options_match_the_shared_group() -> None:
+    """validate's own copy of the source options offers what migrate.cli._options' group does."""
+    import click  # noqa: PLC0415
+
+    from migrate.cli import _options  # noqa: PLC0415
+    from migrate.cli import validate as module  # noqa: PLC0415
+    from migrate.sources import FORMATS  # noqa: PLC0415
+
+    def described(decorator: object) -> list[tuple[str | None, list[str], bool, str | None]]:
+        cmd = click.command()(decorator(lambda **_: None))  # type: ignore[operator]
+        return [
+            (p.name, p.opts, getattr(p, "is_flag", False), getattr(p, "help", None))
+            for p in cmd.params
+        ]
+
+    assert described(module.source_options) == described(_options.source_options)
+    assert module._FORMATS == FORMATS
+    for args in [("csv", "latin-1", ";", True), (None, None, None, False)]:
+        assert module.source_options_from(*args) == _options.source_options_from(*args)

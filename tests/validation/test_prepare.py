@@ -209,7 +209,8 @@ def test_join_file_given_by_name(tmp_path: Path) -> None:
     bodies = {p.key: p.body for p in prepared.payloads([2, 3])}
     assert "password_digest" not in bodies["u1"]
     assert bodies["u2"]["password_digest"] == BCRYPT
-    assert [e["reason"] for e in prepared.plan()["_errors"][0]] == ["hasher_without_digest"]
+    # The mapping leaves the constant hasher out where the joined digest is missing.
+    assert prepared.plan()["_errors"].to_list() == [[], []]
 
 
 def test_join_without_a_file_is_refused(tmp_path: Path) -> None:
