@@ -25,6 +25,7 @@ from migrate.validation.rules import (
     LIST_FIELDS,
     METADATA_FIELDS,
     RULES,
+    STATUS_FIELDS,
     STRING_FIELDS,
     DuplicateRule,
     RowRule,
@@ -50,6 +51,7 @@ _INTERNAL: Final = {"_key": pl.Utf8, "_source_error": pl.Utf8}
 _FIELD_TYPES: Final[dict[str, pl.DataType]] = {
     **{name: pl.Utf8() for name in (*STRING_FIELDS, *METADATA_FIELDS)},
     **{name: pl.List(pl.Utf8) for name in LIST_FIELDS},
+    **{f"{name}_identification_status": pl.List(pl.Utf8) for name in STATUS_FIELDS},
     **{name: pl.Boolean() for name in _FLAG_FIELDS},
     "create_organizations_limit": pl.Int64(),
     **{name: dtype() for name, dtype in _INTERNAL.items()},

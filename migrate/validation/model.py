@@ -15,8 +15,10 @@ from typing import Final
 import polars as pl
 
 __all__ = [
+    "IDENTIFICATION_STATUSES",
     "LIST_FIELDS",
     "METADATA_FIELDS",
+    "STATUS_FIELDS",
     "STRING_FIELDS",
     "DuplicateRule",
     "RowRule",
@@ -39,6 +41,9 @@ STRING_FIELDS: Final = (
     "locale",
 )
 LIST_FIELDS: Final = ("email_address", "phone_number", "web3_wallet", "backup_codes")
+# Lists parallel to email_address / phone_number: one "verified" | "reserved" per address.
+STATUS_FIELDS: Final = ("email_address", "phone_number")
+IDENTIFICATION_STATUSES: Final = ("verified", "reserved")
 METADATA_FIELDS: Final = ("public_metadata", "private_metadata", "unsafe_metadata")
 
 

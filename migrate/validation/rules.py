@@ -21,6 +21,7 @@ from migrate.hashers import HASHERS, UNSUPPORTED
 from migrate.validation.model import (
     LIST_FIELDS,
     METADATA_FIELDS,
+    STATUS_FIELDS,
     STRING_FIELDS,
     DuplicateRule,
     RowRule,
@@ -38,6 +39,7 @@ from migrate.validation.shapes import (
     bad_email,
     bad_metadata,
     bad_phone,
+    bad_status,
     bad_timestamp,
     big_metadata,
     digest_fits,
@@ -47,6 +49,7 @@ from migrate.validation.shapes import (
     hashed_list,
     present,
     primary_email,
+    status_count_mismatch,
     too_many,
     trim_lower,
     unsupported_any,
@@ -59,6 +62,7 @@ __all__ = [
     "METADATA_FIELDS",
     "REASONS",
     "RULES",
+    "STATUS_FIELDS",
     "STRING_FIELDS",
     "DuplicateRule",
     "RowRule",
@@ -311,6 +315,25 @@ def _row_rules() -> tuple[RowRule, ...]:
                 f"{column} is larger than Clerk's limit of {{metadata_max_bytes}} bytes. Move "
                 "the bulk of it elsewhere and keep a reference.",
                 big_metadata(column),
+            ),
+        )
+    for column in STATUS_FIELDS:
+        status = f"{column}_identification_status"
+        rules += (
+            RowRule(
+                "identification_status_count_mismatch",
+                status,
+                f"{status} must hold exactly one status per {column} value (Clerk: "
+                "form_param_array_length_mismatch). Give one per address in the same order, or "
+                "leave it empty (every address verified).",
+                status_count_mismatch(column),
+            ),
+            RowRule(
+                "invalid_identification_status",
+                status,
+                f"{status} holds a value other than verified or reserved. Map the export's "
+                "verified flag to these two words (docs/mapping.md).",
+                bad_status(column),
             ),
         )
     return rules

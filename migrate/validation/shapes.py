@@ -26,7 +26,7 @@ from phonenumbers import (
 from phonenumbers import parse as parse_phone
 
 from migrate.hashers import DIGEST_PATTERNS, UNSUPPORTED
-from migrate.validation.model import RuleContext
+from migrate.validation.model import IDENTIFICATION_STATUSES, RuleContext
 
 __all__ = [
     "BASE32",
@@ -43,6 +43,7 @@ __all__ = [
     "bad_email",
     "bad_metadata",
     "bad_phone",
+    "bad_status",
     "bad_timestamp",
     "big_metadata",
     "derived",
@@ -54,6 +55,7 @@ __all__ = [
     "hashed_list",
     "present",
     "primary_email",
+    "status_count_mismatch",
     "too_many",
     "trim_lower",
     "unsupported_any",
@@ -184,6 +186,28 @@ def bad_email(e: pl.Expr) -> pl.Expr:
         | (e.str.len_bytes() > 254)
         | (e.str.find("@", literal=True) > 64)
     )
+
+
+def status_count_mismatch(column: str) -> Callable[[RuleContext], pl.Expr]:
+    """True where ``<column>_identification_status`` is given (non-empty) but does not hold one
+    item per ``column`` value; an empty or missing status list means "all verified"."""
+
+    def bad(_: RuleContext) -> pl.Expr:
+        given = pl.col(f"{column}_identification_status").list.len().fill_null(0)
+        return (given > 0) & (given != pl.col(column).list.len().fill_null(0))
+
+    return bad
+
+
+def bad_status(column: str) -> Callable[[RuleContext], pl.Expr]:
+    """True where ``<column>_identification_status`` holds a value other than verified/reserved."""
+
+    def bad(_: RuleContext) -> pl.Expr:
+        allowed = list(IDENTIFICATION_STATUSES)
+        # (A null item is not reported: the mapped frame never holds one in a list.)
+        return any_item(f"{column}_identification_status", lambda e: ~e.is_in(allowed))
+
+    return bad
 
 
 def has_items(column: str) -> pl.Expr:

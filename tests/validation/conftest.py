@@ -13,7 +13,14 @@ from migrate.validation import ValidationSettings, validate_frame
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
-_LISTS = {"email_address", "phone_number", "web3_wallet", "backup_codes"}
+_LISTS = {
+    "email_address",
+    "phone_number",
+    "web3_wallet",
+    "backup_codes",
+    "email_address_identification_status",
+    "phone_number_identification_status",
+}
 _FLAGS = {"skip_password_checks", "skip_password_requirement"}
 
 

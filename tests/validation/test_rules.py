@@ -171,6 +171,44 @@ CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ),
     ("metadata compact under the limit", row(public_metadata='{"a":   "' + "x" * 8182 + '"}'), []),
     ("metadata at the limit", row(public_metadata='{"a": "' + "x" * 8182 + '"}'), []),
+    (
+        "one status per address",
+        {
+            "email_address": ["a@example.com", "b@example.com"],
+            "email_address_identification_status": ["verified", "reserved"],
+            "phone_number": ["+14155550123"],
+            "phone_number_identification_status": ["reserved"],
+        },
+        [],
+    ),
+    ("empty status list means verified", row(email_address_identification_status=[]), []),
+    (
+        "fewer statuses than addresses",
+        {
+            "email_address": ["a@example.com", "b@example.com"],
+            "email_address_identification_status": ["verified"],
+        },
+        ["identification_status_count_mismatch"],
+    ),
+    (
+        "a status without any phone",
+        row(phone_number=[], phone_number_identification_status=["verified"]),
+        ["identification_status_count_mismatch"],
+    ),
+    (
+        "a status that is not verified or reserved",
+        row(email_address_identification_status=["pending"]),
+        ["invalid_identification_status"],
+    ),
+    (
+        "second phone status invalid, and one too many",
+        {
+            "phone_number": ["+14155550123"],
+            "phone_number_identification_status": ["verified", "Verified"],
+            "username": "ada_l",
+        },
+        ["identification_status_count_mismatch", "invalid_identification_status"],
+    ),
     ("encoding error", row(_source_error="invalid_encoding"), ["invalid_encoding"]),
     ("other source error", row(_source_error="bad_quoting"), ["unreadable_row"]),
     (
