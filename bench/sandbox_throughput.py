@@ -1,23 +1,38 @@
-"""How many creates per second the sandbox sustains, and what a million users cost in memory.
+"""How many creates per second the sandbox sustains, what each costs, and what clients cost.
 
-    uv run python bench/sandbox_throughput.py                 # 20,000 creates, 2 clients x 16
-    uv run python bench/sandbox_throughput.py -n 50000 -c 64 --clients 3
-    uv run python bench/sandbox_throughput.py --client raw --clients 1   # the server's ceiling
-    uv run python bench/sandbox_throughput.py --store 1000000 # memory and lookups at 1 M users
+    uv run python bench/sandbox_throughput.py                  # 20,000 creates, raw, 32 conns
+    uv run python bench/sandbox_throughput.py --client httpx -c 16 -n 5000
+    uv run python bench/sandbox_throughput.py --client clerk -c 16   # the loader's ClerkClient
+    uv run python bench/sandbox_throughput.py --sweep -n 5000  # raw; httpx, clerk at 4-32 conns
+    uv run python bench/sandbox_throughput.py --store 1000000  # memory and lookups at 1 M users
 
-The server runs in its own process (``clerk-migrate sandbox`` with limits off), as Clerk would,
-so the figure is the server's, not shared with the client's GIL. Clients are ``--clients``
-processes, each an asyncio loop with a keep-alive ``httpx.AsyncClient``. They share this
-machine's cores with the server, and httpx costs more CPU per request than the server does, so
-the wall rate is a floor; the server's own CPU time per create (read from /proc) gives its
-capacity on one core. Every response is checked (status 200), and the server's counter must
-agree with the number of creates sent.
+The server runs in its own process (``python -m migrate sandbox``, production instance, limits
+and user cap off), as Clerk would. Clients are ``--clients`` processes, each one asyncio loop
+holding ``-c / --clients`` keep-alive HTTP/1.1 connections (for httpx and clerk: a pool of
+exactly that size, ``max_connections = max_keepalive_connections = c``, every connection busy):
+
+- ``raw``: a minimal client (one write per request, headers parsed by hand): it costs little, so
+  the wall rate shows the server, not the client;
+- ``httpx``: ``httpx.AsyncClient.post(json=...)``;
+- ``clerk``: ``migrate.clerk.ClerkClient.create_user``, exactly what the loader sends;
+- ``lean``: the same ``ClerkClient`` over ``LeanTransport`` (below), a prototype transport that
+  shows what httpcore's pool and I/O layers cost.
+
+``--pool P`` splits the connections of httpx/clerk over several clients of P connections each
+(workers take turns), since httpcore's cost per request grows with its pool's size.
+
+Each client warms up (connects, sends ``--warmup`` creates) before the clock starts. Printed:
+the wall rate; the server's CPU per create (from /proc, so other load on the machine does not
+inflate it much); each client's own CPU per request (``time.process_time``) — the figure that
+says whether a client can drive the server, and what the loader pays per user for HTTP. Every
+response is checked (200) and the server's create counter must match what was sent.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import multiprocessing
 import os
@@ -28,14 +43,18 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from typing import Any
 
+import h11
 import httpx
 
 from migrate.sandbox.config import SandboxConfig
 from migrate.sandbox.listing import parse_list_query, run_count, run_list
 from migrate.sandbox.store import UserStore
 from migrate.sandbox.validation import validate_create
+
+_SWEEP_POOLS = (4, 8, 16, 32)
 
 
 def _start_server(seed: int) -> tuple[subprocess.Popen[str], str, str]:
@@ -55,7 +74,8 @@ def _start_server(seed: int) -> tuple[subprocess.Popen[str], str, str]:
         "--seed",
         str(seed),
     ]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    # stderr is dropped: it only says "# sandbox stopped" (a failed start shows as no URL).
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     url = key = ""
     assert proc.stdout is not None
     for line in proc.stdout:
@@ -84,80 +104,184 @@ def _body(i: int) -> dict[str, object]:
     }
 
 
-async def _drive(url: str, key: str, first: int, n: int, concurrency: int) -> list[float]:
-    """Send creates first..first+n-1 at ``concurrency``; return each request's latency."""
+# A sender posts create ``i`` and raises SystemExit unless it is a 200.
+Sender = Any
+
+
+async def _httpx_sender(url: str, key: str, pool: int, stack: Any) -> Sender:
     headers = {"Authorization": f"Bearer {key}", "Clerk-API-Version": "2025-11-10"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    # TCP_NODELAY so that Nagle never holds a POST's body (httpx writes headers and body apart).
-    transport = httpx.AsyncHTTPTransport(
-        limits=limits, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    client = await stack.enter_async_context(
+        httpx.AsyncClient(base_url=url, headers=headers, limits=limits, timeout=30)
     )
-    latencies: list[float] = []
-    next_i = first
-    async with httpx.AsyncClient(
-        base_url=url, headers=headers, transport=transport, timeout=30
-    ) as client:
 
-        async def worker() -> None:
-            nonlocal next_i
-            while next_i < first + n:
-                i = next_i
-                next_i += 1
-                t0 = time.perf_counter()
-                r = await client.post("/v1/users", json=_body(i))
-                latencies.append(time.perf_counter() - t0)
-                if r.status_code != 200:
-                    raise SystemExit(f"create {i} failed: {r.status_code} {r.text[:200]}")
+    async def send(i: int) -> None:
+        r = await client.post("/v1/users", json=_body(i))
+        if r.status_code != 200:
+            raise SystemExit(f"create {i} failed: {r.status_code} {r.text[:200]}")
 
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies
+    return send
 
 
-async def _drive_raw(url: str, key: str, first: int, n: int, concurrency: int) -> list[float]:
-    """The same creates through a minimal keep-alive HTTP/1.1 client (one write per request).
+class LeanTransport(httpx.AsyncBaseTransport):
+    """A prototype keep-alive HTTP/1.1 transport for one origin, to measure what httpcore costs.
 
-    It costs a fraction of httpx's CPU, so on a small machine it shows what the server sustains
-    when the client is not the bottleneck.
+    Idle connections wait in a stack (taking one is O(1), where httpcore's pool looks at every
+    connection per request); a request leaves in one write; h11 parses the response. No TLS,
+    proxies, HTTP/2, streaming or timeouts: a measuring device, not a client for Clerk.
     """
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("http://").split(":")
+        self._address = (host, int(port))
+        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, h11.Connection]] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` on an idle (or new) connection and read the whole response."""
+        if self._idle:
+            reader, writer, conn = self._idle.pop()
+        else:
+            reader, writer = await asyncio.open_connection(*self._address)
+            writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            conn = h11.Connection(h11.CLIENT)
+        body = await request.aread()
+        target = request.url.raw_path
+        headers = [(k, v) for k, v in request.headers.raw]
+        writer.write(
+            conn.send(h11.Request(method=request.method, target=target, headers=headers))
+            + conn.send(h11.Data(data=body))
+            + conn.send(h11.EndOfMessage())
+        )
+        response: h11.Response | None = None
+        chunks: list[bytes] = []
+        while True:
+            event = conn.next_event()
+            if event is h11.NEED_DATA:
+                conn.receive_data(await reader.read(65536))
+            elif isinstance(event, h11.Response):
+                response = event
+            elif isinstance(event, h11.Data):
+                chunks.append(bytes(event.data))
+            elif isinstance(event, h11.EndOfMessage):
+                break
+            else:
+                raise httpx.RemoteProtocolError(f"unexpected {event!r}", request=request)
+        assert response is not None
+        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+            conn.start_next_cycle()
+            self._idle.append((reader, writer, conn))
+        else:
+            writer.close()
+        return httpx.Response(
+            response.status_code, headers=response.headers, content=b"".join(chunks)
+        )
+
+    async def aclose(self) -> None:
+        """Close every idle connection."""
+        for _, writer, _ in self._idle:
+            writer.close()
+        self._idle.clear()
+
+
+async def _clerk_sender(url: str, key: str, pool: int, stack: Any, *, lean: bool = False) -> Sender:
+    from migrate.clerk.client import ClerkClient  # noqa: PLC0415 (only this mode needs it)
+    from migrate.clerk.outcomes import Created  # noqa: PLC0415
+    from migrate.secrets import Secret  # noqa: PLC0415
+
+    limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
+    transport = LeanTransport(url) if lean else None
+    clerk = await stack.enter_async_context(
+        ClerkClient(url, Secret(key), limits=limits, transport=transport)
+    )
+
+    async def send(i: int) -> None:
+        outcome = await clerk.create_user(_body(i))
+        if not isinstance(outcome, Created):
+            raise SystemExit(f"create {i} failed: {outcome}")
+
+    return send
+
+
+async def _raw_connection(url: str, key: str) -> Sender:
+    """One keep-alive HTTP/1.1 connection of the minimal client (one write per request)."""
     host, port = url.removeprefix("http://").split(":")
     head = (
         f"POST /v1/users HTTP/1.1\r\nHost: {host}:{port}\r\nAuthorization: Bearer {key}\r\n"
         "Clerk-API-Version: 2025-11-10\r\nContent-Type: application/json\r\n"
     ).encode()
-    latencies: list[float] = []
-    next_i = first
+    reader, writer = await asyncio.open_connection(host, int(port))
+    writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    async def connection() -> None:
-        nonlocal next_i
-        reader, writer = await asyncio.open_connection(host, int(port))
-        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        while next_i < first + n:
-            i = next_i
-            next_i += 1
-            body = json.dumps(_body(i)).encode()
-            t0 = time.perf_counter()
-            writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
-            status_line, _, rest = (await reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
-            length = next(
-                int(line.split(b":")[1])
-                for line in rest.split(b"\r\n")
-                if line.lower().startswith(b"content-length:")
-            )
-            await reader.readexactly(length)
-            latencies.append(time.perf_counter() - t0)
-            if status_line.split()[1] != b"200":
-                raise SystemExit(f"create {i} failed: {status_line!r}")
-        writer.close()
+    async def send(i: int) -> None:
+        body = json.dumps(_body(i)).encode()
+        writer.write(head + b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        status_line, _, rest = (await reader.readuntil(b"\r\n\r\n")).partition(b"\r\n")
+        length = next(
+            int(line.split(b":")[1])
+            for line in rest.split(b"\r\n")
+            if line.lower().startswith(b"content-length:")
+        )
+        await reader.readexactly(length)
+        if status_line.split()[1] != b"200":
+            raise SystemExit(f"create {i} failed: {status_line!r}")
 
-    await asyncio.gather(*(connection() for _ in range(concurrency)))
-    return latencies
+    return send
 
 
-def _client_process(job: tuple[str, str, str, int, int, int], go: Any, out: Any) -> None:
-    kind, url, key, first, n, concurrency = job
-    drive = _drive_raw if kind == "raw" else _drive
-    go.wait()
-    out.put(asyncio.run(drive(url, key, first, n, concurrency)))
+@dataclass(frozen=True)
+class _Job:
+    kind: str
+    url: str
+    key: str
+    ids: range  # the measured creates
+    warm: range  # sent before the clock starts
+    concurrency: int
+    pool: int  # connections per httpx client; concurrency / pool clients share the work
+
+
+async def _drive(job: _Job, ready: Any, go: Any) -> tuple[list[float], float]:
+    """Warm up, wait for ``go``, send ``job.ids``; return latencies and this process's CPU."""
+    from contextlib import AsyncExitStack  # noqa: PLC0415
+
+    async with AsyncExitStack() as stack:
+        if job.kind == "raw":
+            senders = [await _raw_connection(job.url, job.key) for _ in range(job.concurrency)]
+        else:
+            make = {
+                "httpx": _httpx_sender,
+                "clerk": _clerk_sender,
+                "lean": functools.partial(_clerk_sender, lean=True),
+            }[job.kind]
+            # Workers take turns over ceil(concurrency / pool) clients of ``pool`` connections.
+            shards = [
+                await make(job.url, job.key, job.pool, stack)
+                for _ in range(-(-job.concurrency // job.pool))
+            ]
+            senders = [shards[w % len(shards)] for w in range(job.concurrency)]
+
+        async def run(ids: range, latencies: list[float] | None) -> None:
+            pending = iter(ids)
+
+            async def worker(send: Sender) -> None:
+                for i in pending:  # a shared iterator: each id is sent once
+                    t0 = time.perf_counter()
+                    await send(i)
+                    if latencies is not None:
+                        latencies.append(time.perf_counter() - t0)
+
+            await asyncio.gather(*(worker(s) for s in senders))
+
+        await run(job.warm, None)
+        ready.put(True)
+        await asyncio.get_running_loop().run_in_executor(None, go.wait)
+        latencies: list[float] = []
+        cpu0 = time.process_time()
+        await run(job.ids, latencies)
+        return latencies, time.process_time() - cpu0
+
+
+def _client_process(job: _Job, ready: Any, go: Any, out: Any) -> None:
+    out.put(asyncio.run(_drive(job, ready, go)))
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -166,26 +290,52 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _throughput(kind: str, n: int, concurrency: int, clients: int, seed: int) -> None:
+@dataclass(frozen=True)
+class Result:
+    """One measured run."""
+
+    kind: str
+    connections: int
+    pool: int
+    clients: int
+    sent: int
+    wall_rate: float
+    server_cpu_us: float  # per create
+    client_cpu_us: float  # per request, summed over client processes
+    p50_ms: float
+    p99_ms: float
+
+
+def measure(
+    kind: str, n: int, concurrency: int, *, pool: int, clients: int, warmup: int, seed: int
+) -> Result:
+    """Start a server, drive ``n`` creates through ``clients`` processes, and measure."""
     proc, url, key = _start_server(seed)
     ctx = multiprocessing.get_context("fork")
-    go, out = ctx.Event(), ctx.Queue()
-    share = n // clients
-    workers = [
-        ctx.Process(
-            target=_client_process,
-            args=((kind, url, key, c * share, share, max(1, concurrency // clients)), go, out),
+    ready, go, out = ctx.Queue(), ctx.Event(), ctx.Queue()
+    share, per_client = n // clients, max(1, concurrency // clients)
+    jobs = [
+        _Job(
+            kind,
+            url,
+            key,
+            range(c * share, (c + 1) * share),
+            range(n + c * warmup, n + (c + 1) * warmup),
+            per_client,
+            min(pool, per_client) if pool else per_client,
         )
         for c in range(clients)
     ]
+    workers = [ctx.Process(target=_client_process, args=(job, ready, go, out)) for job in jobs]
     try:
         for w in workers:
             w.start()
-        time.sleep(1.0)  # let the clients import and connect before the clock starts
+        for _ in workers:
+            ready.get(timeout=120)
         cpu0 = _cpu_seconds(proc.pid)
         start = time.perf_counter()
         go.set()
-        lat = sorted(x for _ in workers for x in out.get())
+        results = [out.get() for _ in workers]
         elapsed = time.perf_counter() - start
         server_cpu = _cpu_seconds(proc.pid) - cpu0
         for w in workers:
@@ -195,21 +345,40 @@ def _throughput(kind: str, n: int, concurrency: int, clients: int, seed: int) ->
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=10)
     sent = share * clients
-    if counters["creates"] != sent:
+    if counters["creates"] != sent + warmup * clients:
         raise SystemExit(f"server counted {counters['creates']} creates, expected {sent}")
-    per_create = server_cpu / sent
-    print(
-        f"sandbox throughput: {sent} creates, {clients} {kind} client process(es), concurrency "
-        f"{concurrency}, {os.cpu_count()} CPUs shared by server and clients"
+    lat = sorted(x for latencies, _ in results for x in latencies)
+    return Result(
+        kind=kind,
+        connections=per_client * clients,
+        pool=jobs[0].pool,
+        clients=clients,
+        sent=sent,
+        wall_rate=sent / elapsed,
+        server_cpu_us=server_cpu / sent * 1e6,
+        client_cpu_us=sum(cpu for _, cpu in results) / sent * 1e6,
+        p50_ms=statistics.median(lat) * 1000,
+        p99_ms=lat[int(len(lat) * 0.99)] * 1000,
     )
-    print(f"  wall: {sent / elapsed:,.0f} creates/s ({elapsed:.2f} s)")
+
+
+def _print_header() -> None:
     print(
-        f"  server CPU: {per_create * 1e6:,.0f} us per create -> capacity "
-        f"{1 / per_create:,.0f} creates/s on one core"
+        f"sandbox throughput ({os.cpu_count()} CPUs shared by server and clients; "
+        f"load average {os.getloadavg()[0]:.1f} at start)"
     )
     print(
-        f"  latency p50 {statistics.median(lat) * 1000:.1f} ms, "
-        f"p99 {lat[int(len(lat) * 0.99)] * 1000:.1f} ms"
+        f"{'client':>6} {'conns':>5} {'pool':>4} {'procs':>5} {'creates':>7} {'wall/s':>8} "
+        f"{'server us/create':>16} {'client us/req':>13} {'p50 ms':>7} {'p99 ms':>7}"
+    )
+
+
+def _print(r: Result) -> None:
+    print(
+        f"{r.kind:>6} {r.connections:>5} {r.pool if r.kind != 'raw' else '-':>4} {r.clients:>5} "
+        f"{r.sent:>7} {r.wall_rate:>8,.0f} "
+        f"{r.server_cpu_us:>16,.0f} {r.client_cpu_us:>13,.0f} {r.p50_ms:>7.1f} {r.p99_ms:>7.1f}",
+        flush=True,
     )
 
 
@@ -260,12 +429,28 @@ def _store(n: int, seed: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("-n", type=int, default=20_000, help="creates to send")
-    parser.add_argument("-c", "--concurrency", type=int, default=32, help="in flight, in total")
-    parser.add_argument("--clients", type=int, default=2, help="client processes")
+    parser.add_argument("-n", type=int, default=20_000, help="creates to measure")
+    parser.add_argument("-c", "--concurrency", type=int, default=32, help="connections in total")
+    parser.add_argument("--clients", type=int, default=1, help="client processes")
     parser.add_argument(
-        "--client", choices=["httpx", "raw"], default="httpx", help="client implementation"
+        "--client",
+        choices=["raw", "httpx", "clerk", "lean"],
+        default="raw",
+        help="client implementation",
     )
+    parser.add_argument(
+        "--pool",
+        type=int,
+        default=0,
+        help="httpx/clerk: connections per client (default: all in one pool); more clients share",
+    )
+    parser.add_argument("--warmup", type=int, default=200, help="creates per client before timing")
+    parser.add_argument(
+        "--sweep",
+        action="store_true",
+        help=f"raw at 32 connections, then httpx and clerk at {_SWEEP_POOLS} (-n each)",
+    )
+    parser.add_argument("--repeat", type=int, default=1, help="runs of each configuration")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--store",
@@ -277,8 +462,28 @@ def main() -> None:
     args = parser.parse_args()
     if args.store:
         _store(args.store, args.seed)
+        return
+    if args.sweep:
+        configs = [("raw", 32, 0)]
+        configs += [(k, c, 0) for k in ("httpx", "clerk") for c in _SWEEP_POOLS]
+        configs += [("clerk", 32, p) for p in (1, 4)]
+        configs += [("lean", c, 0) for c in (4, 32)]
     else:
-        _throughput(args.client, args.n, args.concurrency, args.clients, args.seed)
+        configs = [(args.client, args.concurrency, args.pool)]
+    _print_header()
+    for kind, concurrency, pool in configs:
+        for _ in range(args.repeat):
+            _print(
+                measure(
+                    kind,
+                    args.n,
+                    concurrency,
+                    pool=pool,
+                    clients=args.clients,
+                    warmup=args.warmup,
+                    seed=args.seed,
+                )
+            )
 
 
 if __name__ == "__main__":

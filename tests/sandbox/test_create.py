@@ -95,6 +95,20 @@ REJECTIONS: list[tuple[dict[str, Any], int, str, str | None]] = [
         "private_metadata",
     ),
     ({"totp_secret": "not base32!"}, 422, "invalid_totp_secret_code", "totp_secret"),
+    ({"totp_secret": "JBSW Y3DP EHPK 3PXP"}, 422, "invalid_totp_secret_code", "totp_secret"),
+    ({"totp_secret": "ABC"}, 422, "invalid_totp_secret_code", "totp_secret"),
+    (
+        {"legal_accepted_at": "2999-01-01T00:00:00Z"},
+        422,
+        "form_disallow_future_date",
+        "legal_accepted_at",
+    ),
+    (
+        {"web3_wallet": ["0x" + "ab" * 20, "0x" + "AB" * 20]},
+        422,
+        "form_param_duplicate",
+        "web3_wallet",
+    ),
     (
         {"email_address": ["a@example.com", "A@example.com"]},
         422,
