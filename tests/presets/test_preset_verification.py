@@ -12,7 +12,7 @@ from typing import Any
 
 import anyio
 import pytest
-from preset_cases import Case, case_params, manifest
+from preset_cases import Case, case_params, cases, manifest
 
 from migrate.sandbox import SandboxConfig, in_process_sandbox
 
@@ -69,7 +69,7 @@ def test_unverified_addresses_are_created_reserved(case: Case) -> None:
 
 def test_some_samples_exercise_both_statuses() -> None:
     """The samples hold reserved e-mails and reserved phones, so the test above can fail."""
-    systems = {c.system for c in [p.values[0] for p in case_params()]}  # type: ignore[attr-defined]
+    systems = {c.system for c in cases()}
     emails = sum(len(manifest(s)["reserved_email"]) for s in systems)
     phones = sum(len(manifest(s)["reserved_phone"]) for s in systems)
     assert emails >= 10
@@ -80,8 +80,7 @@ def test_presets_with_a_verified_flag_map_it() -> None:
     """Every preset whose sample has unverified users maps a status field for them."""
     from migrate.mapping.load import load_mapping  # noqa: PLC0415
 
-    for param in case_params():
-        case: Case = param.values[0]  # type: ignore[assignment]
+    for case in cases():
         m = manifest(case.system)
         spec = load_mapping(case.mapping, case.env)
         if m["reserved_email"]:
