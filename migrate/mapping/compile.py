@@ -33,6 +33,7 @@ from migrate.mapping.spec import (
     ConstantSource,
     FieldKind,
     FieldSpec,
+    GroupsSource,
     InferSource,
     MappingSpec,
     ObjectSource,
@@ -93,6 +94,9 @@ def compile_mapping(
         kind = CLERK_FIELDS[name]
         if isinstance(field.source, InferSource) or kind == "status":
             continue  # needs password_digest / the address list first
+        if isinstance(field.source, GroupsSource):
+            _groups(name, field.source, ctx, columns)
+            continue
         value = ctx.value(field, scalar=kind in ("string", "flag", "int"))
         if isinstance(field.source, BuilderSource) and value is not None:
             builder_hasher = ctx.builder_hasher
@@ -164,6 +168,14 @@ def _statuses(
         field = spec.field_spec(name)
         if field is None:
             continue
+        parent_spec = spec.field_spec(parent)
+        if parent_spec is not None and isinstance(parent_spec.source, GroupsSource):
+            problems.append(
+                MappingProblem(
+                    field.path, f"fields.{parent} sets it already (verified / reserved groups)"
+                )
+            )
+            continue
         addresses = columns.get(parent)
         if addresses is None:
             problems.append(
@@ -181,6 +193,24 @@ def _statuses(
             continue
         default = field.default if field.default is not None else ("reserved" if verified else None)
         columns[name] = _status_list(value, addresses, verified=verified, default=default)
+
+
+def _groups(name: str, src: GroupsSource, ctx: _Context, columns: dict[str, pl.Expr]) -> None:
+    """Addresses = the verified group then the reserved one; statuses follow by position."""
+    lists: list[pl.Expr] = []
+    statuses: list[pl.Expr] = []
+    for group, status in ((src.verified, "verified"), (src.reserved, "reserved")):
+        if group is None:
+            continue
+        value = ctx.value(group)
+        if value is None:
+            return
+        items = _finish(value, "list", group.default)
+        lists.append(items)
+        statuses.append(pl.lit(status, pl.Utf8).repeat_by(items.list.len()))
+    columns[name] = pl.concat_list(lists)
+    status_name = next(s for s, parent in STATUS_FIELDS.items() if parent == name)
+    columns[status_name] = pl.concat_list(statuses)
 
 
 def _status_word(text: pl.Expr, default: object) -> pl.Expr:

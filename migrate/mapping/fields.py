@@ -23,6 +23,7 @@ from migrate.mapping.spec import (
     ColumnsSource,
     ConstantSource,
     FieldSpec,
+    GroupsSource,
     InferSource,
     ObjectSource,
     Source,
@@ -91,6 +92,8 @@ class FieldParser:
             return self.object_field(path, value)
         if "builder" in value:
             return self.builder_field(path, value, kind, clerk_field)
+        if clerk_field in STATUS_FIELDS.values() and ("verified" in value or "reserved" in value):
+            return self.groups_field(path, value, kind)
         self.unknown_keys(value, (*ORIGINS, *MODIFIERS), path)
         if len(origins) != 1:
             found = f"found {names(origins)}" if origins else "found none"
@@ -221,6 +224,34 @@ class FieldParser:
             if spec is not None:
                 entries.append((key, spec))
         return ObjectSource(tuple(entries)) if len(entries) == len(table) else None
+
+    def groups_field(self, path: str, value: Mapping[str, Any], kind: str) -> FieldSpec | None:
+        """Addresses in a verified and an unverified group; split and transform apply to both."""
+        self.unknown_keys(value, ("verified", "reserved", "split", "transform"), path)
+        modifiers = {k: value[k] for k in ("split", "transform") if k in value}
+        groups: dict[str, FieldSpec | None] = {}
+        ok = True
+        for group in ("verified", "reserved"):
+            raw = value.get(group)
+            if raw is None:
+                groups[group] = None
+                continue
+            where = f"{path}.{group}"
+            if isinstance(raw, str) and raw and modifiers:
+                raw = {"column": raw}
+            if isinstance(raw, dict) and modifiers:
+                clash = [k for k in modifiers if k in raw]
+                if clash:
+                    self.problem(where, f"sets {names(clash)} again; set it in one place")
+                    ok = False
+                    continue
+                raw = {**raw, **modifiers}
+            spec = self.field(where, raw, kind)
+            ok = ok and spec is not None
+            groups[group] = spec
+        if not ok:
+            return None
+        return FieldSpec(GroupsSource(groups["verified"], groups["reserved"]), path=path)
 
     def builder_field(
         self, path: str, value: Mapping[str, Any], kind: str, clerk_field: str

@@ -28,6 +28,7 @@ __all__ = [
     "ConstantSource",
     "FieldKind",
     "FieldSpec",
+    "GroupsSource",
     "InferSource",
     "JoinSpec",
     "MappingSpec",
@@ -139,6 +140,15 @@ class VerifiedSource:
 
 
 @dataclass(frozen=True)
+class GroupsSource:
+    """``email_address = { verified = "...", reserved = "..." }``: addresses kept by the export in
+    a verified and an unverified column; the status field is made from the groups."""
+
+    verified: FieldSpec | None
+    reserved: FieldSpec | None
+
+
+@dataclass(frozen=True)
 class BuilderArg:
     """One argument of a digest builder: a column (``FieldSpec``), a constant, or a secret."""
 
@@ -172,6 +182,7 @@ Source = (
     | BuilderSource
     | ObjectSource
     | VerifiedSource
+    | GroupsSource
 )
 
 

@@ -57,11 +57,19 @@ def build() -> Sample:
             sample.passwords[uid] = p.password
         else:
             sample.no_password.append(uid)
-        verified = "|".join(e for e in (email, second) if e)
+        # Some second e-mails and phones were never verified: they arrive "reserved".
+        unverified = second if p.n % 10 == 5 else ""
+        verified = "|".join(e for e in (email, second) if e and e != unverified)
+        unverified_phone = phone if p.n % 12 == 0 else ""
+        verified_phone = "" if unverified_phone else phone
+        if unverified:
+            sample.reserved_email.append(uid)
+        if unverified_phone:
+            sample.reserved_phone.append(uid)
         rows.append(
             [
-                uid, p.first, p.last, "", email, phone, verified, "", phone, "", totp,
-                digest, "bcrypt" if has_password else "",
+                uid, p.first, p.last, "", email, phone, verified, unverified, verified_phone,
+                unverified_phone, totp, digest, "bcrypt" if has_password else "",
             ]
         )
     write_csv(sample.folder / "users.csv", HEADER, rows)
