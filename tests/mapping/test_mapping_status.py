@@ -164,3 +164,53 @@ def test_a_status_without_its_address_field_is_a_mapping_error() -> None:
     assert problems(toml, {"id": ["1"], "ok": [True]}) == [
         f"fields.{PHONE_STATUS}: needs fields.phone_number to be mapped (one per address)"
     ]
+
+
+def test_address_groups_make_the_addresses_and_their_statuses() -> None:
+    """Verified then reserved addresses, with split and transforms applied to both groups."""
+    toml = (
+        '[fields]\nemail_address = { verified = "v", reserved = "u", split = "|", '
+        'transform = ["strip", "lower"] }\n'
+        'phone_number = { reserved = { column = "pu", split = "|" } }\n'
+    )
+    df = mapped(
+        toml,
+        {
+            "v": ["A@x.io| b@x.io", None, ""],
+            "u": ["c@x.io", "d@x.io", None],
+            "pu": ["+14155550100", None, None],
+        },
+    )
+    assert df["email_address"].to_list() == [["a@x.io", "b@x.io", "c@x.io"], ["d@x.io"], []]
+    assert df[STATUS].to_list() == [["verified", "verified", "reserved"], ["reserved"], []]
+    assert df["phone_number"].to_list() == [["+14155550100"], [], []]
+    assert df[PHONE_STATUS].to_list() == [["reserved"], [], []]
+
+
+@pytest.mark.parametrize(
+    ("toml", "expected"),
+    [
+        (
+            '[fields]\nemail_address = { verified = "v", reserved = "u", colour = "red" }\n',
+            [
+                "fields.email_address.colour: unknown key; allowed: verified, reserved, split, "
+                "transform"
+            ],
+        ),
+        (
+            '[fields]\nemail_address = { verified = { column = "v", split = ";" }, split = "|" }\n',
+            ["fields.email_address.verified: sets split again; set it in one place"],
+        ),
+    ],
+)
+def test_address_group_errors(toml: str, expected: list[str]) -> None:
+    """Unknown keys and modifiers set twice in address groups are reported with their path."""
+    assert problems(toml) == expected
+
+
+def test_groups_and_a_status_field_together_are_refused() -> None:
+    """With address groups the status is made for you; mapping it as well is an error."""
+    toml = f'[fields]\nemail_address = {{ verified = "v" }}\n{STATUS} = {{ value = "reserved" }}\n'
+    assert problems(toml, {"v": ["a@x.io"]}) == [
+        f"fields.{STATUS}: fields.email_address sets it already (verified / reserved groups)"
+    ]
