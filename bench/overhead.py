@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -118,10 +119,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.engine_only:
         e = measure_engine(args.engine_only, args.concurrency)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         print(
             f"engine only: {int(e['created']):,} rows in {e['wall']:.1f} s; CPU {e['cpu']:.2f} s"
             f" = {1000 * e['cpu'] / e['created']:.3f} ms per row (prepare, plan, state DB, "
-            "engine; no HTTP)"
+            f"engine; no HTTP); peak RSS of this process {peak:.0f} MB"
         )
     if args.cpu:
         f = measure(args.cpu, args.concurrency)
