@@ -48,7 +48,6 @@ from migrate.validation.shapes import (
     hashed,
     hashed_list,
     present,
-    primary_email,
     status_count_mismatch,
     too_many,
     trim_lower,
@@ -339,6 +338,17 @@ def _row_rules() -> tuple[RowRule, ...]:
     return rules
 
 
+def own_key() -> pl.Expr:
+    """The hashed ``_key`` of rows whose key is neither their external_id nor primary email.
+
+    The email is lower-cased only on rows whose key differs from the external_id (usually none).
+    """
+    differs = present("_key") & (pl.col("_key") != pl.col("external_id")).fill_null(True)
+    key = pl.when(differs).then(pl.col("_key"))
+    email = pl.when(differs).then(pl.col("email_address").list.first()).str.to_lowercase()
+    return pl.when(key.is_not_null() & (key != email).fill_null(True)).then(key.hash())
+
+
 _DUPLICATE_RULES: Final = (
     DuplicateRule(
         "duplicate_email",
@@ -381,11 +391,7 @@ _DUPLICATE_RULES: Final = (
         "The same row key appears earlier in the file, so the rows cannot be told apart across "
         "runs. Choose a unique column as [source] key in the mapping.",
         # A key that is the row's external_id or primary email is reported under that field.
-        lambda: pl.when(
-            present("_key")
-            & (pl.col("_key") != pl.col("external_id")).fill_null(True)
-            & (pl.col("_key") != primary_email()).fill_null(True)
-        ).then(pl.col("_key").hash()),
+        own_key,
     ),
 )
 

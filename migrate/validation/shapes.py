@@ -394,5 +394,7 @@ def digest_fits() -> pl.Expr:
 
 
 def _digest_fits(digest: pl.Expr) -> pl.Expr:
-    pair = pl.concat_str(pl.col("password_hasher"), pl.lit(_SEP), digest)
+    # The separator argument, not a pl.lit between the two: a literal in concat_str makes the
+    # streaming engine split the plan and buffer the whole input (5 M rows: +0.9 GB).
+    pair = pl.concat_str([pl.col("password_hasher"), digest], separator=_SEP)
     return pair.str.contains(_DIGEST_SHAPES)
