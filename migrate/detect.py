@@ -264,6 +264,25 @@ _SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
         "tel",
         "msisdn",
     ),
+    # a verified flag (or confirmation time) beside the address: unverified ones go in "reserved"
+    "email_address_identification_status": (
+        "email_verified",
+        "emailverified",
+        "email_confirmed",
+        "emailconfirmed",
+        "email_confirmed_at",
+        "email_verified_at",
+        "is_email_verified",
+    ),
+    "phone_number_identification_status": (
+        "phone_verified",
+        "phone_number_verified",
+        "phonenumberverified",
+        "phone_confirmed",
+        "phonenumberconfirmed",
+        "phone_confirmed_at",
+        "phone_verified_at",
+    ),
     "first_name": (
         "first_name",
         "firstname",
@@ -313,6 +332,10 @@ _SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
     ),
     "totp_secret": ("totp_secret", "otp_secret", "mfa_secret", "two_factor_secret"),
     "locale": ("locale", "language", "lang"),
+}
+_STATUS_PARENT: Final = {
+    "email_address_identification_status": "email_address",
+    "phone_number_identification_status": "phone_number",
 }
 _FULL_NAME: Final = ("name", "full_name", "fullname", "display_name", "displayname")
 _METADATA_HINTS: Final = ("metadata", "meta_data", "attributes", "claims", "profile", "settings")
@@ -449,7 +472,10 @@ def guess_fields(head: Head) -> Draft:
             transforms = ("e164",)
         elif clerk_field == "created_at":
             transforms = ("timestamp",)
-        guesses.append(FieldGuess(clerk_field, column, f"column name {column!r}", transforms))
+        reason = f"column name {column!r}"
+        if clerk_field in _STATUS_PARENT:
+            reason += "; a false or empty flag makes the address reserved (unverified)"
+        guesses.append(FieldGuess(clerk_field, column, reason, transforms))
     for clerk_field, column in shaped.items():
         if clerk_field in named:
             continue
@@ -459,6 +485,8 @@ def guess_fields(head: Head) -> Draft:
                        transforms)
         )  # fmt: skip
     fields = {g.field for g in guesses}
+    # a status without its addresses is a mapping error: leave the flag column unused then
+    guesses = [g for g in guesses if _STATUS_PARENT.get(g.field, g.field) in fields]
     used = {g.column for g in guesses}
     full = next((c for c in head.columns if _normal(c) in _FULL_NAME and c not in used), None)
     if full is not None and not {"first_name", "last_name"} & fields:

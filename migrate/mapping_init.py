@@ -294,7 +294,10 @@ def render_draft(head: Head, draft: Draft, name: str) -> str:
         lines.append(f"key = {_toml_str(external.column)}")
     lines += ["", "[fields]"]
     for guess in draft.fields:
-        lines.append(f"{guess.field} = {_value(guess.column, guess.transforms)}  # {guess.reason}")
+        value = _value(guess.column, guess.transforms)
+        if guess.field.endswith("_identification_status"):
+            value = f"{{ verified = {_toml_str(guess.column)} }}"
+        lines.append(f"{guess.field} = {value}  # {guess.reason}")
         if guess.field == "password_digest" and draft.hasher is not None:
             lines.append(_hasher_line(draft))
     if not any(g.field == "email_address" for g in draft.fields):

@@ -162,3 +162,22 @@ def test_parquet_export_is_recognised_and_told_to_pass_its_format(tmp_path: Path
         "Recognised: Supabase auth.users export. "
         "Use the preset: --mapping supabase --format parquet"
     )
+
+
+def test_draft_maps_a_verified_flag_beside_its_addresses(tmp_path: Path) -> None:
+    """An e-mail verified flag becomes the e-mail status; a phone flag without phones is unused."""
+    from migrate.mapping import compile_mapping  # noqa: PLC0415
+    from migrate.sources import read_source  # noqa: PLC0415
+
+    source = tmp_path / "members.csv"
+    source.write_text(
+        "member_id,mail,EmailConfirmed,phone_verified\n"
+        "m1,a@example.com,True,false\nm2,b@example.com,False,false\n",
+        encoding="utf-8",
+    )
+    result = init_mapping(source)
+    assert 'email_address_identification_status = { verified = "EmailConfirmed" }' in result.text
+    assert "#   phone_verified" in result.text
+    spec = parse_mapping(result.text, {})
+    mapped = compile_mapping(spec, read_source(source)).collect()
+    assert mapped["email_address_identification_status"].to_list() == [["verified"], ["reserved"]]
