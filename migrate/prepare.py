@@ -32,7 +32,7 @@ from migrate.errors import ConfigError, SourceError
 from migrate.mapping.compile import compile_mapping
 from migrate.mapping.load import load_mapping
 from migrate.mapping.payload import mask_payload, payloads_from_frame
-from migrate.mapping.spec import MappingSpec
+from migrate.mapping.spec import InferSource, MappingSpec
 from migrate.sources import EMPTY_COLUMN, ROW_COLUMN, scan_source
 from migrate.validation import (
     ValidationSettings,
@@ -254,7 +254,9 @@ class Prepared:
         if self._frame is not None and (not contacts or "email" in self._frame.columns):
             return self._frame
         present = set(self._mapped.collect_schema().names())
-        mapped = with_all_fields(self._mapped)
+        hasher = self.spec.field_spec("password_hasher")
+        inferred = hasher is not None and isinstance(hasher.source, InferSource)
+        mapped = with_all_fields(self._mapped, hasher_inferred=inferred)
         extra = [
             pl.col("external_id"),
             pl.col("email_address").list.first().alias("email"),

@@ -349,3 +349,16 @@ def test_polars_inference_matches_python_on_odd_text() -> None:
     got = pl.DataFrame({"d": digests}).select(infer_hasher_expr(pl.col("d"))).to_series()
     assert got.to_list() == [None if d is None else infer_hasher(d).hasher for d in digests]
     assert got.to_list()[:2] == ["md5_salted", "md5_salted"]
+
+
+def test_an_inferred_hasher_always_fits_its_digest() -> None:
+    """Every inference rule that names a hasher matches exactly that hasher's digest grammar.
+
+    Validation relies on it: with ``infer = true`` it skips the grammar check (migrate.prepare).
+    """
+    from migrate.hashers.inference import _RULES  # noqa: PLC0415
+
+    named = [rule for rule in _RULES if rule.hasher is not None]
+    assert named
+    for rule in named:
+        assert rule.pattern == DIGEST_PATTERNS[rule.hasher]

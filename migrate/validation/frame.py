@@ -63,9 +63,13 @@ _DUPLICATES: Final = tuple((i, r) for i, r in enumerate(RULES) if isinstance(r, 
 _KEY_NAMES: Final = tuple(f"_dupkey_{i}" for i, _ in _DUPLICATES)
 
 
-def with_all_fields(mapped: pl.LazyFrame) -> pl.LazyFrame:
+def with_all_fields(mapped: pl.LazyFrame, *, hasher_inferred: bool = False) -> pl.LazyFrame:
     """Add every field the rules read that the mapping did not produce, as typed nulls, and the
-    shared values several rules read (``shapes.derived``, columns named ``_v_…``)."""
+    shared values several rules read (``shapes.derived``, columns named ``_v_…``).
+
+    ``hasher_inferred``: the mapping infers password_hasher from the digest (``infer = true``),
+    which lets the digest grammar check be skipped (see ``shapes.derived``).
+    """
     present = set(mapped.collect_schema().names())
     missing = [
         pl.lit(None, dtype).alias(name)
@@ -73,7 +77,7 @@ def with_all_fields(mapped: pl.LazyFrame) -> pl.LazyFrame:
         if name not in present
     ]
     frame = mapped.with_columns(missing) if missing else mapped
-    first, second = derived()
+    first, second = derived(hasher_inferred=hasher_inferred)
     return frame.with_columns(first).with_columns(second)
 
 

@@ -256,15 +256,24 @@ def _ts_names(column: str) -> tuple[str, str, str]:
     return f"_v_ts_ok_{column}", f"_v_ts_np_{column}", f"_v_ts_us_{column}"
 
 
-def derived() -> tuple[list[pl.Expr], list[pl.Expr]]:
+def derived(*, hasher_inferred: bool = False) -> tuple[list[pl.Expr], list[pl.Expr]]:
     """The shared columns the rules read, in two stages (the second reads the first).
 
-    Needs a frame holding every field (``frame.with_all_fields`` adds them both).
+    Needs a frame holding every field (``frame.with_all_fields`` adds them both). With
+    ``hasher_inferred`` (the mapping infers password_hasher from the digest) the grammar check is
+    skipped: inference names a hasher only when the digest matches that hasher's grammar, so
+    every row with both fits (a test pins that rule of ``hashers.inference``).
     """
     digest = pl.col("password_digest")
+    hasher = pl.col("password_hasher")
+    fits = (
+        pl.when(hasher.is_not_null() & digest.is_not_null()).then(pl.lit(True))
+        if hasher_inferred
+        else _digest_fits(digest)
+    )
     first = [
         digest.str.contains(_UNSUPPORTED_ANY).fill_null(False).alias(UNSUPPORTED_COLUMN),
-        _digest_fits(digest).alias(FITS_COLUMN),
+        fits.alias(FITS_COLUMN),
     ]
     second = [pl.when(pl.col(UNSUPPORTED_COLUMN)).then(digest).alias(UNSUPPORTED_DIGEST)]
     for column in TIMESTAMP_FIELDS:

@@ -232,3 +232,36 @@ def test_plan_is_computed_once(files: tuple[Path, Path]) -> None:
     prepared = prepare(files[0], files[1], PrepareOptions(now=NOW))
     assert prepared.plan() is prepared.plan()
     assert isinstance(prepared.plan(), pl.DataFrame)
+
+
+def test_inferred_hasher_skips_no_grammar_error(tmp_path: Path) -> None:
+    """With infer = true the plan (which trusts inference for the digest grammar) reports exactly
+    what validate_frame (which checks the grammar) reports, across many digest shapes."""
+    digests = [
+        BCRYPT,
+        BCRYPT[:-3],
+        BCRYPT + "$pepper",
+        "0123456789abcdef" * 2,
+        "0123456789abcdef" * 4,
+        "0123456789abcdef" * 8,
+        "$wp$2y$10$" + "a" * 53,
+        "!unusable",
+        "sha1$salt$" + "a" * 40,
+        "pbkdf2_sha256$150000$abcdEFGH1234$" + "QUJD" * 11,
+        "$argon2id$v=19$m=8,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g",
+        "argon2$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
+        "$2x$10$" + "a" * 53,
+        "not a digest",
+        "",
+    ]
+    lines = ["id,email,hash"] + [f'u{i},u{i}@example.com,"{d}"' for i, d in enumerate(digests)]
+    (tmp_path / "u.csv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "m.toml").write_text(
+        '[fields]\nexternal_id = "id"\nemail_address = "email"\npassword_digest = "hash"\n'
+        "password_hasher = { infer = true }\n"
+    )
+    prepared = prepare(tmp_path / "u.csv", tmp_path / "m.toml", PrepareOptions(now=NOW))
+    lazy = validate_frame(prepared.mapped(), now=NOW).select("_row", "_errors").collect()
+    assert prepared.plan().select("_row", "_errors").equals(lazy)
+    reasons = {r for errors in lazy["_errors"].to_list() for r in (e["reason"] for e in errors)}
+    assert {"unsupported_hash", "digest_without_hasher"} <= reasons
