@@ -150,6 +150,7 @@ CASES: Final[list[tuple[str, str]]] = [
             "2020-01-01T00:00:00",
             "2020-01-01t00:00:00Z",
             "2099-01-01T00:00:00Z",
+            "\u0662\u0660\u0662\u0660-01-01T00:00:00Z",  # Arabic-Indic digits
         )
     ),
     # Metadata: a JSON object of at most 8192 bytes measured as compact UTF-8 JSON.
