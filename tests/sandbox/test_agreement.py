@@ -4,7 +4,8 @@ Each tricky value goes into one row of a literal mapped frame (docs/internals.md
 ``migrate.validation.validate_frame``, and, as the body ``payload_from_record`` builds for it, to
 ``POST /v1/users`` on a real sandbox. Both must accept it or both refuse it. Differences that are
 known and owned elsewhere are listed in ``KNOWN_DIFFERENCES`` as strict xfails, so fixing one
-makes its test fail until the entry is removed.
+makes its test fail until the entry is removed. Digests of every hasher (made by the real
+libraries) and their near misses are compared the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any, Final
 import httpx
 import polars as pl
 import pytest
+from test_passwords import GENERATED
 
 from migrate.mapping.payload import payload_from_record
 from migrate.validation import validate_frame
@@ -312,3 +314,28 @@ def test_repeated_identifiers_agree(api: httpx.Client) -> None:
     offline = [bool(errors) for errors in out["_errors"].to_list()]
     online = [bool(_sandbox_codes(api, payload_from_record(r))) for r in out.iter_rows(named=True)]
     assert offline == online == [False, True, True, True, False, True, False, True, True, False]
+
+
+def _mutations(digest: str) -> list[str]:
+    """The digest, and near misses: cut short, one character too many, upper-cased, spaced."""
+    return [digest, digest[:-1], digest + "a", digest.upper(), f" {digest}", digest[:12]]
+
+
+@pytest.mark.parametrize("hasher", sorted(GENERATED))
+def test_digest_grammar_agrees(hasher: str, api: httpx.Client) -> None:
+    """For every hasher, a digest and its near misses get the same verdict offline and online."""
+    digests = _mutations(GENERATED[hasher])
+    rows = [
+        {
+            "external_id": f"d-{i}",
+            "email_address": [f"d{i}@example.com"],
+            "password_hasher": hasher,
+            "password_digest": digest,
+        }
+        for i, digest in enumerate(digests)
+    ]
+    out = validate_frame(_frame(rows), now=datetime.now(UTC)).collect()
+    offline = [not errors for errors in out["_errors"].to_list()]
+    online = [not _sandbox_codes(api, payload_from_record(r)) for r in out.iter_rows(named=True)]
+    assert offline == online
+    assert offline[0], "the real library's digest is accepted"
