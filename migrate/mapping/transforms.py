@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Final, Literal
 
 import phonenumbers
@@ -95,8 +96,8 @@ def e164_expr(e: pl.Expr, region: str | None) -> pl.Expr:
     code; a number in the region's international format (``00…``, ``011…``) becomes ``+…``; bare
     digits are a national number of ``region`` (its trunk prefix such as ``0`` dropped, its country
     code added), unless they already start with the region's country code and read as a national
-    number only without it (see ``_national``). Without a region bare digits are never given a
-    country code.
+    number only without it (see ``_with_country_code``). Without a region bare digits are never
+    given a country code.
     """
     # Literal multi-pattern removal and prefix tests: several times cheaper than regex rewrites.
     # "(0)" is the trunk prefix written inside an international number: +44 (0)20 …
@@ -119,51 +120,82 @@ def e164_expr(e: pl.Expr, region: str | None) -> pl.Expr:
         .otherwise(digits)
     )
     if meta is not None:
-        plus = (
-            pl.when(plus.str.starts_with("+"))
-            .then(plus)
-            .otherwise(pl.lit(f"+{meta.country_code}") + _national(plus, meta))
+        # The country-code rules look at the digits many times; run on a materialised batch,
+        # each look is a column reference instead of a recomputation of everything above.
+        plus = plus.map_batches(
+            partial(_with_country_code, meta), return_dtype=pl.Utf8, is_elementwise=True
         )
     return pl.when(done).then(e).otherwise(pl.coalesce(plus.str.extract(_E164_GROUP), e))
 
 
-def _national(d: pl.Expr, meta: phonenumbers.PhoneMetadata) -> pl.Expr:
-    """The national significant number of bare digits ``d`` dialled in ``meta``'s region.
+def _with_country_code(meta: phonenumbers.PhoneMetadata, batch: pl.Series) -> pl.Series:
+    """A batch of ``+…`` numbers and bare digits: the bare digits get ``meta``'s country code.
 
-    The rules libphonenumber's parser follows, as expressions: digits that start with the
-    region's country code (``447911123456`` in GB, ``14155550123`` in US) drop it when the whole
-    does not read as a national number but the rest does, or when the whole is too long for the
-    region; otherwise the trunk prefix (``0`` in GB) is dropped when what is left still has a
-    possible length.
+    The rules libphonenumber's parser follows, as expressions over the batch: digits that start
+    with the region's country code (``447911123456`` in GB, ``14155550123`` in US) drop it when
+    the whole does not read as a national number but the rest does, or when the whole is too
+    long for the region; otherwise the trunk prefix (``0`` in GB) is dropped when what is left
+    still has a possible length. Each step is materialised so later steps read a column instead
+    of recomputing it; rows a step does not concern are null there, which costs nothing.
     """
-    desc = meta.general_desc
-    pattern = desc.national_number_pattern if desc is not None else None
-    lengths = [n for n in (desc.possible_length if desc is not None else ()) if n > 0]
-    longest = max(lengths) if lengths else 17
+    rules = _NationalRules(meta)
+    code = str(meta.country_code)
+    d, bare, with_code, after = pl.col("d"), pl.col("bare"), pl.col("with_code"), pl.col("after")
+    frame = (
+        batch.to_frame("d")
+        .with_columns(bare=pl.when(~d.str.starts_with("+")).then(d))
+        .with_columns(with_code=pl.when(bare.str.starts_with(code)).then(bare))
+        .with_columns(after=rules.strip_trunk(with_code.str.slice(len(code)), check_length=False))
+        .with_columns(
+            take=(~rules.viable(with_code) & rules.viable(after))
+            | (with_code.str.len_chars() > rules.longest)
+        )
+    )
+    national = (
+        pl.when(pl.col("take"))
+        .then(rules.strip_trunk(after, check_length=True))
+        .otherwise(rules.strip_trunk(bare, check_length=True))
+    )
+    out = pl.when(bare.is_null()).then(d).otherwise(pl.lit(f"+{code}") + national)
+    return frame.select(out.alias("d")).to_series()
 
-    def viable(x: pl.Expr) -> pl.Expr:
-        return x.str.contains(f"^(?:{pattern})$") if pattern else pl.lit(True)
 
-    def strip_trunk(x: pl.Expr, *, check_length: bool) -> pl.Expr:
-        if meta.national_prefix_transform_rule is not None or not meta.national_prefix_for_parsing:
+class _NationalRules:
+    """libphonenumber's national-number tests for one region, as expressions."""
+
+    def __init__(self, meta: phonenumbers.PhoneMetadata) -> None:
+        self.meta = meta
+        desc = meta.general_desc
+        raw = desc.national_number_pattern if desc is not None else None
+        # ASCII classes: the input is digits only here, and [0-9] is cheaper than Unicode \d.
+        self.pattern = f"^(?:{raw.replace(chr(92) + 'd', '[0-9]')})$" if raw else None
+        self.lengths = [n for n in (desc.possible_length if desc is not None else ()) if n > 0]
+        self.longest = max(self.lengths) if self.lengths else 17
+
+    def viable(self, x: pl.Expr) -> pl.Expr:
+        """The digits read as a national number of the region."""
+        return x.str.contains(self.pattern) if self.pattern else x.is_not_null()
+
+    def strip_trunk(self, x: pl.Expr, *, check_length: bool) -> pl.Expr:
+        """Drop the trunk prefix unless that spoils a number that read as national with it."""
+        meta = self.meta
+        prefix = meta.national_prefix_for_parsing
+        if meta.national_prefix_transform_rule is not None or not prefix:
             # Regions that rewrite rather than strip (AR, MX…): drop the plain trunk prefix only.
             trunk = meta.national_prefix
             return x.str.strip_prefix(trunk) if trunk else x
-        stripped = x.str.replace(f"^(?:{meta.national_prefix_for_parsing})", "")
-        # A number that read as national before stripping must still read so after it.
-        keep = viable(x) & ~viable(stripped)
-        if check_length and lengths:
+        # Only rows that start with the prefix pay for the checks: the others are masked to null.
+        if prefix.isdigit():
+            has = pl.when(x.str.starts_with(prefix)).then(x)
+            stripped = has.str.slice(len(prefix))
+        else:
+            has = pl.when(x.str.contains(f"^(?:{prefix})")).then(x)
+            stripped = has.str.replace(f"^(?:{prefix})", "")
+        keep = self.viable(has) & ~self.viable(stripped)
+        if check_length and self.lengths:
             size = stripped.str.len_chars()
-            keep = keep | ~(size.is_in(lengths) | (size > longest))
-        return pl.when(keep).then(x).otherwise(stripped)
-
-    code = str(meta.country_code)
-    national = strip_trunk(d, check_length=True)
-    after_code = strip_trunk(d.str.slice(len(code)), check_length=False)
-    take = d.str.starts_with(code) & (
-        (~viable(d) & viable(after_code)) | (d.str.len_chars() > longest)
-    )
-    return pl.when(take).then(strip_trunk(after_code, check_length=True)).otherwise(national)
+            keep = keep | ~(size.is_in(self.lengths) | (size > self.longest))
+        return pl.when(stripped.is_null() | keep).then(x).otherwise(stripped)
 
 
 def region_problem(region: str) -> str | None:
