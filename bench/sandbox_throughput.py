@@ -123,53 +123,75 @@ async def _httpx_sender(url: str, key: str, pool: int, stack: Any) -> Sender:
     return send
 
 
+_Conn = tuple[asyncio.StreamReader, asyncio.StreamWriter, h11.Connection]
+
+
 class LeanTransport(httpx.AsyncBaseTransport):
     """A prototype keep-alive HTTP/1.1 transport for one origin, to measure what httpcore costs.
 
     Idle connections wait in a stack (taking one is O(1), where httpcore's pool looks at every
-    connection per request); a request leaves in one write; h11 parses the response. No TLS,
-    proxies, HTTP/2, streaming or timeouts: a measuring device, not a client for Clerk.
+    connection per request); a request leaves in one write; h11 parses the response; the
+    request's read timeout covers the whole exchange (``httpx.ReadTimeout``) and a connection
+    that breaks is ``httpx.RemoteProtocolError``, as a ClerkClient expects. No TLS, proxies,
+    HTTP/2, streaming or connection cap: a measuring device, not yet a client for Clerk.
     """
 
     def __init__(self, url: str) -> None:
         host, port = url.removeprefix("http://").split(":")
         self._address = (host, int(port))
-        self._idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter, h11.Connection]] = []
+        self._idle: list[_Conn] = []
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         """Send ``request`` on an idle (or new) connection and read the whole response."""
-        if self._idle:
-            reader, writer, conn = self._idle.pop()
-        else:
-            reader, writer = await asyncio.open_connection(*self._address)
-            writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            conn = h11.Connection(h11.CLIENT)
+        timeout = request.extensions.get("timeout", {}).get("read")
+        conn = self._idle.pop() if self._idle else None
+        try:
+            async with asyncio.timeout(timeout):
+                if conn is None:
+                    conn = await self._connect()
+                return await self._exchange(conn, request)
+        except TimeoutError as exc:
+            if conn is not None:
+                conn[1].close()
+            raise httpx.ReadTimeout("timed out", request=request) from exc
+        except (OSError, EOFError, h11.ProtocolError) as exc:
+            if conn is not None:
+                conn[1].close()
+            raise httpx.RemoteProtocolError(str(exc), request=request) from exc
+
+    async def _connect(self) -> _Conn:
+        reader, writer = await asyncio.open_connection(*self._address)
+        writer.get_extra_info("socket").setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return reader, writer, h11.Connection(h11.CLIENT)
+
+    async def _exchange(self, c: _Conn, request: httpx.Request) -> httpx.Response:
+        reader, writer, conn = c
         body = await request.aread()
-        target = request.url.raw_path
-        headers = [(k, v) for k, v in request.headers.raw]
+        head = h11.Request(
+            method=request.method, target=request.url.raw_path, headers=request.headers.raw
+        )
         writer.write(
-            conn.send(h11.Request(method=request.method, target=target, headers=headers))
-            + conn.send(h11.Data(data=body))
-            + conn.send(h11.EndOfMessage())
+            conn.send(head) + conn.send(h11.Data(data=body)) + conn.send(h11.EndOfMessage())
         )
         response: h11.Response | None = None
         chunks: list[bytes] = []
         while True:
             event = conn.next_event()
             if event is h11.NEED_DATA:
-                conn.receive_data(await reader.read(65536))
+                data = await reader.read(65536)
+                if not data:
+                    raise EOFError("server closed the connection")
+                conn.receive_data(data)
             elif isinstance(event, h11.Response):
                 response = event
             elif isinstance(event, h11.Data):
                 chunks.append(bytes(event.data))
             elif isinstance(event, h11.EndOfMessage):
                 break
-            else:
-                raise httpx.RemoteProtocolError(f"unexpected {event!r}", request=request)
         assert response is not None
         if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
             conn.start_next_cycle()
-            self._idle.append((reader, writer, conn))
+            self._idle.append(c)
         else:
             writer.close()
         return httpx.Response(
