@@ -114,17 +114,28 @@ def compile_mapping(
     elif hasher is None and builder_hasher is not None:
         columns["password_hasher"] = builder_hasher
     _hasher_needs_digest(spec, columns, problems)
-    _statuses(spec, ctx, columns, problems)
+    per_row = _statuses(spec, ctx, columns, problems)
     key = _key(spec, ctx, columns)
     if problems:
         raise MappingError(spec.file, problems)
     flags = [pl.lit(v, FIELD_DTYPES[CLERK_FIELDS[n]]).alias(n) for n, v in spec.options]
-    return frame.select(
+    mapped = frame.select(
         pl.col(ROW_COLUMN),
         key.alias(KEY_COLUMN),
         pl.col(SOURCE_ERROR_COLUMN),
         *(expr.alias(name) for name, expr in columns.items()),
         *flags,
+    )
+    if not per_row:
+        return mapped
+    # A status given once per row is repeated per address here, reading the address column
+    # already computed (referring to its expression would compute the addresses twice).
+    return mapped.with_columns(
+        pl.col(name)
+        .fill_null("")
+        .repeat_by(pl.when(pl.col(name).is_null()).then(0).otherwise(pl.col(parent).list.len()))
+        .alias(name)
+        for name, parent in per_row.items()
     )
 
 
@@ -157,13 +168,16 @@ def _hasher_needs_digest(
 
 def _statuses(
     spec: MappingSpec, ctx: _Context, columns: dict[str, pl.Expr], problems: list[MappingProblem]
-) -> None:
+) -> dict[str, str]:
     """Compile the ``*_identification_status`` fields: one status per address, by position.
 
     A value that is one per row (a flag, a constant, a text column) is repeated for every address
     of the row, so the list always has the address list's length (none when it has no address);
     a list value (a list column, ``split``) is taken item by item as the export gives it.
+    Returns the fields given once per row (status field -> address field): ``columns`` holds
+    their per-row text, repeated per address once the addresses are computed.
     """
+    per_row: dict[str, str] = {}
     for name, parent in STATUS_FIELDS.items():
         field = spec.field_spec(name)
         if field is None:
@@ -176,8 +190,7 @@ def _statuses(
                 )
             )
             continue
-        addresses = columns.get(parent)
-        if addresses is None:
+        if parent not in columns:
             problems.append(
                 MappingProblem(field.path, f"needs fields.{parent} to be mapped (one per address)")
             )
@@ -192,7 +205,10 @@ def _statuses(
         if value is None:
             continue
         default = field.default if field.default is not None else ("reserved" if verified else None)
-        columns[name] = _status_list(value, addresses, verified=verified, default=default)
+        columns[name] = _status(value, verified=verified, default=default)
+        if value.shape != "list":
+            per_row[name] = parent
+    return per_row
 
 
 def _groups(name: str, src: GroupsSource, ctx: _Context, columns: dict[str, pl.Expr]) -> None:
@@ -227,7 +243,8 @@ def _status_word(text: pl.Expr, default: object) -> pl.Expr:
     )
 
 
-def _status_list(v: _Value, addresses: pl.Expr, *, verified: bool, default: object) -> pl.Expr:
+def _status(v: _Value, *, verified: bool, default: object) -> pl.Expr:
+    """A list value as a list of statuses; any other value as one status text (or null)."""
     fallback = pl.lit(default, pl.Utf8)
     if v.shape == "list":
         items = pl.element().cast(pl.Utf8)
@@ -235,9 +252,7 @@ def _status_list(v: _Value, addresses: pl.Expr, *, verified: bool, default: obje
         return pl.coalesce(v.expr.list.eval(word), pl.lit([], pl.List(pl.Utf8)))
     text = _text(v)
     status = _status_word(text, default) if verified else text.fill_null(fallback)
-    status = pl.when(status == "").then(fallback).otherwise(status)
-    count = pl.when(status.is_null()).then(0).otherwise(addresses.list.len())
-    return status.fill_null("").repeat_by(count)
+    return pl.when(status == "").then(fallback).otherwise(status)
 
 
 def _join(
