@@ -107,16 +107,20 @@ def test_cli_prints_url_and_key_and_stops_on_ctrl_c() -> None:
 
 def test_cli_stops_cleanly_on_a_signal_right_after_it_printed_its_url() -> None:
     """A Ctrl-C or SIGTERM sent as soon as the URL is printed still ends in a clean exit 0."""
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        proc = subprocess.Popen(
+    procs = {
+        sig: subprocess.Popen(
             [sys.executable, "-m", "migrate", "sandbox"],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
         )
+        for sig in (signal.SIGINT, signal.SIGTERM)  # started together: half the wait
+    }
+    for sig, proc in procs.items():
         assert proc.stdout is not None
         assert proc.stdout.readline().startswith("# Clerk sandbox")
         proc.send_signal(sig)
+    for proc in procs.values():
         _, err = proc.communicate(timeout=20)
         assert proc.returncode == 0, err
         assert err.strip() == "# sandbox stopped"
