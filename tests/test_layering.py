@@ -1,0 +1,60 @@
+"""Imports flow one way: cli -> runner -> {clerk, state, reports, prepare} -> pure cores."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "migrate"
+
+# Which top-level parts of the package each part may import (besides itself).
+BASE = {"errors", "secrets"}
+CORE = BASE | {"hashers", "sources", "mapping", "validation", "detect"}
+ALLOWED: dict[str, set[str]] = {
+    "errors": set(),
+    "secrets": set(),
+    "hashers": set(),
+    "sources": BASE,
+    "detect": CORE,
+    "mapping": CORE,
+    "validation": CORE,
+    "prepare": CORE,
+    "mapping_init": CORE,
+    "clerk": BASE,
+    "state": BASE,
+    "reports": CORE | {"clerk", "state", "prepare"},
+    "runner": CORE | {"clerk", "state", "reports", "prepare"},
+    "sandbox": BASE | {"hashers"},
+}
+
+
+def _part(path: Path) -> str:
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def _imported_parts(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "migrate" and len(parts) > 1:
+                found.add(parts[1])
+    return found
+
+
+@pytest.mark.parametrize(
+    "path", sorted(p for p in PACKAGE.rglob("*.py") if _part(p) in ALLOWED), ids=str
+)
+def test_imports_flow_one_way(path: Path) -> None:
+    """A module imports only the layers below it (nothing imports cli; sandbox stays apart)."""
+    part = _part(path)
+    extra = _imported_parts(path) - ALLOWED[part] - {part}
+    assert not extra, f"{path.relative_to(PACKAGE)} ({part}) imports {sorted(extra)}"
