@@ -16,7 +16,8 @@ exactly that size, ``max_connections = max_keepalive_connections = c``, every co
 - ``httpx``: ``httpx.AsyncClient.post(json=...)``;
 - ``clerk``: ``migrate.clerk.ClerkClient.create_user``, exactly what the loader sends;
 - ``lean``: the same ``ClerkClient`` over ``LeanTransport`` (below), a prototype transport that
-  shows what httpcore's pool and I/O layers cost.
+  shows what httpcore's pool and I/O layers cost;
+- ``bare``: the same with the response parsed by hand (``BareTransport``), to price h11.
 
 ``--pool P`` splits the connections of httpx/clerk over several clients of P connections each
 (workers take turns), since httpcore's cost per request grows with its pool's size.
@@ -205,13 +206,39 @@ class LeanTransport(httpx.AsyncBaseTransport):
         self._idle.clear()
 
 
-async def _clerk_sender(url: str, key: str, pool: int, stack: Any, *, lean: bool = False) -> Sender:
+class BareTransport(LeanTransport):
+    """``LeanTransport`` with the response parsed by hand instead of by h11.
+
+    Reads the status line, the headers and a ``Content-Length`` body, which is all the sandbox
+    sends; chunked or compressed responses (which a CDN in front of Clerk may send) are not
+    handled. It shows what h11's parsing costs per request.
+    """
+
+    async def _exchange(self, c: _Conn, request: httpx.Request) -> httpx.Response:
+        reader, writer, _ = c
+        body = await request.aread()
+        head = b"%s %s HTTP/1.1\r\n" % (request.method.encode(), request.url.raw_path)
+        head += b"".join(k + b": " + v + b"\r\n" for k, v in request.headers.raw)
+        writer.write(head + b"\r\n" + body)
+        try:
+            lines = (await reader.readuntil(b"\r\n\r\n"))[:-4].split(b"\r\n")
+        except asyncio.IncompleteReadError as exc:
+            raise EOFError("server closed the connection") from exc
+        status = int(lines[0].split(b" ", 2)[1])
+        headers = [tuple(line.split(b":", 1)) for line in lines[1:]]
+        length = next(int(v) for k, v in headers if k.lower() == b"content-length")
+        content = await reader.readexactly(length)
+        self._idle.append(c)
+        return httpx.Response(status, headers=[(k, v.strip()) for k, v in headers], content=content)
+
+
+async def _clerk_sender(url: str, key: str, pool: int, stack: Any, *, lean: str = "") -> Sender:
     from migrate.clerk.client import ClerkClient  # noqa: PLC0415 (only this mode needs it)
     from migrate.clerk.outcomes import Created  # noqa: PLC0415
     from migrate.secrets import Secret  # noqa: PLC0415
 
     limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
-    transport = LeanTransport(url) if lean else None
+    transport = LeanTransport(url) if lean == "lean" else BareTransport(url) if lean else None
     clerk = await stack.enter_async_context(
         ClerkClient(url, Secret(key), limits=limits, transport=transport)
     )
@@ -272,7 +299,8 @@ async def _drive(job: _Job, ready: Any, go: Any) -> tuple[list[float], float]:
             make = {
                 "httpx": _httpx_sender,
                 "clerk": _clerk_sender,
-                "lean": functools.partial(_clerk_sender, lean=True),
+                "lean": functools.partial(_clerk_sender, lean="lean"),
+                "bare": functools.partial(_clerk_sender, lean="bare"),
             }[job.kind]
             # Workers take turns over ceil(concurrency / pool) clients of ``pool`` connections.
             shards = [
@@ -456,7 +484,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1, help="client processes")
     parser.add_argument(
         "--client",
-        choices=["raw", "httpx", "clerk", "lean"],
+        choices=["raw", "httpx", "clerk", "lean", "bare"],
         default="raw",
         help="client implementation",
     )
@@ -489,7 +517,7 @@ def main() -> None:
         configs = [("raw", 32, 0)]
         configs += [(k, c, 0) for k in ("httpx", "clerk") for c in _SWEEP_POOLS]
         configs += [("clerk", 32, p) for p in (1, 4)]
-        configs += [("lean", c, 0) for c in (4, 32)]
+        configs += [(k, c, 0) for k in ("lean", "bare") for c in (4, 32)]
     else:
         configs = [(args.client, args.concurrency, args.pool)]
     _print_header()
