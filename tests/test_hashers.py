@@ -362,3 +362,35 @@ def test_an_inferred_hasher_always_fits_its_digest() -> None:
     assert named
     for rule in named:
         assert rule.pattern == DIGEST_PATTERNS[rule.hasher]
+
+
+@pytest.mark.parametrize(
+    "common",
+    [
+        REAL["bcrypt"],
+        "0123456789abcdef" * 2,
+        "argon2$argon2id$v=19$m=8,t=1,p=1$c2FsdA$aGFzaA",
+        "pbkdf2_sha256$150000$salt!$" + "QUJD" * 11,  # Django's: a non-base64 salt
+        "x",
+    ],
+)
+def test_polars_inference_matches_python_on_large_batches(common: str) -> None:
+    """On a large column dominated by one shape, every row still gets infer_hasher's answer,
+    including rows an earlier rule claims and rows of other shapes."""
+    md5 = "0123456789abcdef" * 2
+    others: list[str | None] = [
+        f"md5$${md5}",  # Django's unsalted MD5: an earlier rule than md5 claims it
+        # Fits pbkdf2_sha256_django too, but the earlier "ambiguous salt" rule claims it.
+        "pbkdf2_sha256$150000$abcdEFGH1234$" + "QUJD" * 11,
+        md5,
+        md5 * 2,
+        REAL["bcrypt"],
+        REAL["bcrypt"] + "$pepper",
+        f"salt\x00x${md5}",
+        "$wp$" + "a" * 20,
+        "",
+        None,
+    ]
+    digests = [common] * 300 + others * 20 + [common] * 50
+    got = pl.DataFrame({"d": digests}).select(infer_hasher_expr(pl.col("d"))).to_series()
+    assert got.to_list() == [None if d is None else infer_hasher(d).hasher for d in digests]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import polars as pl
 
@@ -208,20 +208,30 @@ def _merged_runs() -> tuple[tuple[str, str | None], ...]:
 _MERGED: Final = _merged_runs()
 
 
-# One regex pass classifies a digest (measured: about half the CPU of one pass per rule run on a
-# million bcrypt digests). Each run's pattern is followed by the separator and as many "any"
-# characters as its position, and the digest by the separator and a row of tag characters; the
-# regex's leftmost-first alternation picks the first run that matches (as ``infer_hasher`` does),
-# and removing the match leaves ``len(_MERGED) - i`` tag characters for run ``i`` (a digest that
-# matched nothing keeps all its text, which is longer). A digest that itself holds the separator
-# could let a pattern match across it, so those (never seen in real exports) take the
-# rule-by-rule chain instead. Only elementwise steps are used: a ``replace_strict`` lookup here
-# made polars' streaming engine buffer the whole input (5 M rows: +0.9 GB).
+# One regex pass classifies a digest. The digest is followed by a separator and ``_T`` tag
+# characters; each run's pattern is followed by the separator and enough "any" characters to leave
+# a remainder whose length codes its answer: ``_CODES[h]`` for a run naming hasher h, ``_K + 1``
+# for a run naming none. Rust's leftmost-first alternation picks the first run that matches (as
+# ``infer_hasher`` does); removing the match leaves the code, and ``_K - length`` is the hasher's
+# slot in ``_SLOTS`` (1.._K), negative (so null) for a run naming none and for a digest that
+# matched nothing (it keeps all its text). Each step reads the previous one once: polars does not
+# share repeated sub-expressions inside when/then, so a when/then per hasher re-ran the regex per
+# hasher, and a ``replace_strict`` lookup made the streaming engine buffer the whole input.
+# A digest that itself holds the separator could let a pattern match across it; those (never
+# seen in real exports) are answered by ``infer_hasher`` itself.
 _SEP: Final = "\x00"
-_TAGS: Final = "!" * len(_MERGED)
+_NAMES: Final = tuple(sorted({h for _, h in _MERGED if h is not None}))
+_K: Final = len(_NAMES)
+_T: Final = _K + 1
+_CODES: Final = {name: i for i, name in enumerate(_NAMES)}
+_WIDTH: Final = max(map(len, _NAMES))
+_SLOTS: Final = "".join(
+    name.ljust(_WIDTH) for name in ("", *(_NAMES[_K - slot] for slot in range(1, _K + 1)))
+)
 _CLASSIFY: Final = "^(?:{})".format(
     "|".join(
-        f"(?:{pattern[1:-1]}){re.escape(_SEP)}{'.' * i}" for i, (pattern, _) in enumerate(_MERGED)
+        f"(?:{pattern[1:-1]}){re.escape(_SEP)}.{{{_T - (_K + 1 if h is None else _CODES[h])}}}"
+        for pattern, h in _MERGED
     )
 )
 
@@ -231,27 +241,21 @@ def infer_hasher_expr(digest: pl.Expr) -> pl.Expr:
 
     Rules are applied in the same order as ``infer_hasher``; a null digest gives null.
     """
-    left = pl.concat_str(digest, pl.lit(_SEP + _TAGS)).str.replace(_CLASSIFY, "").str.len_bytes()
-    run = len(_MERGED) - left.cast(pl.Int64)
-    chain: Any = pl.when(digest.str.contains(_SEP, literal=True)).then(
-        _chain(pl.when(digest.str.contains(_SEP, literal=True)).then(digest))
+    left = pl.concat_str(digest, pl.lit(_SEP + "!" * _T)).str.replace(_CLASSIFY, "")
+    slot = (_K - left.str.len_bytes().cast(pl.Int64)).cast(pl.UInt8, strict=False)
+    named = pl.lit(_SLOTS).str.slice(slot.cast(pl.Int64) * _WIDTH, _WIDTH).str.strip_chars_end()
+    odd = digest.str.contains(_SEP, literal=True)
+    by_python = (
+        pl.when(odd)
+        .then(digest)
+        .map_batches(_infer_each, return_dtype=pl.Utf8, is_elementwise=True)
     )
-    for i, (_, hasher) in enumerate(_MERGED):
-        if hasher is not None:
-            chain = chain.when(run == i).then(_lit(hasher))
-    result: pl.Expr = chain.otherwise(_lit(None))
-    return result.alias("password_hasher")
+    return pl.when(odd).then(by_python).otherwise(named).alias("password_hasher")
 
 
-def _chain(digest: pl.Expr) -> pl.Expr:
-    """``infer_hasher_expr`` as one regex pass per run of rules (for digests holding ``_SEP``)."""
-    (pattern, hasher), *rest = _MERGED
-    chain: Any = pl.when(digest.str.contains(pattern)).then(_lit(hasher))
-    for pattern, hasher in rest:
-        chain = chain.when(digest.str.contains(pattern)).then(_lit(hasher))
-    result: pl.Expr = chain.otherwise(_lit(None))
-    return result
-
-
-def _lit(value: str | None) -> pl.Expr:
-    return pl.lit(value, dtype=pl.Utf8)
+def _infer_each(digests: pl.Series) -> pl.Series:
+    """``infer_hasher(d).hasher`` per value, null for null (only digests holding ``_SEP``)."""
+    answers = {d: infer_hasher(d).hasher for d in digests.drop_nulls().unique()}
+    if not answers:
+        return pl.Series(digests.name, dtype=pl.Utf8).extend_constant(None, len(digests))
+    return digests.replace_strict(answers, default=None, return_dtype=pl.Utf8)
