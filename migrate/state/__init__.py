@@ -9,6 +9,9 @@ A row's life (DESIGN "A row's life")::
                            │      ──fail───────▶ failed    (code, param, message, retryable)
                            │      ──release────▶ pending   (never sent, or lookup found nothing)
     failed ──requeue_failed──▶ pending                     (the ``retry`` command)
+    invalid ──revalidate──▶ pending | invalid              (``retry --input``: corrected row
+                                                            valid, or new reasons)
+    created ──roll_back──▶ pending (note ``rolled_back``)  (``rollback`` deleted the user)
 
 Every move is one transaction and refuses rows that are not in the expected state (a
 ``StateError`` naming the row, its state and the move; nothing of the batch is applied).
@@ -23,7 +26,7 @@ here) each commit is also fsync'ed, so it survives power loss too: that costs on
 same time (it would reconcile and re-send rows the first one has in flight).
 
 Modules: ``model`` (states, rows, moves, schema), ``db`` (opening the file), ``store``
-(``StateStore``).
+(``StateStore``), ``aftermoves`` (the moves of ``retry`` and ``rollback``).
 
 What is stored: row numbers, keys, external ids, primary emails, states, Clerk user ids, error
 code / param / message, attempt counts, timestamps, the input and mapping fingerprints and run
@@ -34,6 +37,7 @@ connection may be handed to a worker thread, never shared concurrently). Iterato
 ``fetchmany`` so reports over 10 M rows stay flat in memory.
 """
 
+from migrate.state.aftermoves import RETRY_NOTE, ROLLED_BACK
 from migrate.state.model import (
     SCHEMA_VERSION,
     Completed,
@@ -50,6 +54,8 @@ from migrate.state.model import (
 from migrate.state.store import StateStore
 
 __all__ = [
+    "RETRY_NOTE",
+    "ROLLED_BACK",
     "SCHEMA_VERSION",
     "Completed",
     "Existed",

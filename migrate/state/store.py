@@ -15,6 +15,7 @@ from types import TracebackType
 from typing import Any, Final, Literal, Self
 
 from migrate.errors import ResumeMismatchError, StateError
+from migrate.state.aftermoves import AfterRunMoves
 from migrate.state.db import connect
 from migrate.state.model import (
     COLUMNS,
@@ -43,8 +44,12 @@ _MIN_ROW: Final = -(2**63)
 _MAX_ROW: Final = 2**63 - 1
 
 
-class StateStore:
-    """The state DB of one run. Build with ``StateStore.create`` or ``StateStore.open``."""
+class StateStore(AfterRunMoves):
+    """The state DB of one run. Build with ``StateStore.create`` or ``StateStore.open``.
+
+    The moves on a finished run (``requeue_failed``, ``revalidate``, ``roll_back``) come from
+    ``AfterRunMoves`` (``migrate.state.aftermoves``).
+    """
 
     def __init__(
         self,
@@ -438,37 +443,6 @@ class StateStore:
             moved.add(move.row)
             states[move.row] = "moved"
         raise StateError(f"{self.path}: a batch of moves did not apply")  # pragma: no cover
-
-    def requeue_failed(
-        self,
-        codes: Iterable[str] | None = None,
-        rows: Iterable[int] | None = None,
-        *,
-        retryable_only: bool = False,
-    ) -> int:
-        """failed -> pending (the ``retry`` command), optionally only some codes or rows.
-
-        Rows that are not failed are left alone. Returns how many rows were requeued.
-        """
-        where = ["state = 'failed'"]
-        params: list[Any] = []
-        code_list = None if codes is None else list(codes)
-        if code_list is not None:
-            where.append(f"code IN ({', '.join('?' * len(code_list))})" if code_list else "0")
-            params += code_list
-        if retryable_only:
-            where.append("retryable = 1")
-        sql = (
-            "UPDATE rows SET state = 'pending', code = NULL, param = NULL, message = NULL, "  # noqa: S608
-            "retryable = 0, details = NULL, updated_at = ? WHERE " + " AND ".join(where)
-        )
-        now = self._clock()
-        with self._transaction():
-            if rows is None:
-                return self._conn.execute(sql, [now, *params]).rowcount
-            return self._conn.executemany(
-                sql + " AND row = ?", [(now, *params, row) for row in dict.fromkeys(rows)]
-            ).rowcount
 
     # --- reading -----------------------------------------------------------------------
 
