@@ -16,8 +16,8 @@ from migrate.cli._loader import (
 )
 from migrate.cli._options import pacing_options, target_options
 from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow
-from migrate.runner.retrying import KeyedPayloads, requeue
-from migrate.runner.session import check_rate, prepare_input, read_run
+from migrate.runner.retrying import KeyedPayloads, RequeueResult, check_fixed, requeue
+from migrate.runner.session import PreparedRun, check_rate, prepare_input, read_run
 
 
 @click.command()
@@ -52,10 +52,13 @@ def command(
 ) -> None:
     """Put the failed rows of RUN_DIR back in the queue and send them (and any pending rows).
 
-    Without --input the rows are re-read from the original input, which must be unchanged.
-    With --input FIXED (e.g. an edited failed_rows.csv) each failed row whose key appears in
-    FIXED, and whose corrected version passes validation, is sent with the corrected data.
-    Exit codes as for `run`.
+    Without --input the rows are re-read from the original input, which must be unchanged;
+    invalid rows stay invalid (their data did not change). With --input FIXED (e.g. an edited
+    failed_rows.csv, validated with the run's mapping) rows are matched by key: a failed row
+    whose corrected version passes validation is sent with the corrected data, and an invalid
+    row is validated again: sent if it passes now, else kept invalid with the new reasons.
+    Other pending rows are read from the original input (when it is there; it must be
+    unchanged). Exit codes as for `run`.
     """
     with handle_errors(), interruptible():
         check_rate(rate, concurrency)
@@ -63,24 +66,24 @@ def command(
         plan = read_run(run_dir, lock=True)
         try:
             payloads: PayloadSource
+            original: PreparedRun | None
             if fixed is None:
                 prepared = prepare_input(plan.input, plan.mapping, plan.overrides, plan.joins)
                 plan.store.check_fingerprints(prepared.fingerprints)
                 payloads = prepared.payloads
                 result = requeue(plan.store, code_list)
+                original = prepared
             else:
-                keyed = KeyedPayloads(
-                    plan.store, prepare_input(fixed, plan.mapping, plan.overrides, plan.joins)
-                )
+                fixed_input = prepare_input(fixed, plan.mapping, plan.overrides, plan.joins)
+                check_fixed(plan.store, fixed_input)
+                original = None
+                if plan.input.is_file():
+                    original = prepare_input(plan.input, plan.mapping, plan.overrides, plan.joins)
+                    plan.store.check_fingerprints(original.fingerprints)
+                keyed = KeyedPayloads(plan.store, fixed_input, original)
                 payloads = keyed.payloads
-                result = requeue(plan.store, code_list, keyed)
-            click.echo(f"{result.requeued:,} failed rows back in the queue.", err=True)
-            if result.not_in_fixed or result.still_invalid:
-                click.echo(
-                    f"Left as failed: {result.not_in_fixed:,} not in {fixed}, "
-                    f"{result.still_invalid:,} still invalid there.",
-                    err=True,
-                )
+                result = requeue(plan.store, code_list, keyed, fixed.name)
+            _report(result, fixed, plan.input if fixed is not None and original is None else None)
             with resolve_target(sandbox, api_url, secret_key_file) as target:
                 settings = EngineSettings(
                     rate=rate or default_rate_for(target), concurrency=concurrency
@@ -93,3 +96,33 @@ def command(
         finally:
             plan.store.close()
     raise click.exceptions.Exit(code)
+
+
+def _report(result: RequeueResult, fixed: Path | None, gone: Path | None) -> None:
+    """Say what went back in the queue and what was left, and why."""
+    click.echo(f"{result.requeued:,} failed rows back in the queue.", err=True)
+    if fixed is None:
+        return
+    if result.not_in_fixed or result.still_invalid:
+        click.echo(
+            f"Left as failed: {result.not_in_fixed:,} not in {fixed}, "
+            f"{result.still_invalid:,} still invalid there.",
+            err=True,
+        )
+    click.echo(
+        f"{result.revalidated:,} invalid rows now pass validation and are back in the queue; "
+        f"{result.invalid_again:,} are still invalid (new reasons in errors.csv).",
+        err=True,
+    )
+    if result.shared_key:
+        click.echo(
+            f"Left as invalid: {result.shared_key:,} rows whose key other rows of the run share "
+            "(sending them could create a user twice).",
+            err=True,
+        )
+    if gone is not None:
+        click.echo(
+            f"The original input {gone} is not there: only rows found in {fixed} are sent; "
+            "other pending rows wait for it.",
+            err=True,
+        )

@@ -5,8 +5,11 @@
   ``validation`` (the row was never sent) or ``clerk`` (Clerk refused it, or it gave up).
 - ``failed_rows.<ext>``: the original input rows that are failed or invalid, with the input's own
   columns and format, ready to fix and feed back (``retry --input``).
-- ``id_map.csv``: ``key, external_id, clerk_user_id`` of every created or existing row.
-- ``summary.json``: counts by state and code, plus the run's statistics.
+- ``id_map.csv``: ``key, external_id, clerk_user_id`` of every created or existing row (a user
+  deleted by ``rollback`` is not listed: its row is pending again).
+- ``rolled_back.csv`` (only while there are any): ``row, key, external_id,
+  deleted_clerk_user_id`` of rows whose user ``rollback`` deleted and that were not sent again.
+- ``summary.json``: counts by state and code, rolled-back rows, plus the run's statistics.
 
 Every file is written atomically and is built from keys, row numbers, emails, codes and Clerk's
 messages only: never a password, digest, TOTP secret, backup code or the secret key.
@@ -57,11 +60,13 @@ class ReportPaths:
     failed_rows: Path | None
     id_map: Path
     summary: Path
+    rolled_back: Path | None = None
 
     def all(self) -> list[Path]:
         """Every report that was written."""
         found = [self.errors_csv, self.errors_jsonl, self.id_map, self.summary]
-        return found + ([self.failed_rows] if self.failed_rows is not None else [])
+        found += [self.failed_rows] if self.failed_rows is not None else []
+        return found + ([self.rolled_back] if self.rolled_back is not None else [])
 
 
 def error_lines(record: RowRecord) -> Iterator[dict[str, Any]]:
@@ -118,6 +123,22 @@ def _write_id_map(store: StateStore, path: Path) -> int:
     return count
 
 
+def write_rolled_back(store: StateStore, run_dir: Path) -> Path | None:
+    """Write ``rolled_back.csv`` (rows whose user ``rollback`` deleted); None when none."""
+    target = run_dir / "rolled_back.csv"
+    rows = store.iter_rolled_back()
+    first = next(rows, None)
+    if first is None:
+        target.unlink(missing_ok=True)
+        return None
+    with atomic_open(target, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "key", "external_id", "deleted_clerk_user_id"])
+        for row, key, external_id, user_id in (first, *rows):
+            writer.writerow([row, key, external_id or "", user_id])
+    return target
+
+
 def write_failed_rows(
     store: StateStore, run_dir: Path, input_path: Path, options: SourceOptions | None = None
 ) -> Path | None:
@@ -168,6 +189,11 @@ def summary_data(store: StateStore, stats: Mapping[str, Any] | None = None) -> d
         "total": sum(counts.values()),
         "codes": by_code,
         "top_codes": [{"code": code, "rows": n} for code, n in top],
+        # pending rows whose user rollback deleted (not sent again yet), and the rollbacks' totals
+        "rolled_back": {
+            "pending_rows": store.count_rolled_back(),
+            "rollbacks": store.get_meta("rolled_back") or {},
+        },
         "run": dict(stats or {}),
     }
 
@@ -190,7 +216,10 @@ def write_run_reports(
     _write_errors(store, paths.errors_csv, paths.errors_jsonl)
     _write_id_map(store, paths.id_map)
     failed = write_failed_rows(store, run_dir, input_path, options)
-    paths = ReportPaths(paths.errors_csv, paths.errors_jsonl, failed, paths.id_map, paths.summary)
+    paths = ReportPaths(
+        paths.errors_csv, paths.errors_jsonl, failed, paths.id_map, paths.summary,
+        write_rolled_back(store, run_dir),
+    )  # fmt: skip
     data = summary_data(store, stats)
     data["reports"] = sorted(p.name for p in paths.all())
     atomic_write_text(paths.summary, json.dumps(data, indent=2, sort_keys=True) + "\n")

@@ -214,25 +214,38 @@ async def rollback_users(
     store: StateStore,
     on_progress: Callable[[RollbackResult], None] | None = None,
 ) -> RollbackResult:
-    """Delete every user the run created (rows in ``created``; ``exists`` ones are kept)."""
+    """Delete every user the run created (rows in ``created``; ``exists`` ones are kept).
+
+    Each deleted (or already gone, 404) user's row moves created -> pending with the note
+    ``rolled_back`` (``StateStore.roll_back``), one transaction per batch of deletes, recorded
+    even when the batch is cancelled midway. So an interrupted rollback is resumed by running it
+    again: the rows still ``created`` are the users not yet deleted (one deleted just before a
+    crash answers 404 next time and is recorded then). Refused rows stay ``created``.
+    """
     result = RollbackResult()
     records = [r for r in store.iter_rows((RowState.CREATED,)) if r.clerk_user_id]
 
-    async def delete(record: RowRecord) -> None:
+    async def delete(record: RowRecord, gone: list[tuple[int, str]]) -> None:
         assert record.clerk_user_id is not None
         uid = record.clerk_user_id
         outcome = await _paced(pacer, partial(client.delete_user, uid))
         if isinstance(outcome, Deleted):
             result.deleted += 1
+            gone.append((record.row, uid))
         elif outcome.status == 404:
             result.already_gone += 1
+            gone.append((record.row, uid))
         else:
             result.refused.append((record.key, uid, outcome.code))
         if on_progress is not None:
             on_progress(result)
 
     for chunk in _chunks(records, pacer.max_workers):
-        async with anyio.create_task_group() as tg:
-            for record in chunk:
-                tg.start_soon(delete, record)
+        gone: list[tuple[int, str]] = []
+        try:
+            async with anyio.create_task_group() as tg:
+                for record in chunk:
+                    tg.start_soon(delete, record, gone)
+        finally:
+            store.roll_back(gone)  # what was deleted before a cancel is recorded too
     return result

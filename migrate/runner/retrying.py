@@ -1,52 +1,94 @@
-"""``retry``'s library half: requeue failed rows, optionally with payloads from a fixed file.
+"""``retry``'s library half: requeue failed rows, and with a corrected file, invalid ones too.
 
-Without a fixed file the rows are re-sent from the original input (its fingerprint must still
-match). With one, each failed row is matched **by key** to a row of the corrected file (which
-may be ordered differently, or hold only the fixed rows, e.g. an edited ``failed_rows.csv``);
-only rows whose corrected version passes validation are requeued, and their bodies come from
-the corrected file while their state stays under the original row number.
+Without a fixed file the failed rows are re-sent from the original input (its fingerprint must
+still match); invalid rows are not touched (their data did not change). With one, each failed
+or invalid row is matched **by key** to a row of the corrected file (which may be ordered
+differently, or hold only the fixed rows, e.g. an edited ``failed_rows.csv``):
+
+- a failed row whose corrected version passes validation goes back to pending; one whose
+  corrected version is invalid stays failed (counted in ``still_invalid``);
+- an invalid row is validated again (``StateStore.revalidate``): valid now -> pending with its
+  old errors cleared; still invalid -> invalid with the new reasons. An invalid row whose key
+  several rows of the run share (a ``duplicate_key`` casualty) is left alone: sending it could
+  create a user twice.
+
+The corrected file must be validated with the run's mapping (``check_fixed``). Bodies of the
+matched rows come from the corrected file, under the original row numbers; every other pending
+row is read from the original input when it is still there and unchanged.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
-import polars as pl
-
+from migrate.errors import ResumeMismatchError
 from migrate.prepare import RowPayload
 from migrate.runner.engine import Payload
-from migrate.runner.session import PreparedInput
-from migrate.state import RowState, StateStore
+from migrate.runner.session import PreparedInput, plan_rows
+from migrate.state import PlanRow, RowState, StateStore
 
-__all__ = ["KeyedPayloads", "RequeueResult", "requeue"]
+__all__ = ["KeyedPayloads", "RequeueResult", "check_fixed", "requeue"]
 
 
 @dataclass(frozen=True)
 class RequeueResult:
-    """How many failed rows went back to pending, and how many a fixed file left out."""
+    """What ``retry`` put back in the queue, and what it left alone and why.
+
+    ``requeued``: failed -> pending. ``not_in_fixed`` / ``still_invalid``: failed rows left
+    failed (no row with their key in the fixed file / its row there is invalid).
+    ``revalidated``: invalid -> pending. ``invalid_again``: invalid rows whose corrected row is
+    still invalid (new reasons recorded). ``shared_key``: invalid rows not touched because
+    several rows of the run have their key.
+    """
 
     requeued: int
     not_in_fixed: int = 0
     still_invalid: int = 0
+    revalidated: int = 0
+    invalid_again: int = 0
+    shared_key: int = 0
+
+
+def check_fixed(store: StateStore, fixed: PreparedInput) -> None:
+    """Refuse a corrected file prepared with another mapping than the run's.
+
+    Raises ``ResumeMismatchError``: ``cannot retry <state>: the mapping changed since the run
+    was planned; a corrected input is validated with the run's mapping``.
+    """
+    if fixed.fingerprints.mapping != store.fingerprints().mapping:
+        raise ResumeMismatchError(
+            f"cannot retry {store.path}: the mapping changed since the run was planned; "
+            "a corrected input is validated with the run's mapping"
+        )
 
 
 class KeyedPayloads:
-    """Bodies for original row numbers, taken from a corrected file's rows with the same key."""
+    """Bodies for original row numbers: from a corrected file's row with the same key, else
+    from the original input (when given)."""
 
-    def __init__(self, store: StateStore, fixed: PreparedInput) -> None:
+    def __init__(
+        self, store: StateStore, fixed: PreparedInput, original: PreparedInput | None = None
+    ) -> None:
         self.store = store
         self.fixed = fixed
-        plan = fixed.plan()
-        valid = plan.filter(pl.col("_errors").list.len() == 0).unique("_key", keep="first")
-        invalid = plan.filter(pl.col("_errors").list.len() > 0)
-        self.valid_rows: dict[str, int] = dict(
-            zip(valid["_key"].to_list(), valid["_row"].to_list(), strict=True)
-        )
-        self.invalid_keys = set(invalid["_key"].to_list()) - set(self.valid_rows)
+        self.original = original
+        self.valid: dict[str, PlanRow] = {}
+        self.invalid: dict[str, PlanRow] = {}
+        for item in plan_rows(fixed.plan()):
+            if item.errors:
+                self.invalid.setdefault(item.key, item)
+            else:
+                self.valid.setdefault(item.key, item)
+        for key in self.valid.keys() & self.invalid.keys():
+            del self.invalid[key]  # a valid version of the key wins
+        self.valid_rows: dict[str, int] = {k: p.row for k, p in self.valid.items()}
+        self.invalid_keys = set(self.invalid)
 
     def payloads(self, rows: Sequence[int]) -> Iterator[Payload]:
-        """The corrected bodies of ``rows`` (original row numbers); rows without one are skipped."""
+        """The bodies of ``rows`` (original row numbers): corrected ones first, then the rest
+        from the original input; a row with neither is skipped (it stays pending)."""
         wanted = set(rows)
         key_of = {r.row: r.key for r in self.store.iter_rows((RowState.PENDING,))
                   if r.row in wanted}  # fmt: skip
@@ -54,12 +96,23 @@ class KeyedPayloads:
                        if k in self.valid_rows}  # fmt: skip
         for payload in self.fixed.payloads(sorted(original_of)):
             yield RowPayload(original_of[payload.row], payload.key, payload.body)
+        rest = sorted(wanted - set(original_of.values()))
+        if self.original is not None and rest:
+            yield from self.original.payloads(rest)
 
 
 def requeue(
-    store: StateStore, codes: Iterable[str] | None, keyed: KeyedPayloads | None = None
+    store: StateStore,
+    codes: Iterable[str] | None,
+    keyed: KeyedPayloads | None = None,
+    source: str = "",
 ) -> RequeueResult:
-    """failed -> pending for the chosen codes (all when None); with ``keyed``, only fixed rows."""
+    """failed -> pending for the chosen codes (all when None); with ``keyed``, only fixed rows,
+    and invalid rows (of the chosen codes) are validated again from ``keyed``.
+
+    ``source`` names the corrected file in the revalidated rows' note and in the run's
+    ``fixed_inputs`` history (meta).
+    """
     code_set = None if codes is None else set(codes)
     if keyed is None:
         return RequeueResult(store.requeue_failed(code_set))
@@ -75,4 +128,26 @@ def requeue(
         else:
             missing += 1
     requeued = store.requeue_failed(code_set, rows=chosen) if chosen else 0
-    return RequeueResult(requeued, missing, invalid)
+    matched: list[PlanRow] = []
+    for record in store.iter_rows((RowState.INVALID,)):
+        if code_set is not None and record.code not in code_set:
+            continue
+        fixed = keyed.valid.get(record.key) or keyed.invalid.get(record.key)
+        if fixed is not None:
+            matched.append(fixed._replace(row=record.row))
+    shared = store.shared_keys(p.key for p in matched)
+    counts = store.revalidate((p for p in matched if p.key not in shared), source)
+    history = list(store.get_meta("fixed_inputs", []))
+    history.append(
+        {"file": source, "fingerprints": dict(keyed.fixed.fingerprints.inputs), "at": time.time(),
+         "requeued": requeued, "revalidated": counts[RowState.PENDING]}
+    )  # fmt: skip
+    store.set_meta("fixed_inputs", history)
+    return RequeueResult(
+        requeued,
+        missing,
+        invalid,
+        revalidated=counts[RowState.PENDING],
+        invalid_again=counts[RowState.INVALID],
+        shared_key=sum(1 for p in matched if p.key in shared),
+    )
