@@ -2,7 +2,9 @@
 
 A body is exactly what ``POST /v1/users`` receives: every CreateUser field the row has a value for
 (nulls and empty lists dropped), metadata parsed from JSON text into objects, flags kept as
-booleans. Internal columns (``_row``, ``_key``, ``_source_error``, ``_errors``…) never enter it.
+booleans. An identification-status list whose every item is ``verified`` is left out: that is
+Clerk's default, and the body then works on instances and API versions that predate the field.
+Internal columns (``_row``, ``_key``, ``_source_error``, ``_errors``…) never enter it.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any, Final
 
 import polars as pl
 
-from migrate.mapping.spec import CLERK_FIELDS, METADATA_FIELDS
+from migrate.mapping.spec import CLERK_FIELDS, METADATA_FIELDS, STATUS_FIELDS
 from migrate.secrets import MASK, mask_digest
 
 __all__ = ["SECRET_FIELDS", "mask_payload", "payload_from_record", "payloads_from_frame"]
@@ -33,6 +35,8 @@ def payload_from_record(record: Mapping[str, Any]) -> dict[str, Any]:
             continue
         if isinstance(value, list | tuple):
             items = [v for v in value if v is not None and v != ""]
+            if name in STATUS_FIELDS and all(item == "verified" for item in items):
+                continue
             if items:
                 body[name] = items
         elif name in METADATA_FIELDS and isinstance(value, str):

@@ -96,3 +96,19 @@ def test_mask_payload_hides_every_secret_but_keeps_the_digest_scheme() -> None:
     text = repr(masked)
     for secret in ("hunter22", "c" * 53, "JBSWY3DPEHPK3PXP", "abc123"):
         assert secret not in text
+
+
+def test_all_verified_status_list_is_left_out() -> None:
+    """A status list that only says "verified" (Clerk's default) is not sent; a reserved one is."""
+    record = {
+        "_row": 2,
+        "email_address": ["a@example.com", "b@example.com"],
+        "email_address_identification_status": ["verified", "verified"],
+        "phone_number": ["+14155550123"],
+        "phone_number_identification_status": ["reserved"],
+    }
+    assert payload_from_record(record) == {
+        "email_address": ["a@example.com", "b@example.com"],
+        "phone_number": ["+14155550123"],
+        "phone_number_identification_status": ["reserved"],
+    }
