@@ -110,10 +110,12 @@ class AfterRunMoves:
             "message = ?, details = ?, retryable = 0, updated_at = ? "
             "WHERE row = ? AND state = 'invalid'"
         )
-        with self._transaction():
-            applied = self._conn.executemany(sql, params).rowcount
-            if applied != len(params):
-                self._refuse([p[-1] for p in params], "revalidate", RowState.INVALID)
+        try:
+            with self._transaction():
+                if self._conn.executemany(sql, params).rowcount != len(params):
+                    raise _RefusedError
+        except _RefusedError:  # rolled back: explain on the stored states
+            self._refuse([p[-1] for p in params], "revalidate", RowState.INVALID)
         return counts
 
     def roll_back(self, rows: Iterable[tuple[int, str]]) -> int:
@@ -136,9 +138,12 @@ class AfterRunMoves:
             "param = NULL, message = ?, details = ?, retryable = 0, updated_at = ? "
             "WHERE row = ? AND state = 'created' AND clerk_user_id = ?"
         )
-        with self._transaction():
-            if self._conn.executemany(sql, params).rowcount != len(params):
-                self._refuse([p[3] for p in params], "roll back", RowState.CREATED)
+        try:
+            with self._transaction():
+                if self._conn.executemany(sql, params).rowcount != len(params):
+                    raise _RefusedError
+        except _RefusedError:  # rolled back: explain on the stored states
+            self._refuse([p[3] for p in params], "roll back", RowState.CREATED)
         return len(params)
 
     def iter_rolled_back(self) -> Iterator[tuple[int, str, str | None, str]]:
@@ -158,8 +163,21 @@ class AfterRunMoves:
         ).fetchone()
         return int(found[0])
 
+    def shared_keys(self, keys: Iterable[str]) -> set[str]:
+        """The keys among ``keys`` that more than one row of the run has."""
+        wanted = list(dict.fromkeys(keys))
+        shared: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            sql = (
+                f"SELECT key FROM rows WHERE key IN ({', '.join('?' * len(part))}) "  # noqa: S608
+                "GROUP BY key HAVING count(*) > 1"
+            )
+            shared.update(r[0] for r in self._conn.execute(sql, part))
+        return shared
+
     def _refuse(self, rows: Sequence[int], move: str, expected: RowState) -> None:
-        """Raise for the first row not in ``expected`` (inside the transaction: rolls back)."""
+        """Raise ``StateError`` for the first row not in ``expected``."""
         found = dict(self._select_in("SELECT row, state FROM rows WHERE row IN ({})", list(rows)))
         for row in rows:
             state = found.get(row)
@@ -174,3 +192,7 @@ class AfterRunMoves:
             f"{self.path}: cannot {move} rows {list(rows)[:5]}: a row is repeated or its "
             "Clerk user id differs from the one recorded"
         )
+
+
+class _RefusedError(Exception):
+    """A move found a row in the wrong state (rolled back, then explained)."""
