@@ -140,3 +140,23 @@ def test_moves_survive_reopening_the_file_and_keep_the_schema(store: StateStore)
         assert reopened.counts()[RowState.PENDING] == 3
         assert reopened.count_rolled_back() == 1
         assert SCHEMA_VERSION == 1
+
+
+def test_requeue_corrected_records_the_corrected_key_data(store: StateStore) -> None:
+    """A failed row requeued from a corrected file gets its email (what reconciliation looks
+    up); a row that is not failed is left alone."""
+    store.claim([5])
+    store.fail(5, "form_identifier_exists", "email_address", "taken")
+    moved = store.requeue_corrected(
+        [PlanRow(5, "k5", "k5", "new@x.io"), PlanRow(1, "k1", "k1", "z@x.io")]
+    )
+    assert moved == 1
+    record = store.get(5)
+    assert record is not None
+    assert (record.state, record.email, record.code, record.attempts) == (
+        RowState.PENDING, "new@x.io", None, 1,
+    )  # fmt: skip
+    first = store.get(1)
+    assert first is not None
+    assert (first.state, first.email) == (RowState.CREATED, "a@x.io")
+    assert store.requeue_corrected([]) == 0

@@ -5,7 +5,8 @@ still match); invalid rows are not touched (their data did not change). With one
 or invalid row is matched **by key** to a row of the corrected file (which may be ordered
 differently, or hold only the fixed rows, e.g. an edited ``failed_rows.csv``):
 
-- a failed row whose corrected version passes validation goes back to pending; one whose
+- a failed row whose corrected version passes validation goes back to pending, with the
+  corrected external_id / email recorded (reconciliation looks for what is sent); one whose
   corrected version is invalid stays failed (counted in ``still_invalid``);
 - an invalid row is validated again (``StateStore.revalidate``): valid now -> pending with its
   old errors cleared; still invalid -> invalid with the new reasons. An invalid row whose key
@@ -116,18 +117,18 @@ def requeue(
     code_set = None if codes is None else set(codes)
     if keyed is None:
         return RequeueResult(store.requeue_failed(code_set))
-    chosen: list[int] = []
+    chosen: list[PlanRow] = []
     missing = invalid = 0
     for record in store.iter_rows((RowState.FAILED,)):
         if code_set is not None and record.code not in code_set:
             continue
-        if record.key in keyed.valid_rows:
-            chosen.append(record.row)
+        if record.key in keyed.valid:
+            chosen.append(keyed.valid[record.key]._replace(row=record.row))
         elif record.key in keyed.invalid_keys:
             invalid += 1
         else:
             missing += 1
-    requeued = store.requeue_failed(code_set, rows=chosen) if chosen else 0
+    requeued = store.requeue_corrected(chosen)
     matched: list[PlanRow] = []
     for record in store.iter_rows((RowState.INVALID,)):
         if code_set is not None and record.code not in code_set:

@@ -5,6 +5,7 @@ connection, clock and transaction helper. Every move is one transaction and appl
 row it names or to none.
 
 - ``requeue_failed``: failed -> pending (``retry``), optionally only some codes / rows.
+- ``requeue_corrected``: failed -> pending with the key data of a corrected row.
 - ``revalidate``: invalid rows checked again against a corrected file (``retry --input``):
   now valid -> pending (old errors cleared, key data from the corrected row); still invalid ->
   invalid with the new reasons.
@@ -74,6 +75,25 @@ class AfterRunMoves:
             return self._conn.executemany(
                 sql + " AND row = ?", [(now, *params, row) for row in dict.fromkeys(rows)]
             ).rowcount
+
+    def requeue_corrected(self, rows: Iterable[PlanRow]) -> int:
+        """failed -> pending (``retry --input``) with external_id / email from the corrected row.
+
+        Each ``PlanRow`` has the ORIGINAL row number and the corrected row's key data, so a
+        lookup after a lost request (reconciliation) searches for the data actually sent. One
+        transaction; rows that are not failed are left alone. Returns how many moved.
+        """
+        sql = (
+            "UPDATE rows SET state = 'pending', external_id = ?, email = ?, code = NULL, "
+            "param = NULL, message = NULL, retryable = 0, details = NULL, updated_at = ? "
+            "WHERE row = ? AND state = 'failed'"
+        )
+        now = self._clock()
+        params = [(p.external_id, p.email, now, p.row) for p in rows]
+        if not params:
+            return 0
+        with self._transaction():
+            return self._conn.executemany(sql, params).rowcount
 
     def revalidate(self, rows: Iterable[PlanRow], source: str = "") -> dict[RowState, int]:
         """Invalid rows validated again from a corrected file, in one transaction.
