@@ -89,6 +89,8 @@ def command(
                     rate=rate or default_rate_for(target), concurrency=concurrency
                 )
                 confirm_production(target, plan, RowWindow(), settings.rate, yes=yes)
+                # the rows already requeued are pending: resuming needs no --codes, but the
+                # same --input (run would read them from the original input)
                 hint = f"clerk-migrate retry {run_dir}" + (f" --input {fixed}" if fixed else "")
                 code = execute_pass(
                     target, plan, payloads, settings, RowWindow(), quiet=quiet, resume_hint=hint

@@ -7,7 +7,8 @@ transient failures, like the loader's. Nothing here prints; results are data for
   compared with the state DB: missing users and mismatched external_id / primary email.
 - ``check_passwords``: ``verify_password`` for a few (key, plaintext) canaries, to prove the
   migrated digests sign users in. Plaintexts are ``Secret`` from the moment they are read.
-- ``rollback_users``: delete the users this run *created* (never those that already existed).
+- ``rollback_users``: delete the users this run *created* (never those that already existed)
+  and put their rows back to pending (noted ``rolled_back``), batch by batch.
 """
 
 from __future__ import annotations
