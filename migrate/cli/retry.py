@@ -89,9 +89,13 @@ def command(
                     rate=rate or default_rate_for(target), concurrency=concurrency
                 )
                 confirm_production(target, plan, RowWindow(), settings.rate, yes=yes)
-                # the rows already requeued are pending: resuming needs no --codes, but the
-                # same --input (run would read them from the original input)
-                hint = f"clerk-migrate retry {run_dir}" + (f" --input {fixed}" if fixed else "")
+                # the same command: --input because `run` would read the requeued rows from
+                # the original input; --codes so no other failed row is requeued on resume
+                hint = (
+                    f"clerk-migrate retry {run_dir}"
+                    + (f" --codes {','.join(code_list)}" if code_list else "")
+                    + (f" --input {fixed}" if fixed else "")
+                )
                 code = execute_pass(
                     target, plan, payloads, settings, RowWindow(), quiet=quiet, resume_hint=hint
                 )
