@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from migrate.cli import main
 from migrate.sandbox import SandboxConfig, SandboxHandle, running_sandbox
+from migrate.state import PlanRow, RowState, StateStore
 
 MAPPING = """
 [source]
@@ -245,3 +246,44 @@ def test_rollback_after_a_crash_midway_finishes_the_job(
     nothing = invoke(sandbox, "rollback", str(out), "--yes")
     assert nothing.exit_code == 0
     assert "Nothing to roll back: this run created no users." in nothing.output
+
+
+def test_an_interrupted_retry_input_resumes_with_the_corrected_data(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """Rows an interrupted retry --input already requeued (pending, noted revalidated) are sent
+    with the corrected data by the same retry command, and the file is in the run's history."""
+    path = write_csv(tmp_path / "users.csv", ROWS)
+    run(sandbox, path)
+    out = tmp_path / "users.clerk-migrate"
+    with StateStore.open(out / "state.sqlite") as store:  # what the interrupted retry left
+        store.revalidate([PlanRow(3, "u2", "u2", "user2@example.com")], "fixed.csv")
+    fixed = write_csv(tmp_path / "fixed.csv", [["u2", "user2@example.com", ""]])
+    result = invoke(sandbox, "retry", str(out), "--input", str(fixed), "-q")
+    assert "0 invalid rows now pass validation" in result.output
+    assert users(sandbox)["u2"] == ("user2@example.com",)
+    with StateStore.open(out / "state.sqlite") as store:
+        record = store.get(3)
+        assert record is not None
+        assert (record.state, record.code) == (RowState.CREATED, None)
+        history = store.get_meta("fixed_inputs")
+    assert [(h["file"], h["revalidated"], list(h["fingerprints"])) for h in history] == [
+        ("fixed.csv", 0, ["fixed.csv"]),
+    ]
+
+
+def test_retry_input_leaves_invalid_rows_with_a_shared_key_alone(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """An invalid row whose key another row of the run has is not sent (it could create the
+    same user twice), and the command says so."""
+    path = write_csv(tmp_path / "users.csv", [ROWS[0], ["u1", "second@example.com", ""]])
+    run(sandbox, path)
+    out = tmp_path / "users.clerk-migrate"
+    fixed = write_csv(tmp_path / "fixed.csv", [["u1", "fixed@example.com", ""]])
+    result = invoke(sandbox, "retry", str(out), "--input", str(fixed), "-q")
+    assert (
+        "Left as invalid: 1 rows whose key other rows of the run share (sending them could "
+        "create a user twice)." in result.output
+    ), result.output
+    assert list(users(sandbox).values()) == [("user1@example.com",)]
