@@ -223,6 +223,17 @@ def plan_rows(plan: pl.DataFrame) -> Iterator[PlanRow]:
                           tuple(errors or ()))  # fmt: skip
 
 
+def _refuse_pending_corrections(store: StateStore, state_path: Path) -> None:
+    """Rows corrected by ``retry --input`` must be sent from the corrected file, not the input."""
+    waiting = store.count_corrected_pending()
+    if waiting:
+        raise StateError(
+            f"cannot resume {state_path} with `run`: {waiting} row(s) wait to be sent from a "
+            "corrected file; finish them with the same `clerk-migrate retry RUN_DIR --input FILE` "
+            "command"
+        )
+
+
 def open_run(
     run_dir: Path,
     input_path: Path,
@@ -240,6 +251,7 @@ def open_run(
         store = StateStore.open(state_path, lock=True, busy_timeout=_BUSY_TIMEOUT)
         try:
             store.check_fingerprints(prepared.fingerprints)
+            _refuse_pending_corrections(store, state_path)
             if not store.planned:
                 store.plan(plan_rows(prepared.plan()))
                 prepared.forget_plan()

@@ -183,6 +183,13 @@ class AfterRunMoves:
         ).fetchone()
         return int(found[0])
 
+    def count_corrected_pending(self) -> int:
+        """How many rows wait to be sent from a corrected file (``retry --input``)."""
+        found = self._conn.execute(
+            "SELECT count(*) FROM rows WHERE state = 'pending' AND code = ?", (RETRY_NOTE,)
+        ).fetchone()
+        return int(found[0])
+
     def shared_keys(self, keys: Iterable[str]) -> set[str]:
         """The keys among ``keys`` that more than one row of the run has."""
         wanted = list(dict.fromkeys(keys))

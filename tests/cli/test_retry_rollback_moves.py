@@ -287,3 +287,23 @@ def test_retry_input_leaves_invalid_rows_with_a_shared_key_alone(
         "create a user twice)." in result.output
     ), result.output
     assert list(users(sandbox).values()) == [("user1@example.com",)]
+
+
+def test_run_refuses_to_resume_rows_waiting_for_a_corrected_file(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """`run` does not send rows an interrupted retry --input requeued (it would send the original,
+    uncorrected data); it names the retry command to finish them and sends nothing."""
+    path = write_csv(tmp_path / "users.csv", ROWS)
+    run(sandbox, path)
+    out = tmp_path / "users.clerk-migrate"
+    with StateStore.open(out / "state.sqlite") as store:  # what the interrupted retry left
+        store.revalidate([PlanRow(3, "u2", "u2", "user2@example.com")], "fixed.csv")
+    created_before = len(users(sandbox))
+    result = run(sandbox, path)
+    assert result.exit_code == 1
+    assert (
+        "1 row(s) wait to be sent from a corrected file; finish them with the same "
+        "`clerk-migrate retry RUN_DIR --input FILE` command"
+    ) in result.output
+    assert len(users(sandbox)) == created_before
