@@ -394,3 +394,21 @@ def test_polars_inference_matches_python_on_large_batches(common: str) -> None:
     digests = [common] * 300 + others * 20 + [common] * 50
     got = pl.DataFrame({"d": digests}).select(infer_hasher_expr(pl.col("d"))).to_series()
     assert got.to_list() == [None if d is None else infer_hasher(d).hasher for d in digests]
+
+
+def test_package_import_is_polars_free_and_every_name_resolves() -> None:
+    """Importing migrate.hashers loads no polars (its polars parts load on first use), and every
+    name in its __all__ resolves."""
+    import subprocess  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    probe = (
+        "import sys, migrate.hashers as h\n"
+        "print('polars' in sys.modules)\n"
+        "missing = [n for n in h.__all__ if getattr(h, n, None) is None]\n"
+        "print(missing)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split("\n")[:2] == ["False", "[]"]

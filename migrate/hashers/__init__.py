@@ -8,26 +8,9 @@ scrypt, Supabase ``$fbscrypt$``, Devise, Keycloak, Django, ASP.NET Identity) int
 a Python function and a polars expression. Nothing here ever puts a digest in a message.
 """
 
-from migrate.hashers.builders import (
-    CONVERSION_DTYPE,
-    Conversion,
-    devise_digest,
-    devise_digest_expr,
-    firebase_scrypt_digest,
-    firebase_scrypt_digest_expr,
-    supabase_digest,
-    supabase_digest_expr,
-)
-from migrate.hashers.converters import (
-    aspnet_identity_digest,
-    aspnet_identity_digest_expr,
-    django_digest,
-    django_digest_expr,
-    keycloak_digest,
-    keycloak_digest_expr,
-    keycloak_json_digest,
-    keycloak_json_digest_expr,
-)
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from migrate.hashers.grammar import (
     DIGEST_PATTERNS,
     DIGEST_SHAPES,
@@ -36,7 +19,71 @@ from migrate.hashers.grammar import (
     digest_problem,
     unsupported_problem,
 )
-from migrate.hashers.inference import Inference, infer_hasher, infer_hasher_expr
+
+if TYPE_CHECKING:
+    from migrate.hashers.builders import (
+        CONVERSION_DTYPE,
+        Conversion,
+        devise_digest,
+        devise_digest_expr,
+        firebase_scrypt_digest,
+        firebase_scrypt_digest_expr,
+        supabase_digest,
+        supabase_digest_expr,
+    )
+    from migrate.hashers.converters import (
+        aspnet_identity_digest,
+        aspnet_identity_digest_expr,
+        django_digest,
+        django_digest_expr,
+        keycloak_digest,
+        keycloak_digest_expr,
+        keycloak_json_digest,
+        keycloak_json_digest_expr,
+    )
+    from migrate.hashers.inference import Inference, infer_hasher, infer_hasher_expr
+
+# The modules below import polars (~0.5 s); they load on first use, so that importing the pure
+# grammar (the sandbox does) costs nothing more.
+_LAZY: dict[str, str] = {
+    **dict.fromkeys(
+        (
+            "CONVERSION_DTYPE",
+            "Conversion",
+            "devise_digest",
+            "devise_digest_expr",
+            "firebase_scrypt_digest",
+            "firebase_scrypt_digest_expr",
+            "supabase_digest",
+            "supabase_digest_expr",
+        ),
+        "builders",
+    ),
+    **dict.fromkeys(
+        (
+            "aspnet_identity_digest",
+            "aspnet_identity_digest_expr",
+            "django_digest",
+            "django_digest_expr",
+            "keycloak_digest",
+            "keycloak_digest_expr",
+            "keycloak_json_digest",
+            "keycloak_json_digest_expr",
+        ),
+        "converters",
+    ),
+    **dict.fromkeys(("Inference", "infer_hasher", "infer_hasher_expr"), "inference"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "CONVERSION_DTYPE",
