@@ -3,6 +3,7 @@
     uv run python bench/overhead.py                        # CPU: 20,000 users
     uv run python bench/overhead.py --cpu 50000
     uv run python bench/overhead.py --rss 100000 1000000   # peak RSS of full runs
+    uv run python bench/overhead.py --cpu 0 --clients 20000  # ClerkClient CPU/request by transport
 
 The sandbox runs as its own process with every limit off (``--rate-limit 0 --user-cap 0``) and
 no latency, so the run is bound by the tool and the server, not by pacing. The tool runs as a
@@ -14,6 +15,11 @@ peak RSS come from ``os.wait4`` on that process alone (the sandbox's own costs a
 - The same without HTTP (``--engine-only``): prepare, plan, the engine, the state DB and the
   recorder driving an in-memory API that answers instantly, in this process: what the tool adds
   on top of the HTTP client.
+- CPU per request of ``ClerkClient.create_user`` alone (``--clients N``), in this process against
+  the same sandbox, every connection busy, for each way of holding ``--concurrency`` connections:
+  ``origin`` (the default ``OriginTransport``: one idle stack of httpcore connections),
+  ``httpx`` (httpx's own pooled transport, what ClerkClient used before), ``sharded`` (several
+  ClerkClients over httpx's transport with ``--shard`` connections each, workers taking turns).
 - Peak RSS of a full run on a 100 k-row and a 1 M-row input. Target: the 1 M run within 1.3x
   of the 100 k run (memory flat in the input size).
 """
@@ -31,12 +37,18 @@ import time
 from pathlib import Path
 
 import anyio
+import httpx
 from pacing import start_sandbox, stop, write_input
 
+from migrate.clerk.client import ClerkClient
+from migrate.clerk.outcomes import Created
 from migrate.runner.engine import EngineSettings, execute
 from migrate.runner.jobs import Found, Reply, ReplyAction
 from migrate.runner.ledger import StoreLedger
 from migrate.runner.session import open_run, prepare_input
+from migrate.secrets import Secret
+
+TRANSPORTS = ("origin", "httpx", "sharded")
 
 
 class InstantApi:
@@ -109,6 +121,72 @@ def measure(n: int, concurrency: int) -> dict[str, float]:
     }
 
 
+def _clients(kind: str, url: str, key: str, concurrency: int, shard: int) -> list[ClerkClient]:
+    """The ClerkClients one measurement sends through (several only when sharded)."""
+    if kind == "origin":
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        return [ClerkClient(url, Secret(key), limits=limits)]
+    size = concurrency if kind == "httpx" else shard
+    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+    return [
+        ClerkClient(
+            url, Secret(key), limits=limits, transport=httpx.AsyncHTTPTransport(limits=limits)
+        )
+        for _ in range(-(-concurrency // size))
+    ]
+
+
+async def _drive_clients(clients: list[ClerkClient], start: int, n: int, workers: int) -> float:
+    """Send creates ``start .. start+n`` from ``workers`` tasks; return this process's CPU."""
+    pending = iter(range(start, start + n))
+
+    async def worker(clerk: ClerkClient) -> None:
+        for i in pending:  # shared: each id is sent once
+            body = {"external_id": f"legacy-{i}", "email_address": [f"user{i}@example.com"],
+                    "first_name": "Ada", "last_name": f"Lovelace{i}"}  # fmt: skip
+            outcome = await clerk.create_user(body)
+            if not isinstance(outcome, Created):
+                raise SystemExit(f"create {i} failed: {outcome}")
+
+    cpu0 = time.process_time()
+    async with anyio.create_task_group() as tg:
+        for w in range(workers):
+            tg.start_soon(worker, clients[w % len(clients)])
+    return time.process_time() - cpu0
+
+
+def measure_clients(n: int, concurrency: int, shard: int, repeat: int) -> dict[str, list[float]]:
+    """ClerkClient CPU ms per create for each transport (``repeat`` rounds, interleaved)."""
+    sandbox, url, key = start_sandbox(
+        "--instance", "production", "--rate-limit", "0", "--user-cap", "0", "--seed", "1"
+    )
+    figures: dict[str, list[float]] = {kind: [] for kind in TRANSPORTS}
+    next_id = 0
+
+    async def one(kind: str) -> float:
+        nonlocal next_id
+        clients = _clients(kind, url, key, concurrency, shard)
+        for clerk in clients:
+            await clerk.__aenter__()
+        try:
+            warm = 200
+            await _drive_clients(clients, next_id, warm, concurrency)
+            cpu = await _drive_clients(clients, next_id + warm, n, concurrency)
+        finally:
+            for clerk in clients:
+                await clerk.aclose()
+        next_id += warm + n
+        return 1000 * cpu / n
+
+    try:
+        for _ in range(repeat):
+            for kind in TRANSPORTS:
+                figures[kind].append(anyio.run(one, kind))
+    finally:
+        stop(sandbox)
+    return figures
+
+
 def main() -> None:
     """Print CPU per user and/or peak RSS figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -116,7 +194,19 @@ def main() -> None:
     parser.add_argument("--rss", type=int, nargs="*", default=[], help="input sizes for RSS")
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--engine-only", type=int, default=0, help="rows for the no-HTTP figure")
+    parser.add_argument("--clients", type=int, default=0, help="creates per transport compared")
+    parser.add_argument("--shard", type=int, default=4, help="connections per sharded client")
+    parser.add_argument("--repeat", type=int, default=2, help="rounds of the transport comparison")
     args = parser.parse_args()
+    if args.clients:
+        figures = measure_clients(args.clients, args.concurrency, args.shard, args.repeat)
+        for kind, values in figures.items():
+            shown = " / ".join(f"{v:.3f}" for v in values)
+            print(
+                f"client {kind:>7}: {args.concurrency} connections"
+                f"{f' as clients of {args.shard}' if kind == 'sharded' else ''}: "
+                f"{shown} ms CPU per create ({args.clients:,} creates per round)"
+            )
     if args.engine_only:
         e = measure_engine(args.engine_only, args.concurrency)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
