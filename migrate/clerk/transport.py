@@ -27,6 +27,8 @@ connection is opened only when no idle one is left, under a permit of the semaph
 from __future__ import annotations
 
 import ssl
+import time
+from collections import deque
 from typing import Final
 
 import anyio
@@ -37,6 +39,9 @@ __all__ = ["DEFAULT_KEEPALIVE_EXPIRY", "OriginTransport"]
 
 # httpx's own default: an idle connection older than this is closed, not reused.
 DEFAULT_KEEPALIVE_EXPIRY: Final = 5.0
+# How often the least recently used idle connection is checked for expiry: a LIFO stack leaves
+# it untouched while traffic is light, and the server may have closed it (a CLOSE_WAIT socket).
+_SWEEP_INTERVAL: Final = 1.0
 
 # httpcore exception -> httpx exception, as httpx.AsyncHTTPTransport maps them; looked up along
 # the raised type's MRO, so the most specific class wins.
@@ -97,7 +102,8 @@ class OriginTransport(httpx.AsyncBaseTransport):
         )
         self.max_connections = max_connections
         self.keepalive_expiry = keepalive_expiry
-        self._idle: list[httpcore.AsyncHTTPConnection] = []
+        self._idle: deque[httpcore.AsyncHTTPConnection] = deque()
+        self._next_sweep = 0.0
         self._permits = anyio.Semaphore(max_connections)
         self._closed = False
 
@@ -151,6 +157,8 @@ class OriginTransport(httpx.AsyncBaseTransport):
 
     async def _take(self) -> httpcore.AsyncHTTPConnection:
         """The most recently used idle connection that is still usable, else a new one."""
+        if self._idle and time.monotonic() >= self._next_sweep:
+            await self._sweep()
         while self._idle:
             conn = self._idle.pop()
             # has_expired() is also true when the server closed the idle socket (it is readable).
@@ -197,6 +205,12 @@ class OriginTransport(httpx.AsyncBaseTransport):
             extensions=response.extensions,
         )
 
+    async def _sweep(self) -> None:
+        """Close the least recently used idle connections that have expired."""
+        self._next_sweep = time.monotonic() + _SWEEP_INTERVAL
+        while self._idle and (not self._idle[0].is_idle() or self._idle[0].has_expired()):
+            await self._close_shielded(self._idle.popleft())
+
     async def _close_shielded(self, conn: httpcore.AsyncHTTPConnection) -> None:
         with anyio.CancelScope(shield=True):
             await conn.aclose()
@@ -204,6 +218,6 @@ class OriginTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         """Close every idle connection; connections in use close when their request ends."""
         self._closed = True
-        idle, self._idle = self._idle, []
+        idle, self._idle = self._idle, deque()
         for conn in idle:
             await self._close_shielded(conn)

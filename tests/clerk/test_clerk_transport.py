@@ -211,6 +211,25 @@ async def test_a_connection_the_server_closed_is_not_reused(server: ScriptedServ
     assert server.accepted == 2
 
 
+async def test_a_closed_connection_at_the_bottom_of_the_stack_is_swept(
+    server: ScriptedServer,
+) -> None:
+    """The least recently used idle connection, closed by the server, is closed, not kept."""
+    transport = transport_for(server)
+    async with httpx.AsyncClient(transport=transport, base_url=server.url) as http:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(http.get, "/hold")
+            await anyio.wait_all_tasks_blocked()
+            await http.get("/drop")  # a second connection, pushed first, then closed
+            server.release.set()
+        assert transport.idle_connections == 2
+        await server.dropped.wait()
+        await anyio.sleep(0.02)  # the FIN crosses loopback
+        await http.get("/ok")  # reuses the top connection; the sweep closes the bottom one
+        assert transport.idle_connections == 1
+    assert server.accepted == 2
+
+
 async def test_connection_close_is_honoured(server: ScriptedServer) -> None:
     """A response saying ``Connection: close`` leaves no idle connection behind."""
     transport = transport_for(server)
