@@ -335,7 +335,7 @@ async def run_pass(
             ClientApi(client), StoreLedger(plan.store), payloads, settings,
             window=window, stopper=stopper, progress=progress,
         )  # fmt: skip
-    # A pool no larger than the concurrency ceiling: httpcore scans its whole pool per request.
+    # At most one connection per worker: ClerkClient's transport opens no more than this.
     size = settings.concurrency or settings.max_concurrency
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
     async with ClerkClient(target.base_url, target.secret_key, limits=limits) as opened:

@@ -171,6 +171,24 @@ async def test_concurrency_is_capped_at_max_connections(server: ScriptedServer) 
     assert server.peak_open == 2
 
 
+async def test_clerk_client_caps_its_connections_at_its_limits(server: ScriptedServer) -> None:
+    """ClerkClient's default transport opens no more connections than limits.max_connections."""
+    limits = httpx.Limits(max_connections=2, max_keepalive_connections=2)
+    outcomes: list[object] = []
+    async with ClerkClient(f"{server.url}/hold", Secret("sk_test_x"), limits=limits) as clerk:
+
+        async def one() -> None:
+            outcomes.append(await clerk.count_users())
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(5):
+                tg.start_soon(one)
+            await anyio.wait_all_tasks_blocked()
+            server.release.set()
+    assert outcomes == [Counted(7)] * 5
+    assert server.accepted == 2
+
+
 async def test_waiting_past_the_pool_timeout_is_a_pool_timeout(server: ScriptedServer) -> None:
     """With every connection busy, a request that waits past its pool timeout raises PoolTimeout."""
     transport = transport_for(server, max_connections=1)
