@@ -21,7 +21,9 @@ What it keeps from httpx's transport, so ``ClerkClient``'s outcome mapping holds
   cancellation, so a half-used connection is never reused.
 
 At most ``max_connections`` requests are in flight, and never more connections exist: a new
-connection is opened only when no idle one is left, under a permit of the semaphore.
+connection is opened only when no idle one is left, under a permit of the semaphore. Once a
+second the least recently used idle connection is checked too, so one left at the bottom of the
+stack by light traffic is closed when it expires or the server closes it.
 """
 
 from __future__ import annotations
@@ -77,7 +79,8 @@ class OriginTransport(httpx.AsyncBaseTransport):
 
     ``base_url`` names the origin (scheme, host, port; the path is ignored); a request to any
     other origin raises ``ValueError`` (a programming error). ``https`` origins use
-    ``ssl_context`` (default: httpx's, with certifi's CA bundle). Timeouts come from each
+    ``ssl_context`` (default: httpx's, verifying against certifi's CA bundle and, like
+    ``ClerkClient``'s ``trust_env=False``, ignoring ``SSL_CERT_FILE``). Timeouts come from each
     request's ``timeout`` extension, which ``httpx.AsyncClient`` sets: ``connect``, ``read``,
     ``write`` are httpcore's; ``pool`` bounds the wait for a free connection.
     """
@@ -98,7 +101,9 @@ class OriginTransport(httpx.AsyncBaseTransport):
         port = url.port or (443 if url.scheme == "https" else 80)
         self.origin = httpcore.Origin(url.raw_scheme, url.raw_host, port)
         self.ssl_context = (
-            (ssl_context or httpx.create_ssl_context()) if url.scheme == "https" else None
+            (ssl_context or httpx.create_ssl_context(trust_env=False))
+            if url.scheme == "https"
+            else None
         )
         self.max_connections = max_connections
         self.keepalive_expiry = keepalive_expiry
