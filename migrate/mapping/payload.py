@@ -41,9 +41,12 @@ def payload_from_record(record: Mapping[str, Any]) -> dict[str, Any]:
                 body[name] = items
         elif name in METADATA_FIELDS and isinstance(value, str):
             try:
-                body[name] = json.loads(value)
+                parsed = json.loads(value)
             except ValueError:
                 body[name] = value
+            else:
+                if parsed is not None:  # JSON null means no metadata: leave the field out
+                    body[name] = parsed
         else:
             body[name] = value
     return body

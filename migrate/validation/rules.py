@@ -54,6 +54,7 @@ from migrate.validation.shapes import (
     unsupported_any,
     unsupported_digest,
     username,
+    wallet_key,
 )
 
 __all__ = [
@@ -369,7 +370,7 @@ _DUPLICATE_RULES: Final = (
         "web3_wallet",
         "The same web3 wallet appears earlier in the file; Clerk allows it on one user only. "
         "Merge the rows, or drop the wallet from this one.",
-        hashed_list("web3_wallet", trim_lower),
+        hashed_list("web3_wallet", wallet_key),
     ),
     DuplicateRule(
         "duplicate_username",

@@ -61,12 +61,14 @@ __all__ = [
     "unsupported_any",
     "unsupported_digest",
     "username",
+    "wallet_key",
 ]
 
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _EMAIL = (
-    rf"^{_ATEXT}+(?:\.{_ATEXT}+)*@(?:{_LABEL}\.)+(?:[A-Za-z]{{2,63}}|xn--[A-Za-z0-9-]{{1,59}})$"
+    rf"^{_ATEXT}+(?:\.{_ATEXT}+)*@(?:{_LABEL}\.)+"
+    r"(?:[A-Za-z]{2,63}|[Xx][Nn]--[A-Za-z0-9](?:[A-Za-z0-9-]{0,57}[A-Za-z0-9])?)$"
 )
 # Clerk refuses addresses on TLDs that never route (reference §2, email_address).
 _NON_ROUTABLE_TLD = r"(?i)\.(?:local|localhost|invalid|test|example|arpa)$"
@@ -80,10 +82,13 @@ _RFC3339 = (
     r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
     r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
 )
-# Unpadded, or padded to a whole 8-character block as RFC 4648 pads it.
+# RFC 4648 base32 in either case (ASCII only: a case-insensitive flag would let the long s and the
+# Kelvin sign through), unpadded or padded to a whole 8-character block; a final group of 1, 3
+# or 6 characters encodes no whole byte, so it is refused either way.
+_B32 = "[A-Za-z2-7]"
 BASE32 = (
-    r"(?i)^[A-Z2-7]+$"
-    r"|^(?:[A-Z2-7]{8})*(?:[A-Z2-7]{2}={6}|[A-Z2-7]{4}={4}|[A-Z2-7]{5}={3}|[A-Z2-7]{7}=)$"
+    rf"^(?:{_B32}{{8}})*(?:{_B32}{{2}}|{_B32}{{4}}|{_B32}{{5}}|{_B32}{{7}})?$"
+    rf"|^(?:{_B32}{{8}})*(?:{_B32}{{2}}={{6}}|{_B32}{{4}}={{4}}|{_B32}{{5}}={{3}}|{_B32}{{7}}=)$"
 )
 BCP47 = r"^[A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*$"
 _SEP = "\x1f"  # joins hasher and digest; never inside a valid value
@@ -343,7 +348,9 @@ def bad_metadata(column: str) -> Callable[[RuleContext], pl.Expr]:
         other = pl.when(~simple).then(text)
         is_object = other.str.strip_chars_start().str.starts_with("{")
         parses = other.str.json_path_match("$").is_not_null()
-        return present(column) & ~(simple | (is_object & parses))
+        # JSON null is "no metadata": the body leaves the field out (mapping.payload).
+        given = present(column) & (text.str.strip_chars() != "null")
+        return given & ~(simple | (is_object & parses))
 
     return bad
 
@@ -390,6 +397,12 @@ def primary_email() -> pl.Expr:
 
 def trim_lower(e: pl.Expr) -> pl.Expr:
     return e.str.strip_chars().str.to_lowercase()
+
+
+def wallet_key(e: pl.Expr) -> pl.Expr:
+    """Ethereum addresses (0x…) compare without case; base58 (Solana) is case-sensitive."""
+    wallet = e.str.strip_chars()
+    return pl.when(wallet.str.starts_with("0x")).then(wallet.str.to_lowercase()).otherwise(wallet)
 
 
 def as_is(e: pl.Expr) -> pl.Expr:

@@ -112,3 +112,9 @@ def test_all_verified_status_list_is_left_out() -> None:
         "phone_number": ["+14155550123"],
         "phone_number_identification_status": ["reserved"],
     }
+
+
+def test_json_null_metadata_is_left_out() -> None:
+    """Metadata whose JSON text is null means no metadata: the body leaves the field out."""
+    record = {"_row": 2, "email_address": ["a@example.com"], "public_metadata": "null"}
+    assert payload_from_record(record) == {"email_address": ["a@example.com"]}
