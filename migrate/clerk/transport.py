@@ -37,7 +37,7 @@ import anyio
 import httpcore
 import httpx
 
-__all__ = ["DEFAULT_KEEPALIVE_EXPIRY", "OriginTransport"]
+__all__ = ["DEFAULT_KEEPALIVE_EXPIRY", "OriginTransport", "map_exception"]
 
 # httpx's own default: an idle connection older than this is closed, not reused.
 DEFAULT_KEEPALIVE_EXPIRY: Final = 5.0
