@@ -19,6 +19,9 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
+import tempfile
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +38,7 @@ from migrate.mapping.payload import mask_payload, payloads_from_frame
 from migrate.mapping.spec import InferSource, MappingSpec
 from migrate.sources import EMPTY_COLUMN, ROW_COLUMN, scan_source
 from migrate.validation import (
+    ERROR_DTYPE,
     ValidationSettings,
     duplicate_mask,
     duplicates,
@@ -49,6 +53,7 @@ __all__ = ["Counts", "PrepareOptions", "Prepared", "RowPayload", "prepare"]
 
 _PLAN_COLUMNS: Final = ("_row", "_key", "external_id", "email", "_errors")
 _CHUNK: Final = 1 << 20
+_ROW_GROUP: Final = 50_000
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,10 @@ class Prepared:
             schema={ROW_COLUMN: pl.Int64, "reason": pl.Utf8, "_first": pl.Int64}
         )
         self._plan: pl.DataFrame | None = None
+        self._tmp: weakref.finalize[..., Any] | None = None
+        self._tmp_dir = Path()
+        self._plan_path: Path | None = None
+        self._dups: pl.DataFrame | None = None
         self._skipped = 0
 
     def _compile(self) -> pl.LazyFrame:
@@ -175,20 +184,113 @@ class Prepared:
     def plan(self) -> pl.DataFrame:
         """One row per non-empty input row: ``_row, _key, external_id, email, _errors``.
 
-        ``email`` is the primary (first) address; ``_errors`` is empty for a valid row. Computed
-        once, in one streaming pass over the input. Raises ``SourceError``.
+        ``email`` is the primary (first) address; ``_errors`` is empty for a valid row. The whole
+        plan in one frame (built from ``iter_plan``, kept once built); a caller that only walks
+        it should use ``iter_plan``, whose memory does not grow with the input. Raises
+        ``SourceError``.
         """
         if self._plan is None:
-            verdicts = self._verdicts(contacts=True)
-            table = _decode_table(verdicts["_mask"], self.settings)
-            # Each row's errors are gathered from the table of distinct masks (a handful), so no
-            # per-row decoding and no copy of the other columns.
-            index = verdicts["_mask"].replace_strict(
-                table["_mask"], pl.Series(range(table.height), dtype=pl.UInt32)
+            batches = list(self.iter_plan())
+            self._plan = (
+                pl.concat(batches, rechunk=True)
+                if batches
+                else pl.DataFrame(schema=self._plan_schema())
             )
-            errors = table["_errors"].gather(index)
-            self._plan = verdicts.with_columns(errors).select(_PLAN_COLUMNS)
         return self._plan
+
+    def iter_plan(self, batch_size: int = 50_000) -> Iterator[pl.DataFrame]:
+        """The rows of ``plan()``, in file order, ``batch_size`` rows a frame (the last fewer).
+
+        The first call makes one streaming pass that writes each row's verdict to a temporary
+        Parquet file and finds the duplicates from the 64-bit key hashes alone; every call then
+        reads that file back a batch at a time, adding the duplicate bits and decoding the
+        errors per batch. So only the hashes and the duplicates found are held for the whole
+        input. Raises ``SourceError``.
+        """
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        path, dups = self._plan_file()
+        rows = (
+            pl.scan_parquet(path)
+            .select(ROW_COLUMN, "_key", "external_id", "email", "_mask")
+            .filter(pl.col(ROW_COLUMN) > 0)
+        )
+        pending: list[pl.DataFrame] = []
+        held = 0
+        try:
+            for batch in rows.collect_batches(chunk_size=batch_size):
+                pending.append(batch)
+                held += batch.height
+                # The engine's batches need not be of the size asked; regroup them exactly.
+                while held >= batch_size:
+                    whole = pl.concat(pending, rechunk=True)
+                    yield self._finish(whole.head(batch_size), dups)
+                    rest = whole.slice(batch_size)
+                    pending, held = ([rest], rest.height) if rest.height else ([], 0)
+        except pl.exceptions.PolarsError as exc:
+            raise self._source_error(exc) from exc
+        if held:
+            yield self._finish(pl.concat(pending, rechunk=True), dups)
+
+    def close(self) -> None:
+        """Remove the temporary plan file now (else it goes when this object is collected)."""
+        if self._tmp is not None:
+            self._tmp()
+            self._tmp = None
+            self._plan_path = self._dups = None
+
+    def _plan_schema(self) -> dict[str, pl.DataType]:
+        return {
+            ROW_COLUMN: pl.Int64(),
+            "_key": pl.Utf8(),
+            "external_id": pl.Utf8(),
+            "email": pl.Utf8(),
+            "_errors": ERROR_DTYPE,
+        }
+
+    def _finish(self, batch: pl.DataFrame, dups: pl.DataFrame) -> pl.DataFrame:
+        """``batch`` (verdicts of consecutive rows) with its duplicate bits and decoded errors."""
+        if dups.height:
+            mine = dups.filter(pl.col(ROW_COLUMN).is_in(batch[ROW_COLUMN].implode()))
+            if mine.height:
+                batch = batch.with_columns(_with_bits(batch, mine))
+        table = _decode_table(batch["_mask"], self.settings)
+        # Each row's errors are gathered from the table of distinct masks (a handful), so no
+        # per-row decoding and no copy of the other columns.
+        index = batch["_mask"].replace_strict(
+            table["_mask"], pl.Series(range(table.height), dtype=pl.UInt32)
+        )
+        errors = table["_errors"].gather(index)
+        return batch.with_columns(errors).select(_PLAN_COLUMNS)
+
+    def _plan_file(self) -> tuple[Path, pl.DataFrame]:
+        """The temporary Parquet file of verdicts (written once) and ``_row, _dup_mask``."""
+        if self._plan_path is not None and self._dups is not None:
+            return self._plan_path, self._dups
+        if self._tmp is None:
+            # Owned by this object: removed by close(), when it is garbage collected, or at exit
+            # (weakref.finalize, which unlike TemporaryDirectory warns about none of these).
+            folder = tempfile.mkdtemp(prefix="clerk-migrate-plan-")
+            self._tmp = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
+            self._tmp_dir = Path(folder)
+        path = self._tmp_dir / "verdicts.parquet"
+        try:
+            self._verdict_query(contacts=True).sink_parquet(path, row_group_size=_ROW_GROUP)
+            on_disk = pl.scan_parquet(path)
+            key_names = [n for n in key_column_names() if n in on_disk.collect_schema().names()]
+            keys = on_disk.select(ROW_COLUMN, *key_names).collect(engine="streaming")
+        except pl.exceptions.PolarsError as exc:
+            raise self._source_error(exc) from exc
+        self._skipped = int((keys[ROW_COLUMN] < 0).sum())
+        keys = keys.filter(pl.col(ROW_COLUMN) > 0) if self._skipped else keys
+        dups = pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "_dup_mask": pl.UInt64})
+        if key_names:
+            found = duplicates(keys).collect()
+            self._firsts = found.select(ROW_COLUMN, "reason", "_first")
+            dups = duplicate_mask(found.lazy()).collect().sort(ROW_COLUMN)
+        del keys
+        self._plan_path, self._dups = path, dups
+        return path, dups
 
     def counts(self) -> Counts:
         """Rows read (non-empty), valid, invalid, and empty rows skipped."""
@@ -253,21 +355,7 @@ class Prepared:
         """
         if self._frame is not None and (not contacts or "email" in self._frame.columns):
             return self._frame
-        present = set(self._mapped.collect_schema().names())
-        hasher = self.spec.field_spec("password_hasher")
-        inferred = hasher is not None and isinstance(hasher.source, InferSource)
-        mapped = with_all_fields(self._mapped, hasher_inferred=inferred)
-        extra = [
-            pl.col("external_id"),
-            pl.col("email_address").list.first().alias("email"),
-        ]
-        query = mapped.select(
-            ROW_COLUMN,
-            "_key",
-            *(extra if contacts else []),
-            row_mask(self.now, self.settings, present),
-            *key_columns(present),
-        )
+        query = self._verdict_query(contacts=contacts)
         try:
             frame = query.collect(engine="streaming")
         except pl.exceptions.PolarsError as exc:
@@ -285,6 +373,24 @@ class Prepared:
                 frame = frame.with_columns(_with_bits(frame, dups))
         self._frame = frame
         return frame
+
+    def _verdict_query(self, *, contacts: bool) -> pl.LazyFrame:
+        """``_row, _key, _mask`` (+ ``external_id, email``) and the duplicate-key hashes, lazily."""
+        present = set(self._mapped.collect_schema().names())
+        hasher = self.spec.field_spec("password_hasher")
+        inferred = hasher is not None and isinstance(hasher.source, InferSource)
+        mapped = with_all_fields(self._mapped, hasher_inferred=inferred)
+        extra = [
+            pl.col("external_id"),
+            pl.col("email_address").list.first().alias("email"),
+        ]
+        return mapped.select(
+            ROW_COLUMN,
+            "_key",
+            *(extra if contacts else []),
+            row_mask(self.now, self.settings, present),
+            *key_columns(present),
+        )
 
     def _source_error(self, exc: pl.exceptions.PolarsError) -> SourceError:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -281,3 +282,111 @@ def test_duplicate_bits_reach_their_rows_in_any_order(rows: list[int]) -> None:
     got = dict(zip(rows, _with_bits(frame, dups).to_list(), strict=True))
     start = dict(zip(rows, [1, 0, 2, 0], strict=True))
     assert got == {r: start[r] | {5: 4, 9: 8}.get(r, 0) for r in rows}
+
+
+DUP_CSV = f"""\
+id,email,name,hash,joined,meta
+a1,one@example.com,A,{BCRYPT},2020-01-02,
+a2,two@example.com,B,{BCRYPT},2020-01-02,
+,,,,,
+a3,three@example.com,C,{BCRYPT},2020-01-02,
+a4,ONE@example.com,D,{BCRYPT},2020-01-02,
+a5,five@example.com,E,{BCRYPT},2020-01-02,
+a6,two@example.com,F,{BCRYPT},2020-01-02,
+a7,seven@example.com,G,not-a-digest,2020-01-02,
+"""
+
+
+@pytest.fixture
+def dup_files(tmp_path: Path) -> tuple[Path, Path]:
+    """Seven users with an empty row; rows 6 and 8 repeat the emails of rows 2 and 3."""
+    csv = tmp_path / "dups.csv"
+    csv.write_text(DUP_CSV, encoding="utf-8")
+    mapping = tmp_path / "dups.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    return csv, mapping
+
+
+@pytest.mark.parametrize("batch_size", [1, 2, 3, 7, 50_000])
+def test_iter_plan_batches_concatenate_to_the_plan(
+    dup_files: tuple[Path, Path], batch_size: int
+) -> None:
+    """iter_plan yields the plan's rows and errors in file order, batch_size rows a batch."""
+    batches = list(
+        prepare(dup_files[0], dup_files[1], PrepareOptions(now=NOW)).iter_plan(batch_size)
+    )
+    whole = prepare(dup_files[0], dup_files[1], PrepareOptions(now=NOW)).plan()
+    assert [b.height for b in batches[:-1]] == [batch_size] * (len(batches) - 1)
+    assert 1 <= batches[-1].height <= batch_size
+    assert pl.concat(batches).equals(whole)
+    assert whole["_row"].to_list() == [2, 3, 5, 6, 7, 8, 9]
+
+
+def test_iter_plan_marks_duplicates_across_batches(dup_files: tuple[Path, Path]) -> None:
+    """A row repeating an email of an earlier batch gets the duplicate error in its own batch."""
+    prepared = prepare(dup_files[0], dup_files[1], PrepareOptions(now=NOW))
+    reasons = {
+        row: [e["reason"] for e in errors]
+        for batch in prepared.iter_plan(2)
+        for row, errors in zip(batch["_row"], batch["_errors"].to_list(), strict=True)
+    }
+    assert reasons[6] == ["duplicate_email"]
+    assert reasons[8] == ["duplicate_email"]
+    assert reasons[2] == reasons[3] == reasons[5] == reasons[7] == []
+    assert reasons[9] != []
+    assert prepared.counts() == Counts(read=7, valid=4, invalid=3, skipped_empty=1)
+
+
+def test_iter_plan_agrees_with_validate_frame(dup_files: tuple[Path, Path]) -> None:
+    """Batch by batch, the streamed plan reports what validate_frame reports on the whole input."""
+    prepared = prepare(dup_files[0], dup_files[1], PrepareOptions(now=NOW))
+    lazy = validate_frame(prepared.mapped(), now=NOW).select("_row", "_errors").collect()
+    streamed = pl.concat(list(prepared.iter_plan(3))).select("_row", "_errors")
+    assert streamed.equals(lazy)
+
+
+def test_iter_plan_again_and_errors_after_it(dup_files: tuple[Path, Path]) -> None:
+    """iter_plan walks twice to the same result; errors() after it still names the first row."""
+    prepared = prepare(dup_files[0], dup_files[1], PrepareOptions(now=NOW))
+    first = pl.concat(list(prepared.iter_plan(4)))
+    assert pl.concat(list(prepared.iter_plan(4))).equals(first)
+    message = prepared.errors().filter(pl.col("row") == 8)["message"].item()
+    assert message.endswith("Row 3 has it first.")
+
+
+def test_close_removes_the_temporary_plan(dup_files: tuple[Path, Path]) -> None:
+    """close() deletes the temporary verdict file; a later iter_plan writes a new one."""
+    prepared = prepare(dup_files[0], dup_files[1], PrepareOptions(now=NOW))
+    first = pl.concat(list(prepared.iter_plan()))
+    folder = prepared._tmp_dir
+    assert any(folder.iterdir())
+    prepared.close()
+    assert not folder.exists()
+    assert pl.concat(list(prepared.iter_plan())).equals(first)
+    prepared.close()
+
+
+def test_temporary_plan_goes_with_the_object(dup_files: tuple[Path, Path]) -> None:
+    """Dropping the last reference to a Prepared deletes its temporary verdict file."""
+    prepared = prepare(dup_files[0], dup_files[1], PrepareOptions(now=NOW))
+    list(prepared.iter_plan())
+    folder = prepared._tmp_dir
+    del prepared
+    gc.collect()
+    assert not folder.exists()
+
+
+def test_iter_plan_refuses_a_batch_size_below_one(files: tuple[Path, Path]) -> None:
+    """A batch size of zero is a programming error, raised before any reading."""
+    with pytest.raises(ValueError, match="batch_size"):
+        next(prepare(files[0], files[1], PrepareOptions(now=NOW)).iter_plan(0))
+
+
+def test_iter_plan_of_an_unreadable_input_is_a_source_error(tmp_path: Path) -> None:
+    """A row with more fields than the header stops iter_plan with a SourceError."""
+    csv = tmp_path / "bad.csv"
+    csv.write_bytes(b"id,email,name,hash,joined,meta\na1,x,A,,,,,,,,,\n")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    with pytest.raises(SourceError):
+        list(prepare(csv, mapping, PrepareOptions(now=NOW)).iter_plan())
