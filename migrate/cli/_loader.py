@@ -35,6 +35,7 @@ from migrate.runner.progress import BarProgress
 from migrate.runner.session import (
     RunPlan,
     Target,
+    bind_target,
     check_rate,
     default_run_dir,
     open_run,
@@ -317,6 +318,7 @@ def execute_run(args: RunArgs) -> int:
     plan = open_run(run_dir, args.input_path, args.mapping, overrides, prepared)
     try:
         with resolve_target(args.sandbox, args.api_url, args.secret_key_file) as target:
+            bind_target(plan.store, target)
             rate = args.rate or default_rate_for(target)
             settings = EngineSettings(rate=rate, concurrency=args.concurrency)
             confirm_production(target, plan, window, rate, yes=args.yes)

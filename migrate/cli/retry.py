@@ -17,7 +17,13 @@ from migrate.cli._loader import (
 from migrate.cli._options import pacing_options, target_options
 from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow
 from migrate.runner.retrying import KeyedPayloads, RequeueResult, check_fixed, requeue
-from migrate.runner.session import PreparedRun, check_rate, prepare_input, read_run
+from migrate.runner.session import (
+    PreparedRun,
+    bind_target,
+    check_rate,
+    prepare_input,
+    read_run,
+)
 
 
 @click.command()
@@ -85,6 +91,7 @@ def command(
                 result = requeue(plan.store, code_list, keyed, fixed.name)
             _report(result, fixed, plan.input if fixed is not None and original is None else None)
             with resolve_target(sandbox, api_url, secret_key_file) as target:
+                bind_target(plan.store, target)
                 settings = EngineSettings(
                     rate=rate or default_rate_for(target), concurrency=concurrency
                 )

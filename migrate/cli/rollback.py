@@ -14,7 +14,14 @@ from migrate.cli._options import pacing_options, target_options
 from migrate.errors import ConfigError, MigrateError
 from migrate.runner.aftercare import RollbackResult, rollback_users
 from migrate.runner.pacing import Pacer
-from migrate.runner.session import RunPlan, Target, check_rate, read_run, write_reports
+from migrate.runner.session import (
+    RunPlan,
+    Target,
+    bind_target,
+    check_rate,
+    read_run,
+    write_reports,
+)
 from migrate.state import RowState
 
 
@@ -49,6 +56,7 @@ def command(
                 click.echo("Nothing to roll back: this run created no users.")
                 raise click.exceptions.Exit(EXIT_OK)
             with resolve_target(sandbox, api_url, secret_key_file) as target:
+                bind_target(plan.store, target)
                 _confirm(target, created, yes=yes)
                 result = anyio.run(
                     _rollback, target, plan, rate or default_rate_for(target), concurrency

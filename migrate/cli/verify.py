@@ -21,7 +21,7 @@ from migrate.runner.aftercare import (
     verify_users,
 )
 from migrate.runner.pacing import Pacer
-from migrate.runner.session import RunPlan, Target, check_rate, read_run
+from migrate.runner.session import RunPlan, Target, bind_target, check_rate, read_run
 from migrate.secrets import Secret
 
 
@@ -56,6 +56,7 @@ def command(
         plan = read_run(run_dir)
         try:
             with resolve_target(sandbox, api_url, secret_key_file) as target:
+                bind_target(plan.store, target)
                 pacer_rate = rate or default_rate_for(target)
                 result, checks = anyio.run(_verify, target, plan, pacer_rate, concurrency, canaries)
             _write_report(run_dir / "verify.csv", result)

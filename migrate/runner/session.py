@@ -10,6 +10,7 @@ planned from (input path, mapping, source options, fingerprints), so ``retry``, 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -48,6 +49,7 @@ __all__ = [
     "PreparedRun",
     "RunPlan",
     "Target",
+    "bind_target",
     "check_rate",
     "default_run_dir",
     "open_run",
@@ -178,6 +180,49 @@ class Target:
     def instance(self) -> str:
         """``production`` or ``development``, as the key says."""
         return "production" if self.production else "development"
+
+    def identity(self) -> dict[str, Any]:
+        """Where users go, without the key: the sandbox, or the API URL, instance type and a
+        short SHA-256 prefix of the key (enough to tell two instances' keys apart, nothing that
+        leads back to the key)."""
+        if self.sandbox:
+            return {"sandbox": True}
+        key_id = hashlib.sha256(self.secret_key.reveal().encode()).hexdigest()[:12]
+        return {"api_url": self.base_url, "instance": self.instance, "key_id": key_id}
+
+    def describe(self) -> str:
+        """The identity in words, for messages."""
+        return _describe(self.identity())
+
+
+def _describe(identity: Mapping[str, Any]) -> str:
+    if identity.get("sandbox"):
+        return "the built-in sandbox (--sandbox)"
+    return (
+        f"the {identity.get('instance')} instance at {identity.get('api_url')} "
+        f"(key {identity.get('key_id')}…)"
+    )
+
+
+def bind_target(store: StateStore, target: Target) -> None:
+    """Tie a run directory to the Clerk instance its users went to; refuse any other.
+
+    The first command that talks to Clerk records the target; a later ``run``, ``retry``,
+    ``verify`` or ``rollback`` against another one (a rehearsal's run directory reused for the
+    real migration, another instance's key) would skip rows "already created" elsewhere or delete
+    the wrong users, so it raises ``StateError`` naming both targets.
+    """
+    seen = target.identity()
+    recorded = store.get_meta("target")
+    if recorded is None:
+        store.set_meta("target", seen)
+        return
+    if recorded != seen:
+        raise StateError(
+            f"{store.path}: this run directory belongs to {_describe(recorded)}, not "
+            f"{_describe(seen)}. Use a new --run-dir for another instance (a rehearsal's run "
+            "directory cannot be reused for the real migration)."
+        )
 
 
 @dataclass(frozen=True)

@@ -181,6 +181,10 @@ def test_an_abort_code_stops_the_run_resumably(tmp_path: Path) -> None:
     state = json.loads((run_dir(path) / "summary.json").read_text())
     assert state["counts"]["created"] == 5
     assert state["counts"]["pending"] == 7
+    # The same instance with its quota raised is played by a second sandbox on another port and
+    # key: forget the recorded target, which would otherwise (rightly) refuse another instance.
+    with StateStore.open(run_dir(path) / "state.sqlite") as store:
+        store.set_meta("target", None)
     with running_sandbox(SandboxConfig.for_tests()) as roomy:
         for ext in sorted(users, key=str):  # the first instance's users, carried over
             _create(roomy, ext)
@@ -370,3 +374,20 @@ def test_production_asks_a_person_at_a_terminal(
         assert "Proceed? [y/N]" in result.output
         assert "estimated duration" in result.output
         assert len(prod.store) == created
+
+
+def test_a_run_directory_refuses_another_instance(tmp_path: Path) -> None:
+    """A run directory used against one instance (here a rehearsal sandbox) is refused for
+    another, with both named, before anything is sent; the recorded target holds no key."""
+    path = write_input(tmp_path, 3)
+    with running_sandbox(SandboxConfig.for_tests()) as first:
+        assert run(first, path).exit_code == 0
+        key = first.secret_key
+    with running_sandbox(SandboxConfig.for_tests()) as other:
+        again = run(other, path)
+        assert again.exit_code == 1
+        assert "this run directory belongs to the development instance at" in again.output
+        assert "Use a new --run-dir for another instance" in again.output
+        assert len(other.store) == 0
+    state = (run_dir(path) / "state.sqlite").read_bytes()
+    assert key.encode() not in state
