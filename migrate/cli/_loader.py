@@ -314,7 +314,7 @@ def execute_run(args: RunArgs) -> int:
     from migrate.cli.validate import parse_joins  # noqa: PLC0415 - shares --join parsing
 
     prepared = prepare_input(args.input_path, args.mapping, overrides, parse_joins(args.joins))
-    run_dir = args.run_dir or default_run_dir(args.input_path)
+    run_dir = args.run_dir or default_run_dir(args.input_path, sandbox=args.sandbox)
     plan = open_run(run_dir, args.input_path, args.mapping, overrides, prepared)
     try:
         with resolve_target(args.sandbox, args.api_url, args.secret_key_file) as target:

@@ -18,7 +18,10 @@ from migrate.cli._options import pacing_options, source_options, target_options
 @click.option(
     "--run-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Where the state DB and reports live (default: <input stem>.clerk-migrate next to it).",
+    help=(
+        "Where the state DB and reports live (default: <input stem>.clerk-migrate next to it; "
+        "<input stem>.sandbox.clerk-migrate with --sandbox)."
+    ),
 )
 @pacing_options
 @click.option("--limit", type=int, help="Send at most N rows this time (a canary run).")

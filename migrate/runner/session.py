@@ -243,12 +243,17 @@ class RunPlan:
         return self.store.counts()
 
 
-def default_run_dir(input_path: Path) -> Path:
-    """``<dir>/<stem>.clerk-migrate`` next to the input (``users.csv.gz`` -> ``users``)."""
+def default_run_dir(input_path: Path, *, sandbox: bool = False) -> Path:
+    """``<dir>/<stem>.clerk-migrate`` next to the input (``users.csv.gz`` -> ``users``).
+
+    A ``--sandbox`` rehearsal gets ``<stem>.sandbox.clerk-migrate``, so the real run that follows
+    it with the same command line starts its own checkpoint instead of finding the rehearsal's.
+    """
     name = input_path.name
     while (suffix := Path(name).suffix.lower()) in _SUFFIXES and suffix:
         name = name[: -len(suffix)]
-    return input_path.parent / f"{name or input_path.name}.clerk-migrate"
+    kind = ".sandbox" if sandbox else ""
+    return input_path.parent / f"{name or input_path.name}{kind}.clerk-migrate"
 
 
 def _source_options_json(source: SourceOptions) -> dict[str, Any]:

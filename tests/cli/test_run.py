@@ -391,3 +391,16 @@ def test_a_run_directory_refuses_another_instance(tmp_path: Path) -> None:
         assert len(other.store) == 0
     state = (run_dir(path) / "state.sqlite").read_bytes()
     assert key.encode() not in state
+
+
+def test_a_sandbox_rehearsal_keeps_its_own_default_run_directory(tmp_path: Path) -> None:
+    """--sandbox writes to <stem>.sandbox.clerk-migrate, so the real run that follows with the
+    same command line (minus --sandbox) starts its own checkpoint."""
+    path = write_input(tmp_path, 2)
+    result = CliRunner().invoke(
+        main, ["run", str(path), "--mapping", str(tmp_path / "map.toml"), "--sandbox", "-q"],
+        catch_exceptions=False,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "users.sandbox.clerk-migrate" / "summary.json").is_file()
+    assert not run_dir(path).exists()
