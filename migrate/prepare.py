@@ -3,16 +3,22 @@
 ``prepare(input, mapping, options)`` loads the mapping and sets up the lazy read and mapping (so a
 bad mapping or an unreadable file fails here, before any row is processed). ``Prepared`` then gives:
 
-- ``plan()``: one row per non-empty input row (``_row, _key, external_id, email, _errors``), no
-  payloads and no secrets; what the state DB is planned from and what ``validate`` reports on;
+- ``iter_plan(batch_size)``: one row per non-empty input row (``_row, _key, external_id, email,
+  _errors``), no payloads and no secrets, in file order and in batches; what the state DB is
+  planned from. ``plan()`` is the same rows as one frame (for callers that want it whole);
 - ``counts()`` and ``errors()`` (one line per reason, for reports);
 - ``payloads(rows)`` / ``preview(n)``: CreateUser bodies, re-read from the input in one streaming
   pass, never all in memory;
 - ``fingerprints``: sha256 of each input file and of the mapping file, for resume checks.
 
-Memory stays flat as the input grows: the plan is computed in one streaming pass that keeps, per
-row, its number, key, a 64-bit rule mask and hashes of the values that must be unique; messages
-are decoded only for invalid rows.
+Memory stays flat as the input grows: the plan is computed in one streaming pass that writes,
+per row, its number, key, contacts, a 64-bit rule mask and hashes of the values that must be
+unique to a temporary Parquet file; only the hashes are read back whole (to find duplicates), the
+rest is read back a batch at a time. The file lives in a private temporary directory (``TMPDIR``)
+owned by the ``Prepared``: removed by ``close()``, when the object is garbage collected, or at
+interpreter exit. It holds no secrets (no passwords, digests, TOTP secrets or backup codes).
+``counts()`` and ``errors()`` (what ``validate`` uses) keep ``_row, _key, _mask`` per row in
+memory, as before.
 """
 
 from __future__ import annotations

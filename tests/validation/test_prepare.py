@@ -390,3 +390,16 @@ def test_iter_plan_of_an_unreadable_input_is_a_source_error(tmp_path: Path) -> N
     mapping.write_text(MAPPING, encoding="utf-8")
     with pytest.raises(SourceError):
         list(prepare(csv, mapping, PrepareOptions(now=NOW)).iter_plan())
+
+
+def test_iter_plan_of_only_empty_rows_yields_nothing(tmp_path: Path) -> None:
+    """An input of empty rows gives no batch, an empty plan with the plan's columns, one skip."""
+    csv = tmp_path / "empty.csv"
+    csv.write_text("id,email,name,hash,joined,meta\n,,,,,\n", encoding="utf-8")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    prepared = prepare(csv, mapping, PrepareOptions(now=NOW))
+    assert list(prepared.iter_plan()) == []
+    assert prepared.plan().columns == ["_row", "_key", "external_id", "email", "_errors"]
+    assert prepared.plan().height == 0
+    assert prepared.counts() == Counts(read=0, valid=0, invalid=0, skipped_empty=1)
