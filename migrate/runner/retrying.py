@@ -77,7 +77,7 @@ class KeyedPayloads:
         self.original = original
         self.valid: dict[str, PlanRow] = {}
         self.invalid: dict[str, PlanRow] = {}
-        for item in plan_rows(fixed.plan()):
+        for item in plan_rows(fixed.iter_plan()):
             if item.errors:
                 self.invalid.setdefault(item.key, item)
             else:

@@ -77,7 +77,7 @@ class PreparedInput(Protocol):
     @property
     def source_options(self) -> SourceOptions: ...
 
-    def plan(self) -> pl.DataFrame: ...
+    def iter_plan(self, batch_size: int = ...) -> Iterator[pl.DataFrame]: ...
 
     def payloads(self, rows: Sequence[int]) -> Iterable[Payload]: ...
 
@@ -92,8 +92,9 @@ class PreparedRun:
         self._rebuild = rebuild
 
     def forget_plan(self) -> None:
-        """Drop the plan ``Prepared`` caches (one row per input row) once the state DB holds it,
-        so a long run does not carry it in memory; payloads are unaffected."""
+        """Drop what ``Prepared`` keeps of the plan (its verdicts, its temporary file) once the
+        state DB holds it, so a long run does not carry it; payloads are unaffected."""
+        self.prepared.close()
         if self._rebuild is not None:
             self.prepared = self._rebuild()
 
@@ -115,9 +116,9 @@ class PreparedRun:
         """The file each ``[[join]]`` reads."""
         return dict(self.prepared.join_paths)
 
-    def plan(self) -> pl.DataFrame:
-        """One row per input row: keys and validation errors."""
-        return self.prepared.plan()
+    def iter_plan(self, batch_size: int = 50_000) -> Iterator[pl.DataFrame]:
+        """One row per input row (keys and validation errors), ``batch_size`` rows at a time."""
+        return self.prepared.iter_plan(batch_size)
 
     def payloads(self, rows: Sequence[int]) -> Iterable[Payload]:
         """CreateUser bodies of ``rows``, streamed in file order."""
@@ -263,9 +264,9 @@ def _source_options_json(source: SourceOptions) -> dict[str, Any]:
     return data
 
 
-def plan_rows(plan: pl.DataFrame) -> Iterator[PlanRow]:
-    """``Prepared.plan()`` rows as ``PlanRow``s (errors as plain dicts), in slices."""
-    for chunk in plan.iter_slices(50_000):
+def plan_rows(batches: Iterable[pl.DataFrame]) -> Iterator[PlanRow]:
+    """``Prepared.iter_plan()`` batches as ``PlanRow``s (errors as plain dicts)."""
+    for chunk in batches:
         for row, key, external_id, email, errors in chunk.select(
             "_row", "_key", "external_id", "email", "_errors"
         ).iter_rows():
@@ -303,7 +304,7 @@ def open_run(
             store.check_fingerprints(prepared.fingerprints)
             _refuse_pending_corrections(store, state_path)
             if not store.planned:
-                store.plan(plan_rows(prepared.plan()))
+                store.plan(plan_rows(prepared.iter_plan()))
                 prepared.forget_plan()
             # rows that only gave up on transient errors (5xx, timeouts, an outage) are part of
             # "resume": send them again; rows Clerk refused wait for `retry`
@@ -331,7 +332,7 @@ def open_run(
         state_path, prepared.fingerprints, options, lock=True, busy_timeout=_BUSY_TIMEOUT
     )
     try:
-        store.plan(plan_rows(prepared.plan()))
+        store.plan(plan_rows(prepared.iter_plan()))
         prepared.forget_plan()
     except BaseException:
         store.close()
