@@ -277,7 +277,7 @@ def print_summary(
             f"This pass: {outcome.tally.created:,} created, {outcome.tally.exists:,} exists, "
             f"{outcome.tally.failed:,} failed in {_duration(outcome.duration)}; "
             f"{outcome.pacing.requests:,} requests at {outcome.achieved_rate:.1f}/s "
-            f"(limit {settings.rate:g}/s); 429s: {outcome.pacing.rate_limited}; "
+            f"(paced at {settings.rate:g}/s); 429s: {outcome.pacing.rate_limited}; "
             f"retries: {outcome.retries}"
         )
         if outcome.reconciled.found or outcome.reconciled.released:
