@@ -10,14 +10,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import click
 
 from migrate.errors import ConfigError
-from migrate.runner.engine import RowWindow
 from migrate.secrets import Secret
-from migrate.sources import FORMATS
+
+if TYPE_CHECKING:
+    from migrate.runner.engine import RowWindow
 
 __all__ = [
     "KEY_ENV",
@@ -30,6 +31,9 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
+# migrate.sources.FORMATS, repeated so that loading a command does not import polars (or the
+# runner) before it runs; a test checks that the two agree.
+FORMATS: Final = ("csv", "parquet", "ndjson", "json")
 KEY_ENV = "CLERK_SECRET_KEY"
 URL_ENV = "CLERK_API_URL"
 
@@ -165,4 +169,6 @@ def row_window(limit: int | None, rows: str | None) -> RowWindow:
             raise ConfigError(f"--rows {rows!r}: expected A-B with 1 <= A <= B (e.g. 2-101)")
     if limit is not None and limit < 1:
         raise ConfigError("--limit must be at least 1")
+    from migrate.runner.engine import RowWindow  # noqa: PLC0415 - lazy: the runner is heavy
+
     return RowWindow(first, last, limit)

@@ -10,64 +10,16 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from migrate.cli._common import EXIT_FAILED_ROWS, EXIT_INTERRUPTED, EXIT_OK, fail, handle_errors
+from migrate.cli._options import source_options, source_options_from
 from migrate.errors import ConfigError
 
-__all__ = ["command", "parse_joins", "render_summary", "source_options", "source_options_from"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-# The formats of migrate.sources.FORMATS, repeated so that loading this command does not import
-# polars before the command runs (a test checks that the two agree).
-_FORMATS = ("csv", "parquet", "ndjson", "json")
-
-
-# ``validate`` has its own copy of the --format/--encoding/--delimiter/--no-header group of
-# migrate.cli._options: that module imports the runner (~0.3 s of start-up that a dry run does not
-# need); a test checks that both groups offer the same options.
-def source_options(func: F) -> F:
-    """``--format --encoding --delimiter --no-header``: override the mapping's ``[source]``."""
-    for option in reversed(
-        [
-            click.option(
-                "--format",
-                "fmt",
-                type=click.Choice(_FORMATS),
-                help="Input format (default: the mapping's, else from the extension).",
-            ),
-            click.option("--encoding", help="Text encoding of the input (default utf-8)."),
-            click.option("--delimiter", help="CSV field delimiter (default ',')."),
-            click.option("--no-header", is_flag=True, help="The CSV has no header row."),
-        ]
-    ):
-        func = option(func)
-    return func
-
-
-def source_options_from(
-    fmt: str | None, encoding: str | None, delimiter: str | None, no_header: bool
-) -> dict[str, Any]:
-    """The reading options given on the command line (they override the mapping's).
-
-    Raises ``ConfigError`` for a multi-character delimiter.
-    """
-    given: dict[str, Any] = {}
-    if fmt is not None:
-        given["format"] = fmt
-    if encoding is not None:
-        given["encoding"] = encoding
-    if delimiter is not None:
-        if len(delimiter) != 1:
-            raise ConfigError("--delimiter must be a single character")
-        given["delimiter"] = delimiter
-    if no_header:
-        given["has_header"] = False
-    return given
+__all__ = ["command", "parse_joins", "render_summary"]
 
 
 def parse_joins(values: tuple[str, ...]) -> dict[str, Path] | list[Path]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -274,22 +276,19 @@ def test_ctrl_c_exits_130_without_traceback(
     assert not (tmp_path / "out").exists()
 
 
-def test_source_options_match_the_shared_group() -> None:
-    """validate's own copy of the source options offers what migrate.cli._options' group does."""
-    import click  # noqa: PLC0415
-
+def test_cli_formats_match_the_readers() -> None:
+    """The --format choices (kept apart so that loading a command skips polars) are the readers'."""
     from migrate.cli import _options  # noqa: PLC0415
-    from migrate.cli import validate as module  # noqa: PLC0415
     from migrate.sources import FORMATS  # noqa: PLC0415
 
-    def described(decorator: object) -> list[tuple[str | None, list[str], bool, str | None]]:
-        cmd = click.command()(decorator(lambda **_: None))  # type: ignore[operator]
-        return [
-            (p.name, p.opts, getattr(p, "is_flag", False), getattr(p, "help", None))
-            for p in cmd.params
-        ]
+    assert _options.FORMATS == FORMATS
 
-    assert described(module.source_options) == described(_options.source_options)
-    assert module._FORMATS == FORMATS
-    for args in [("csv", "latin-1", ";", True), (None, None, None, False)]:
-        assert module.source_options_from(*args) == _options.source_options_from(*args)
+
+def test_validate_does_not_load_the_runner() -> None:
+    """Loading the validate command imports neither the runner nor httpx (start-up cost)."""
+    code = (
+        "import sys, migrate.cli.validate; "
+        "print(sorted(m for m in ('migrate.runner', 'httpx') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
