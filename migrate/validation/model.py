@@ -14,6 +14,9 @@ from typing import Final
 
 import polars as pl
 
+from migrate.mapping.spec import LIST_FIELDS, METADATA_FIELDS, STATUS_VALUES, STRING_FIELDS
+from migrate.mapping.spec import STATUS_FIELDS as MAPPING_STATUS_FIELDS
+
 __all__ = [
     "IDENTIFICATION_STATUSES",
     "LIST_FIELDS",
@@ -27,24 +30,10 @@ __all__ = [
     "ValidationSettings",
 ]
 
-STRING_FIELDS: Final = (
-    "external_id",
-    "first_name",
-    "last_name",
-    "username",
-    "password",
-    "password_digest",
-    "password_hasher",
-    "totp_secret",
-    "created_at",
-    "legal_accepted_at",
-    "locale",
-)
-LIST_FIELDS: Final = ("email_address", "phone_number", "web3_wallet", "backup_codes")
+# The mapped frame's fields are the mapping's (one list, kept in migrate.mapping.spec).
 # Lists parallel to email_address / phone_number: one "verified" | "reserved" per address.
-STATUS_FIELDS: Final = ("email_address", "phone_number")
-IDENTIFICATION_STATUSES: Final = ("verified", "reserved")
-METADATA_FIELDS: Final = ("public_metadata", "private_metadata", "unsafe_metadata")
+STATUS_FIELDS: Final = tuple(MAPPING_STATUS_FIELDS.values())
+IDENTIFICATION_STATUSES: Final = STATUS_VALUES
 
 
 @dataclass(frozen=True)
