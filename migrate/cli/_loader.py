@@ -26,7 +26,7 @@ from migrate.cli._common import (
     EXIT_OK,
     EXIT_RUN_ERROR,
 )
-from migrate.cli._options import read_secret_key, row_window, source_options_from
+from migrate.cli._options import parse_joins, read_secret_key, row_window, source_options_from
 from migrate.errors import ConfigError
 from migrate.reports.run import ReportPaths
 from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow, RunOutcome
@@ -311,7 +311,6 @@ def execute_run(args: RunArgs) -> int:
         raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
     if not args.sandbox:
         read_secret_key(args.secret_key_file)  # fail on a missing key before any work
-    from migrate.cli.validate import parse_joins  # noqa: PLC0415 - shares --join parsing
 
     prepared = prepare_input(args.input_path, args.mapping, overrides, parse_joins(args.joins))
     run_dir = args.run_dir or default_run_dir(args.input_path, sandbox=args.sandbox)

@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEY_ENV",
+    "join_option",
     "pacing_options",
+    "parse_joins",
     "read_secret_key",
     "row_window",
     "source_options",
@@ -172,3 +174,28 @@ def row_window(limit: int | None, rows: str | None) -> RowWindow:
     from migrate.runner.engine import RowWindow  # noqa: PLC0415 - lazy: the runner is heavy
 
     return RowWindow(first, last, limit)
+
+
+def join_option(func: F) -> F:
+    """``--join [NAME=]FILE`` (repeatable): the file of each ``[[join]]`` in the mapping."""
+    return click.option(
+        "--join",
+        "joins",
+        multiple=True,
+        metavar="[NAME=]FILE",
+        help="The file of a [[join]] in the mapping (repeatable; NAME= picks the join).",
+    )(func)
+
+
+def parse_joins(values: tuple[str, ...]) -> dict[str, Path] | list[Path]:
+    """``--join NAME=FILE`` values as a dict, or bare ``--join FILE`` values as a list.
+
+    Raises ``ConfigError`` when both forms are mixed.
+    """
+    named = [v for v in values if "=" in v and not Path(v).exists()]
+    if named and len(named) != len(values):
+        raise ConfigError("--join: give every join as NAME=FILE, or only bare FILE values")
+    if named:
+        pairs = [v.split("=", 1) for v in named]
+        return {name: Path(path) for name, path in pairs}
+    return [Path(v) for v in values]

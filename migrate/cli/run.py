@@ -8,7 +8,7 @@ import click
 
 from migrate.cli._common import handle_errors
 from migrate.cli._loader import RunArgs, execute_run, interruptible
-from migrate.cli._options import pacing_options, source_options, target_options
+from migrate.cli._options import join_option, pacing_options, source_options, target_options
 
 
 @click.command()
@@ -28,13 +28,7 @@ from migrate.cli._options import pacing_options, source_options, target_options
 @click.option("--rows", "rows", metavar="A-B", help="Send only input rows A to B (inclusive).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-@click.option(
-    "--join",
-    "joins",
-    multiple=True,
-    metavar="[NAME=]FILE",
-    help="The file of a [[join]] in the mapping (repeatable; NAME= picks the join).",
-)
+@join_option
 @source_options
 def command(
     *,

@@ -16,24 +16,10 @@ from typing import Any
 import click
 
 from migrate.cli._common import EXIT_FAILED_ROWS, EXIT_INTERRUPTED, EXIT_OK, fail, handle_errors
-from migrate.cli._options import source_options, source_options_from
+from migrate.cli._options import join_option, parse_joins, source_options, source_options_from
 from migrate.errors import ConfigError
 
-__all__ = ["command", "parse_joins", "render_summary"]
-
-
-def parse_joins(values: tuple[str, ...]) -> dict[str, Path] | list[Path]:
-    """``--join NAME=FILE`` values as a dict, or bare ``--join FILE`` values as a list.
-
-    Raises ``ConfigError`` when both forms are mixed.
-    """
-    named = [v for v in values if "=" in v and not Path(v).exists()]
-    if named and len(named) != len(values):
-        raise ConfigError("--join: give every join as NAME=FILE, or only bare FILE values")
-    if named:
-        pairs = [v.split("=", 1) for v in named]
-        return {name: Path(path) for name, path in pairs}
-    return [Path(v) for v in values]
+__all__ = ["command", "render_summary"]
 
 
 @click.command(name="validate")
@@ -58,13 +44,7 @@ def parse_joins(values: tuple[str, ...]) -> dict[str, Path] | list[Path]:
     help="Print the first N CreateUser bodies as they would be sent, secrets masked.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-@click.option(
-    "--join",
-    "joins",
-    multiple=True,
-    metavar="[NAME=]FILE",
-    help="The file of a [[join]] in the mapping (repeatable; NAME= picks the join).",
-)
+@join_option
 @source_options
 def command(
     *,
