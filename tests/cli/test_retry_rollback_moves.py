@@ -6,15 +6,13 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from click.testing import CliRunner, Result
 
 from migrate.cli import main
-from migrate.sandbox import SandboxConfig, SandboxHandle, running_sandbox
+from migrate.sandbox import SandboxHandle
 from migrate.state import PlanRow, RowState, StateStore
 
 MAPPING = """
@@ -44,13 +42,6 @@ def write_csv(path: Path, rows: list[list[str]]) -> Path:
         writer.writerows(rows)
     (path.parent / "map.toml").write_text(MAPPING)
     return path
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxHandle]:
-    """A fresh development sandbox, limits off, on a real socket."""
-    with running_sandbox(SandboxConfig.for_tests()) as handle:
-        yield handle
 
 
 def invoke(handle: SandboxHandle, *args: str) -> Result:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -54,13 +53,6 @@ def write_input(directory: Path, n: int, *, bad: int = 0, name: str = "users.csv
         writer.writerows(_rows(n, bad=bad))
     (directory / "map.toml").write_text(MAPPING, encoding="utf-8")
     return path
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxHandle]:
-    """A fresh development sandbox with limits off, on a real socket."""
-    with running_sandbox(SandboxConfig.for_tests()) as handle:
-        yield handle
 
 
 def invoke(handle: SandboxHandle | None, *args: str, key: str | None = None) -> Result:

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import bcrypt
 import httpx
-import pytest
 from click.testing import CliRunner, Result
 
 from migrate.cli import main
-from migrate.sandbox import SandboxConfig, SandboxHandle, running_sandbox
+from migrate.sandbox import SandboxHandle
 
 MAPPING = """
 [source]
@@ -57,13 +55,6 @@ def take_emails(handle: SandboxHandle, *numbers: int) -> None:
             json={"external_id": f"other{i}", "email_address": [f"user{i}@example.com"]},
             headers={"Authorization": f"Bearer {handle.secret_key}"},
         ).raise_for_status()
-
-
-@pytest.fixture
-def sandbox() -> Iterator[SandboxHandle]:
-    """A fresh development sandbox, limits off, on a real socket."""
-    with running_sandbox(SandboxConfig.for_tests()) as handle:
-        yield handle
 
 
 def invoke(handle: SandboxHandle, *args: str) -> Result:
