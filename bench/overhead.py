@@ -3,7 +3,7 @@
     uv run python bench/overhead.py                        # CPU: 20,000 users
     uv run python bench/overhead.py --cpu 50000
     uv run python bench/overhead.py --rss 100000 1000000   # peak RSS of full runs
-    uv run python bench/overhead.py --cpu 0 --clients 20000  # ClerkClient CPU/request by transport
+    uv run python bench/overhead.py --cpu 0 --clients 20000  # CPU per request: wire vs httpx
 
 The sandbox runs as its own process with every limit off (``--rate-limit 0 --user-cap 0``) and
 no latency, so the run is bound by the tool and the server, not by pacing. The tool runs as a
@@ -16,10 +16,9 @@ peak RSS come from ``os.wait4`` on that process alone (the sandbox's own costs a
   recorder driving an in-memory API that answers instantly, in this process: what the tool adds
   on top of the HTTP client.
 - CPU per request of ``ClerkClient.create_user`` alone (``--clients N``), in this process against
-  the same sandbox, every connection busy, for each way of holding ``--concurrency`` connections:
-  ``origin`` (the default ``OriginTransport``: one idle stack of httpcore connections),
-  ``httpx`` (httpx's own pooled transport, what ClerkClient used before), ``sharded`` (several
-  ClerkClients over httpx's transport with ``--shard`` connections each, workers taking turns).
+  the same sandbox, every connection busy, over ``--concurrency`` connections: ``wire`` (the
+  default, ``migrate.clerk.wire.Wire``) and ``httpx`` (ClerkClient over httpx's own pooled
+  transport, its test seam, which is how it sent before ``Wire``).
 - Peak RSS of a full run on a 100 k-row and a 1 M-row input. Target: the 1 M run within 1.3x
   of the 100 k run (memory flat in the input size).
 """
@@ -48,7 +47,7 @@ from migrate.runner.ledger import StoreLedger
 from migrate.runner.session import open_run, prepare_input
 from migrate.secrets import Secret
 
-TRANSPORTS = ("origin", "httpx", "sharded")
+TRANSPORTS = ("wire", "httpx")
 
 
 class InstantApi:
@@ -121,19 +120,11 @@ def measure(n: int, concurrency: int) -> dict[str, float]:
     }
 
 
-def _clients(kind: str, url: str, key: str, concurrency: int, shard: int) -> list[ClerkClient]:
-    """The ClerkClients one measurement sends through (several only when sharded)."""
-    if kind == "origin":
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        return [ClerkClient(url, Secret(key), limits=limits)]
-    size = concurrency if kind == "httpx" else shard
-    limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-    return [
-        ClerkClient(
-            url, Secret(key), limits=limits, transport=httpx.AsyncHTTPTransport(limits=limits)
-        )
-        for _ in range(-(-concurrency // size))
-    ]
+def _clients(kind: str, url: str, key: str, concurrency: int) -> list[ClerkClient]:
+    """The ClerkClient one measurement sends through: its own Wire, or httpx's transport."""
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    transport = httpx.AsyncHTTPTransport(limits=limits) if kind == "httpx" else None
+    return [ClerkClient(url, Secret(key), limits=limits, transport=transport)]
 
 
 async def _drive_clients(clients: list[ClerkClient], start: int, n: int, workers: int) -> float:
@@ -155,7 +146,7 @@ async def _drive_clients(clients: list[ClerkClient], start: int, n: int, workers
     return time.process_time() - cpu0
 
 
-def measure_clients(n: int, concurrency: int, shard: int, repeat: int) -> dict[str, list[float]]:
+def measure_clients(n: int, concurrency: int, repeat: int) -> dict[str, list[float]]:
     """ClerkClient CPU ms per create for each transport (``repeat`` rounds, interleaved)."""
     sandbox, url, key = start_sandbox(
         "--instance", "production", "--rate-limit", "0", "--user-cap", "0", "--seed", "1"
@@ -165,7 +156,7 @@ def measure_clients(n: int, concurrency: int, shard: int, repeat: int) -> dict[s
 
     async def one(kind: str) -> float:
         nonlocal next_id
-        clients = _clients(kind, url, key, concurrency, shard)
+        clients = _clients(kind, url, key, concurrency)
         for clerk in clients:
             await clerk.__aenter__()
         try:
@@ -195,16 +186,14 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--engine-only", type=int, default=0, help="rows for the no-HTTP figure")
     parser.add_argument("--clients", type=int, default=0, help="creates per transport compared")
-    parser.add_argument("--shard", type=int, default=4, help="connections per sharded client")
     parser.add_argument("--repeat", type=int, default=2, help="rounds of the transport comparison")
     args = parser.parse_args()
     if args.clients:
-        figures = measure_clients(args.clients, args.concurrency, args.shard, args.repeat)
+        figures = measure_clients(args.clients, args.concurrency, args.repeat)
         for kind, values in figures.items():
             shown = " / ".join(f"{v:.3f}" for v in values)
             print(
-                f"client {kind:>7}: {args.concurrency} connections"
-                f"{f' as clients of {args.shard}' if kind == 'sharded' else ''}: "
+                f"client {kind:>5}: {args.concurrency} connections: "
                 f"{shown} ms CPU per create ({args.clients:,} creates per round)"
             )
     if args.engine_only:

@@ -1,6 +1,8 @@
 """The Clerk Backend API client: the one place an HTTP status or body becomes a typed outcome.
 
-``ClerkClient`` wraps one keep-alive ``httpx.AsyncClient``. Every method returns an outcome
+``ClerkClient`` talks through one ``wire.Wire`` (a lean keep-alive HTTP/1.1 pool to the API's
+origin) or, when given an ``httpx`` transport (the test seam: ``httpx.MockTransport``, the
+in-process sandbox), through an ``httpx.AsyncClient`` over it. Every method returns an outcome
 (``migrate.clerk.outcomes``) and never raises for an HTTP status or a transport failure; only
 misuse raises (a client used outside ``async with``, more than 100 values in one filter).
 It does not pace or retry: the caller's limiter counts every call, and ``retry.classify``
@@ -19,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Self
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
@@ -43,7 +45,7 @@ from migrate.clerk.outcomes import (
     VerifyOutcome,
 )
 from migrate.clerk.retry import parse_retry_after
-from migrate.clerk.transport import OriginTransport
+from migrate.clerk.wire import RawResponse, Wire
 from migrate.errors import ConfigError
 from migrate.secrets import Secret
 
@@ -67,7 +69,7 @@ DEFAULT_LIMITS: Final = httpx.Limits(max_connections=256, max_keepalive_connecti
 # Clerk's list filters take at most 100 values each (clerk-api.md §6).
 MAX_FILTER_VALUES: Final = 100
 MAX_LIST_LIMIT: Final = 500
-# httpx reads max_connections=None as "no cap"; OriginTransport wants a number.
+# httpx reads max_connections=None as "no cap"; Wire wants a number.
 _UNCAPPED_CONNECTIONS: Final = 1024
 _LOOPBACK_NAMES: Final = frozenset({"localhost"})
 
@@ -111,10 +113,11 @@ def _is_loopback(host: str) -> bool:
 class ClerkClient:
     """An async Backend API client. Use as ``async with ClerkClient(...) as clerk:``.
 
-    By default requests go through ``OriginTransport`` (one origin, an O(1) idle stack of at
-    most ``limits.max_connections`` httpcore connections, ``limits.keepalive_expiry``), which
-    costs far less CPU per request than httpx's pooled transport. ``transport`` replaces it:
-    the test seam (``httpx.MockTransport``, ``httpx.ASGITransport``).
+    By default requests go through a ``Wire`` (one origin, an idle stack of at most
+    ``limits.max_connections`` connections kept ``limits.keepalive_expiry`` seconds, the
+    ``timeout``'s connect / read / pool parts), which costs a fraction of httpx's CPU per
+    request. ``transport`` sends through ``httpx.AsyncClient`` over that transport instead: the
+    test seam (``httpx.MockTransport``, ``httpx.ASGITransport``); outcomes are the same.
     Raises ``ConfigError`` for a base URL that is not https (or http to loopback).
     """
 
@@ -139,29 +142,39 @@ class ClerkClient:
         self._limits = limits
         self._user_agent = user_agent
         self._http: httpx.AsyncClient | None = None
+        self._wire: Wire | None = None
         self._json_headers = httpx.Headers()
         self._timeout_dict = timeout.as_dict()
         self._urls: dict[str, httpx.URL] = {}
+        self._prefix = urlsplit(self.base_url).path  # "/v1": request targets start with it
 
     def __repr__(self) -> str:
         return f"ClerkClient({self.base_url!r}, secret_key=Secret('…(masked)'))"
 
     async def __aenter__(self) -> Self:
-        transport = self._transport or OriginTransport(
-            self.base_url,
-            max_connections=self._limits.max_connections or _UNCAPPED_CONNECTIONS,
-            keepalive_expiry=self._limits.keepalive_expiry,
-        )
+        headers = {
+            "Authorization": f"Bearer {self._secret_key.reveal()}",
+            "Clerk-API-Version": self.api_version,
+            "User-Agent": self._user_agent,
+            "Accept": "application/json",
+        }
+        if self._transport is None:
+            self._wire = Wire(
+                self.base_url,
+                # Clerk's answers are small JSON: compressing them costs more CPU than it saves.
+                [*headers.items(), ("Accept-Encoding", "identity")],
+                max_connections=self._limits.max_connections or _UNCAPPED_CONNECTIONS,
+                keepalive_expiry=self._limits.keepalive_expiry,
+                connect_timeout=self._timeout.connect,
+                read_timeout=self._timeout.read,
+                pool_timeout=self._timeout.pool,
+            )
+            return self
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
-            headers={
-                "Authorization": f"Bearer {self._secret_key.reveal()}",
-                "Clerk-API-Version": self.api_version,
-                "User-Agent": self._user_agent,
-                "Accept": "application/json",
-            },
+            headers=headers,
             timeout=self._timeout,
-            transport=transport,
+            transport=self._transport,
             follow_redirects=False,
             trust_env=False,  # no proxy from the environment: traffic goes where the URL says
         )
@@ -179,6 +192,9 @@ class ClerkClient:
 
     async def aclose(self) -> None:
         """Close the connection pool (idempotent)."""
+        if self._wire is not None:
+            wire, self._wire = self._wire, None
+            await wire.aclose()
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
@@ -188,7 +204,7 @@ class ClerkClient:
     async def create_user(self, body: Mapping[str, Any]) -> CreateOutcome:
         """``POST /users`` with ``body`` exactly as given → ``Created | Rejected | Transient``."""
         response = await self._send("POST", "/users", body=body)
-        if not isinstance(response, httpx.Response):
+        if not isinstance(response, RawResponse):
             return response
         if response.is_success:
             user = _user_from(response)
@@ -220,7 +236,7 @@ class ClerkClient:
         params = _filters(external_id, email_address, phone_number, username, user_id)
         params += [("limit", str(limit)), ("offset", str(offset))]
         response = await self._send("GET", "/users", params=params)
-        if not isinstance(response, httpx.Response):
+        if not isinstance(response, RawResponse):
             return response
         if not response.is_success:
             return _failure(response)
@@ -245,7 +261,7 @@ class ClerkClient:
         """``GET /users/count`` with the same filters as ``list_users`` (none: every user)."""
         params = _filters(external_id, email_address, phone_number, username, user_id)
         response = await self._send("GET", "/users/count", params=params)
-        if not isinstance(response, httpx.Response):
+        if not isinstance(response, RawResponse):
             return response
         if not response.is_success:
             return _failure(response)
@@ -258,7 +274,7 @@ class ClerkClient:
     async def get_user(self, user_id: str) -> GetOutcome:
         """``GET /users/{id}`` → ``Fetched``; a missing user is ``Rejected(404, ...)``."""
         response = await self._send("GET", f"/users/{_segment(user_id)}")
-        if not isinstance(response, httpx.Response):
+        if not isinstance(response, RawResponse):
             return response
         if response.is_success:
             user = _user_from(response)
@@ -268,7 +284,7 @@ class ClerkClient:
     async def delete_user(self, user_id: str) -> DeleteOutcome:
         """``DELETE /users/{id}`` → ``Deleted``; a missing user is ``Rejected(404, ...)``."""
         response = await self._send("DELETE", f"/users/{_segment(user_id)}")
-        if not isinstance(response, httpx.Response):
+        if not isinstance(response, RawResponse):
             return response
         if response.is_success:
             return Deleted(user_id)
@@ -285,7 +301,7 @@ class ClerkClient:
             f"/users/{_segment(user_id)}/verify_password",
             body={"password": password.reveal()},
         )
-        if not isinstance(response, httpx.Response):
+        if not isinstance(response, RawResponse):
             return response
         if response.is_success:
             data = _json(response)
@@ -317,9 +333,9 @@ class ClerkClient:
         *,
         body: Mapping[str, Any] | None = None,
         params: list[tuple[str, str | int | float | bool | None]] | None = None,
-    ) -> httpx.Response | Rejected | Transient:
+    ) -> RawResponse | Rejected | Transient:
         """Send one request; a transport failure comes back as a ``Transient``."""
-        if self._http is None:
+        if self._wire is None and self._http is None:
             raise RuntimeError("ClerkClient must be used inside 'async with'")
         content: bytes | None = None
         if body is not None:
@@ -333,17 +349,10 @@ class ClerkClient:
                     message="the request body is not JSON-serialisable",
                 )
         try:
-            # Built here rather than by AsyncClient.request, which re-parses and re-joins the
-            # base URL and re-merges the default headers on every call (~10% of a request's CPU).
-            request = httpx.Request(
-                method,
-                httpx.URL(self.base_url + path, params=params) if params else self._url(path),
-                headers=self._http.headers if content is None else self._json_headers,
-                content=content,
-                extensions={"timeout": self._timeout_dict},
-            )
-            response = await self._http.send(request)
-            await response.aread()
+            if self._wire is not None:
+                target = self._prefix + path + (f"?{urlencode(params)}" if params else "")
+                return await self._wire.request(method, target, content)
+            return await self._via_httpx(method, path, content, params)
         except httpx.ConnectTimeout:
             return Transient("timeout", ambiguous=False)
         except httpx.PoolTimeout:
@@ -356,7 +365,32 @@ class ClerkClient:
             return Transient("protocol")
         except httpx.TransportError:
             return Transient("connection")
-        return response
+
+    async def _via_httpx(
+        self,
+        method: str,
+        path: str,
+        content: bytes | None,
+        params: list[tuple[str, str | int | float | bool | None]] | None,
+    ) -> RawResponse:
+        """Send through the ``httpx`` transport given at construction (the test seam)."""
+        assert self._http is not None
+        # Built here rather than by AsyncClient.request, which re-parses and re-joins the base
+        # URL and re-merges the default headers on every call.
+        request = httpx.Request(
+            method,
+            httpx.URL(self.base_url + path, params=params) if params else self._url(path),
+            headers=self._http.headers if content is None else self._json_headers,
+            content=content,
+            extensions={"timeout": self._timeout_dict},
+        )
+        response = await self._http.send(request)
+        content = await response.aread()
+        headers: dict[str, str] = {}
+        for name, value in response.headers.multi_items():
+            key = name.lower()
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        return RawResponse(response.status_code, headers, content)
 
 
 def _filters(
@@ -394,14 +428,14 @@ def _segment(user_id: str) -> str:
     return quote(user_id, safe="")
 
 
-def _json(response: httpx.Response) -> Any:
+def _json(response: RawResponse) -> Any:
     try:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         return None
 
 
-def _user_from(response: httpx.Response) -> ClerkUser | None:
+def _user_from(response: RawResponse) -> ClerkUser | None:
     data = _json(response)
     if not isinstance(data, dict):
         return None
@@ -411,16 +445,16 @@ def _user_from(response: httpx.Response) -> ClerkUser | None:
         return None
 
 
-def _trace_id(response: httpx.Response, body: Any = None) -> str | None:
+def _trace_id(response: RawResponse, body: Any = None) -> str | None:
     if isinstance(body, dict):
         trace = body.get("clerk_trace_id")
         if isinstance(trace, str) and trace:
             return trace
-    header: str | None = response.headers.get("Clerk-Trace-Id") or response.headers.get("CF-Ray")
+    header: str | None = response.headers.get("clerk-trace-id") or response.headers.get("cf-ray")
     return header
 
 
-def _garbled(response: httpx.Response) -> Transient:
+def _garbled(response: RawResponse) -> Transient:
     """A success status whose body we cannot read: the call may have worked (ambiguous)."""
     return Transient(
         "protocol", status=response.status_code, trace_id=_trace_id(response, _json(response))
@@ -449,7 +483,7 @@ def _errors(body: Any) -> tuple[ErrorDetail, ...]:
     return tuple(details)
 
 
-def _failure(response: httpx.Response, now: datetime | None = None) -> Rejected | Transient:
+def _failure(response: RawResponse, now: datetime | None = None) -> Rejected | Transient:
     """Turn a non-success response into ``Transient`` (429, 408, 5xx) or ``Rejected``."""
     status = response.status_code
     body = _json(response)
@@ -458,7 +492,7 @@ def _failure(response: httpx.Response, now: datetime | None = None) -> Rejected 
     code = errors[0].code if errors else None
     if status == 429:
         retry_after = parse_retry_after(
-            response.headers.get("Retry-After"), now or datetime.now(UTC)
+            response.headers.get("retry-after"), now or datetime.now(UTC)
         )
         return Transient(
             "rate_limited",
@@ -470,7 +504,7 @@ def _failure(response: httpx.Response, now: datetime | None = None) -> Rejected 
         )
     if status == 408 or status >= 500:
         retry_after = parse_retry_after(
-            response.headers.get("Retry-After"), now or datetime.now(UTC)
+            response.headers.get("retry-after"), now or datetime.now(UTC)
         )
         return Transient(
             "timeout" if status == 408 else "server_error",
