@@ -43,10 +43,11 @@ from dataclasses import dataclass
 from typing import Final
 
 import anyio
+import certifi
 import httptools
 import httpx
 
-__all__ = ["MAX_BODY", "RawResponse", "Wire"]
+__all__ = ["MAX_BODY", "RawResponse", "Wire", "default_ssl_context"]
 
 # Clerk's largest answer is a list page of 500 users (a few MB); anything far bigger is an error.
 MAX_BODY: Final = 64 << 20
@@ -207,6 +208,15 @@ class _Connection(asyncio.Protocol):
             self._transport.abort()
 
 
+def default_ssl_context() -> ssl.SSLContext:
+    """A verifying TLS context trusting certifi's CA bundle, as httpx's default does.
+
+    certifi rather than the system store: the tool then behaves alike wherever Python came from
+    (some builds ship with an empty system store), and ``SSL_CERT_FILE`` cannot redirect it.
+    """
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 def _inflate(encoding: str, body: bytes) -> bytes:
     """Undo ``Content-Encoding`` gzip / deflate (zlib-wrapped or raw); anything else is refused."""
     if encoding in ("gzip", "x-gzip"):
@@ -224,9 +234,9 @@ class Wire:
 
     ``base_url`` gives the origin (scheme, host, port; its path is not used: callers pass the
     whole request target). ``headers`` are sent with every request (``Host`` is added).
-    ``ssl_context`` is used for ``https`` (default: ``ssl.create_default_context()``, which
-    verifies the certificate and the host name). Raises ``ValueError`` for a URL that is not
-    http(s) or a ``max_connections`` below 1.
+    ``ssl_context`` is used for ``https`` (default: ``default_ssl_context()``, which verifies
+    the certificate and the host name against certifi's CA bundle). Raises ``ValueError`` for
+    a URL that is not http(s) or a ``max_connections`` below 1.
     """
 
     def __init__(
@@ -248,9 +258,7 @@ class Wire:
             raise ValueError(f"{base_url!r} is not an http(s) URL")
         self.host = url.host
         self.port = url.port or _DEFAULT_PORTS[url.scheme]
-        self.ssl_context = (
-            (ssl_context or ssl.create_default_context()) if url.scheme == "https" else None
-        )
+        self.ssl_context = (ssl_context or default_ssl_context()) if url.scheme == "https" else None
         host = url.raw_host.decode("ascii")
         if ":" in host:
             host = f"[{host}]"  # an IPv6 literal

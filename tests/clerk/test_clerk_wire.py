@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import anyio
+import certifi
 import httpx
 import pytest
 from cryptography import x509
@@ -530,7 +531,13 @@ async def test_https_refuses_an_untrusted_certificate(tls_server: ScriptedServer
     assert tls_server.requests == []
 
 
-def test_plain_http_has_no_tls_context() -> None:
-    """An http URL (the sandbox) makes no TLS context; https defaults to port 443."""
+def test_plain_http_has_no_tls_context_and_https_trusts_certifi() -> None:
+    """An http URL (the sandbox) makes no TLS context; https uses port 443 and certifi's CAs."""
     assert Wire("http://127.0.0.1:8080", HEADERS).ssl_context is None
-    assert Wire("https://api.clerk.com/v1", HEADERS).port == 443
+    wire = Wire("https://api.clerk.com/v1", HEADERS)
+    assert wire.port == 443
+    assert wire.ssl_context is not None
+    trusted = {c["subject"] for c in wire.ssl_context.get_ca_certs()}
+    bundle = ssl.create_default_context(cafile=certifi.where()).get_ca_certs()
+    assert trusted == {c["subject"] for c in bundle}
+    assert len(trusted) > 50
