@@ -26,6 +26,7 @@ from migrate.runner.jobs import Event, EventKind, Job
 from migrate.runner.pacing import Pacer, PacingStats
 from migrate.runner.reconcile import ReconcileResult, reconcile_in_flight
 from migrate.runner.recorder import Ledger, Progress, Recorder, RunTally
+from migrate.runner.streams import send
 from migrate.runner.workers import OutageStreak, Stopper, UsersApi, Worker, WorkerSettings
 
 __all__ = [
@@ -181,9 +182,9 @@ async def execute(
                 for index, job in enumerate(batch):
                     if stopper.event.is_set():  # a stop may arrive while we wait to queue
                         for unsent in batch[index:]:
-                            await event_send.send(Event(EventKind.RELEASED, unsent.row))
+                            await send(event_send, Event(EventKind.RELEASED, unsent.row))
                         break
-                    await job_send.send(job)
+                    await send(job_send, job)
 
     try:
         async with anyio.create_task_group() as tg:

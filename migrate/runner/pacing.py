@@ -18,9 +18,11 @@ target is applied to an ``anyio.CapacityLimiter`` whose size can change at run t
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 
 import anyio
 from aiolimiter import AsyncLimiter
@@ -46,6 +48,12 @@ _HEADROOM = 2.0  # in-flight requests per (rate x mean latency): absorbs the lat
 _SPARE = 2
 _MIN_CONCURRENCY = 1
 _MAX_CONCURRENCY = 64
+
+
+def _loop_time() -> float:
+    """The event loop's clock: what ``anyio.current_time`` returns on asyncio, minus its
+    backend lookup (read a few times per request). asyncio is the only backend (aiolimiter)."""
+    return asyncio.get_running_loop().time()
 
 
 def default_rate(secret_key_is_production: bool) -> float:
@@ -85,7 +93,7 @@ class Pacer:
         fixed_concurrency: int | None = None,
         max_concurrency: int = _MAX_CONCURRENCY,
         initial_latency: float = 0.15,
-        clock: Callable[[], float] = anyio.current_time,
+        clock: Callable[[], float] = _loop_time,
     ) -> None:
         if rate <= 0:
             raise ValueError("rate must be positive")
@@ -106,6 +114,7 @@ class Pacer:
         self._fixed = fixed_concurrency
         self._max_concurrency = max(fixed_concurrency or 0, max_concurrency)
         self.gate = anyio.CapacityLimiter(self._target_concurrency())
+        self.slot = Slot(self.gate)
         self.stats = PacingStats()
 
     # -- rate -------------------------------------------------------------------------------
@@ -122,10 +131,14 @@ class Pacer:
 
     async def acquire(self) -> None:
         """Wait for any global pause to end, then for capacity in the shared limiter."""
-        await self._wait_pause()
+        now = self._clock()
+        if self._paused_until > now:
+            await self._wait_pause()
+        paused_until = self._paused_until
         await self.limiter.acquire(min(1.0 / self.factor, self._burst))
-        # A 429 may have arrived while this request waited for capacity: honour it too.
-        await self._wait_pause()
+        if self._paused_until != paused_until:
+            # a 429 arrived while this request waited for capacity: honour it too
+            await self._wait_pause()
         now = self._clock()
         if self.stats.first_request_at is None:
             self.stats.first_request_at = now
@@ -157,6 +170,8 @@ class Pacer:
         """Feed a response's latency; after a quiet spell without 429s raise the rate a step."""
         self.latency += _LATENCY_ALPHA * (latency - self.latency)
         self.stats.max_latency = max(self.stats.max_latency, latency)
+        if self.factor >= 1.0 and self._fixed is not None:
+            return  # nothing to recover, nothing to resize: the common case, kept cheap
         now = self._clock()
         quiet = now - self._last_429
         if (
@@ -182,3 +197,30 @@ class Pacer:
             return self._fixed
         wanted = math.ceil(self.current_rate * self.latency * _HEADROOM) + _SPARE
         return max(_MIN_CONCURRENCY, min(self._max_concurrency, wanted))
+
+
+class Slot:
+    """``async with pacer.slot``: hold one of the gate's concurrency tokens for a request.
+
+    Takes a free token at once; only when none is free does it wait (and yield), where
+    ``async with gate`` would go once round the event loop on every request.
+    """
+
+    __slots__ = ("_gate",)
+
+    def __init__(self, gate: anyio.CapacityLimiter) -> None:
+        self._gate = gate
+
+    async def __aenter__(self) -> None:
+        try:
+            self._gate.acquire_nowait()
+        except anyio.WouldBlock:
+            await self._gate.acquire()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._gate.release()

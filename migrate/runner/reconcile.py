@@ -50,7 +50,7 @@ async def find_with_retries(
     wait = backoff or (lambda attempt: rng.uniform(0, min(30.0, 0.5 * 2**attempt)))
     failures = 0
     while True:
-        async with pacer.gate:
+        async with pacer.slot:
             await pacer.acquire()
             result = await api.find(external_ids=external_ids, emails=emails)
         if isinstance(result, list):

@@ -15,9 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from anyio.abc import ObjectReceiveStream
+from anyio import EndOfStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from migrate.runner.jobs import Event, EventKind
+from migrate.runner.streams import receive
 
 __all__ = ["InFlightRow", "Ledger", "Progress", "Recorder", "RunTally"]
 
@@ -160,11 +162,15 @@ class Recorder:
             self.progress.update(self.tally, self._done_since_update)
         self._done_since_update = 0
 
-    async def run(self, events: ObjectReceiveStream[Event]) -> None:
+    async def run(self, events: MemoryObjectReceiveStream[Event]) -> None:
         """Consume events until every sender has closed; always flush what was received."""
         try:
             async with events:
-                async for event in events:
+                while True:
+                    try:
+                        event = await receive(events)
+                    except EndOfStream:
+                        break
                     self.note(event)
         finally:
             # plain synchronous calls: they complete even when the task group is cancelled

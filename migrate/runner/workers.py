@@ -25,12 +25,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 import anyio
-from anyio.abc import ObjectReceiveStream, ObjectSendStream
+from anyio import EndOfStream
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from migrate.clerk.retry import ConfigStreak
 from migrate.clerk.retry import backoff as jittered_backoff
 from migrate.runner.jobs import Event, EventKind, Found, Job, Reply, ReplyAction
 from migrate.runner.pacing import Pacer
+from migrate.runner.streams import receive, send
 
 __all__ = [
     "OutageStreak",
@@ -158,16 +160,22 @@ class Worker:
         # shared too: a network outage must stop the run, not fail every remaining row
         self.outage = outage or OutageStreak(settings.outage_rows)
 
-    async def run(self, jobs: ObjectReceiveStream[Job], events: ObjectSendStream[Event]) -> None:
+    async def run(
+        self, jobs: MemoryObjectReceiveStream[Job], events: MemoryObjectSendStream[Event]
+    ) -> None:
         """Process jobs until the stream ends; after a stop, hand remaining jobs back unsent."""
         async with jobs, events:
-            async for job in jobs:
+            while True:
+                try:
+                    job = await receive(jobs)
+                except EndOfStream:
+                    return
                 if self.stopper.stopping:
-                    await events.send(Event(EventKind.RELEASED, job.row))
+                    await send(events, Event(EventKind.RELEASED, job.row))
                     continue
                 event = await self.process(job, events)
                 self._observe(event)
-                await events.send(event)
+                await send(events, event)
 
     def _observe(self, event: Event) -> None:
         final = (EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED, EventKind.UNRESOLVED)
@@ -189,7 +197,7 @@ class Worker:
             )
 
     async def _call_create(self, job: Job) -> Reply:
-        async with self.pacer.gate:
+        async with self.pacer.slot:
             await self.pacer.acquire()
             started = time.perf_counter()
             reply = await self.api.create(job.body)
@@ -197,7 +205,7 @@ class Worker:
         return reply
 
     async def _call_find(self, job: Job) -> list[Found] | Reply:
-        async with self.pacer.gate:
+        async with self.pacer.slot:
             await self.pacer.acquire()
             if job.external_id:
                 return await self.api.find(external_ids=[job.external_id])
@@ -205,7 +213,7 @@ class Worker:
                 return await self.api.find(emails=[job.email])
         return []
 
-    async def process(self, job: Job, events: ObjectSendStream[Event]) -> Event:
+    async def process(self, job: Job, events: MemoryObjectSendStream[Event]) -> Event:
         """Drive one row to its final event (or a release when the run stops)."""
         failures = 0  # failed attempts other than 429
         limited = 0
@@ -278,9 +286,9 @@ class Worker:
         return failures, limited, failures >= self.settings.max_attempts
 
     async def _wait_before_retry(
-        self, reply: Reply, failures: int, job: Job, events: ObjectSendStream[Event]
+        self, reply: Reply, failures: int, job: Job, events: MemoryObjectSendStream[Event]
     ) -> None:
-        await events.send(Event(EventKind.RETRYING, job.row, code=reply.code, attempts=failures))
+        await send(events, Event(EventKind.RETRYING, job.row, code=reply.code, attempts=failures))
         if reply.rate_limited:
             return  # the pacer's global pause is the wait
         delay = self._backoff(failures, self.rng)

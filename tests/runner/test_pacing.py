@@ -138,3 +138,22 @@ def test_the_progress_bar_shows_counts_and_advances_by_finished_rows() -> None:
     assert "exists=1" in text
     assert "failed=1" in text
     assert "retrying=2" in text
+
+
+def test_a_429_that_arrives_while_a_request_waits_for_capacity_is_honoured() -> None:
+    """A request queued in the limiter when a 429 comes in does not leave until the pause ends."""
+
+    async def main() -> None:
+        clock = Clock()
+        pacer = Pacer(40.0, clock=clock)  # a bucket of 4 requests
+        for _ in range(4):
+            await pacer.acquire()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(pacer.acquire)
+            await anyio.sleep(0)  # the fifth request now waits for capacity
+            pacer.on_rate_limited(3600.0)
+            await anyio.sleep(0.1)  # capacity came back after ~25 ms; the pause still holds
+            assert pacer.stats.requests == 4
+            tg.cancel_scope.cancel()
+
+    anyio.run(main)
