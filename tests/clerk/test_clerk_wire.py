@@ -541,3 +541,16 @@ def test_plain_http_has_no_tls_context_and_https_trusts_certifi() -> None:
     bundle = ssl.create_default_context(cafile=certifi.where()).get_ca_certs()
     assert trusted == {c["subject"] for c in bundle}
     assert len(trusted) > 50
+
+
+async def test_the_key_never_shows_in_repr_or_errors(server: ScriptedServer) -> None:
+    """Neither the pool's repr nor any error it raises carries the Authorization header."""
+    wire = Wire(server.url, HEADERS, read_timeout=0.05)
+    texts = [repr(wire)]
+    for path in ("/stall", "/lost", "/garbage", "/brotli"):
+        with pytest.raises(httpx.HTTPError) as caught:
+            await get(wire, path)
+        texts += [str(caught.value), repr(caught.value)]
+    await wire.aclose()
+    assert texts
+    assert not [t for t in texts if "sk_test_x" in t or "Bearer" in t]
