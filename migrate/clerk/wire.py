@@ -135,6 +135,10 @@ class _Connection(asyncio.Protocol):
         self._body.append(body)
 
     def on_message_complete(self) -> None:
+        if 100 <= self._parser.get_status_code() < 200:
+            # An interim answer (103 Early Hints...): the real response follows on the stream.
+            self._headers, self._body, self._size = [], [], 0
+            return
         if not self._parser.should_keep_alive():
             self.reusable = False
         self._finish()

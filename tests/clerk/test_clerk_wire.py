@@ -1,13 +1,13 @@
 """Wire (the lean HTTP/1.1 client) against scripted servers on 127.0.0.1, plain and TLS.
 
 The server answers by what the path holds: ``/ok`` a JSON body, ``/gzip`` a chunked gzip body,
-``/deflate`` a deflate body, ``/brotli`` a body in an encoding Wire does not speak, ``/eof`` a
-body delimited by closing the connection, ``/garbage`` bytes that are not HTTP, ``/twice`` a
-repeated header, ``/close`` a body with ``Connection: close``, ``/hold`` waits for the test to
-release it, ``/stall`` never answers, ``/lost`` reads the request and closes the socket,
-``/drop`` answers and then closes the socket without saying so, ``/extra`` answers and then sends
-bytes nobody asked for. It counts the connections it accepts and how many were open at once, and
-keeps every request it read.
+``/deflate`` a deflate body, ``/early`` a 103 Early Hints before the answer, ``/brotli`` a body
+in an encoding Wire does not speak, ``/eof`` a body delimited by closing the connection,
+``/garbage`` bytes that are not HTTP, ``/twice`` a repeated header, ``/close`` a body with
+``Connection: close``, ``/hold`` waits for the test to release it, ``/stall`` never answers,
+``/lost`` reads the request and closes the socket, ``/drop`` answers and then closes the socket
+without saying so, ``/extra`` answers and then sends bytes nobody asked for. It counts the
+connections it accepts and how many were open at once, and keeps every request it read.
 """
 
 from __future__ import annotations
@@ -103,6 +103,9 @@ class ScriptedServer:
             return False
         if "/hold" in path:
             await self.release.wait()
+        if "/early" in path:
+            writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
+            await writer.drain()
         if "/garbage" in path:
             writer.write(b"SMTP ready\r\n\r\n")
             await writer.drain()
@@ -222,6 +225,17 @@ async def test_encoded_chunked_and_close_delimited_bodies_are_decoded(
     response = await get(wire, path)
     await wire.aclose()
     assert response.content == COUNT_BODY
+
+
+async def test_an_interim_1xx_answer_is_skipped(server: ScriptedServer) -> None:
+    """A 103 Early Hints before the response is not taken for it; the connection stays usable."""
+    wire = wire_for(server)
+    response = await get(wire, "/early")
+    assert (response.status_code, response.content) == (200, COUNT_BODY)
+    assert "link" not in response.headers
+    assert (await get(wire, "/ok")).content == COUNT_BODY
+    await wire.aclose()
+    assert server.accepted == 1
 
 
 async def test_an_unknown_content_encoding_is_a_decoding_error(server: ScriptedServer) -> None:
