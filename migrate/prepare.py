@@ -7,18 +7,22 @@ bad mapping or an unreadable file fails here, before any row is processed). ``Pr
   _errors``), no payloads and no secrets, in file order and in batches; what the state DB is
   planned from. ``plan()`` is the same rows as one frame (for callers that want it whole);
 - ``counts()`` and ``errors()`` (one line per reason, for reports);
-- ``payloads(rows)`` / ``preview(n)``: CreateUser bodies, re-read from the input in one streaming
-  pass, never all in memory;
+- ``payloads(rows)`` / ``preview(n)``: CreateUser bodies, re-read from the input a piece at a
+  time (only the pieces holding the rows asked for), never all in memory;
 - ``fingerprints``: sha256 of each input file and of the mapping file, for resume checks.
 
-Memory stays flat as the input grows: the plan is computed in one streaming pass that writes,
-per row, its number, key, contacts, a 64-bit rule mask and hashes of the values that must be
-unique to a temporary Parquet file; only the hashes are read back whole (to find duplicates), the
-rest is read back a batch at a time. The file lives in a private temporary directory (``TMPDIR``)
-owned by the ``Prepared``: removed by ``close()``, when the object is garbage collected, or at
-interpreter exit. It holds no secrets (no passwords, digests, TOTP secrets or backup codes).
-``counts()`` and ``errors()`` (what ``validate`` uses) keep ``_row, _key, _mask`` per row in
-memory, as before.
+Memory stays flat as the input grows. The input is read as bounded pieces
+(``sources.SourceReader``: polars reads a lazy scan's whole file ahead of a slow consumer, so a
+scan would not do), each mapped and validated on its own (join files are read once and kept).
+The plan pass writes, per row, its number, key, contacts and a 64-bit rule mask to temporary
+Parquet files (one per piece) and keeps only the hashes of the values that must be unique (to
+find duplicates across the whole input); ``iter_plan`` reads the files back one at a time. The
+files live in a private temporary directory (``TMPDIR``) owned by the ``Prepared``: removed by
+``close()``, when the object is garbage collected, or at interpreter exit. They hold no secrets
+(no passwords, digests, TOTP secrets or backup codes). The plan pass also records where each
+piece lies, so ``payloads(rows)`` for a run of consecutive rows parses only the pieces holding
+them. ``counts()`` and ``errors()`` (what ``validate`` uses) keep ``_row, _key, _mask`` per row
+in memory, from one streaming polars pass (fast, and memory is not their constraint).
 """
 
 from __future__ import annotations
@@ -42,7 +46,7 @@ from migrate.mapping.compile import compile_mapping
 from migrate.mapping.load import load_mapping
 from migrate.mapping.payload import mask_payload, payloads_from_frame
 from migrate.mapping.spec import InferSource, MappingSpec
-from migrate.sources import EMPTY_COLUMN, ROW_COLUMN, scan_source
+from migrate.sources import EMPTY_COLUMN, ROW_COLUMN, SourceReader, reading, scan_source
 from migrate.validation import (
     ERROR_DTYPE,
     ValidationSettings,
@@ -59,7 +63,10 @@ __all__ = ["Counts", "PrepareOptions", "Prepared", "RowPayload", "prepare"]
 
 _PLAN_COLUMNS: Final = ("_row", "_key", "external_id", "email", "_errors")
 _CHUNK: Final = 1 << 20
-_ROW_GROUP: Final = 50_000
+# Rows mapped at once when bodies are made: bounds the mapped frame (which holds secrets in
+# memory only) while keeping polars' per-query cost small.
+_MAP_ROWS: Final = 10_000
+_VERDICT_COLUMNS: Final = (ROW_COLUMN, "_key", "external_id", "email", "_mask")
 
 
 @dataclass(frozen=True)
@@ -139,8 +146,11 @@ class Prepared:
         self.settings = options.settings
         self.source_options = dataclasses.replace(spec.source.options(), **options.source)
         self.join_paths = {j.name: options.joins.get(j.name, j.path) for j in spec.joins}
+        self._joins: dict[str, pl.LazyFrame] = {}
+        self._joins_read = False
         # Fail now, before any row is processed: unreadable files, columns the input lacks.
         self._mapped = self._compile()
+        self._reader: SourceReader | None = None
         self._frame: pl.DataFrame | None = None
         self._firsts = pl.DataFrame(
             schema={ROW_COLUMN: pl.Int64, "reason": pl.Utf8, "_first": pl.Int64}
@@ -148,21 +158,12 @@ class Prepared:
         self._plan: pl.DataFrame | None = None
         self._tmp: weakref.finalize[..., Any] | None = None
         self._tmp_dir = Path()
-        self._plan_path: Path | None = None
+        self._plan_files: list[Path] | None = None
         self._dups: pl.DataFrame | None = None
         self._skipped = 0
 
     def _compile(self) -> pl.LazyFrame:
-        frame = scan_source(self.input, self.source_options)
-        # An empty row keeps its place but gets a negative row number, so one streaming pass can
-        # both count the empty rows and leave them out (compile_mapping keeps only _row).
-        frame = frame.with_columns(
-            pl.when(pl.col(EMPTY_COLUMN))
-            .then(-pl.col(ROW_COLUMN))
-            .otherwise(pl.col(ROW_COLUMN))
-            .alias(ROW_COLUMN)
-        )
-        joined = {}
+        frame = _negate_empty(scan_source(self.input, self.source_options))
         for join in self.spec.joins:
             path = self.join_paths[join.name]
             if path == Path() or not path.name:
@@ -171,8 +172,24 @@ class Prepared:
                     f"{join.name}=FILE"
                 )
             right = scan_source(path, join.options)
-            joined[join.name] = right.filter(~pl.col(EMPTY_COLUMN)).drop(EMPTY_COLUMN)
-        return compile_mapping(self.spec, frame, joined)
+            self._joins[join.name] = right.filter(~pl.col(EMPTY_COLUMN)).drop(EMPTY_COLUMN)
+        return compile_mapping(self.spec, frame, self._joins)
+
+    def _source(self) -> SourceReader:
+        """The input as bounded pieces (opened once, so its piece index is kept)."""
+        if self._reader is None:
+            self._reader = SourceReader(self.input, self.source_options)
+        return self._reader
+
+    def _map_piece(self, piece: pl.DataFrame) -> pl.LazyFrame:
+        """The mapped frame of one piece of the input (empty rows with negative numbers)."""
+        if not self._joins_read:
+            # Read each join file once, not once per piece (they are lookup tables).
+            for name, frame in self._joins.items():
+                with reading(self.join_paths[name]):
+                    self._joins[name] = frame.collect().lazy()
+            self._joins_read = True
+        return compile_mapping(self.spec, _negate_empty(piece.lazy()), self._joins)
 
     @cached_property
     def fingerprints(self) -> dict[str, str]:
@@ -207,43 +224,35 @@ class Prepared:
     def iter_plan(self, batch_size: int = 50_000) -> Iterator[pl.DataFrame]:
         """The rows of ``plan()``, in file order, ``batch_size`` rows a frame (the last fewer).
 
-        The first call makes one streaming pass that writes each row's verdict to a temporary
-        Parquet file and finds the duplicates from the 64-bit key hashes alone; every call then
-        reads that file back a batch at a time, adding the duplicate bits and decoding the
-        errors per batch. So only the hashes and the duplicates found are held for the whole
-        input. Raises ``SourceError``.
+        The first call makes one pass over the input, a piece at a time, that writes each row's
+        verdict to temporary Parquet files and finds the duplicates from the 64-bit key hashes
+        alone; every call then reads those files back one at a time, adding the duplicate bits
+        and decoding the errors per batch. So only the hashes and the duplicates found are held
+        for the whole input. Raises ``SourceError``.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
-        path, dups = self._plan_file()
-        rows = (
-            pl.scan_parquet(path)
-            .select(ROW_COLUMN, "_key", "external_id", "email", "_mask")
-            .filter(pl.col(ROW_COLUMN) > 0)
-        )
+        files, dups = self._plan_file()
         pending: list[pl.DataFrame] = []
         held = 0
-        try:
-            for batch in rows.collect_batches(chunk_size=batch_size):
-                pending.append(batch)
-                held += batch.height
-                # The engine's batches need not be of the size asked; regroup them exactly.
-                while held >= batch_size:
-                    whole = pl.concat(pending, rechunk=True)
-                    yield self._finish(whole.head(batch_size), dups)
-                    rest = whole.slice(batch_size)
-                    pending, held = ([rest], rest.height) if rest.height else ([], 0)
-        except pl.exceptions.PolarsError as exc:
-            raise self._source_error(exc) from exc
+        for file in files:
+            pending.append(pl.read_parquet(file))
+            held += pending[-1].height
+            # The pieces are not of the size asked; regroup them exactly.
+            while held >= batch_size:
+                whole = pl.concat(pending, rechunk=True)
+                yield self._finish(whole.head(batch_size), dups)
+                rest = whole.slice(batch_size)
+                pending, held = ([rest], rest.height) if rest.height else ([], 0)
         if held:
             yield self._finish(pl.concat(pending, rechunk=True), dups)
 
     def close(self) -> None:
-        """Remove the temporary plan file now (else it goes when this object is collected)."""
+        """Remove the temporary plan files now (else they go when this object is collected)."""
         if self._tmp is not None:
             self._tmp()
             self._tmp = None
-            self._plan_path = self._dups = None
+            self._plan_files = self._dups = None
 
     def _plan_schema(self) -> dict[str, pl.DataType]:
         return {
@@ -269,34 +278,41 @@ class Prepared:
         errors = table["_errors"].gather(index)
         return batch.with_columns(errors).select(_PLAN_COLUMNS)
 
-    def _plan_file(self) -> tuple[Path, pl.DataFrame]:
-        """The temporary Parquet file of verdicts (written once) and ``_row, _dup_mask``."""
-        if self._plan_path is not None and self._dups is not None:
-            return self._plan_path, self._dups
+    def _plan_file(self) -> tuple[list[Path], pl.DataFrame]:
+        """The temporary Parquet files of verdicts (written once) and ``_row, _dup_mask``."""
+        if self._plan_files is not None and self._dups is not None:
+            return self._plan_files, self._dups
         if self._tmp is None:
             # Owned by this object: removed by close(), when it is garbage collected, or at exit
             # (weakref.finalize, which unlike TemporaryDirectory warns about none of these).
             folder = tempfile.mkdtemp(prefix="clerk-migrate-plan-")
             self._tmp = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
             self._tmp_dir = Path(folder)
-        path = self._tmp_dir / "verdicts.parquet"
-        try:
-            self._verdict_query(contacts=True).sink_parquet(path, row_group_size=_ROW_GROUP)
-            on_disk = pl.scan_parquet(path)
-            key_names = [n for n in key_column_names() if n in on_disk.collect_schema().names()]
-            keys = on_disk.select(ROW_COLUMN, *key_names).collect(engine="streaming")
-        except pl.exceptions.PolarsError as exc:
-            raise self._source_error(exc) from exc
-        self._skipped = int((keys[ROW_COLUMN] < 0).sum())
-        keys = keys.filter(pl.col(ROW_COLUMN) > 0) if self._skipped else keys
+        query = self._verdict_query(self._mapped, contacts=True)
+        key_names = [n for n in key_column_names() if n in query.collect_schema().names()]
+        files: list[Path] = []
+        keys: list[pl.DataFrame] = []
+        skipped = 0
+        for piece in self._source().pieces():
+            with reading(self.input):
+                verdicts = self._verdict_query(self._map_piece(piece), contacts=True).collect()
+            empty = verdicts[ROW_COLUMN] < 0
+            skipped += int(empty.sum())
+            verdicts = verdicts.filter(~empty)
+            keys.append(verdicts.select(ROW_COLUMN, *key_names))
+            if verdicts.height:
+                files.append(self._tmp_dir / f"verdicts-{len(files):06d}.parquet")
+                verdicts.select(_VERDICT_COLUMNS).write_parquet(files[-1])
+            del verdicts
+        self._skipped = skipped
         dups = pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "_dup_mask": pl.UInt64})
-        if key_names:
-            found = duplicates(keys).collect()
+        if key_names and keys:
+            found = duplicates(pl.concat(keys, rechunk=True)).collect()
             self._firsts = found.select(ROW_COLUMN, "reason", "_first")
             dups = duplicate_mask(found.lazy()).collect().sort(ROW_COLUMN)
         del keys
-        self._plan_path, self._dups = path, dups
-        return path, dups
+        self._plan_files, self._dups = files, dups
+        return files, dups
 
     def counts(self) -> Counts:
         """Rows read (non-empty), valid, invalid, and empty rows skipped."""
@@ -334,24 +350,39 @@ class Prepared:
     def payloads(self, rows: Sequence[int], *, batch_size: int = 1000) -> Iterator[RowPayload]:
         """The CreateUser bodies of ``rows`` (input row numbers), in file order.
 
-        One streaming pass over the input, ``batch_size`` rows at a time; rows not in the input
-        are skipped. Raises ``SourceError``.
+        Parses only the pieces of the input that hold rows from the lowest to the highest asked
+        (all of them before the plan pass has indexed the input), mapping just the rows asked;
+        rows not in the input, or empty, are skipped. Raises ``SourceError``.
         """
-        wanted = pl.Series(sorted(set(rows)), dtype=pl.Int64)
-        frame = self.mapped().filter(pl.col(ROW_COLUMN).is_in(wanted))
-        yield from self._bodies(frame, batch_size)
+        wanted = sorted(set(rows))
+        if not wanted:
+            return
+        series = pl.Series(wanted, dtype=pl.Int64).implode()
+        for piece in self._source().pieces(wanted[0], wanted[-1]):
+            mine = piece.filter(pl.col(ROW_COLUMN).is_in(series) & ~pl.col(EMPTY_COLUMN))
+            if mine.height:
+                yield from self._bodies(mine, batch_size)
 
     def preview(self, n: int) -> list[RowPayload]:
         """The first ``n`` rows' CreateUser bodies (valid or not), for a look before sending."""
-        return list(self._bodies(self.mapped().head(n), max(n, 1)))
+        out: list[RowPayload] = []
+        if n < 1:
+            return out
+        for piece in self._source().pieces():
+            mine = piece.filter(~pl.col(EMPTY_COLUMN)).head(n - len(out))
+            out.extend(self._bodies(mine, n))
+            if len(out) >= n:
+                break
+        return out
 
-    def _bodies(self, frame: pl.LazyFrame, batch_size: int) -> Iterator[RowPayload]:
-        try:
-            for batch in frame.collect_batches(chunk_size=batch_size):
+    def _bodies(self, piece: pl.DataFrame, batch_size: int) -> Iterator[RowPayload]:
+        """The bodies of the (non-empty) rows of a piece, mapped ``batch_size`` rows at a time."""
+        for part in piece.iter_slices(max(batch_size, _MAP_ROWS)):
+            with reading(self.input):
+                mapped = self._map_piece(part).collect()
+            for batch in mapped.iter_slices(batch_size):
                 for row, key, body in payloads_from_frame(batch):
                     yield RowPayload(row, key, body)
-        except pl.exceptions.PolarsError as exc:
-            raise self._source_error(exc) from exc
 
     def _verdicts(self, *, contacts: bool) -> pl.DataFrame:
         """``_row, _key, _mask`` (+ ``external_id, email`` with ``contacts``) per non-empty row.
@@ -361,11 +392,9 @@ class Prepared:
         """
         if self._frame is not None and (not contacts or "email" in self._frame.columns):
             return self._frame
-        query = self._verdict_query(contacts=contacts)
-        try:
+        query = self._verdict_query(self._mapped, contacts=contacts)
+        with reading(self.input):
             frame = query.collect(engine="streaming")
-        except pl.exceptions.PolarsError as exc:
-            raise self._source_error(exc) from exc
         self._skipped = int((frame[ROW_COLUMN] < 0).sum())
         if self._skipped:
             frame = frame.filter(pl.col(ROW_COLUMN) > 0)
@@ -380,12 +409,13 @@ class Prepared:
         self._frame = frame
         return frame
 
-    def _verdict_query(self, *, contacts: bool) -> pl.LazyFrame:
-        """``_row, _key, _mask`` (+ ``external_id, email``) and the duplicate-key hashes, lazily."""
+    def _verdict_query(self, mapped: pl.LazyFrame, *, contacts: bool) -> pl.LazyFrame:
+        """``_row, _key, _mask`` (+ ``external_id, email``) and the duplicate-key hashes of a
+        mapped frame (the whole input's or a piece's), lazily."""
         present = set(self._mapped.collect_schema().names())
         hasher = self.spec.field_spec("password_hasher")
         inferred = hasher is not None and isinstance(hasher.source, InferSource)
-        mapped = with_all_fields(self._mapped, hasher_inferred=inferred)
+        mapped = with_all_fields(mapped, hasher_inferred=inferred)
         extra = [
             pl.col("external_id"),
             pl.col("email_address").list.first().alias("email"),
@@ -398,9 +428,16 @@ class Prepared:
             *key_columns(present),
         )
 
-    def _source_error(self, exc: pl.exceptions.PolarsError) -> SourceError:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return SourceError(f"{self.input}: cannot be read: {first}")
+
+def _negate_empty(frame: pl.LazyFrame) -> pl.LazyFrame:
+    """An empty row keeps its place but gets a negative row number, so one pass can both count
+    the empty rows and leave them out (compile_mapping keeps only ``_row``)."""
+    return frame.with_columns(
+        pl.when(pl.col(EMPTY_COLUMN))
+        .then(-pl.col(ROW_COLUMN))
+        .otherwise(pl.col(ROW_COLUMN))
+        .alias(ROW_COLUMN)
+    )
 
 
 def _with_bits(frame: pl.DataFrame, dups: pl.DataFrame) -> pl.Series:

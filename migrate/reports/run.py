@@ -33,8 +33,8 @@ from migrate.sources import (
     ROW_COLUMN,
     SOURCE_ERROR_COLUMN,
     SourceOptions,
+    SourceReader,
     detect_format,
-    read_source,
 )
 from migrate.state import RowRecord, RowState, StateStore
 
@@ -149,15 +149,17 @@ def write_failed_rows(
     opts = options or SourceOptions()
     fmt, _ = detect_format(input_path, opts.format)
     target = run_dir / f"failed_rows.{fmt}"
-    rows = pl.Series(ROW_COLUMN, list(store.row_numbers([RowState.FAILED, RowState.INVALID])),
-                     dtype=pl.Int64)  # fmt: skip
+    numbers = sorted(store.row_numbers([RowState.FAILED, RowState.INVALID]))
+    rows = pl.Series(ROW_COLUMN, numbers, dtype=pl.Int64)
     if rows.is_empty():
         target.unlink(missing_ok=True)
         return None
-    frame = read_source(input_path, opts).filter(pl.col(ROW_COLUMN).is_in(rows.implode()))
-    internal = [c for c in (ROW_COLUMN, SOURCE_ERROR_COLUMN, EMPTY_COLUMN)
-                if c in frame.collect_schema().names()]  # fmt: skip
-    data = frame.sort(ROW_COLUMN).drop(internal).collect()
+    # A piece at a time (only those holding the rows), so the input is never whole in memory.
+    reader = SourceReader(input_path, opts)
+    wanted = pl.col(ROW_COLUMN).is_in(rows.implode()) & ~pl.col(EMPTY_COLUMN)
+    parts = [p.filter(wanted) for p in reader.pieces(numbers[0], numbers[-1])]
+    data = pl.concat(parts) if parts else pl.DataFrame(schema=reader.schema)
+    data = data.drop(ROW_COLUMN, SOURCE_ERROR_COLUMN, EMPTY_COLUMN)
     if fmt == "parquet":
         # binary: written beside the target, then swapped in atomically
         tmp = target.with_name(f".{target.name}.tmp")
