@@ -46,7 +46,14 @@ from migrate.mapping.compile import compile_mapping
 from migrate.mapping.load import load_mapping
 from migrate.mapping.payload import mask_payload, payloads_from_frame
 from migrate.mapping.spec import InferSource, MappingSpec
-from migrate.sources import EMPTY_COLUMN, ROW_COLUMN, SourceReader, reading, scan_source
+from migrate.sources import (
+    EMPTY_COLUMN,
+    PIECE_BYTES,
+    ROW_COLUMN,
+    SourceReader,
+    reading,
+    scan_source,
+)
 from migrate.validation import (
     ERROR_DTYPE,
     ValidationSettings,
@@ -138,6 +145,10 @@ def prepare(
 class Prepared:
     """A read, mapped and validated input, evaluated lazily; see the module docstring."""
 
+    #: About how much input text one piece holds (see ``sources.SourceReader``); tests set it
+    #: tiny to force many pieces.
+    piece_bytes: int = PIECE_BYTES
+
     def __init__(self, input: Path, spec: MappingSpec, options: PrepareOptions) -> None:
         self.input = input
         self.spec = spec
@@ -178,7 +189,9 @@ class Prepared:
     def _source(self) -> SourceReader:
         """The input as bounded pieces (opened once, so its piece index is kept)."""
         if self._reader is None:
-            self._reader = SourceReader(self.input, self.source_options)
+            self._reader = SourceReader(
+                self.input, self.source_options, piece_bytes=self.piece_bytes
+            )
         return self._reader
 
     def _map_piece(self, piece: pl.DataFrame) -> pl.LazyFrame:

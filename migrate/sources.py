@@ -24,6 +24,11 @@ byte is written as a marker character so the rows that held one are found exactl
 was literally in the source is not mistaken for one). JSON documents (an array, or an object with
 the list under a key: ``users`` is found by itself) are parsed whole by polars.
 
+A lazy scan is not bounded in memory once it is consumed slowly: polars reads the whole file
+ahead of the consumer. ``SourceReader(path, options)`` reads the same input as eager frames of
+about 8 MB of text each (pieces), each exactly what ``scan_source`` gives for its rows, and keeps
+an index of where each piece lies so a later pass over some rows parses only their pieces.
+
 Raises ``SourceError`` (naming the file and why) when the file cannot be read at all. A few
 problems only show once rows are read (a CSV row with more cells than the header): collect inside
 ``with reading(path):`` to get those as ``SourceError`` too.
@@ -53,9 +58,13 @@ __all__ = [
     "EMPTY_COLUMN",
     "FORMATS",
     "INVALID_ENCODING",
+    "PIECE_BYTES",
+    "PIECE_ROWS",
     "ROW_COLUMN",
     "SOURCE_ERROR_COLUMN",
+    "Piece",
     "SourceOptions",
+    "SourceReader",
     "count_empty_rows",
     "csv_delimiter",
     "detect_format",

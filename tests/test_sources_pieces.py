@@ -1,0 +1,220 @@
+"""SourceReader: an input read as bounded pieces gives exactly the frame of a whole-file scan."""
+
+from __future__ import annotations
+
+import gzip
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from migrate.errors import SourceError
+from migrate.sources import (
+    SourceOptions,
+    SourceReader,
+    _first_boundary,
+    _last_boundary,
+    scan_source,
+)
+
+# Piece sizes from one byte (every record its own piece, boundaries everywhere) to one piece.
+SIZES = (1, 2, 3, 5, 8, 13, 1 << 20)
+
+CASES: dict[str, tuple[bytes, SourceOptions]] = {
+    "quoted_newlines.csv": (
+        b'id,name\n1,"multi\nline\n"\n2,"q""uote"\n3,"""\n"""\n4,"a,b"\n',
+        SourceOptions(),
+    ),
+    "crlf.csv": (b'id,name\r\n1,"x\r\ny"\r\n\r\n2,z\r\n', SourceOptions()),
+    "empty_lines.csv": (b"id,name\n\n1,a\n\n\n2,b\n\n", SourceOptions()),
+    "no_final_newline.csv": (b"id,name\n1,a\n2,b", SourceOptions()),
+    "headerless.csv": (b"1,2\n3,4\n\n5,6", SourceOptions(has_header=False)),
+    "headerless_named.csv": (
+        b"1,2\n3,4\n",
+        SourceOptions(has_header=False, column_names=["a", "b"]),
+    ),
+    "renamed.csv": (b"a,b\n1,2\n3,4\n", SourceOptions(column_names=["x", "y"])),
+    "bom.csv": (b"\xef\xbb\xbfa,b\n1,2\n3,4\n", SourceOptions()),
+    "bom_headerless.csv": (b"\xef\xbb\xbf1,2\n3,4\n", SourceOptions(has_header=False)),
+    "custom_quote.csv": (
+        b"a;b\n'x\n;y';2\n'it''s';4\n",
+        SourceOptions(delimiter=";", quote_char="'"),
+    ),
+    "no_quote.csv": (b'a,b\n"x,2\n3,"4\n', SourceOptions(quote_char=None)),
+    "latin1.csv": (b"a,b\n1,caf\xe9\n3,4\n", SourceOptions(encoding="latin-1")),
+    "invalid_utf8.csv": (b"a,b\n1,\xff\xfe\n3,4\n5,\xc3\n", SourceOptions()),
+    "tabs.tsv": (b"a\tb\n1\t2\n3\t4\n", SourceOptions()),
+    "header_only.csv": (b"a,b\n", SourceOptions()),
+    "empty.csv": (b"", SourceOptions()),
+    "blank_lines.ndjson": (
+        b'{"a":1}\n\n{"a":"x","b":{"c":2}}\n\n\n{"b":null}\n{"a":[1]}',
+        SourceOptions(),
+    ),
+    "invalid.ndjson": (b'{"a":"\xff"}\n{"a":"b"}\n', SourceOptions()),
+    "array.json": (b'[{"a":1},{"a":2},{"a":null}]', SourceOptions()),
+}
+
+
+def _whole(path: Path, options: SourceOptions) -> pl.DataFrame:
+    return scan_source(path, options).collect()
+
+
+def _pieced(
+    reader: SourceReader, first: int | None = None, last: int | None = None
+) -> pl.DataFrame:
+    parts = list(reader.pieces(first, last))
+    return pl.concat(parts) if parts else pl.DataFrame(schema=reader.schema)
+
+
+@pytest.mark.parametrize("size", SIZES)
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_pieces_equal_the_whole_file_scan(tmp_path: Path, name: str, size: int) -> None:
+    """Concatenated pieces of any size equal scan_source's frame: values, dtypes, _row, flags."""
+    data, options = CASES[name]
+    path = tmp_path / name
+    path.write_bytes(data)
+    got = _pieced(SourceReader(path, options, piece_bytes=size))
+    want = _whole(path, options)
+    assert got.schema == want.schema
+    assert got.equals(want)
+
+
+@pytest.mark.parametrize("size", [1, 4, 1 << 20])
+def test_gzip_pieces_equal_the_plain_file(tmp_path: Path, size: int) -> None:
+    """A gzipped CSV is cut and numbered like the plain one."""
+    data = b'a,b\n1,2\n3,"4\n5"\n\n6,7\n'
+    plain = tmp_path / "u.csv"
+    plain.write_bytes(data)
+    packed = tmp_path / "u.csv.gz"
+    packed.write_bytes(gzip.compress(data))
+    got = _pieced(SourceReader(packed, piece_bytes=size))
+    assert got.equals(_whole(plain, SourceOptions()))
+    assert got["_row"].to_list() == [2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("rows", [1, 3, 100])
+def test_parquet_pieces_by_rows(tmp_path: Path, rows: int) -> None:
+    """Parquet is cut every piece_rows rows; the pieces equal the whole scan, numbered from 1."""
+    path = tmp_path / "u.parquet"
+    pl.DataFrame({"a": list(range(10)), "b": [None, None, *"abcdefgh"]}).write_parquet(path)
+    reader = SourceReader(path, piece_rows=rows)
+    got = _pieced(reader)
+    assert got.equals(_whole(path, SourceOptions()))
+    assert len(reader.index) == -(-10 // rows)
+    assert got["_row"].to_list() == list(range(1, 11))
+
+
+def test_a_quote_right_at_a_piece_end_does_not_cut_inside_a_value(tmp_path: Path) -> None:
+    """A block ending just after an opening quote is cut at the newline before it instead."""
+    data = b'id,v\n1,x\n2,"a\nb"\n3,y\n'
+    path = tmp_path / "q.csv"
+    path.write_bytes(data)
+    # The first piece's block ends right after the opening quote of row 3's value.
+    size = data.index(b'"') + 1 - len(b"id,v\n")
+    reader = SourceReader(path, piece_bytes=size)
+    pieces = list(reader.pieces())
+    assert pieces[0]["_row"].to_list() == [2]
+    assert pl.concat(pieces)["v"].to_list() == ["x", "a\nb", "y"]
+
+
+def test_a_record_longer_than_a_piece_is_read_whole(tmp_path: Path) -> None:
+    """A quoted value with many newlines, far longer than a piece, stays one value in one row."""
+    long = "\n".join(f"line {i}" for i in range(200))
+    path = tmp_path / "long.csv"
+    path.write_text(f'id,v\n1,"{long}"\n2,b\n', encoding="utf-8")
+    got = _pieced(SourceReader(path, piece_bytes=16))
+    assert got["v"].to_list() == [long, "b"]
+    assert got["_row"].to_list() == [2, 3]
+
+
+def test_empty_rows_are_kept_and_marked_across_pieces(tmp_path: Path) -> None:
+    """Empty lines are rows of their own in every piece: _empty is set and numbering goes on."""
+    path = tmp_path / "e.csv"
+    path.write_bytes(b"a,b\n1,2\n\n,\n3,4\n")
+    got = _pieced(SourceReader(path, piece_bytes=1))
+    assert got["_row"].to_list() == [2, 3, 4, 5]
+    assert got["_empty"].to_list() == [False, True, True, False]
+
+
+def test_index_lets_a_row_range_skip_earlier_pieces(tmp_path: Path) -> None:
+    """After a full pass, pieces(first, last) parses only the pieces holding those rows."""
+    path = tmp_path / "n.csv"
+    path.write_text("a\n" + "".join(f"{i}\n" for i in range(100)), encoding="utf-8")
+    reader = SourceReader(path, piece_bytes=40)
+    whole = _pieced(reader)
+    index = reader.index
+    assert len(index) > 5
+    assert [p.first_row for p in index] == sorted(p.first_row for p in index)
+    assert sum(p.rows for p in index) == whole.height
+    parsed: list[int] = []
+    original = reader._parse
+
+    def counting(raw: bytes, row: int) -> pl.DataFrame:
+        parsed.append(row)
+        return original(raw, row)
+
+    reader._parse = counting  # type: ignore[method-assign]
+    got = _pieced(reader, 50, 60).filter(pl.col("_row").is_between(50, 60))
+    assert got.equals(whole.filter(pl.col("_row").is_between(50, 60)))
+    holding = [p for p in index if p.first_row <= 60 and p.first_row + p.rows > 50]
+    assert parsed == [p.first_row for p in holding]
+
+
+@pytest.mark.parametrize("size", [1, 7, 1 << 20])
+def test_any_row_range_before_or_without_an_index(tmp_path: Path, size: int) -> None:
+    """pieces(first, last) holds every row in first..last, whether or not the index is built."""
+    data, options = CASES["quoted_newlines.csv"]
+    path = tmp_path / "q.csv"
+    path.write_bytes(data)
+    whole = _whole(path, options)
+    for first in range(0, 8):
+        for last in range(first, 8):
+            reader = SourceReader(path, options, piece_bytes=size)
+            if (first + last) % 2:
+                _pieced(reader)  # build the index first for half of the ranges
+            span = pl.col("_row").is_between(first, last)
+            assert _pieced(reader, first, last).filter(span).equals(whole.filter(span))
+
+
+def test_a_ragged_row_in_a_later_piece_is_a_source_error(tmp_path: Path) -> None:
+    """A row with more cells than the header raises SourceError naming the file, without data."""
+    path = tmp_path / "ragged.csv"
+    path.write_bytes(b"a,b\n1,2\n3,4\n5,$2b$secretdigest,x,y\n")
+    with pytest.raises(SourceError) as info:
+        list(SourceReader(path, piece_bytes=4).pieces())
+    assert str(path) in str(info.value)
+    assert "secretdigest" not in str(info.value)
+
+
+def test_opening_checks_the_file_like_scan_source(tmp_path: Path) -> None:
+    """A missing file or a wrong column count fails when the reader is made, not later."""
+    with pytest.raises(SourceError, match="no such file"):
+        SourceReader(tmp_path / "missing.csv")
+    path = tmp_path / "u.csv"
+    path.write_bytes(b"a,b\n1,2\n")
+    with pytest.raises(SourceError, match="column names"):
+        SourceReader(path, SourceOptions(column_names=["only"]))
+
+
+@pytest.mark.parametrize(
+    ("block", "last", "first"),
+    [
+        (b"a\nb\n", 4, 2),
+        (b"a\nb", 2, 2),
+        (b"abc", 0, 0),
+        (b'"a\nb"\nc', 6, 6),
+        (b'"a\nb\n', 0, 0),
+        (b'x,"y""\n"\n', 9, 9),
+        (b'1,""\n"\n', 5, 5),
+    ],
+)
+def test_boundaries_are_newlines_outside_quotes(block: bytes, last: int, first: int) -> None:
+    """A newline counts as a record end only when the quotes before it are balanced."""
+    assert _last_boundary(block, '"') == last
+    assert _first_boundary(block, '"') == first
+
+
+def test_without_a_quote_char_any_newline_is_a_boundary() -> None:
+    """With quoting off, quote characters are data and every newline ends a record."""
+    assert _last_boundary(b'"a\nb\n"', None) == 5
+    assert _first_boundary(b'"a\nb\n"', None) == 3
