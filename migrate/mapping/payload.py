@@ -10,7 +10,7 @@ Internal columns (``_row``, ``_key``, ``_source_error``, ``_errors``…) never e
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final
 
 import polars as pl
@@ -29,9 +29,27 @@ def payload_from_record(record: Mapping[str, Any]) -> dict[str, Any]:
     Metadata that is not valid JSON is kept as text: validation reports such rows, and a body is
     only built for rows that passed it.
     """
+    return _body((name, value) for name, value in record.items() if name in CLERK_FIELDS)
+
+
+def payloads_from_frame(df: pl.DataFrame) -> Iterator[tuple[int, str, dict[str, Any]]]:
+    """Yield ``(row, key, body)`` for each row of a collected mapped frame, in order."""
+    # Columns null in every row of the frame add nothing to any body: leave them out before
+    # walking the rows (a mapping names many fields; an export often fills few of them).
+    names = [n for n in df.columns if n in CLERK_FIELDS and df[n].null_count() < df.height]
+    rows = df["_row"].to_list()
+    keys = df["_key"].to_list() if "_key" in df.columns else [None] * df.height
+    # a frame of no columns has no rows: without fields each row's values are just ()
+    tuples = df.select(names).iter_rows() if names else [()] * df.height
+    for row, key, values in zip(rows, keys, tuples, strict=True):
+        yield int(row), str(key or ""), _body(zip(names, values, strict=True))
+
+
+def _body(fields: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    """The body from (CreateUser field, value) pairs: see ``payload_from_record``."""
     body: dict[str, Any] = {}
-    for name, value in record.items():
-        if name not in CLERK_FIELDS or value is None:
+    for name, value in fields:
+        if value is None:
             continue
         if isinstance(value, list | tuple):
             items = [v for v in value if v is not None and v != ""]
@@ -50,12 +68,6 @@ def payload_from_record(record: Mapping[str, Any]) -> dict[str, Any]:
         else:
             body[name] = value
     return body
-
-
-def payloads_from_frame(df: pl.DataFrame) -> Iterator[tuple[int, str, dict[str, Any]]]:
-    """Yield ``(row, key, body)`` for each row of a collected mapped frame, in order."""
-    for record in df.iter_rows(named=True):
-        yield int(record["_row"]), str(record.get("_key") or ""), payload_from_record(record)
 
 
 def mask_payload(body: Mapping[str, Any]) -> dict[str, Any]:

@@ -40,6 +40,10 @@ from migrate.state.model import (
 __all__ = ["StateStore"]
 
 _CHUNK: Final = 10_000  # rows per executemany / fetchmany
+_CLAIM: Final = (
+    "UPDATE rows SET state = 'in_flight', updated_at = ? "
+    "WHERE row IN ({}) AND state = 'pending' RETURNING row, key, external_id, email"
+)
 _MIN_ROW: Final = -(2**63)
 _MAX_ROW: Final = 2**63 - 1
 
@@ -299,20 +303,24 @@ class StateStore(AfterRunMoves):
         if not wanted:
             return []
         now = self._clock()
-        with self._transaction():
-            found = self._select_in(
-                "SELECT row, key, external_id, email, state FROM rows WHERE row IN ({})", wanted
-            )
-            by_row = {r[0]: r for r in found}
-            for row in wanted:
-                state = by_row[row][4] if row in by_row else None
-                if state != RowState.PENDING:
-                    raise StateError(_illegal(self.path, row, "claim", state, "pending"))
-            self._conn.executemany(
-                "UPDATE rows SET state = 'in_flight', updated_at = ? WHERE row = ?",
-                [(now, row) for row in wanted],
-            )
-        return [PlanRow(*by_row[row][:4]) for row in wanted]
+        claimed: dict[int, tuple[Any, ...]] = {}
+        try:
+            with self._transaction():
+                # one UPDATE per 500 rows that says which rows it moved: a row missing from
+                # the answer was not pending, and the whole claim rolls back
+                for start in range(0, len(wanted), 500):
+                    part = wanted[start : start + 500]
+                    sql = _CLAIM.format(", ".join("?" * len(part)))
+                    claimed.update((r[0], r) for r in self._conn.execute(sql, [now, *part]))
+                if len(claimed) != len(wanted):
+                    raise _RefusedError
+        except _RefusedError:
+            states = dict(self._select_in("SELECT row, state FROM rows WHERE row IN ({})", wanted))
+            row = next(r for r in wanted if states.get(r) != RowState.PENDING)
+            raise StateError(
+                _illegal(self.path, row, "claim", states.get(row), "pending")
+            ) from None
+        return [PlanRow(*claimed[row]) for row in wanted]
 
     def claim_next(
         self, limit: int, *, first: int | None = None, last: int | None = None

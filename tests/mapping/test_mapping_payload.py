@@ -73,6 +73,22 @@ def test_payloads_from_a_mapped_frame_in_order() -> None:
     ]
 
 
+def test_payloads_from_frame_skips_columns_empty_in_every_row() -> None:
+    """A field null in every row is left out of every body; rows with no field give {}."""
+    frame = pl.DataFrame(
+        {
+            "_row": [2, 3],
+            "_key": ["a", "b"],
+            "first_name": [None, None],
+            "username": ["ann", None],
+            "email_address": [None, None],
+        },
+        schema_overrides={"first_name": pl.Utf8, "email_address": pl.List(pl.Utf8)},
+    )
+    assert list(payloads_from_frame(frame)) == [(2, "a", {"username": "ann"}), (3, "b", {})]
+    assert list(payloads_from_frame(frame.drop("username"))) == [(2, "a", {}), (3, "b", {})]
+
+
 def test_mask_payload_hides_every_secret_but_keeps_the_digest_scheme() -> None:
     """password, totp_secret and each backup code are masked; the digest shows only $2b$10$."""
     body = {
