@@ -1,7 +1,7 @@
 """``execute``: one pass of the loader over a planned state DB.
 
 One anyio task group: a producer claims pending rows in batches (durably ``in_flight`` before
-they are queued) and feeds their payloads into a bounded stream; N workers send them through
+they are queued) and feeds their payloads into a bounded queue; N workers send them through
 one shared ``Pacer``; the recorder owns the ledger and the progress display. Before anything
 is sent, rows left ``in_flight`` by an earlier process are reconciled.
 
@@ -26,8 +26,8 @@ from migrate.runner.jobs import Event, EventKind, Job
 from migrate.runner.pacing import Pacer, PacingStats
 from migrate.runner.reconcile import ReconcileResult, reconcile_in_flight
 from migrate.runner.recorder import Ledger, Progress, Recorder, RunTally
-from migrate.runner.streams import send
 from migrate.runner.workers import OutageStreak, Stopper, UsersApi, Worker, WorkerSettings
+from migrate.runner.workqueue import WorkQueue
 
 __all__ = [
     "EngineSettings",
@@ -168,11 +168,10 @@ async def execute(
     pending = array(
         "q", ledger.pending_rows(first=window.first, last=window.last, limit=window.limit)
     )
-    job_send, job_recv = anyio.create_memory_object_stream[Job](settings.queue_size)
-    event_send, event_recv = anyio.create_memory_object_stream[Event](settings.queue_size * 4)
+    queue = WorkQueue[Job](settings.queue_size)
 
     async def produce() -> None:
-        async with job_send, event_send:
+        try:
             jobs = _jobs(_chunked(payloads, pending, settings.payload_chunk))
             while not stopper.stopping:
                 batch = list(islice(jobs, settings.claim_batch))
@@ -182,17 +181,25 @@ async def execute(
                 for index, job in enumerate(batch):
                     if stopper.event.is_set():  # a stop may arrive while we wait to queue
                         for unsent in batch[index:]:
-                            await send(event_send, Event(EventKind.RELEASED, unsent.row))
+                            recorder.put(Event(EventKind.RELEASED, unsent.row))
                         break
-                    await send(job_send, job)
+                    await queue.put(job)
+        finally:
+            queue.close()
+
+    async def send() -> None:
+        try:
+            async with anyio.create_task_group() as tg:
+                for worker in workers:
+                    tg.start_soon(worker.run, queue, recorder.put)
+                tg.start_soon(produce)
+        finally:
+            recorder.close()  # every event is in: the recorder commits the rest and returns
 
     try:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(recorder.run, event_recv)
-            for worker in workers:
-                tg.start_soon(worker.run, job_recv.clone(), event_send.clone())
-            job_recv.close()
-            tg.start_soon(produce)
+            tg.start_soon(recorder.run)
+            tg.start_soon(send)
     finally:
         if progress is not None:
             progress.close()

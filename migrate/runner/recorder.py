@@ -1,10 +1,11 @@
 """The recorder: the single owner of the state DB and of the progress bar during a run.
 
-Workers send ``Event``s; the recorder applies them to the ``Ledger`` in batches (one transaction
-per batch, at most ``interval`` seconds apart) and updates the progress display. Claims go
-through it too, so every write to the state DB happens in one place. A crash between an event
-and its batch commit loses nothing: the row is still ``in_flight`` and the next start reconciles
-it against Clerk.
+Workers hand ``Event``s to ``Recorder.put`` (a plain call: counted and buffered, no trip round
+the event loop per event); the recorder task (``run``) applies them to the ``Ledger`` in batches
+(one transaction per batch, at most ``interval`` seconds apart) and updates the progress
+display, woken only when a batch is due. Claims go through it too, so every write to the state
+DB happens in one place. A crash between an event and its batch commit loses nothing: the row
+is still ``in_flight`` and the next start reconciles it against Clerk.
 """
 
 from __future__ import annotations
@@ -15,11 +16,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from anyio import EndOfStream
-from anyio.streams.memory import MemoryObjectReceiveStream
+import anyio
 
 from migrate.runner.jobs import Event, EventKind
-from migrate.runner.streams import receive
 
 __all__ = ["InFlightRow", "Ledger", "Progress", "Recorder", "RunTally"]
 
@@ -134,6 +133,8 @@ class Recorder:
         self._buffer: list[Event] = []
         self._done_since_update = 0
         self._last_flush = clock()
+        self._wake: anyio.Event | None = None  # set by ``put`` when a commit is due
+        self._closed = False
         self.tally = RunTally()
         self.commits = 0
 
@@ -141,15 +142,19 @@ class Recorder:
         """Mark rows in_flight durably; called by the producer before the rows are queued."""
         self.ledger.claim(rows)
 
-    def note(self, event: Event) -> None:
-        """Take one event: count it, buffer it, flush when the batch is full or old enough."""
+    def put(self, event: Event) -> None:
+        """Take one event: count it, buffer it, and wake the recorder task when a commit is due
+        (the batch is full, or ``interval`` seconds passed since the last one)."""
         if self.tally.note(event):
             self._done_since_update += 1
         if event.kind in _RECORDED:
             self._buffer.append(event)
-        now = self._clock()
-        if len(self._buffer) >= self.batch or now - self._last_flush >= self.interval:
-            self.flush()
+        wake = self._wake
+        if wake is not None and (
+            len(self._buffer) >= self.batch or self._clock() - self._last_flush >= self.interval
+        ):
+            wake.set()
+            self._wake = None  # set once; ``run`` arms a new one after it flushed
 
     def flush(self) -> None:
         """Commit buffered events in one transaction and refresh the display."""
@@ -162,16 +167,20 @@ class Recorder:
             self.progress.update(self.tally, self._done_since_update)
         self._done_since_update = 0
 
-    async def run(self, events: MemoryObjectReceiveStream[Event]) -> None:
-        """Consume events until every sender has closed; always flush what was received."""
+    def close(self) -> None:
+        """Every event has been put: ``run`` commits what is left and returns."""
+        self._closed = True
+        if self._wake is not None:
+            self._wake.set()
+
+    async def run(self) -> None:
+        """Commit batches as they fall due until ``close``; always flush what was put."""
         try:
-            async with events:
-                while True:
-                    try:
-                        event = await receive(events)
-                    except EndOfStream:
-                        break
-                    self.note(event)
+            while not self._closed:
+                self._wake = anyio.Event()
+                await self._wake.wait()
+                self.flush()
         finally:
             # plain synchronous calls: they complete even when the task group is cancelled
+            self._wake = None
             self.flush()

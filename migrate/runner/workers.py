@@ -1,6 +1,6 @@
 """Workers: send one row at a time to Clerk, retry, reconcile, and tell the recorder.
 
-A worker takes a ``Job`` from the bounded work stream and owns it until it reaches a final
+A worker takes a ``Job`` from the bounded work queue and owns it until it reaches a final
 event (created, exists, failed) or is handed back (released). It never touches the state DB.
 
 Per attempt: wait for the pacer (global 429 pause, the shared limiter) and a concurrency slot,
@@ -26,22 +26,25 @@ from typing import Any, Protocol
 
 import anyio
 from anyio import EndOfStream
-from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from migrate.clerk.retry import ConfigStreak
 from migrate.clerk.retry import backoff as jittered_backoff
 from migrate.runner.jobs import Event, EventKind, Found, Job, Reply, ReplyAction
 from migrate.runner.pacing import Pacer
-from migrate.runner.streams import receive, send
+from migrate.runner.workqueue import WorkQueue
 
 __all__ = [
     "OutageStreak",
+    "Record",
     "Stopper",
     "UsersApi",
     "Worker",
     "WorkerSettings",
     "conflict_message",
 ]
+
+
+Record = Callable[[Event], None]  # where a worker's events go: ``Recorder.put``
 
 
 class UsersApi(Protocol):
@@ -160,22 +163,22 @@ class Worker:
         # shared too: a network outage must stop the run, not fail every remaining row
         self.outage = outage or OutageStreak(settings.outage_rows)
 
-    async def run(
-        self, jobs: MemoryObjectReceiveStream[Job], events: MemoryObjectSendStream[Event]
-    ) -> None:
-        """Process jobs until the stream ends; after a stop, hand remaining jobs back unsent."""
-        async with jobs, events:
-            while True:
-                try:
-                    job = await receive(jobs)
-                except EndOfStream:
-                    return
-                if self.stopper.stopping:
-                    await send(events, Event(EventKind.RELEASED, job.row))
-                    continue
-                event = await self.process(job, events)
-                self._observe(event)
-                await send(events, event)
+    async def run(self, jobs: WorkQueue[Job], record: Record) -> None:
+        """Process jobs until the queue ends; after a stop, hand remaining jobs back unsent.
+
+        ``record`` takes every event (the recorder's ``put``).
+        """
+        while True:
+            try:
+                job = await jobs.get()
+            except EndOfStream:
+                return
+            if self.stopper.stopping:
+                record(Event(EventKind.RELEASED, job.row))
+                continue
+            event = await self.process(job, record)
+            self._observe(event)
+            record(event)
 
     def _observe(self, event: Event) -> None:
         final = (EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED, EventKind.UNRESOLVED)
@@ -213,7 +216,7 @@ class Worker:
                 return await self.api.find(emails=[job.email])
         return []
 
-    async def process(self, job: Job, events: MemoryObjectSendStream[Event]) -> Event:
+    async def process(self, job: Job, record: Record) -> Event:
         """Drive one row to its final event (or a release when the run stops)."""
         failures = 0  # failed attempts other than 429
         limited = 0
@@ -244,7 +247,7 @@ class Worker:
                     failures, limited, done = self._note_failure(found, failures, limited)
                     if done:
                         return self._give_up(job, found, failures, ours_maybe=True)
-                    await self._wait_before_retry(found, failures, job, events)
+                    await self._wait_before_retry(found, failures, job, record)
                     continue
             reply = await self._call_create(job)
             if reply.action is ReplyAction.OK:
@@ -274,7 +277,7 @@ class Worker:
                     # the lookup answered "not there": a plain give-up; otherwise nobody knows
                     ours_maybe = not isinstance(found, list)
                 return self._give_up(job, reply, failures, ours_maybe=ours_maybe)
-            await self._wait_before_retry(reply, failures, job, events)
+            await self._wait_before_retry(reply, failures, job, record)
 
     def _note_failure(self, reply: Reply, failures: int, limited: int) -> tuple[int, int, bool]:
         self.retries += 1
@@ -286,9 +289,9 @@ class Worker:
         return failures, limited, failures >= self.settings.max_attempts
 
     async def _wait_before_retry(
-        self, reply: Reply, failures: int, job: Job, events: MemoryObjectSendStream[Event]
+        self, reply: Reply, failures: int, job: Job, record: Record
     ) -> None:
-        await send(events, Event(EventKind.RETRYING, job.row, code=reply.code, attempts=failures))
+        record(Event(EventKind.RETRYING, job.row, code=reply.code, attempts=failures))
         if reply.rate_limited:
             return  # the pacer's global pause is the wait
         delay = self._backoff(failures, self.rng)

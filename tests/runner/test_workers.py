@@ -13,6 +13,7 @@ from migrate.clerk.retry import ConfigStreak
 from migrate.runner.jobs import Event, EventKind, Job, ReplyAction
 from migrate.runner.pacing import Pacer
 from migrate.runner.workers import Stopper, Worker, WorkerSettings, conflict_message
+from migrate.runner.workqueue import WorkQueue
 
 
 def _job(ext: str | None = "u1", email: str | None = "a@example.com") -> Job:
@@ -38,15 +39,7 @@ def _process(api: FakeApi, job: Job, **settings: Any) -> tuple[Event, list[Event
             rng=random.Random(1),
             backoff=lambda attempt, rng: 0.0,
         )
-        send, recv = anyio.create_memory_object_stream[Event](100)
-        async with send, recv:
-            event = await worker.process(job, send)
-            while True:
-                try:
-                    seen.append(recv.receive_nowait())
-                except anyio.WouldBlock:
-                    break
-        return event
+        return await worker.process(job, seen.append)
 
     return anyio.run(main), seen, stopper
 
@@ -169,7 +162,7 @@ def test_the_conflict_message_never_shows_secret_fields() -> None:
 
 @pytest.mark.parametrize("kind", ["interrupt", "abort"])
 def test_a_stopped_run_hands_queued_jobs_back_unsent(kind: str) -> None:
-    """After a stop, jobs still in the stream are released without a single POST."""
+    """After a stop, jobs still in the queue are released without a single POST."""
     api = FakeApi()
 
     async def main() -> list[Event]:
@@ -179,14 +172,13 @@ def test_a_stopped_run_hands_queued_jobs_back_unsent(kind: str) -> None:
         else:
             stopper.abort("clerk_key_invalid", "bad key")
         worker = Worker(api, Pacer(1000.0), stopper, WorkerSettings())
-        jobs_send, jobs_recv = anyio.create_memory_object_stream[Job](10)
-        ev_send, ev_recv = anyio.create_memory_object_stream[Event](10)
-        async with jobs_send:
-            await jobs_send.send(_job("a"))
-            await jobs_send.send(_job("b"))
-        await worker.run(jobs_recv, ev_send)
-        async with ev_recv:
-            return [e async for e in ev_recv]
+        jobs = WorkQueue[Job](10)
+        await jobs.put(_job("a"))
+        await jobs.put(_job("b"))
+        jobs.close()
+        events: list[Event] = []
+        await worker.run(jobs, events.append)
+        return events
 
     events = anyio.run(main)
     assert [e.kind for e in events] == [EventKind.RELEASED, EventKind.RELEASED]
@@ -204,14 +196,13 @@ def test_a_streak_of_config_suspect_failures_aborts() -> None:
         }
         api = FakeApi(script)
         worker = Worker(api, Pacer(1000.0), stopper, WorkerSettings(), streak=ConfigStreak(3))
-        jobs_send, jobs_recv = anyio.create_memory_object_stream[Job](10)
-        ev_send, ev_recv = anyio.create_memory_object_stream[Event](10)
-        async with jobs_send:
-            for i in range(5):
-                await jobs_send.send(_job(f"u{i}", f"u{i}@example.com"))
-        await worker.run(jobs_recv, ev_send)
-        async with ev_recv:
-            kinds = [e.kind async for e in ev_recv]
+        jobs = WorkQueue[Job](10)
+        for i in range(5):
+            await jobs.put(_job(f"u{i}", f"u{i}@example.com"))
+        jobs.close()
+        events: list[Event] = []
+        await worker.run(jobs, events.append)
+        kinds = [e.kind for e in events]
         assert kinds.count(EventKind.FAILED) == 3
         return stopper
 
