@@ -249,7 +249,7 @@ class Prepared:
         pending: list[pl.DataFrame] = []
         held = 0
         for file in files:
-            pending.append(pl.read_parquet(file))
+            pending.append(pl.read_parquet(file, columns=list(_VERDICT_COLUMNS)))
             held += pending[-1].height
             # The pieces are not of the size asked; regroup them exactly.
             while held >= batch_size:
@@ -304,7 +304,6 @@ class Prepared:
         query = self._verdict_query(self._mapped, contacts=True)
         key_names = [n for n in key_column_names() if n in query.collect_schema().names()]
         files: list[Path] = []
-        keys: list[pl.DataFrame] = []
         skipped = 0
         for piece in self._source().pieces():
             with reading(self.input):
@@ -312,18 +311,16 @@ class Prepared:
             empty = verdicts[ROW_COLUMN] < 0
             skipped += int(empty.sum())
             verdicts = verdicts.filter(~empty)
-            keys.append(verdicts.select(ROW_COLUMN, *key_names))
             if verdicts.height:
                 files.append(self._tmp_dir / f"verdicts-{len(files):06d}.parquet")
-                verdicts.select(_VERDICT_COLUMNS).write_parquet(files[-1])
+                verdicts.select(*_VERDICT_COLUMNS, *key_names).write_parquet(files[-1])
             del verdicts
         self._skipped = skipped
         dups = pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "_dup_mask": pl.UInt64})
-        if key_names and keys:
-            found = duplicates(pl.concat(keys, rechunk=True)).collect()
+        if key_names and files:
+            found = duplicates(_holders_of_repeats(files, key_names)).collect()
             self._firsts = found.select(ROW_COLUMN, "reason", "_first")
             dups = duplicate_mask(found.lazy()).collect().sort(ROW_COLUMN)
-        del keys
         self._plan_files, self._dups = files, dups
         return files, dups
 
@@ -451,6 +448,40 @@ def _negate_empty(frame: pl.LazyFrame) -> pl.LazyFrame:
         .otherwise(pl.col(ROW_COLUMN))
         .alias(ROW_COLUMN)
     )
+
+
+def _holders_of_repeats(files: Sequence[Path], key_names: Sequence[str]) -> pl.DataFrame:
+    """``_row`` and the key hashes of the rows (in the verdict ``files``) that hold, in some key
+    column, a value another row (or the same row, twice) holds too: all ``duplicates`` needs,
+    since the other rows give nothing.
+
+    Memory is what matters here: the hashes of one key column are read and sorted at a time
+    (repeated values are neighbours once sorted), and the holders are then picked file by file;
+    ``duplicates`` on every row would hold each row's number and hashes and build hash tables
+    over all of them, several times the size of one sorted column.
+    """
+    schema = pl.read_parquet_schema(files[0])
+    repeated: dict[str, pl.Series] = {}
+    for name in key_names:
+        values = pl.scan_parquet(list(files)).select(pl.col(name)).collect().to_series()
+        if isinstance(values.dtype, pl.List):
+            values = values.explode()
+        ordered = values.drop_nulls().sort()
+        del values
+        found = ordered.filter(ordered == ordered.shift(1)).unique()
+        if not found.is_empty():
+            repeated[name] = found.implode()
+    columns = [ROW_COLUMN, *key_names]
+    if not repeated:
+        return pl.read_parquet(files[0], columns=columns).clear()
+    hits = [
+        pl.col(name).list.eval(pl.element().is_in(values)).list.any()
+        if isinstance(schema[name], pl.List)
+        else pl.col(name).is_in(values)
+        for name, values in repeated.items()
+    ]
+    held = pl.any_horizontal(hits).fill_null(False)
+    return pl.concat(pl.read_parquet(f, columns=columns).filter(held) for f in files)
 
 
 def _with_bits(frame: pl.DataFrame, dups: pl.DataFrame) -> pl.Series:

@@ -26,7 +26,7 @@ the list under a key: ``users`` is found by itself) are parsed whole by polars.
 
 A lazy scan is not bounded in memory once it is consumed slowly: polars reads the whole file
 ahead of the consumer. ``SourceReader(path, options)`` reads the same input as eager frames of
-about 8 MB of text each (pieces), each exactly what ``scan_source`` gives for its rows, and keeps
+about 2 MB of text each (pieces), each exactly what ``scan_source`` gives for its rows, and keeps
 an index of where each piece lies so a later pass over some rows parses only their pieces.
 
 Raises ``SourceError`` (naming the file and why) when the file cannot be read at all. A few
@@ -429,7 +429,7 @@ def _first_line(exc: BaseException) -> str:
 
 # --- bounded pieces -----------------------------------------------------------------------------
 
-PIECE_BYTES: Final = 8 << 20
+PIECE_BYTES: Final = 2 << 20
 PIECE_ROWS: Final = 100_000
 
 
