@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 
 from migrate.errors import SourceError
-from migrate.prepare import Prepared, PrepareOptions, prepare
+from migrate.prepare import Prepared, PrepareOptions, _holders_of_repeats, prepare
 from migrate.sources import SourceReader
+from migrate.validation import duplicates
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BCRYPT = "$2b$04$cRNDF6i9lQEHq9UqOe0VV.N6JThovoaX4qShm12HuL4fdm5GHo7Lu"
@@ -146,8 +148,8 @@ def test_join_files_are_read_once(
     collected: list[int] = []
     original = pl.LazyFrame.collect
 
-    def counting(self: pl.LazyFrame, *args: object, **kwargs: object) -> pl.DataFrame:
-        frame = original(self, *args, **kwargs)  # type: ignore[arg-type]
+    def counting(self: pl.LazyFrame, *args: Any, **kwargs: Any) -> Any:
+        frame = original(self, *args, **kwargs)
         if "totp" in frame.columns:
             collected.append(frame.height)
         return frame
@@ -181,3 +183,36 @@ def test_only_empty_rows_give_an_empty_plan(tmp_path: Path, files: tuple[Path, P
     assert _rows(prepared.iter_plan()) == []
     assert prepared.counts().skipped_empty == 3
     assert list(prepared.payloads([2, 3, 4])) == []
+
+
+def test_holders_of_repeats_are_the_rows_duplicates_needs(tmp_path: Path) -> None:
+    """Only rows holding a repeated hash (across rows, files, or twice in one list) are kept."""
+    schema: dict[str, pl.DataType] = {
+        "_row": pl.Int64(),
+        "_dupkey_a": pl.List(pl.UInt64),
+        "_dupkey_b": pl.UInt64(),
+    }
+    parts = [
+        {"_row": [2, 3, 4], "_dupkey_a": [[1], [2, 3], [4, 4]], "_dupkey_b": [10, None, 11]},
+        {"_row": [5, 6, 7], "_dupkey_a": [[3], None, []], "_dupkey_b": [12, 11, None]},
+    ]
+    files = []
+    for i, part in enumerate(parts):
+        files.append(tmp_path / f"v{i}.parquet")
+        pl.DataFrame(part, schema=schema).write_parquet(files[-1])
+    held = _holders_of_repeats(files, ["_dupkey_a", "_dupkey_b"])
+    assert held.columns == ["_row", "_dupkey_a", "_dupkey_b"]
+    assert held["_row"].to_list() == [3, 4, 5, 6]
+    whole = pl.concat(pl.read_parquet(f) for f in files)
+    assert duplicates(held).collect().equals(duplicates(whole).collect())
+
+
+def test_no_repeats_leave_no_holders(tmp_path: Path) -> None:
+    """Keys that never repeat give an empty frame with the key columns."""
+    path = tmp_path / "v.parquet"
+    pl.DataFrame(
+        {"_row": [2, 3], "_dupkey_b": [1, None]}, schema_overrides={"_dupkey_b": pl.UInt64}
+    ).write_parquet(path)
+    held = _holders_of_repeats([path], ["_dupkey_b"])
+    assert held.height == 0
+    assert held.columns == ["_row", "_dupkey_b"]
