@@ -128,6 +128,7 @@ def conflict_message(param: str | None, body: dict[str, Any]) -> str:
     )
 
 
+_FINAL = frozenset({EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED, EventKind.UNRESOLVED})
 _SHOWABLE = frozenset({"email_address", "phone_number", "username", "web3_wallet", "external_id"})
 
 
@@ -181,8 +182,7 @@ class Worker:
             record(event)
 
     def _observe(self, event: Event) -> None:
-        final = (EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED, EventKind.UNRESOLVED)
-        if event.kind not in final:
+        if event.kind not in _FINAL:
             return
         if self.outage.observe(event.retryable):
             self.stopper.abort(
