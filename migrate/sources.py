@@ -478,11 +478,10 @@ class SourceReader:
         self._piece_bytes = max(1, piece_bytes)
         self._piece_rows = max(1, piece_rows)
         self._data = [n for n in self.schema.names() if n not in _INTERNAL]
-        self._index: list[Piece] = []
-        self._complete = False
         self._marker = False
         self._head = b""
         self._body = 0
+        self._physical = self.path
         if self.format == "parquet":
             self._physical = _gunzipped(self.path) if gz else self.path
         elif self.format != "json":
@@ -490,6 +489,12 @@ class SourceReader:
             self._physical, self._marker = _utf8_file(self.path, gz, opts.encoding, bom_ok=bom_ok)
             if self.format == "csv":
                 self._head, self._body = self._csv_head()
+        # Shared by every reader of the same file and options in this process: a reader made
+        # again later (a run rebuilds its Prepared after planning) skips to its rows at once.
+        st = self._physical.stat()
+        key = (str(self._physical.resolve()), st.st_mtime_ns, st.st_size, repr(self._opts),
+               self._piece_bytes, self._piece_rows)  # fmt: skip
+        self._index = _indexes.setdefault(key, [])
 
     @property
     def index(self) -> tuple[Piece, ...]:
@@ -631,6 +636,7 @@ class SourceReader:
 
 
 _INTERNAL: Final = frozenset({ROW_COLUMN, EMPTY_COLUMN, SOURCE_ERROR_COLUMN})
+_indexes: dict[tuple[str, int, int, str, int, int], list[Piece]] = {}
 
 
 def _last_boundary(block: bytes, quote: str | None) -> int:

@@ -55,6 +55,11 @@ CASES: dict[str, tuple[bytes, SourceOptions]] = {
 }
 
 
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 def _whole(path: Path, options: SourceOptions) -> pl.DataFrame:
     return scan_source(path, options).collect()
 
@@ -164,11 +169,11 @@ def test_index_lets_a_row_range_skip_earlier_pieces(tmp_path: Path) -> None:
 def test_any_row_range_before_or_without_an_index(tmp_path: Path, size: int) -> None:
     """pieces(first, last) holds every row in first..last, whether or not the index is built."""
     data, options = CASES["quoted_newlines.csv"]
-    path = tmp_path / "q.csv"
-    path.write_bytes(data)
-    whole = _whole(path, options)
+    whole = _whole(_write(tmp_path / "q.csv", data), options)
     for first in range(0, 8):
         for last in range(first, 8):
+            # A file of its own each time: readers of one file share its index.
+            path = _write(tmp_path / f"q{first}-{last}.csv", data)
             reader = SourceReader(path, options, piece_bytes=size)
             if (first + last) % 2:
                 _pieced(reader)  # build the index first for half of the ranges
@@ -218,3 +223,25 @@ def test_without_a_quote_char_any_newline_is_a_boundary() -> None:
     """With quoting off, quote characters are data and every newline ends a record."""
     assert _last_boundary(b'"a\nb\n"', None) == 5
     assert _first_boundary(b'"a\nb\n"', None) == 3
+
+
+def test_a_new_reader_of_the_same_file_reuses_the_index(tmp_path: Path) -> None:
+    """A reader made again for the same file and options skips to its rows at once."""
+    path = _write(tmp_path / "n.csv", b"a\n" + b"".join(b"%d\n" % i for i in range(100)))
+    _pieced(SourceReader(path, piece_bytes=40))
+    again = SourceReader(path, piece_bytes=40)
+    assert len(again.index) > 5
+    parsed: list[int] = []
+    original = again._parse
+
+    def counting(raw: bytes, row: int) -> pl.DataFrame:
+        parsed.append(row)
+        return original(raw, row)
+
+    again._parse = counting  # type: ignore[method-assign]
+    assert _pieced(again, 90, 90).filter(pl.col("_row") == 90)["a"].to_list() == ["88"]
+    assert len(parsed) == 1
+    other = SourceReader(path, SourceOptions(has_header=False), piece_bytes=40)
+    assert other.index == ()
+    path.write_bytes(b"a\n1\n")
+    assert SourceReader(path, piece_bytes=40).index == ()
