@@ -134,6 +134,37 @@ def test_an_interrupt_saves_state_and_leaves_the_rest_pending(tmp_path: Path) ->
     assert counts[RowState.PENDING] == 500 - len(api.posts)
 
 
+def test_an_interrupt_while_the_producer_waits_for_room_loses_no_row(tmp_path: Path) -> None:
+    """A stop that finds the producer blocked on a full queue, with requests that yield as a
+    network call does, still ends with no row in_flight: sent rows recorded, the rest pending."""
+    store = _store(tmp_path, 300)
+    api = FakeApi()
+    stopper = Stopper()
+    original = api.create
+
+    async def create(body: dict[str, Any]) -> Any:
+        await anyio.sleep(0)  # a real request suspends the worker
+        if len(api.posts) == 40:
+            stopper.interrupt()
+        return await original(body)
+
+    api.create = create  # type: ignore[method-assign]
+    settings = EngineSettings(
+        rate=100_000.0, concurrency=3, claim_batch=25, queue_size=4, record_interval=0.0
+    )
+    outcome = anyio.run(
+        lambda: execute(api, StoreLedger(store), _payloads, settings, stopper=stopper)
+    )
+    counts = store.counts()
+    assert outcome.interrupted
+    assert counts[RowState.IN_FLIGHT] == 0
+    assert counts[RowState.CREATED] == len(api.posts)
+    assert 40 <= len(api.posts) < 50
+    assert counts[RowState.PENDING] == 300 - len(api.posts)
+    # every claimed row (whole claims of 25) was either sent or handed back
+    assert (len(api.posts) + outcome.tally.released) % 25 == 0
+
+
 def test_an_abort_code_stops_the_pass_resumably(tmp_path: Path) -> None:
     """An abort code mid-run is reported; rows are pending or done, none in_flight or lost."""
     store = _store(tmp_path, 200)
