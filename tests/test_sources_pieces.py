@@ -50,6 +50,8 @@ CASES: dict[str, tuple[bytes, SourceOptions]] = {
         b'{"a":1}\n\n{"a":"x","b":{"c":2}}\n\n\n{"b":null}\n{"a":[1]}',
         SourceOptions(),
     ),
+    "crlf.ndjson": (b'{"a":"x\\ny"}\r\n\r\n{"a":"z"}\r\n', SourceOptions()),
+    "users_object.json": (b'{"users":[{"a":1},{"a":2}],"n":2}', SourceOptions()),
     "invalid.ndjson": (b'{"a":"\xff"}\n{"a":"b"}\n', SourceOptions()),
     "array.json": (b'[{"a":1},{"a":2},{"a":null}]', SourceOptions()),
 }
