@@ -14,9 +14,10 @@ bad mapping or an unreadable file fails here, before any row is processed). ``Pr
 Memory stays flat as the input grows. The input is read as bounded pieces
 (``sources.SourceReader``: polars reads a lazy scan's whole file ahead of a slow consumer, so a
 scan would not do), each mapped and validated on its own (join files are read once and kept).
-The plan pass writes, per row, its number, key, contacts and a 64-bit rule mask to temporary
-Parquet files (one per piece) and keeps only the hashes of the values that must be unique (to
-find duplicates across the whole input); ``iter_plan`` reads the files back one at a time. The
+The plan pass writes, per row, its number, key, contacts, a 64-bit rule mask and the 64-bit
+hashes of the values that must be unique to temporary Parquet files (one per piece); duplicates
+across the whole input are found from one key column's hashes at a time, sorted, and
+``iter_plan`` reads the files back one at a time. The
 files live in a private temporary directory (``TMPDIR``) owned by the ``Prepared``: removed by
 ``close()``, when the object is garbage collected, or at interpreter exit. They hold no secrets
 (no passwords, digests, TOTP secrets or backup codes). The plan pass also records where each
@@ -240,8 +241,9 @@ class Prepared:
         The first call makes one pass over the input, a piece at a time, that writes each row's
         verdict to temporary Parquet files and finds the duplicates from the 64-bit key hashes
         alone; every call then reads those files back one at a time, adding the duplicate bits
-        and decoding the errors per batch. So only the hashes and the duplicates found are held
-        for the whole input. Raises ``SourceError``.
+        and decoding the errors per batch. So only one key column's hashes (while duplicates
+        are looked for) and the duplicates found are held for the whole input. Raises
+        ``SourceError``.
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
