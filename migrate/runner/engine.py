@@ -187,7 +187,7 @@ async def execute(
         finally:
             queue.close()
 
-    async def send() -> None:
+    async def send_rows() -> None:
         try:
             async with anyio.create_task_group() as tg:
                 for worker in workers:
@@ -199,7 +199,7 @@ async def execute(
     try:
         async with anyio.create_task_group() as tg:
             tg.start_soon(recorder.run)
-            tg.start_soon(send)
+            tg.start_soon(send_rows)
     finally:
         if progress is not None:
             progress.close()

@@ -13,7 +13,8 @@ request more capacity (``1 / factor`` units), so the limiter object stays the on
 
 Concurrency: enough requests in flight to reach the rate whatever the latency,
 ``ceil(rate * latency * headroom) + spare``, bounded; ``fixed_concurrency`` overrides it. The
-target is applied to an ``anyio.CapacityLimiter`` whose size can change at run time.
+target is applied to an ``anyio.CapacityLimiter`` (``gate``) whose size can change at run time;
+requests hold one of its tokens with ``async with pacer.slot``.
 """
 
 from __future__ import annotations
