@@ -9,13 +9,8 @@ import polars as pl
 import pytest
 
 from migrate.errors import SourceError
-from migrate.sources import (
-    SourceOptions,
-    SourceReader,
-    _first_boundary,
-    _last_boundary,
-    scan_source,
-)
+from migrate.sources import SourceOptions, SourceReader, scan_source
+from migrate.sources.pieces import _first_boundary, _last_boundary
 
 # Piece sizes from one byte (every record its own piece, boundaries everywhere) to one piece.
 SIZES = (1, 2, 3, 5, 8, 13, 1 << 20)
