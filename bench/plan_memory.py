@@ -35,8 +35,8 @@ valid = [r for b in batches for r, e in zip(b["_row"], b["_errors"].list.len()) 
 rows = len(valid)
 if mode == "run":
     sent = 0
-    for start in range(0, len(valid), 50_000):
-        sent += sum(1 for _ in prepared.payloads(valid[start : start + 50_000]))
+    for first in range(0, len(valid), 50_000):
+        sent += sum(1 for _ in prepared.payloads(valid[first : first + 50_000]))
     assert sent == len(valid), (sent, len(valid))
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 print(f"{mode}: {rows:,} valid rows: peak RSS {peak:.0f} MB, {time.perf_counter() - start:.2f} s")
