@@ -72,6 +72,19 @@ def _pieced(
     return pl.concat(parts) if parts else pl.DataFrame(schema=reader.schema)
 
 
+def _count_parses(reader: SourceReader) -> list[int]:
+    """Record the first row of every piece ``reader`` parses from now on."""
+    parsed: list[int] = []
+    original = reader._parse
+
+    def counting(raw: bytes, row: int) -> pl.DataFrame:
+        parsed.append(row)
+        return original(raw, row)
+
+    reader._parse = counting  # type: ignore[method-assign]
+    return parsed
+
+
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_pieces_equal_the_whole_file_scan(tmp_path: Path, name: str, size: int) -> None:
@@ -152,14 +165,7 @@ def test_index_lets_a_row_range_skip_earlier_pieces(tmp_path: Path) -> None:
     assert len(index) > 5
     assert [p.first_row for p in index] == sorted(p.first_row for p in index)
     assert sum(p.rows for p in index) == whole.height
-    parsed: list[int] = []
-    original = reader._parse
-
-    def counting(raw: bytes, row: int) -> pl.DataFrame:
-        parsed.append(row)
-        return original(raw, row)
-
-    reader._parse = counting  # type: ignore[method-assign]
+    parsed = _count_parses(reader)
     got = _pieced(reader, 50, 60).filter(pl.col("_row").is_between(50, 60))
     assert got.equals(whole.filter(pl.col("_row").is_between(50, 60)))
     holding = [p for p in index if p.first_row <= 60 and p.first_row + p.rows > 50]
@@ -232,14 +238,7 @@ def test_a_new_reader_of_the_same_file_reuses_the_index(tmp_path: Path) -> None:
     _pieced(SourceReader(path, piece_bytes=40))
     again = SourceReader(path, piece_bytes=40)
     assert len(again.index) > 5
-    parsed: list[int] = []
-    original = again._parse
-
-    def counting(raw: bytes, row: int) -> pl.DataFrame:
-        parsed.append(row)
-        return original(raw, row)
-
-    again._parse = counting  # type: ignore[method-assign]
+    parsed = _count_parses(again)
     assert _pieced(again, 90, 90).filter(pl.col("_row") == 90)["a"].to_list() == ["88"]
     assert len(parsed) == 1
     other = SourceReader(path, SourceOptions(has_header=False), piece_bytes=40)
