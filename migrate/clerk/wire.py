@@ -123,6 +123,10 @@ class _Connection(asyncio.Protocol):
     # --- httptools callbacks ----------------------------------------------------------------
 
     def on_message_begin(self) -> None:
+        if self._complete:
+            # A second message glued to the answer: nobody asked for it, so the connection's
+            # parser is no longer at a message boundary and it must not be reused.
+            self.reusable = False
         self._started = True
 
     def on_header(self, name: bytes, value: bytes) -> None:

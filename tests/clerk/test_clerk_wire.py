@@ -6,7 +6,8 @@ in an encoding Wire does not speak, ``/eof`` a body delimited by closing the con
 ``/garbage`` bytes that are not HTTP, ``/twice`` a repeated header, ``/close`` a body with
 ``Connection: close``, ``/hold`` waits for the test to release it, ``/stall`` never answers,
 ``/lost`` reads the request and closes the socket, ``/drop`` answers and then closes the socket
-without saying so, ``/extra`` answers and then sends bytes nobody asked for. It counts the
+without saying so, ``/extra`` answers and then sends bytes nobody asked for, ``/glued`` sends them
+with the answer. It counts the
 connections it accepts and how many were open at once, and keeps every request it read.
 """
 
@@ -135,9 +136,11 @@ class ScriptedServer:
             extra = b"X-Thing: a\r\nx-thing: b\r\n"
         close = "/close" in path
         writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n%s%s\r\n%s"
-            % (len(body), extra, b"Connection: close\r\n" if close else b"", body)
-        )
+            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n%s%s\r\n%s%s"
+            % (len(body), extra, b"Connection: close\r\n" if close else b"", body,
+               b"HTTP/1.1 200 OK\r\nContent-Le" if "/glued" in path else b"")
+        )  # fmt: skip
         await writer.drain()
         if "/drop" in path:
             self.dropped.set()
@@ -146,6 +149,8 @@ class ScriptedServer:
             await asyncio.sleep(0.01)
             writer.write(b"HTTP/1.1 200 OK\r\n")
             await writer.drain()
+        if "/glued" in path:
+            return True  # the extra bytes went out with the answer (see below)
         return not close
 
 
@@ -389,6 +394,17 @@ async def test_bytes_nobody_asked_for_condemn_the_connection(server: ScriptedSer
     wire = wire_for(server)
     await get(wire, "/extra")
     await anyio.sleep(0.05)  # the unsolicited bytes arrive
+    assert (await get(wire, "/ok")).content == COUNT_BODY
+    await wire.aclose()
+    assert server.accepted == 2
+
+
+async def test_bytes_glued_to_the_answer_condemn_the_connection(server: ScriptedServer) -> None:
+    """A partial second message in the same packet as the answer: the answer is returned, the
+    connection is not reused (its parser is mid-message), the next request gets a fresh one."""
+    wire = wire_for(server)
+    assert (await get(wire, "/glued")).content == COUNT_BODY
+    assert wire.idle_connections == 0
     assert (await get(wire, "/ok")).content == COUNT_BODY
     await wire.aclose()
     assert server.accepted == 2
