@@ -70,6 +70,7 @@ class RunArgs:
     concurrency: int | None
     limit: int | None
     rows: str | None
+    sample: int | None
     yes: bool
     quiet: bool
     joins: tuple[str, ...]
@@ -135,14 +136,12 @@ def confirm_production(
     if not target.production or target.sandbox:
         return
     counts = plan.counts()
-    pending = counts[RowState.PENDING] + counts[RowState.IN_FLIGHT]
-    if window.limit is not None:
-        pending = min(pending, window.limit)
+    pending = _to_send(plan, window) + counts[RowState.IN_FLIGHT]
     seconds = pending / rate if rate else 0
     click.echo(
         f"About to write to a PRODUCTION Clerk instance ({target.base_url}).\n"
         f"  rows: {sum(counts.values()):,} in the plan, {pending:,} to send"
-        f"{' (within --rows)' if window.first or window.last else ''}, "
+        f"{_window_note(window)}, "
         f"{counts[RowState.INVALID]:,} invalid (not sent), "
         f"{counts[RowState.CREATED] + counts[RowState.EXISTS]:,} already done\n"
         f"  rate: {rate:g} requests/s; estimated duration: {_duration(seconds)}",
@@ -157,6 +156,24 @@ def confirm_production(
         )
     if not click.confirm("Proceed?", default=False, err=True):
         raise click.exceptions.Exit(EXIT_RUN_ERROR)
+
+
+def _to_send(plan: RunPlan, window: RowWindow) -> int:
+    """How many pending rows this pass will send (within ``--rows``, capped by the window)."""
+    if window.first is None and window.last is None:
+        pending = plan.counts()[RowState.PENDING]
+    else:
+        pending = sum(1 for r in plan.store.row_numbers([RowState.PENDING]) if window.holds(r))
+    return window.cap(pending)
+
+
+def _window_note(window: RowWindow) -> str:
+    parts = [f"rows {window.first or 1}-{window.last or ''}"] if window.first or window.last else []
+    if window.limit is not None:
+        parts.append(f"the first {window.limit:,}")
+    if window.sample is not None:
+        parts.append(f"{window.sample:,} spread over the file")
+    return f" ({', '.join(parts)})" if parts else ""
 
 
 def interactive() -> bool:
@@ -187,9 +204,7 @@ async def _guarded_pass(
 ) -> RunOutcome | None:
     """Run one pass; first SIGINT/SIGTERM stops cleanly, a second abandons in-flight requests."""
     result: list[RunOutcome] = []
-    pending = plan.counts()[RowState.PENDING]
-    if window.limit is not None:
-        pending = min(pending, window.limit)
+    pending = _to_send(plan, window)
     progress = None
     if not quiet and sys.stderr.isatty():
         progress = BarProgress(pending, rate=lambda: settings.rate)
@@ -305,7 +320,7 @@ def print_summary(
 def execute_run(args: RunArgs) -> int:
     """The ``run`` command: prepare, plan or resume, confirm, run a pass; the exit code."""
     check_rate(args.rate, args.concurrency)
-    window = row_window(args.limit, args.rows)
+    window = row_window(args.limit, args.rows, args.sample)
     overrides = source_options_from(args.fmt, args.encoding, args.delimiter, args.no_header)
     if args.sandbox and (_explicit_api_url(args.api_url) or args.secret_key_file):
         raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")

@@ -152,8 +152,11 @@ def pacing_options(func: F) -> F:
     return func
 
 
-def row_window(limit: int | None, rows: str | None) -> RowWindow:
-    """``--limit N`` and ``--rows A-B`` as a ``RowWindow``; ``ConfigError`` when malformed."""
+def row_window(limit: int | None, rows: str | None, sample: int | None = None) -> RowWindow:
+    """``--limit N``, ``--rows A-B`` and ``--sample N`` as a ``RowWindow``.
+
+    Raises ``ConfigError`` when one is malformed, or both ``--limit`` and ``--sample`` are given.
+    """
     first = last = None
     if rows is not None:
         left, sep, right = rows.partition("-")
@@ -171,9 +174,16 @@ def row_window(limit: int | None, rows: str | None) -> RowWindow:
             raise ConfigError(f"--rows {rows!r}: expected A-B with 1 <= A <= B (e.g. 2-101)")
     if limit is not None and limit < 1:
         raise ConfigError("--limit must be at least 1")
+    if sample is not None and sample < 1:
+        raise ConfigError("--sample must be at least 1")
+    if limit is not None and sample is not None:
+        raise ConfigError(
+            "--limit and --sample both pick rows for a canary; give one (--limit N: the first "
+            "N pending rows; --sample N: N rows spread over the file)"
+        )
     from migrate.runner.engine import RowWindow  # noqa: PLC0415 - lazy: the runner is heavy
 
-    return RowWindow(first, last, limit)
+    return RowWindow(first, last, limit, sample)
 
 
 def join_option(func: F) -> F:

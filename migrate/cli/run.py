@@ -25,6 +25,12 @@ from migrate.cli._options import join_option, pacing_options, source_options, ta
 )
 @pacing_options
 @click.option("--limit", type=int, help="Send at most N rows this time (a canary run).")
+@click.option(
+    "--sample",
+    type=int,
+    metavar="N",
+    help="Send N rows spread evenly over the pending rows (a canary that sees the whole file).",
+)
 @click.option("--rows", "rows", metavar="A-B", help="Send only input rows A to B (inclusive).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
@@ -41,6 +47,7 @@ def command(
     rate: float | None,
     concurrency: int | None,
     limit: int | None,
+    sample: int | None,
     rows: str | None,
     yes: bool,
     quiet: bool,
@@ -72,6 +79,7 @@ def command(
             concurrency=concurrency,
             limit=limit,
             rows=rows,
+            sample=sample,
             yes=yes,
             quiet=quiet,
             joins=joins,

@@ -57,11 +57,33 @@ PayloadSource = Callable[[Sequence[int]], Iterable[Payload]]
 
 @dataclass(frozen=True)
 class RowWindow:
-    """Which pending rows this pass may send: ``--rows A-B`` and ``--limit N``."""
+    """Which pending rows this pass may send: ``--rows A-B``, ``--limit N``, ``--sample N``.
+
+    ``limit`` takes the first N pending rows of the window; ``sample`` takes N spread evenly over
+    it (the middle row of each of N equal stretches), so a canary meets every era of the export
+    (old hashers, old addresses) rather than its first page. At most one of the two is set.
+    """
 
     first: int | None = None
     last: int | None = None
     limit: int | None = None
+    sample: int | None = None
+
+    def holds(self, row: int) -> bool:
+        """Whether input row ``row`` lies within ``--rows``."""
+        return (self.first is None or row >= self.first) and (self.last is None or row <= self.last)
+
+    def cap(self, pending: int) -> int:
+        """How many of ``pending`` rows in the window this pass sends."""
+        most = self.limit if self.limit is not None else self.sample
+        return pending if most is None else min(pending, most)
+
+    def choose(self, rows: Sequence[int]) -> Sequence[int]:
+        """The rows of ``rows`` (pending, in the window, in file order) that this pass sends."""
+        n, total = self.sample, len(rows)
+        if n is None or n >= total:
+            return rows
+        return array("q", (rows[(2 * i + 1) * total // (2 * n)] for i in range(n)))
 
 
 @dataclass(frozen=True)
@@ -165,8 +187,8 @@ async def execute(
         Worker(api, pacer, stopper, settings.worker, streak=streak, outage=outage)
         for _ in range(pacer.max_workers)
     ]
-    pending = array(
-        "q", ledger.pending_rows(first=window.first, last=window.last, limit=window.limit)
+    pending = window.choose(
+        array("q", ledger.pending_rows(first=window.first, last=window.last, limit=window.limit))
     )
     queue = WorkQueue[Job](settings.queue_size)
 

@@ -117,6 +117,39 @@ def test_a_canary_run_sends_only_the_window(sandbox: SandboxHandle, tmp_path: Pa
     assert result.exit_code == 0
 
 
+def test_a_sample_run_sends_rows_spread_over_the_file(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """--sample N sends N pending rows spread evenly over the file; again, N more of the rest."""
+    path = write_input(tmp_path, 30)
+    result = run(sandbox, path, "--sample", "3")
+    assert result.exit_code == 0, result.output
+    assert sorted(external_ids(sandbox), key=lambda e: int(str(e)[1:])) == ["u6", "u16", "u26"]
+    assert "27 rows still pending" in result.output
+    again = run(sandbox, path, "--sample", "3")
+    assert again.exit_code == 0
+    assert len(sandbox.store) == 6
+    assert "24 rows still pending" in again.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (("--sample", "0"), "--sample must be at least 1"),
+        (("--sample", "2", "--limit", "2"), "--limit and --sample both pick rows"),
+    ],
+)
+def test_a_bad_sample_is_refused_before_any_request(
+    sandbox: SandboxHandle, tmp_path: Path, extra: tuple[str, ...], message: str
+) -> None:
+    """--sample below 1, or with --limit, is a usage error (exit 2) and nothing is sent."""
+    path = write_input(tmp_path, 5)
+    result = run(sandbox, path, *extra)
+    assert result.exit_code == 2
+    assert message in result.output
+    assert sandbox.counters()["requests"] == 0
+
+
 def test_changed_input_is_refused_naming_the_file(sandbox: SandboxHandle, tmp_path: Path) -> None:
     """A rerun after the input changed is refused with a message that names it (exit 1)."""
     path = write_input(tmp_path, 3)
@@ -158,6 +191,26 @@ def test_production_without_yes_and_without_a_terminal_is_refused(tmp_path: Path
         confirmed = run(prod, path, "--yes")
         assert confirmed.exit_code == 0
         assert len(prod.store) == 3
+
+
+@pytest.mark.parametrize(
+    ("extra", "shown"),
+    [
+        (("--rows", "5-9"), "10 in the plan, 5 to send (rows 5-9)"),
+        (("--rows", "5-9", "--limit", "2"), "10 in the plan, 2 to send (rows 5-9, the first 2)"),
+        (("--sample", "4"), "10 in the plan, 4 to send (4 spread over the file)"),
+    ],
+)
+def test_the_production_question_counts_only_the_rows_this_pass_sends(
+    tmp_path: Path, extra: tuple[str, ...], shown: str
+) -> None:
+    """The confirmation's "to send" counts the pending rows within --rows, capped by the canary."""
+    with running_sandbox(SandboxConfig.for_tests(instance="production")) as prod:
+        path = write_input(tmp_path, 10)
+        result = run(prod, path, *extra)
+        assert result.exit_code == 2
+        assert f"rows: {shown}, 0 invalid" in result.output
+        assert prod.counters()["requests"] == 0
 
 
 def test_an_abort_code_stops_the_run_resumably(tmp_path: Path) -> None:
