@@ -33,11 +33,13 @@ from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow, RunO
 from migrate.runner.pacing import default_rate
 from migrate.runner.progress import BarProgress
 from migrate.runner.session import (
+    DEVELOPMENT_USER_CAP,
     RunPlan,
     Target,
     bind_target,
     check_rate,
     default_run_dir,
+    development_room,
     open_run,
     pass_stats,
     prepare_input,
@@ -205,6 +207,17 @@ async def _guarded_pass(
     """Run one pass; first SIGINT/SIGTERM stops cleanly, a second abandons in-flight requests."""
     result: list[RunOutcome] = []
     pending = _to_send(plan, window)
+    crowded = await development_room(target, pending)
+    if crowded is not None:
+        there, room = crowded
+        click.echo(
+            f"Warning: development instances usually hold at most {DEVELOPMENT_USER_CAP} users; "
+            f"this one has {there:,} and this pass sends {pending:,}, so Clerk will likely stop "
+            f"the run with user_quota_exceeded after about {room:,} more (nothing is lost; the "
+            "run can resume where it stopped). Rehearse a few rows with --limit or --sample, or "
+            "the whole file with --sandbox.",
+            err=True,
+        )
     progress = None
     if not quiet and sys.stderr.isatty():
         progress = BarProgress(pending, rate=lambda: settings.rate)

@@ -22,6 +22,7 @@ import httpx
 import polars as pl
 
 from migrate.clerk.client import ClerkClient
+from migrate.clerk.outcomes import Counted
 from migrate.errors import ConfigError, StateError
 from migrate.reports.run import ReportPaths, write_run_reports
 from migrate.runner.api import ClientApi
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from migrate.prepare import Prepared
 
 __all__ = [
+    "DEVELOPMENT_USER_CAP",
     "STATE_FILE",
     "PreparedInput",
     "PreparedRun",
@@ -52,6 +54,7 @@ __all__ = [
     "bind_target",
     "check_rate",
     "default_run_dir",
+    "development_room",
     "open_run",
     "pass_stats",
     "plan_rows",
@@ -63,6 +66,9 @@ __all__ = [
 ]
 
 STATE_FILE = "state.sqlite"
+# Development instances hold at most 100 users (reference/clerk-api.md §3, user_quota_exceeded);
+# Clerk can raise it per instance, and no API serves the value.
+DEVELOPMENT_USER_CAP = 100
 _BUSY_TIMEOUT = 1.0  # seconds to wait for another process's lock before refusing
 _SUFFIXES = (".gz", ".gzip", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".ndjson", ".jsonl",
              ".json")  # fmt: skip
@@ -394,6 +400,23 @@ async def run_pass(
             ClientApi(opened), StoreLedger(plan.store), payloads, settings,
             window=window, stopper=stopper, progress=progress,
         )  # fmt: skip
+
+
+async def development_room(target: Target, sending: int) -> tuple[int, int] | None:
+    """``(users there, room left)`` when ``sending`` users would overfill a development
+    instance's usual cap of ``DEVELOPMENT_USER_CAP``; None when they fit, when the target is
+    production or the sandbox (whose rehearsals have no cap), or when the count is not known.
+
+    One ``GET /users/count``, before the pass: a warning, not a refusal, since Clerk can raise
+    the cap for an instance and the run stops cleanly (``user_quota_exceeded``) if it is met.
+    """
+    if target.production or target.sandbox or sending <= 0:
+        return None
+    async with ClerkClient(target.base_url, target.secret_key) as client:
+        outcome = await client.count_users()
+    if not isinstance(outcome, Counted) or outcome.total + sending <= DEVELOPMENT_USER_CAP:
+        return None
+    return outcome.total, max(0, DEVELOPMENT_USER_CAP - outcome.total)
 
 
 def pass_stats(outcome: RunOutcome, target: Target, settings: EngineSettings) -> dict[str, Any]:

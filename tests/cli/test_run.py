@@ -213,6 +213,26 @@ def test_the_production_question_counts_only_the_rows_this_pass_sends(
         assert prod.counters()["requests"] == 0
 
 
+def test_overfilling_a_development_instance_is_warned_before_sending(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """More rows than a development instance's usual 100-user cap: a warning first, then the
+    run goes on (Clerk can raise the cap); a pass that fits says nothing."""
+    small = write_input(tmp_path, 10, name="small.csv")
+    quiet = run(sandbox, small)
+    assert quiet.exit_code == 0
+    assert "usually hold at most" not in quiet.output
+    big = write_input(tmp_path, 95, name="big.csv")
+    result = run(sandbox, big)
+    assert result.exit_code == 0
+    assert (
+        "Warning: development instances usually hold at most 100 users; this one has 10 and "
+        "this pass sends 95, so Clerk will likely stop the run with user_quota_exceeded after "
+        "about 90 more"
+    ) in result.output
+    assert len(sandbox.store) == 95  # big.csv repeats small.csv's ten users: found, not resent
+
+
 def test_an_abort_code_stops_the_run_resumably(tmp_path: Path) -> None:
     """user_quota_exceeded stops the run (exit 1), nothing lost; a rerun with room finishes."""
     path = write_input(tmp_path, 12)
