@@ -44,6 +44,7 @@ from migrate.runner.session import (
     pass_stats,
     prepare_input,
     record_pass,
+    redact_reports,
     run_pass,
     write_reports,
 )
@@ -75,6 +76,7 @@ class RunArgs:
     sample: int | None
     yes: bool
     quiet: bool
+    redact_emails: bool
     joins: tuple[str, ...]
     fmt: str | None
     encoding: str | None
@@ -344,6 +346,8 @@ def execute_run(args: RunArgs) -> int:
     run_dir = args.run_dir or default_run_dir(args.input_path, sandbox=args.sandbox)
     plan = open_run(run_dir, args.input_path, args.mapping, overrides, prepared)
     try:
+        if args.redact_emails:
+            redact_reports(plan)
         with resolve_target(args.sandbox, args.api_url, args.secret_key_file) as target:
             bind_target(plan.store, target)
             rate = args.rate or default_rate_for(target)

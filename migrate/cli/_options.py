@@ -26,6 +26,7 @@ __all__ = [
     "pacing_options",
     "parse_joins",
     "read_secret_key",
+    "redact_option",
     "row_window",
     "source_options",
     "source_options_from",
@@ -184,6 +185,18 @@ def row_window(limit: int | None, rows: str | None, sample: int | None = None) -
     from migrate.runner.engine import RowWindow  # noqa: PLC0415 - lazy: the runner is heavy
 
     return RowWindow(first, last, limit, sample)
+
+
+def redact_option(func: F) -> F:
+    """``--redact-emails``: mask email addresses in the run's error reports, from now on."""
+    return click.option(
+        "--redact-emails",
+        is_flag=True,
+        help=(
+            "Mask email addresses in errors.csv and errors.jsonl (p…@example.com), in this and "
+            "every later report of the run directory. failed_rows and id_map keep them."
+        ),
+    )(func)
 
 
 def join_option(func: F) -> F:

@@ -14,7 +14,7 @@ from migrate.cli._loader import (
     interruptible,
     resolve_target,
 )
-from migrate.cli._options import pacing_options, target_options
+from migrate.cli._options import pacing_options, redact_option, target_options
 from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow
 from migrate.runner.retrying import KeyedPayloads, RequeueResult, check_fixed, requeue
 from migrate.runner.session import (
@@ -23,6 +23,7 @@ from migrate.runner.session import (
     check_rate,
     prepare_input,
     read_run,
+    redact_reports,
 )
 
 
@@ -43,6 +44,7 @@ from migrate.runner.session import (
 @pacing_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@redact_option
 def command(
     *,
     run_dir: Path,
@@ -55,6 +57,7 @@ def command(
     concurrency: int | None,
     yes: bool,
     quiet: bool,
+    redact_emails: bool,
 ) -> None:
     """Put the failed rows of RUN_DIR back in the queue and send them (and any pending rows).
 
@@ -71,6 +74,8 @@ def command(
         code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
         plan = read_run(run_dir, lock=True)
         try:
+            if redact_emails:
+                redact_reports(plan)
             payloads: PayloadSource
             original: PreparedRun | None
             if fixed is None:

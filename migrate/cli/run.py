@@ -8,7 +8,13 @@ import click
 
 from migrate.cli._common import handle_errors
 from migrate.cli._loader import RunArgs, execute_run, interruptible
-from migrate.cli._options import join_option, pacing_options, source_options, target_options
+from migrate.cli._options import (
+    join_option,
+    pacing_options,
+    redact_option,
+    source_options,
+    target_options,
+)
 
 
 @click.command()
@@ -34,6 +40,7 @@ from migrate.cli._options import join_option, pacing_options, source_options, ta
 @click.option("--rows", "rows", metavar="A-B", help="Send only input rows A to B (inclusive).")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+@redact_option
 @join_option
 @source_options
 def command(
@@ -51,6 +58,7 @@ def command(
     rows: str | None,
     yes: bool,
     quiet: bool,
+    redact_emails: bool,
     joins: tuple[str, ...],
     fmt: str | None,
     encoding: str | None,
@@ -82,6 +90,7 @@ def command(
             sample=sample,
             yes=yes,
             quiet=quiet,
+            redact_emails=redact_emails,
             joins=joins,
             fmt=fmt,
             encoding=encoding,

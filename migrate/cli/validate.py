@@ -44,6 +44,11 @@ __all__ = ["command", "render_summary"]
     help="Print the first N CreateUser bodies as they would be sent, secrets masked.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option(
+    "--redact-emails",
+    is_flag=True,
+    help="Mask email addresses in errors.csv (keys and messages): p…@example.com.",
+)
 @join_option
 @source_options
 def command(
@@ -53,6 +58,7 @@ def command(
     out_dir: Path | None,
     preview: int,
     as_json: bool,
+    redact_emails: bool,
     joins: tuple[str, ...],
     fmt: str | None,
     encoding: str | None,
@@ -74,6 +80,7 @@ def command(
                 out_dir,
                 preview,
                 as_json=as_json,
+                redact_emails=redact_emails,
                 joins=joins,
                 source=source_options_from(fmt, encoding, delimiter, no_header),
             )
@@ -90,6 +97,7 @@ def _validate(
     preview: int,
     *,
     as_json: bool,
+    redact_emails: bool,
     joins: tuple[str, ...],
     source: dict[str, Any],
 ) -> int:
@@ -123,7 +131,9 @@ def _validate(
     )
     target = out_dir or input_path.parent / f"{_stem(input_path)}.validation"
     try:
-        errors_path, summary_path = write_validation_reports(target, summary, errors)
+        errors_path, summary_path = write_validation_reports(
+            target, summary, errors, redact_emails=redact_emails
+        )
     except OSError as exc:
         fail(f"{target}: cannot write the reports: {exc.strerror or exc}")
     seconds = time.perf_counter() - started

@@ -28,6 +28,7 @@ import polars as pl
 
 from migrate.clerk.retry import hint_for
 from migrate.reports.atomic import atomic_open, atomic_write_text
+from migrate.secrets import mask_email, redact_emails
 from migrate.sources import (
     EMPTY_COLUMN,
     ROW_COLUMN,
@@ -69,8 +70,19 @@ class ReportPaths:
         return found + ([self.rolled_back] if self.rolled_back is not None else [])
 
 
-def error_lines(record: RowRecord) -> Iterator[dict[str, Any]]:
-    """The report lines of one failed or invalid row (one per problem)."""
+def error_lines(record: RowRecord, *, redact: bool = False) -> Iterator[dict[str, Any]]:
+    """The report lines of one failed or invalid row (one per problem).
+
+    ``redact`` masks email addresses (``--redact-emails``): the ``email`` field, and any address
+    inside the key or a message.
+    """
+    if redact:
+        for line in error_lines(record):
+            line["email"] = mask_email(line["email"]) if line["email"] else ""
+            line["key"] = redact_emails(line["key"])
+            line["message"] = redact_emails(line["message"])
+            yield line
+        return
     base = {"row": record.row, "key": record.key, "email": record.email or ""}
     if record.state is RowState.INVALID:
         problems = record.details or (
@@ -96,7 +108,7 @@ def error_lines(record: RowRecord) -> Iterator[dict[str, Any]]:
     }
 
 
-def _write_errors(store: StateStore, csv_path: Path, jsonl_path: Path) -> int:
+def _write_errors(store: StateStore, csv_path: Path, jsonl_path: Path, *, redact: bool) -> int:
     lines = 0
     with (
         atomic_open(csv_path, newline="") as csv_handle,
@@ -105,7 +117,7 @@ def _write_errors(store: StateStore, csv_path: Path, jsonl_path: Path) -> int:
         writer = csv.DictWriter(csv_handle, fieldnames=ERROR_COLUMNS)
         writer.writeheader()
         for record in store.iter_errors():
-            for line in error_lines(record):
+            for line in error_lines(record, redact=redact):
                 writer.writerow(line)
                 jsonl_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
                 lines += 1
@@ -206,8 +218,15 @@ def write_run_reports(
     input_path: Path,
     options: SourceOptions | None = None,
     stats: Mapping[str, Any] | None = None,
+    *,
+    redact_emails: bool = False,
 ) -> ReportPaths:
-    """Rewrite every report of ``run_dir`` from the state DB; return where they are."""
+    """Rewrite every report of ``run_dir`` from the state DB; return where they are.
+
+    ``redact_emails`` masks email addresses in ``errors.csv`` / ``errors.jsonl`` (the reports
+    meant to be read and passed around); ``failed_rows`` (the rows to fix) and ``id_map.csv``
+    (for re-keying) keep the data as it is.
+    """
     paths = ReportPaths(
         errors_csv=run_dir / "errors.csv",
         errors_jsonl=run_dir / "errors.jsonl",
@@ -215,7 +234,7 @@ def write_run_reports(
         id_map=run_dir / "id_map.csv",
         summary=run_dir / "summary.json",
     )
-    _write_errors(store, paths.errors_csv, paths.errors_jsonl)
+    _write_errors(store, paths.errors_csv, paths.errors_jsonl, redact=redact_emails)
     _write_id_map(store, paths.id_map)
     failed = write_failed_rows(store, run_dir, input_path, options)
     paths = ReportPaths(

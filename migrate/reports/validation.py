@@ -16,6 +16,7 @@ from typing import Any, Final
 import polars as pl
 
 from migrate.reports.atomic import atomic_open, atomic_write_text
+from migrate.secrets import EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT
 
 __all__ = [
     "ERRORS_CSV",
@@ -99,12 +100,17 @@ def summarize(
 
 
 def write_validation_reports(
-    out_dir: Path, summary: ValidationSummary, errors: pl.DataFrame
+    out_dir: Path, summary: ValidationSummary, errors: pl.DataFrame, *, redact_emails: bool = False
 ) -> tuple[Path, Path]:
     """Write ``errors.csv`` and ``summary.json`` into ``out_dir`` (created); return their paths.
 
+    ``redact_emails`` masks email addresses in the keys and messages (``--redact-emails``).
     Raises ``OSError`` when the directory cannot be written.
     """
+    if redact_emails:
+        errors = errors.with_columns(
+            pl.col("key", "message").str.replace_all(EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT)
+        )
     errors_path = out_dir / ERRORS_CSV
     summary_path = out_dir / SUMMARY_JSON
     with atomic_open(errors_path, newline="") as handle:

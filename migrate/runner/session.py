@@ -61,11 +61,13 @@ __all__ = [
     "prepare_input",
     "read_run",
     "record_pass",
+    "redact_reports",
     "run_pass",
     "write_reports",
 ]
 
 STATE_FILE = "state.sqlite"
+_REDACT_META = "redact_emails"
 # Development instances hold at most 100 users (reference/clerk-api.md §3, user_quota_exceeded);
 # Clerk can raise it per instance, and no API serves the value.
 DEVELOPMENT_USER_CAP = 100
@@ -463,7 +465,19 @@ def write_reports(plan: RunPlan) -> ReportPaths:
         stats["last_pass"] = history[-1]
         for field in ("requests", "rate_limited_429", "retries", "duration_s"):
             stats[f"total_{field}"] = sum(p.get(field, 0) for p in history)
-    return write_run_reports(plan.store, plan.run_dir, plan.input, plan.source, stats)
+    return write_run_reports(
+        plan.store, plan.run_dir, plan.input, plan.source, stats,
+        redact_emails=bool(plan.store.get_meta(_REDACT_META, False)),
+    )  # fmt: skip
+
+
+def redact_reports(plan: RunPlan) -> None:
+    """Mask email addresses in this run's error reports from now on (``--redact-emails``).
+
+    Recorded in the state DB, so every later ``run``, ``retry`` or ``report`` on the run
+    directory keeps them masked even without the option.
+    """
+    plan.store.set_meta(_REDACT_META, True)
 
 
 def check_rate(rate: float | None, concurrency: int | None) -> None:

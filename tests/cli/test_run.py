@@ -290,6 +290,41 @@ def test_identifier_conflicts_reconcile(sandbox: SandboxHandle, tmp_path: Path) 
     assert summary["counts"]["exists"] == 1
 
 
+def test_redacted_reports_mask_every_email_and_stay_redacted(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """--redact-emails masks addresses in errors.csv/jsonl (column, key, message) for this and
+    every later report of the run; failed_rows keeps the rows as they were, to be fixed."""
+    path = write_input(tmp_path, 4, bad=1)
+    _create(sandbox, "someone-else", "user3@example.com")
+    result = run(sandbox, path, "--redact-emails")
+    assert result.exit_code == 3
+    out = run_dir(path)
+
+    def texts() -> tuple[str, list[dict[str, str]]]:
+        jsonl = (out / "errors.jsonl").read_text()
+        with (out / "errors.csv").open() as handle:
+            return (out / "errors.csv").read_text() + jsonl, list(csv.DictReader(handle))
+
+    def check() -> None:
+        text, lines = texts()
+        assert [(e["row"], e["email"]) for e in lines] == [("2", "b…@"), ("4", "u…@example.com")]
+        assert "u…@example.com already belongs to another Clerk user" in lines[1]["message"]
+        assert "broken1@" not in text
+        assert "user3@" not in text
+
+    check()
+    assert "broken1@" in (out / "failed_rows.csv").read_text()
+    assert "user3@example.com" in (out / "failed_rows.csv").read_text()
+    assert invoke(sandbox, "report", str(out)).exit_code == 0  # no flag: still redacted
+    check()
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    again = write_input(plain, 4, bad=1)
+    run(sandbox, again)
+    assert "broken1@" in (run_dir(again) / "errors.csv").read_text()
+
+
 def test_reports_have_the_documented_content(sandbox: SandboxHandle, tmp_path: Path) -> None:
     """errors.csv/jsonl, failed_rows.csv (original rows), id_map.csv and summary.json."""
     path = write_input(tmp_path, 4, bad=1)

@@ -292,3 +292,18 @@ def test_validate_does_not_load_the_runner() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_redact_emails_masks_keys_that_are_addresses(tmp_path: Path) -> None:
+    """With --redact-emails, errors.csv shows p…@domain for keys that are email addresses."""
+    users, toml = _write(tmp_path, BAD, MAPPING.replace('key = "id"', 'key = "email"'))
+    result = _run(users, "-m", toml, "--redact-emails")
+    assert result.exit_code == 3
+    text = (tmp_path / "users.validation" / "errors.csv").read_text(encoding="utf-8-sig")
+    keys = [r["key"] for r in csv.DictReader(text.splitlines())]
+    assert set(keys) == {"nope", "A…@example.com", "c…@example.com"}
+    assert "ADA@" not in text
+    assert "cy@" not in text
+    plain = _run(users, "-m", toml)
+    assert "ADA@example.com" in (tmp_path / "users.validation" / "errors.csv").read_text()
+    assert plain.exit_code == 3
