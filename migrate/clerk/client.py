@@ -45,6 +45,7 @@ from migrate.clerk.outcomes import (
     VerifyOutcome,
 )
 from migrate.clerk.retry import parse_retry_after
+from migrate.clerk.tunnel import Proxy
 from migrate.clerk.wire import RawResponse, Wire
 from migrate.errors import ConfigError
 from migrate.secrets import Secret
@@ -116,7 +117,8 @@ class ClerkClient:
     By default requests go through a ``Wire`` (one origin, an idle stack of at most
     ``limits.max_connections`` connections kept ``limits.keepalive_expiry`` seconds, the
     ``timeout``'s connect / read / pool parts), which costs a fraction of httpx's CPU per
-    request. ``transport`` sends through ``httpx.AsyncClient`` over that transport instead: the
+    request; ``proxy`` reaches an https API through an HTTP proxy (``CONNECT``). ``transport``
+    sends through ``httpx.AsyncClient`` over that transport instead: the
     test seam (``httpx.MockTransport``, ``httpx.ASGITransport``); outcomes are the same.
     Raises ``ConfigError`` for a base URL that is not https (or http to loopback).
     """
@@ -131,6 +133,7 @@ class ClerkClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits = DEFAULT_LIMITS,
         user_agent: str = f"clerk-migrate/{__version__}",
+        proxy: Proxy | None = None,
     ) -> None:
         if not isinstance(secret_key, Secret):
             raise TypeError("secret_key must be a migrate.secrets.Secret")
@@ -141,6 +144,7 @@ class ClerkClient:
         self._timeout = timeout
         self._limits = limits
         self._user_agent = user_agent
+        self._proxy = proxy
         self._http: httpx.AsyncClient | None = None
         self._wire: Wire | None = None
         self._json_headers = httpx.Headers()
@@ -168,6 +172,7 @@ class ClerkClient:
                 connect_timeout=self._timeout.connect,
                 read_timeout=self._timeout.read,
                 pool_timeout=self._timeout.pool,
+                proxy=self._proxy,
             )
             return self
         self._http = httpx.AsyncClient(

@@ -18,8 +18,10 @@ than everything else the tool does per user together. ``Wire`` does only what th
   connection is never chosen;
 - at most ``max_connections`` requests are in flight; a request waits for a free permit up to
   ``pool`` seconds (None: no limit);
-- timeouts: ``connect`` bounds opening a connection (TCP and TLS); ``read`` bounds the wait from
-  sending the request to the end of the response.
+- timeouts: ``connect`` bounds opening a connection (TCP, the proxy's CONNECT, TLS); ``read``
+  bounds the wait from sending the request to the end of the response;
+- an https origin can be reached through an HTTP proxy (``proxy``: ``tunnel.Proxy``), with one
+  ``CONNECT`` per connection and TLS to the origin inside the tunnel.
 
 Failures raise the httpx exceptions ``ClerkClient`` already maps to outcomes (so the test seam,
 an httpx transport, and this one behave alike): ``httpx.ConnectTimeout``, ``httpx.ConnectError``
@@ -46,6 +48,8 @@ import anyio
 import certifi
 import httptools
 import httpx
+
+from migrate.clerk.tunnel import Proxy, open_tunnel
 
 __all__ = ["MAX_BODY", "RawResponse", "Wire", "default_ssl_context"]
 
@@ -258,6 +262,7 @@ class Wire:
         read_timeout: float | None = 30.0,
         pool_timeout: float | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        proxy: Proxy | None = None,
     ) -> None:
         if max_connections < 1:
             raise ValueError("max_connections must be at least 1")
@@ -267,6 +272,9 @@ class Wire:
         self.host = url.host
         self.port = url.port or _DEFAULT_PORTS[url.scheme]
         self.ssl_context = (ssl_context or default_ssl_context()) if url.scheme == "https" else None
+        if proxy is not None and self.ssl_context is None:
+            raise ValueError("a proxy is used for https origins only")
+        self.proxy = proxy
         host = url.raw_host.decode("ascii")
         if ":" in host:
             host = f"[{host}]"  # an IPv6 literal
@@ -288,7 +296,8 @@ class Wire:
         self._closed = False
 
     def __repr__(self) -> str:
-        return f"Wire({self.host!r}, {self.port}, max_connections={self.max_connections})"
+        via = f", proxy={self.proxy.host}:{self.proxy.port}" if self.proxy else ""
+        return f"Wire({self.host!r}, {self.port}, max_connections={self.max_connections}{via})"
 
     @property
     def idle_connections(self) -> int:
@@ -378,13 +387,16 @@ class Wire:
         loop = asyncio.get_running_loop()
         try:
             with anyio.fail_after(self.connect_timeout):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(loop),
-                    self.host,
-                    self.port,
-                    ssl=self.ssl_context,
-                    server_hostname=self.host if self.ssl_context is not None else None,
-                )
+                if self.proxy is not None and self.ssl_context is not None:
+                    conn = await self._through_proxy(loop, self.proxy, self.ssl_context)
+                else:
+                    _, conn = await loop.create_connection(
+                        lambda: _Connection(loop),
+                        self.host,
+                        self.port,
+                        ssl=self.ssl_context,
+                        server_hostname=self.host if self.ssl_context is not None else None,
+                    )
         except TimeoutError:
             raise httpx.ConnectTimeout("could not connect within the connect timeout") from None
         except ssl.SSLError as exc:
@@ -394,6 +406,22 @@ class Wire:
                 f"could not connect to {self.host}:{self.port}: {exc.strerror or exc}"
             ) from None
         self._opened += 1
+        return conn
+
+    async def _through_proxy(
+        self, loop: asyncio.AbstractEventLoop, proxy: Proxy, context: ssl.SSLContext
+    ) -> _Connection:
+        """A connection to the origin through ``proxy``: CONNECT, then TLS inside the tunnel."""
+        raw = await open_tunnel(proxy, self.host, self.port)
+        conn = _Connection(loop)
+        try:
+            tls = await loop.start_tls(raw, conn, context, server_hostname=self.host)
+        except BaseException:
+            raw.abort()
+            raise
+        if tls is None:  # the loop closed the transport while starting TLS
+            raise httpx.ConnectError("the tunnel closed during the TLS handshake")
+        conn.connection_made(tls)
         return conn
 
     async def aclose(self) -> None:

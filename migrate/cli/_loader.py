@@ -20,6 +20,7 @@ import click
 from click.core import ParameterSource
 
 from migrate.clerk.client import DEFAULT_BASE_URL
+from migrate.clerk.tunnel import Proxy
 from migrate.cli._common import (
     EXIT_FAILED_ROWS,
     EXIT_INTERRUPTED,
@@ -68,6 +69,7 @@ class RunArgs:
     sandbox: bool
     api_url: str | None
     secret_key_file: Path | None
+    proxy: str | None
     run_dir: Path | None
     rate: float | None
     concurrency: int | None
@@ -99,16 +101,16 @@ def interruptible() -> Iterator[None]:
 
 @contextmanager
 def resolve_target(
-    sandbox: bool, api_url: str | None, secret_key_file: Path | None
+    sandbox: bool, api_url: str | None, secret_key_file: Path | None, proxy: str | None = None
 ) -> Iterator[Target]:
     """The Clerk instance to talk to; with ``sandbox``, a sandbox running for the duration.
 
     A ``CLERK_API_URL`` from the environment is ignored with ``--sandbox`` (it is often left
-    over from ``clerk-migrate sandbox``); an explicit ``--api-url`` is a usage error.
+    over from ``clerk-migrate sandbox``); an explicit ``--api-url`` is a usage error. ``proxy``
+    (``--proxy``) is checked here and applies to an https API only.
     """
+    check_target(sandbox, api_url, secret_key_file, proxy)
     if sandbox:
-        if _explicit_api_url(api_url) or secret_key_file:
-            raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
         from migrate.sandbox import SandboxConfig, running_sandbox  # noqa: PLC0415 - lazy: heavy
 
         config = SandboxConfig(
@@ -117,15 +119,46 @@ def resolve_target(
         with running_sandbox(config) as handle:
             yield Target(handle.url, Secret(handle.secret_key), sandbox=True)
         return
-    yield Target(api_url or DEFAULT_BASE_URL, read_secret_key(secret_key_file))
+    url = api_url or DEFAULT_BASE_URL
+    yield Target(url, read_secret_key(secret_key_file), proxy=_proxy(proxy, url))
+
+
+def check_target(
+    sandbox: bool, api_url: str | None, secret_key_file: Path | None, proxy: str | None
+) -> None:
+    """Refuse target options that cannot work together, and a missing key (``ConfigError``),
+    before any work is done."""
+    if sandbox:
+        if _explicit_api_url(api_url) or secret_key_file:
+            raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
+        if proxy:
+            raise ConfigError("--proxy is for the real API; the sandbox runs on this machine")
+        return
+    _proxy(proxy, api_url or DEFAULT_BASE_URL)
+    read_secret_key(secret_key_file)
+
+
+def _proxy(value: str | None, api_url: str) -> Proxy | None:
+    """``--proxy`` parsed; ``ConfigError`` naming the option when it cannot be used."""
+    if not value:
+        return None
+    if not api_url.lower().startswith("https://"):
+        raise ConfigError(f"--proxy applies to an https API URL, not {api_url}")
+    try:
+        return Proxy.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"--proxy: {exc}") from None
 
 
 def _explicit_api_url(api_url: str | None) -> str | None:
     """``api_url`` unless it came from the environment rather than the command line."""
+    return None if _from_environment("api_url") else api_url
+
+
+def _from_environment(parameter: str) -> bool:
+    """Whether the current command's ``parameter`` came from an environment variable."""
     ctx = click.get_current_context(silent=True)
-    if ctx is not None and ctx.get_parameter_source("api_url") is ParameterSource.ENVIRONMENT:
-        return None
-    return api_url
+    return ctx is not None and ctx.get_parameter_source(parameter) is ParameterSource.ENVIRONMENT
 
 
 def default_rate_for(target: Target) -> float:
@@ -337,10 +370,7 @@ def execute_run(args: RunArgs) -> int:
     check_rate(args.rate, args.concurrency)
     window = row_window(args.limit, args.rows, args.sample)
     overrides = source_options_from(args.fmt, args.encoding, args.delimiter, args.no_header)
-    if args.sandbox and (_explicit_api_url(args.api_url) or args.secret_key_file):
-        raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
-    if not args.sandbox:
-        read_secret_key(args.secret_key_file)  # fail on a missing key before any work
+    check_target(args.sandbox, args.api_url, args.secret_key_file, args.proxy)
 
     prepared = prepare_input(args.input_path, args.mapping, overrides, parse_joins(args.joins))
     run_dir = args.run_dir or default_run_dir(args.input_path, sandbox=args.sandbox)
@@ -348,7 +378,7 @@ def execute_run(args: RunArgs) -> int:
     try:
         if args.redact_emails:
             redact_reports(plan)
-        with resolve_target(args.sandbox, args.api_url, args.secret_key_file) as target:
+        with resolve_target(args.sandbox, args.api_url, args.secret_key_file, args.proxy) as target:
             bind_target(plan.store, target)
             rate = args.rate or default_rate_for(target)
             settings = EngineSettings(rate=rate, concurrency=args.concurrency)
@@ -376,4 +406,8 @@ def _resume_hint(args: RunArgs) -> str:
         parts += ["--join", join]
     if args.sandbox:
         parts.append("--sandbox")
+    if args.proxy and not _from_environment("proxy"):
+        proxy = Proxy.parse(args.proxy)  # already checked by resolve_target
+        login = "USER:PASSWORD@" if proxy.authorization else ""  # never echo credentials
+        parts += ["--proxy", f"http://{login}{proxy.host}:{proxy.port}"]
     return " ".join(parts)

@@ -39,6 +39,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 FORMATS: Final = ("csv", "parquet", "ndjson", "json")
 KEY_ENV = "CLERK_SECRET_KEY"
 URL_ENV = "CLERK_API_URL"
+PROXY_ENV = "CLERK_MIGRATE_PROXY"
 
 
 def source_options(func: F) -> F:
@@ -82,7 +83,7 @@ def source_options_from(
 
 
 def target_options(func: F) -> F:
-    """``--sandbox | --api-url URL`` and ``--secret-key-file FILE``."""
+    """``--sandbox | --api-url URL``, ``--secret-key-file FILE`` and ``--proxy URL``."""
     for option in reversed(
         [
             click.option(
@@ -99,6 +100,16 @@ def target_options(func: F) -> F:
                 "--secret-key-file",
                 type=click.Path(dir_okay=False, path_type=Path),
                 help=f"File holding the secret key (default: the {KEY_ENV} variable).",
+            ),
+            click.option(
+                "--proxy",
+                envvar=PROXY_ENV,
+                metavar="URL",
+                help=(
+                    "Reach the API through this HTTP proxy: http://[user:password@]host:port "
+                    f"(env {PROXY_ENV}; put credentials there, not on the command line). "
+                    "HTTPS_PROXY is not read."
+                ),
             ),
         ]
     ):

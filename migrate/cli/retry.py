@@ -53,6 +53,7 @@ def command(
     sandbox: bool,
     api_url: str | None,
     secret_key_file: Path | None,
+    proxy: str | None,
     rate: float | None,
     concurrency: int | None,
     yes: bool,
@@ -95,7 +96,7 @@ def command(
                 payloads = keyed.payloads
                 result = requeue(plan.store, code_list, keyed, fixed.name)
             _report(result, fixed, plan.input if fixed is not None and original is None else None)
-            with resolve_target(sandbox, api_url, secret_key_file) as target:
+            with resolve_target(sandbox, api_url, secret_key_file, proxy) as target:
                 bind_target(plan.store, target)
                 settings = EngineSettings(
                     rate=rate or default_rate_for(target), concurrency=concurrency

@@ -7,7 +7,6 @@ from pathlib import Path
 import anyio
 import click
 
-from migrate.clerk.client import ClerkClient
 from migrate.cli._common import EXIT_FAILED_ROWS, EXIT_OK, handle_errors
 from migrate.cli._loader import default_rate_for, interactive, print_summary, resolve_target
 from migrate.cli._options import pacing_options, target_options
@@ -36,6 +35,7 @@ def command(
     sandbox: bool,
     api_url: str | None,
     secret_key_file: Path | None,
+    proxy: str | None,
     rate: float | None,
     concurrency: int | None,
     yes: bool,
@@ -55,7 +55,7 @@ def command(
             if created == 0:
                 click.echo("Nothing to roll back: this run created no users.")
                 raise click.exceptions.Exit(EXIT_OK)
-            with resolve_target(sandbox, api_url, secret_key_file) as target:
+            with resolve_target(sandbox, api_url, secret_key_file, proxy) as target:
                 bind_target(plan.store, target)
                 _confirm(target, created, yes=yes)
                 result = anyio.run(
@@ -98,7 +98,7 @@ async def _rollback(
     target: Target, plan: RunPlan, rate: float, concurrency: int | None
 ) -> RollbackResult:
     pacer = Pacer(rate, fixed_concurrency=concurrency)
-    async with ClerkClient(target.base_url, target.secret_key) as client:
+    async with target.client() as client:
         return await rollback_users(client, pacer, plan.store)
 
 

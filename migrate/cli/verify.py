@@ -8,7 +8,6 @@ from pathlib import Path
 import anyio
 import click
 
-from migrate.clerk.client import ClerkClient
 from migrate.cli._common import EXIT_FAILED_ROWS, EXIT_OK, handle_errors
 from migrate.cli._loader import default_rate_for, resolve_target
 from migrate.cli._options import pacing_options, target_options
@@ -41,6 +40,7 @@ def command(
     sandbox: bool,
     api_url: str | None,
     secret_key_file: Path | None,
+    proxy: str | None,
     rate: float | None,
     concurrency: int | None,
 ) -> None:
@@ -55,7 +55,7 @@ def command(
         canaries = read_password_file(passwords) if passwords else []
         plan = read_run(run_dir)
         try:
-            with resolve_target(sandbox, api_url, secret_key_file) as target:
+            with resolve_target(sandbox, api_url, secret_key_file, proxy) as target:
                 bind_target(plan.store, target)
                 pacer_rate = rate or default_rate_for(target)
                 result, checks = anyio.run(_verify, target, plan, pacer_rate, concurrency, canaries)
@@ -85,7 +85,7 @@ async def _verify(
     canaries: list[tuple[str, Secret]],
 ) -> tuple[VerifyResult, list[PasswordCheck]]:
     pacer = Pacer(rate, fixed_concurrency=concurrency)
-    async with ClerkClient(target.base_url, target.secret_key) as client:
+    async with target.client() as client:
         result = await verify_users(client, pacer, plan.store)
         checks = await check_passwords(client, pacer, plan.store, canaries) if canaries else []
     return result, checks

@@ -23,6 +23,7 @@ import polars as pl
 
 from migrate.clerk.client import ClerkClient
 from migrate.clerk.outcomes import Counted
+from migrate.clerk.tunnel import Proxy
 from migrate.errors import ConfigError, StateError
 from migrate.reports.run import ReportPaths, write_run_reports
 from migrate.runner.api import ClientApi
@@ -178,6 +179,7 @@ class Target:
     base_url: str
     secret_key: Secret
     sandbox: bool = False
+    proxy: Proxy | None = None  # the route, not the instance: not part of identity()
 
     @property
     def production(self) -> bool:
@@ -202,6 +204,12 @@ class Target:
     def describe(self) -> str:
         """The identity in words, for messages."""
         return _describe(self.identity())
+
+    def client(self, limits: httpx.Limits | None = None) -> ClerkClient:
+        """A ``ClerkClient`` for this instance (through the proxy, if any); use ``async with``."""
+        if limits is None:
+            return ClerkClient(self.base_url, self.secret_key, proxy=self.proxy)
+        return ClerkClient(self.base_url, self.secret_key, limits=limits, proxy=self.proxy)
 
 
 def _describe(identity: Mapping[str, Any]) -> str:
@@ -397,7 +405,7 @@ async def run_pass(
     # At most one connection per worker: ClerkClient's transport opens no more than this.
     size = settings.concurrency or settings.max_concurrency
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-    async with ClerkClient(target.base_url, target.secret_key, limits=limits) as opened:
+    async with target.client(limits) as opened:
         return await execute(
             ClientApi(opened), StoreLedger(plan.store), payloads, settings,
             window=window, stopper=stopper, progress=progress,
@@ -414,7 +422,7 @@ async def development_room(target: Target, sending: int) -> tuple[int, int] | No
     """
     if target.production or target.sandbox or sending <= 0:
         return None
-    async with ClerkClient(target.base_url, target.secret_key) as client:
+    async with target.client() as client:
         outcome = await client.count_users()
     if not isinstance(outcome, Counted) or outcome.total + sending <= DEVELOPMENT_USER_CAP:
         return None

@@ -1,0 +1,90 @@
+"""``--proxy``: checked before any work, carried to the client, never echoed with credentials."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import anyio
+import pytest
+from click.testing import CliRunner
+
+from migrate.cli import main
+from migrate.cli._loader import resolve_target
+from migrate.errors import ConfigError
+
+MAPPING = '[source]\nkey = "id"\n\n[fields]\nexternal_id = "id"\nemail_address = "email"\n'
+KEY = "sk_test_" + "k" * 40
+
+
+def _files(tmp_path: Path) -> tuple[Path, Path]:
+    users = tmp_path / "users.csv"
+    users.write_text("id,email\nu1,ada@example.com\n", encoding="utf-8")
+    mapping = tmp_path / "map.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    return users, mapping
+
+
+@pytest.mark.parametrize(
+    ("extra", "env", "message"),
+    [
+        (["--sandbox", "--proxy", "http://127.0.0.1:3128"], {}, "--proxy is for the real API"),
+        (
+            ["--api-url", "http://127.0.0.1:9", "--proxy", "http://127.0.0.1:3128"],
+            {},
+            "--proxy applies to an https API URL, not http://127.0.0.1:9",
+        ),
+        (
+            ["--proxy", "socks5://user:hunter2@127.0.0.1:1080"],
+            {},
+            "--proxy: the proxy URL must start with http://",
+        ),
+        ([], {"CLERK_MIGRATE_PROXY": "http://:3128"}, "--proxy: the proxy URL has no host"),
+    ],
+)
+def test_an_unusable_proxy_is_a_usage_error_before_any_work(
+    tmp_path: Path, extra: list[str], env: dict[str, str], message: str
+) -> None:
+    """--sandbox with --proxy, an http API, or a bad proxy URL: exit 2 with the reason, no run
+    directory made, and no credential repeated."""
+    users, mapping = _files(tmp_path)
+    result = CliRunner().invoke(
+        main,
+        ["run", str(users), "--mapping", str(mapping), *extra],
+        env={"CLERK_SECRET_KEY": KEY, "CLERK_API_URL": "", **env},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+    assert "hunter2" not in result.output
+    assert not list(tmp_path.glob("*.clerk-migrate"))
+
+
+def test_the_proxy_reaches_the_wire(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A valid --proxy becomes the target's Proxy and every client it makes sends through it."""
+    monkeypatch.setenv("CLERK_SECRET_KEY", KEY)
+    with resolve_target(
+        False, "https://api.clerk.com", None, "http://ops:pw@proxy.corp:3128"
+    ) as target:
+        assert target.proxy is not None
+        assert (target.proxy.host, target.proxy.port) == ("proxy.corp", 3128)
+        assert "proxy" not in target.identity()  # the route, not the instance
+
+        async def wire_proxy() -> object:
+            async with target.client() as client:
+                assert client._wire is not None
+                return client._wire.proxy
+
+        assert anyio.run(wire_proxy) == target.proxy
+
+
+def test_no_proxy_means_a_direct_route(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --proxy (and HTTPS_PROXY set, which is not read) the target has no proxy."""
+    monkeypatch.setenv("CLERK_SECRET_KEY", KEY)
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    with resolve_target(False, "https://api.clerk.com", None, None) as target:
+        assert target.proxy is None
+    with (
+        pytest.raises(ConfigError, match="https API URL"),
+        resolve_target(False, "http://127.0.0.1:9", None, "http://127.0.0.1:3128"),
+    ):
+        pass
