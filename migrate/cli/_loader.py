@@ -213,6 +213,16 @@ def _window_note(window: RowWindow) -> str:
     return f" ({', '.join(parts)})" if parts else ""
 
 
+def signals_supported() -> bool:
+    """Whether a pass can watch SIGINT/SIGTERM itself (anyio cannot on Windows).
+
+    Without it, Ctrl-C during a pass raises ``KeyboardInterrupt`` out of the event loop: the
+    requests in flight are abandoned (their rows stay ``in_flight`` and are reconciled by the
+    next run, as after a second Ctrl-C) and ``interruptible`` exits 130.
+    """
+    return sys.platform != "win32"
+
+
 def interactive() -> bool:
     """Whether a person can answer a question on stdin."""
     return sys.stdin.isatty()
@@ -271,7 +281,8 @@ async def _guarded_pass(
                     )
                     stopper.interrupt()
 
-        tg.start_soon(watch)
+        if signals_supported():
+            tg.start_soon(watch)
         outcome = await run_pass(
             target, plan, payloads, settings, window=window, stopper=stopper, progress=progress
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from migrate.cli import main
+from migrate.cli import _loader, main
+from migrate.cli._loader import signals_supported
 from migrate.sandbox import FaultConfig, SandboxConfig, SandboxHandle, running_sandbox
 from migrate.state import StateStore
 
@@ -504,3 +506,25 @@ def test_a_sandbox_rehearsal_keeps_its_own_default_run_directory(tmp_path: Path)
     assert result.exit_code == 0, result.output
     assert (tmp_path / "users.sandbox.clerk-migrate" / "summary.json").is_file()
     assert not run_dir(path).exists()
+
+
+def test_without_signal_support_a_run_still_completes(
+    sandbox: SandboxHandle, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where signals cannot be watched (Windows), the pass runs without a signal receiver."""
+
+    def no_receiver(*_: object) -> None:
+        raise NotImplementedError("signal handling is not supported on this platform")
+
+    monkeypatch.setattr(_loader.anyio, "open_signal_receiver", no_receiver)
+    monkeypatch.setattr(_loader, "signals_supported", lambda: False)
+    path = write_input(tmp_path, 5)
+    assert run(sandbox, path).exit_code == 0
+    assert len(sandbox.store) == 5
+
+
+def test_signals_are_watched_except_on_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pass watches SIGINT/SIGTERM on POSIX, and relies on KeyboardInterrupt on Windows."""
+    assert signals_supported()
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert not signals_supported()
