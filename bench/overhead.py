@@ -3,6 +3,7 @@
     uv run python bench/overhead.py                        # CPU: 20,000 users
     uv run python bench/overhead.py --cpu 50000
     uv run python bench/overhead.py --rss 100000 1000000   # peak RSS of full runs
+    uv run python bench/overhead.py --cpu 0 --rss 100000 1000000 --format ndjson
     uv run python bench/overhead.py --cpu 0 --clients 20000  # CPU per request: wire vs httpx
 
 The sandbox runs as its own process with every limit off (``--rate-limit 0 --user-cap 0``) and
@@ -37,6 +38,7 @@ from pathlib import Path
 
 import anyio
 import httpx
+import polars as pl
 from pacing import start_sandbox, stop, write_input
 
 from migrate.clerk.client import ClerkClient
@@ -85,14 +87,31 @@ def measure_engine(n: int, concurrency: int) -> dict[str, float]:
                 "created": float(api.created)}  # fmt: skip
 
 
-def measure(n: int, concurrency: int) -> dict[str, float]:
+def input_file(directory: Path, n: int, fmt: str) -> Path:
+    """The bench's CSV of ``n`` users (and its mapping), converted to ``fmt`` if not csv."""
+    path = write_input(directory, n)
+    if fmt == "csv":
+        return path
+    mapping = directory / "map.toml"  # the format comes from the extension
+    mapping.write_text(mapping.read_text().replace('format = "csv"\n', ""))
+    frame = pl.read_csv(path, infer_schema=False)
+    out = path.with_suffix(f".{fmt}")
+    if fmt == "ndjson":
+        frame.write_ndjson(out)
+    else:
+        frame.write_parquet(out)
+    path.unlink()
+    return out
+
+
+def measure(n: int, concurrency: int, fmt: str = "csv") -> dict[str, float]:
     """One full run of ``n`` users; CPU seconds, peak RSS (MB), wall time, users created."""
     sandbox, url, key = start_sandbox(
         "--instance", "production", "--rate-limit", "0", "--user-cap", "0", "--seed", "1"
     )
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            path = write_input(Path(tmp), n)
+            path = input_file(Path(tmp), n, fmt)
             args = [sys.executable, "-m", "migrate", "run", str(path), "--mapping",
                     str(Path(tmp) / "map.toml"), "--api-url", url, "--yes", "--quiet",
                     "--rate", "1000000", "--concurrency", str(concurrency)]  # fmt: skip
@@ -184,6 +203,9 @@ def main() -> None:
     parser.add_argument("--cpu", type=int, default=20_000, help="users for the CPU figure")
     parser.add_argument("--rss", type=int, nargs="*", default=[], help="input sizes for RSS")
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument(
+        "--format", choices=("csv", "ndjson", "parquet"), default="csv", help="input format (--rss)"
+    )
     parser.add_argument("--engine-only", type=int, default=0, help="rows for the no-HTTP figure")
     parser.add_argument("--clients", type=int, default=0, help="creates per transport compared")
     parser.add_argument("--repeat", type=int, default=2, help="rounds of the transport comparison")
@@ -214,12 +236,12 @@ def main() -> None:
         )
     base = None
     for n in args.rss:
-        f = measure(n, args.concurrency)
+        f = measure(n, args.concurrency, args.format)
         base = base or f["rss_mb"]
         print(
-            f"rss: {n:>9,} rows -> peak RSS {f['rss_mb']:.0f} MB ({f['rss_mb'] / base:.2f}x the "
-            f"first size), {f['wall']:.0f} s wall, CPU {1000 * f['cpu'] / f['created']:.3f} "
-            "ms/user"
+            f"rss ({args.format}): {n:>9,} rows -> peak RSS {f['rss_mb']:.0f} MB "
+            f"({f['rss_mb'] / base:.2f}x the first size), {f['wall']:.0f} s wall, "
+            f"CPU {1000 * f['cpu'] / f['created']:.3f} ms/user"
         )
 
 
