@@ -201,6 +201,32 @@ def test_ndjson_rows_are_record_numbers_and_objects_become_structs(tmp_path: Pat
     assert count_empty_rows(f) == 1
 
 
+def test_ndjson_schema_is_inferred_piecewise_as_polars_infers_it_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Inferred in pieces of a few lines (bounded memory), the schema equals polars' whole-file
+    inference: late keys added, mixed types made text, struct fields and list items united."""
+    records = [
+        {"id": 1, "m": {"a": 1}, "tags": [1, 2]},
+        {"id": 2, "m": {"a": 2}},
+        {"id": "three", "m": {"a": "x", "b": True}, "tags": ["t"]},
+        {"id": 4, "late": 1.5},
+    ] * 3
+    data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
+    whole = pl.read_ndjson(data, infer_schema_length=None).schema
+    monkeypatch.setattr("migrate.sources._CHUNK", 40)  # a piece every line or two
+    f = write(tmp_path / "u.ndjson", data)
+    got = read_source(f).collect()
+    assert {n: t for n, t in got.schema.items() if not n.startswith("_")} == dict(whole)
+    assert got.height == len(records)
+    assert got["id"].to_list()[:3] == ["1", "2", "three"]
+
+
+def test_an_ndjson_file_of_blank_lines_has_no_rows(tmp_path: Path) -> None:
+    """Only blank lines: no records, like an empty file (not an error)."""
+    assert read_source(write(tmp_path / "b.ndjson", b"\n\n  \n")).collect().height == 0
+
+
 def test_gzip_and_bom_ndjson(tmp_path: Path) -> None:
     """``.jsonl.gz`` and a BOM before the first record read like the plain file."""
     plain = rows(write(tmp_path / "u.ndjson", NDJSON))
