@@ -15,9 +15,10 @@ their row number's place, so later rows are numbered as in the file. Count them 
 ``count_empty_rows(path, options)`` (a second, projection-only pass), or call ``scan_source``, which
 keeps them and marks them with a boolean ``_empty`` column, to count and drop them in one pass.
 
-Plain UTF-8 CSV, NDJSON and Parquet are scanned lazily by polars (streaming, flat memory); NDJSON
-schemas are inferred from every record (one extra pass), because exports omit absent attributes and
-a field first seen late must not be dropped; a key whose values mix types becomes text. Gzip,
+Plain UTF-8 CSV, NDJSON and Parquet are scanned lazily by polars; a run reads them through
+``SourceReader`` (``pieces.py``) in bounded pieces. NDJSON schemas are inferred from every record
+(one extra pass, in bounded pieces), because exports omit absent attributes and a field first
+seen late must not be dropped; a key whose values mix types becomes text. Gzip,
 other encodings, a BOM before NDJSON/JSON, and UTF-8 with invalid bytes are first decoded, chunk by
 chunk, into a UTF-8 temporary file (removed at exit) which is then scanned the same way; an invalid
 byte is written as a marker character so the rows that held one are found exactly (a U+FFFD that
