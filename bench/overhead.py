@@ -38,7 +38,6 @@ from pathlib import Path
 
 import anyio
 import httpx
-import polars as pl
 from pacing import start_sandbox, stop, write_input
 
 from migrate.clerk.client import ClerkClient
@@ -94,12 +93,14 @@ def input_file(directory: Path, n: int, fmt: str) -> Path:
         return path
     mapping = directory / "map.toml"  # the format comes from the extension
     mapping.write_text(mapping.read_text().replace('format = "csv"\n', ""))
-    frame = pl.read_csv(path, infer_schema=False)
     out = path.with_suffix(f".{fmt}")
-    if fmt == "ndjson":
-        frame.write_ndjson(out)
-    else:
-        frame.write_parquet(out)
+    # In a child process: a process started by this one reports (ru_maxrss) at least the RSS this
+    # one had when it forked, so converting here would inflate the figure being measured.
+    write = "write_ndjson" if fmt == "ndjson" else "write_parquet"
+    code = (
+        f"import polars as pl; pl.read_csv({str(path)!r}, infer_schema=False).{write}({str(out)!r})"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
     path.unlink()
     return out
 
