@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import polars as pl
 
-from migrate.clerk.client import ClerkClient
+from migrate.clerk.client import DEFAULT_LIMITS, ClerkClient
 from migrate.clerk.outcomes import Counted
 from migrate.clerk.tunnel import Proxy
 from migrate.errors import ConfigError, StateError
@@ -207,9 +207,9 @@ class Target:
 
     def client(self, limits: httpx.Limits | None = None) -> ClerkClient:
         """A ``ClerkClient`` for this instance (through the proxy, if any); use ``async with``."""
-        if limits is None:
-            return ClerkClient(self.base_url, self.secret_key, proxy=self.proxy)
-        return ClerkClient(self.base_url, self.secret_key, limits=limits, proxy=self.proxy)
+        return ClerkClient(
+            self.base_url, self.secret_key, limits=limits or DEFAULT_LIMITS, proxy=self.proxy
+        )
 
 
 def _describe(identity: Mapping[str, Any]) -> str:
