@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
+from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,23 +40,23 @@ JOIN_KEYS: Final = (
 )  # fmt: skip
 
 
-def presets_dir() -> Path:
-    """Where preset mappings live: ``mappings/`` beside the package (or inside it in a wheel)."""
-    package = Path(__file__).resolve().parents[1]
-    inside = package / "mappings"
-    return inside if inside.is_dir() else package.parent / "mappings"
+def presets_dir() -> Traversable:
+    """The shipped presets: the ``migrate/mappings`` resource folder of the installed package."""
+    return resources.files("migrate") / "mappings"
 
 
 def preset_names() -> list[str]:
     """The names of the shipped presets (``auth0``, ``firebase``…), sorted."""
-    d = presets_dir()
-    return sorted(p.stem for p in d.glob("*.toml")) if d.is_dir() else []
+    return sorted(
+        p.name.removesuffix(".toml") for p in presets_dir().iterdir() if p.name.endswith(".toml")
+    )
 
 
 def load_mapping(source: str | Path, env: Mapping[str, str]) -> MappingSpec:
     """Read a mapping file, or a preset by name, and check it whole.
 
-    ``source`` is a path to a ``.toml`` file or a preset name (``auth0``: ``mappings/auth0.toml``).
+    ``source`` is a path to a ``.toml`` file or a preset name (``auth0``: the packaged
+    ``migrate/mappings/auth0.toml``).
     ``env`` supplies ``env:NAME`` values. Raises ``MappingError`` listing every problem.
     """
     path = Path(source)
@@ -62,8 +64,8 @@ def load_mapping(source: str | Path, env: Mapping[str, str]) -> MappingSpec:
         isinstance(source, str) and not path.suffix and "/" not in source and "\\" not in source
     )
     if is_name and not path.is_file():
-        path = presets_dir() / f"{source}.toml"
-        if not path.is_file():
+        preset = presets_dir() / f"{source}.toml"
+        if not preset.is_file():
             known = ", ".join(preset_names()) or "none"
             raise MappingError(
                 str(source),
@@ -73,6 +75,7 @@ def load_mapping(source: str | Path, env: Mapping[str, str]) -> MappingSpec:
                     )
                 ],
             )
+        return parse_mapping(preset.read_text(encoding="utf-8"), env, file=str(preset))
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:

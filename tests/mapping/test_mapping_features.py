@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 import pytest
 
+import migrate
 from migrate.errors import MappingError
 from migrate.mapping import FIELD_DTYPES, compile_mapping, load_mapping, parse_mapping
 from migrate.mapping.spec import CLERK_FIELDS
@@ -410,13 +411,13 @@ def test_source_options_come_from_the_source_table() -> None:
 
 @pytest.mark.parametrize("name", ["auth0", "firebase"])
 def test_presets_load_by_name(name: str) -> None:
-    """A preset name resolves to mappings/<name>.toml at the repository top."""
+    """A preset name resolves to the packaged migrate/mappings/<name>.toml."""
     env = dict.fromkeys(("FIREBASE_SIGNER_KEY", "FIREBASE_SALT_SEPARATOR"), "QUJD") | {
         "FIREBASE_ROUNDS": "8",
         "FIREBASE_MEM_COST": "14",
     }
     spec = load_mapping(name, env)
-    assert Path(spec.file).name == f"{name}.toml"
+    assert Path(spec.file) == Path(migrate.__file__).parent / "mappings" / f"{name}.toml"
     assert spec.field_spec("external_id") is not None
 
 
