@@ -19,8 +19,10 @@ from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow
 from migrate.runner.retrying import KeyedPayloads, RequeueResult, check_fixed, requeue
 from migrate.runner.session import (
     PreparedRun,
+    RunPlan,
     bind_target,
     check_rate,
+    original_payloads,
     prepare_input,
     read_run,
     redact_reports,
@@ -82,7 +84,7 @@ def command(
             if fixed is None:
                 prepared = prepare_input(plan.input, plan.mapping, plan.overrides, plan.joins)
                 plan.store.check_fingerprints(prepared.fingerprints)
-                payloads = prepared.payloads
+                payloads = original_payloads(plan.store, prepared)
                 result = requeue(plan.store, code_list)
                 original = prepared
             else:
@@ -94,8 +96,9 @@ def command(
                     plan.store.check_fingerprints(original.fingerprints)
                 keyed = KeyedPayloads(plan.store, fixed_input, original)
                 payloads = keyed.payloads
-                result = requeue(plan.store, code_list, keyed, fixed.name)
+                result = requeue(plan.store, code_list, keyed, fixed.name, str(fixed.resolve()))
             _report(result, fixed, plan.input if fixed is not None and original is None else None)
+            _report_corrected(plan, fixed)
             with resolve_target(sandbox, api_url, secret_key_file, proxy) as target:
                 bind_target(plan.store, target)
                 settings = EngineSettings(
@@ -145,3 +148,16 @@ def _report(result: RequeueResult, fixed: Path | None, gone: Path | None) -> Non
             "other pending rows wait for it.",
             err=True,
         )
+
+
+def _report_corrected(plan: RunPlan, fixed: Path | None) -> None:
+    """Name the rows this pass leaves alone because another corrected file holds their data."""
+    waiting = plan.store.corrected_waiting()
+    for file, count in sorted(waiting.items()):
+        if fixed is None or file != str(fixed.resolve()):
+            click.echo(
+                f"{count:,} rows take their data from {file} and are not sent from "
+                f"{plan.input}: send them with "
+                f"`clerk-migrate retry {plan.run_dir} --input {file}`.",
+                err=True,
+            )

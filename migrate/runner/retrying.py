@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from migrate.errors import ResumeMismatchError
 from migrate.prepare import RowPayload
 from migrate.runner.engine import Payload
-from migrate.runner.session import PreparedInput, plan_rows
+from migrate.runner.session import PreparedInput, original_payloads, plan_rows
 from migrate.state import PlanRow, RowState, StateStore
 
 __all__ = ["KeyedPayloads", "RequeueResult", "check_fixed", "requeue"]
@@ -89,7 +89,8 @@ class KeyedPayloads:
 
     def payloads(self, rows: Sequence[int]) -> Iterator[Payload]:
         """The bodies of ``rows`` (original row numbers): corrected ones first, then the rest
-        from the original input; a row with neither is skipped (it stays pending)."""
+        from the original input, except rows an earlier corrected file supplied (they may be
+        invalid there); a row with neither is skipped (it stays pending)."""
         wanted = set(rows)
         key_of = {r.row: r.key for r in self.store.iter_rows((RowState.PENDING,))
                   if r.row in wanted}  # fmt: skip
@@ -99,7 +100,7 @@ class KeyedPayloads:
             yield RowPayload(original_of[payload.row], payload.key, payload.body)
         rest = sorted(wanted - set(original_of.values()))
         if self.original is not None and rest:
-            yield from self.original.payloads(rest)
+            yield from original_payloads(self.store, self.original)(rest)
 
 
 def requeue(
@@ -107,12 +108,15 @@ def requeue(
     codes: Iterable[str] | None,
     keyed: KeyedPayloads | None = None,
     source: str = "",
+    location: str = "",
 ) -> RequeueResult:
     """failed -> pending for the chosen codes (all when None); with ``keyed``, only fixed rows,
     and invalid rows (of the chosen codes) are validated again from ``keyed``.
 
     ``source`` names the corrected file in the revalidated rows' note and in the run's
-    ``fixed_inputs`` history (meta).
+    ``fixed_inputs`` history (meta); ``location`` (its path, default ``source``) is recorded
+    for every row requeued from it (``StateStore.note_corrected``), so no later pass sends
+    those rows from the original input.
     """
     code_set = None if codes is None else set(codes)
     if keyed is None:
@@ -128,7 +132,6 @@ def requeue(
             invalid += 1
         else:
             missing += 1
-    requeued = store.requeue_corrected(chosen)
     matched: list[PlanRow] = []
     for record in store.iter_rows((RowState.INVALID,)):
         if code_set is not None and record.code not in code_set:
@@ -136,8 +139,17 @@ def requeue(
         fixed = keyed.valid.get(record.key) or keyed.invalid.get(record.key)
         if fixed is not None:
             matched.append(fixed._replace(row=record.row))
+    # pending rows sent from the corrected file take their data from it from now on too
+    chosen_rows = [p.row for p in chosen]
+    chosen_rows += [r.row for r in store.iter_rows((RowState.PENDING,)) if r.key in keyed.valid]
     shared = store.shared_keys(p.key for p in matched)
-    counts = store.revalidate((p for p in matched if p.key not in shared), source)
+    shared_rows = [p for p in matched if p.key in shared]
+    matched = [p for p in matched if p.key not in shared]
+    # noted before the moves: a crash in between leaves a row that no pass sends from the
+    # original input, never one sent from it with the data the corrected file replaced
+    store.note_corrected(chosen_rows + [p.row for p in matched if not p.errors], location or source)
+    requeued = store.requeue_corrected(chosen)
+    counts = store.revalidate(matched, source)
     history = list(store.get_meta("fixed_inputs", []))
     history.append(
         {"file": source, "fingerprints": dict(keyed.fixed.fingerprints.inputs), "at": time.time(),
@@ -150,5 +162,5 @@ def requeue(
         invalid,
         revalidated=counts[RowState.PENDING],
         invalid_again=counts[RowState.INVALID],
-        shared_key=sum(1 for p in matched if p.key in shared),
+        shared_key=len(shared_rows),
     )

@@ -57,6 +57,7 @@ __all__ = [
     "default_run_dir",
     "development_room",
     "open_run",
+    "original_payloads",
     "pass_stats",
     "plan_rows",
     "prepare_input",
@@ -290,14 +291,39 @@ def plan_rows(batches: Iterable[pl.DataFrame]) -> Iterator[PlanRow]:
                           tuple(errors or ()))  # fmt: skip
 
 
-def _refuse_pending_corrections(store: StateStore, state_path: Path) -> None:
-    """Rows corrected by ``retry --input`` must be sent from the corrected file, not the input."""
-    waiting = store.count_corrected_pending()
+def original_payloads(store: StateStore, prepared: PreparedInput) -> PayloadSource:
+    """``prepared.payloads`` for every row but those whose data comes from a corrected file
+    (``retry --input``; ``StateStore.corrected_rows``): the original input may hold them
+    invalid, so they are never sent from it (they stay pending)."""
+    corrected = frozenset(store.corrected_rows())
+    if not corrected:
+        return prepared.payloads
+
+    def payloads(rows: Sequence[int]) -> Iterable[Payload]:
+        return prepared.payloads([row for row in rows if row not in corrected])
+
+    return payloads
+
+
+def _refuse_pending_corrections(store: StateStore, run_dir: Path) -> None:
+    """Rows corrected by ``retry --input`` must be sent from the corrected file, not the input:
+    ``run`` refuses while any waits (pending, or failed on a transient error, e.g. after a
+    rollback) and names the command that sends them."""
+    waiting = store.corrected_waiting()
     if waiting:
+        commands = " then ".join(
+            f"`clerk-migrate retry {run_dir} --input {file}`" for file in sorted(waiting)
+        )
         raise StateError(
-            f"cannot resume {state_path} with `run`: {waiting} row(s) wait to be sent from a "
-            "corrected file; finish them with the same `clerk-migrate retry RUN_DIR --input FILE` "
-            "command"
+            f"cannot resume {run_dir / STATE_FILE} with `run`: {sum(waiting.values())} row(s) "
+            f"wait to be sent from a corrected file; finish them with {commands}"
+        )
+    legacy = store.count_corrected_pending()  # noted before the file's path was recorded
+    if legacy:
+        raise StateError(
+            f"cannot resume {run_dir / STATE_FILE} with `run`: {legacy} row(s) wait to be sent "
+            "from a corrected file; finish them with the same `clerk-migrate retry RUN_DIR "
+            "--input FILE` command"
         )
 
 
@@ -318,7 +344,7 @@ def open_run(
         store = StateStore.open(state_path, lock=True, busy_timeout=_BUSY_TIMEOUT)
         try:
             store.check_fingerprints(prepared.fingerprints)
-            _refuse_pending_corrections(store, state_path)
+            _refuse_pending_corrections(store, run_dir)
             if not store.planned:
                 store.plan(plan_rows(prepared.iter_plan()))
                 prepared.forget_plan()

@@ -13,6 +13,9 @@ row it names or to none.
   The row keeps a note (code ``rolled_back``, the deleted Clerk id in ``details``) until it is
   sent again, so reports can list it, ``id_map.csv`` no longer does, and rerunning ``run``
   creates the user again. No new state and no new column: the schema version is unchanged.
+- ``note_corrected`` / ``corrected_rows`` / ``corrected_waiting``: which rows take their data
+  from a corrected file (meta ``corrected_rows``). Such a row is never sent from the original
+  input again (it may be invalid there), whatever happens to it later (failure, rollback).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ __all__ = ["RETRY_NOTE", "ROLLED_BACK", "AfterRunMoves"]
 
 ROLLED_BACK: Final = "rolled_back"  # the code a rolled-back pending row carries
 RETRY_NOTE: Final = "revalidated"  # the code of an invalid row requeued from a corrected file
+CORRECTED_META: Final = "corrected_rows"  # meta: {row: corrected file} for retry --input rows
 
 
 class AfterRunMoves:
@@ -44,6 +48,8 @@ class AfterRunMoves:
         def _transaction(self) -> AbstractContextManager[None]: ...
         def _select_in(self, sql: str, values: Sequence[int]) -> list[tuple[Any, ...]]: ...
         def _stream(self, sql: str, params: Sequence[Any]) -> Iterator[tuple[Any, ...]]: ...
+        def get_meta(self, key: str, default: Any = None) -> Any: ...
+        def set_meta(self, key: str, value: Any) -> None: ...
 
     def requeue_failed(
         self,
@@ -189,6 +195,29 @@ class AfterRunMoves:
             "SELECT count(*) FROM rows WHERE state = 'pending' AND code = ?", (RETRY_NOTE,)
         ).fetchone()
         return int(found[0])
+
+    def note_corrected(self, rows: Iterable[int], source: str) -> None:
+        """Record that ``rows`` now take their data from the corrected file ``source``."""
+        noted = self.corrected_rows()
+        noted.update(dict.fromkeys(rows, source))
+        self.set_meta(CORRECTED_META, {str(row): path for row, path in sorted(noted.items())})
+
+    def corrected_rows(self) -> dict[int, str]:
+        """Row -> the corrected file its data comes from (``retry --input``)."""
+        return {int(row): str(path) for row, path in self.get_meta(CORRECTED_META, {}).items()}
+
+    def corrected_waiting(self) -> dict[str, int]:
+        """Per corrected file, its rows that a pass would send: pending, or failed on a
+        transient error (``run`` requeues those). Only that file's data may be sent for them."""
+        corrected = self.corrected_rows()
+        waiting: dict[str, int] = {}
+        sql = (
+            "SELECT row FROM rows WHERE row IN ({}) AND "
+            "(state = 'pending' OR (state = 'failed' AND retryable = 1))"
+        )
+        for (row,) in self._select_in(sql, list(corrected)):
+            waiting[corrected[row]] = waiting.get(corrected[row], 0) + 1
+        return waiting
 
     def shared_keys(self, keys: Iterable[str]) -> set[str]:
         """The keys among ``keys`` that more than one row of the run has."""
