@@ -46,7 +46,7 @@ from migrate.errors import ConfigError, SourceError
 from migrate.mapping.compile import compile_mapping
 from migrate.mapping.load import load_mapping
 from migrate.mapping.payload import mask_payload, payloads_from_frame
-from migrate.mapping.spec import InferSource, MappingSpec
+from migrate.mapping.spec import InferSource, JoinSpec, MappingSpec
 from migrate.sources import (
     EMPTY_COLUMN,
     PIECE_BYTES,
@@ -158,6 +158,8 @@ class Prepared:
         self.settings = options.settings
         self.source_options = dataclasses.replace(spec.source.options(), **options.source)
         self.join_paths = {j.name: options.joins.get(j.name, j.path) for j in spec.joins}
+        self.notes: list[str] = []  # optional columns the input lacks (see ``notices``)
+        self.missing_joins: tuple[JoinSpec, ...] = ()  # optional joins given no file
         self._joins: dict[str, pl.LazyFrame] = {}
         self._joins_read = False
         # Fail now, before any row is processed: unreadable files, columns the input lacks.
@@ -176,16 +178,36 @@ class Prepared:
 
     def _compile(self) -> pl.LazyFrame:
         frame = _negate_empty(scan_source(self.input, self.source_options))
+        missing = []
         for join in self.spec.joins:
             path = self.join_paths[join.name]
             if path == Path() or not path.name:
+                if not join.required:
+                    missing.append(join)
+                    del self.join_paths[join.name]
+                    continue
+                what = f" ({join.description})" if join.description else ""
                 raise ConfigError(
-                    f"the mapping joins {join.name!r} but names no file; pass --join "
-                    f"{join.name}=FILE"
+                    f"the mapping joins {join.name!r}{what} but no file was given for it; "
+                    f"pass --join {join.name}=FILE"
                 )
             right = scan_source(path, join.options)
             self._joins[join.name] = right.filter(~pl.col(EMPTY_COLUMN)).drop(EMPTY_COLUMN)
-        return compile_mapping(self.spec, frame, self._joins)
+        self.missing_joins = tuple(missing)
+        return compile_mapping(self.spec, frame, self._joins, self.notes)
+
+    def notices(self, rows: int) -> list[str]:
+        """What this input lacks and what it costs, one line each: a warning per optional join
+        given no file (with the ``rows`` it affects), a note per optional column absent."""
+        out = []
+        for join in self.missing_joins:
+            what = f" ({join.description})" if join.description else ""
+            cost = join.if_missing or f"the fields read from {join.name}.* are left out"
+            out.append(
+                f"Warning: no file for join {join.name!r}{what} (--join {join.name}=FILE): "
+                f"{rows:,} row(s) affected: {cost}"
+            )
+        return out + [f"Note: {note}" for note in self.notes]
 
     def _source(self) -> SourceReader:
         """The input as bounded pieces (opened once, so its piece index is kept)."""

@@ -386,6 +386,8 @@ def execute_run(args: RunArgs) -> int:
     prepared = prepare_input(args.input_path, args.mapping, overrides, parse_joins(args.joins))
     run_dir = args.run_dir or default_run_dir(args.input_path, sandbox=args.sandbox)
     plan = open_run(run_dir, args.input_path, args.mapping, overrides, prepared)
+    for line in prepared.prepared.notices(sum(plan.counts().values())):
+        click.echo(line, err=True)
     try:
         if args.redact_emails:
             redact_reports(plan)

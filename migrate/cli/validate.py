@@ -129,6 +129,9 @@ def _validate(
         skipped_empty=counts.skipped_empty,
         errors=errors,
     )
+    notices = prepared.notices(counts.read)
+    for line in notices:
+        click.echo(line, err=True)
     target = out_dir or input_path.parent / f"{_stem(input_path)}.validation"
     try:
         errors_path, summary_path = write_validation_reports(
@@ -140,6 +143,7 @@ def _validate(
     if as_json:
         data = summary.to_dict()
         data["reports"] = {"errors": str(errors_path), "summary": str(summary_path)}
+        data["notices"] = notices
         if preview:
             data["preview"] = [{"row": p.row, "key": p.key, "body": p.masked()} for p in previews]
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))

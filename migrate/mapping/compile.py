@@ -40,11 +40,24 @@ from migrate.mapping.spec import (
     TemplateSource,
     VerifiedSource,
 )
-from migrate.mapping.transforms import RFC3339_LOCAL, TRANSFORMS
+from migrate.mapping.transforms import (
+    FALSE_WORDS,
+    RFC3339_LOCAL,
+    TRANSFORMS,
+    TRUE_WORDS,
+    bool_text,
+    number_text,
+)
 from migrate.secrets import Secret
 from migrate.sources import ROW_COLUMN, SOURCE_ERROR_COLUMN
 
-__all__ = ["FIELD_DTYPES", "KEY_COLUMN", "compile_mapping"]
+__all__ = [
+    "FIELD_DTYPES",
+    "IDENTIFIER_FIELDS",
+    "KEY_COLUMN",
+    "VALUE_ERROR_COLUMN",
+    "compile_mapping",
+]
 
 KEY_COLUMN: Final = "_key"
 _JOIN_KEY: Final = "_join_key"
@@ -57,8 +70,10 @@ FIELD_DTYPES: Final[dict[FieldKind, pl.DataType]] = {
     "flag": pl.Boolean(),
     "int": pl.Int64(),
 }
-_TRUE: Final = ("true", "t", "yes", "y", "1")
-_FALSE: Final = ("false", "f", "no", "n", "0")
+_TRUE: Final = TRUE_WORDS
+_FALSE: Final = FALSE_WORDS
+VALUE_ERROR_COLUMN: Final = "_value_error"
+IDENTIFIER_FIELDS: Final = ("email_address", "phone_number", "username", "web3_wallet")
 
 # "jsonpath": text picked out of a JSON-text column, raw JSON when it is an array or object.
 Shape = Literal["text", "json", "jsonpath", "list", "struct", "datetime", "number", "bool"]
@@ -74,20 +89,26 @@ class _Value:
 
 
 def compile_mapping(
-    spec: MappingSpec, frame: pl.LazyFrame, joined: Mapping[str, pl.LazyFrame] | None = None
+    spec: MappingSpec,
+    frame: pl.LazyFrame,
+    joined: Mapping[str, pl.LazyFrame] | None = None,
+    notes: list[str] | None = None,
 ) -> pl.LazyFrame:
     """Map an input frame (from ``sources.read_source``) to Clerk-shaped columns, lazily.
 
     ``joined`` gives the frame of each ``[[join]]`` by its name (the caller reads them, e.g.
-    ``read_source(j.path, j.options)``). Raises ``MappingError`` when the mapping refers to
-    columns the input lacks or a join has no frame.
+    ``read_source(j.path, j.options)``); an optional join left out of it leaves out the values
+    read from its columns. A field whose ``optional`` column the input lacks is left out, and a
+    line saying so is appended to ``notes``. Raises ``MappingError`` when the mapping refers to
+    columns the input lacks (not optional), a required join has no frame, or no identifier
+    field is left.
     """
     problems: list[MappingProblem] = []
     if SOURCE_ERROR_COLUMN not in frame.collect_schema():
         frame = frame.with_columns(pl.lit(None, pl.Utf8).alias(SOURCE_ERROR_COLUMN))
-    frame = _join(spec, frame, joined or {}, problems)
+    frame, absent = _join(spec, frame, joined or {}, problems)
     schema = frame.collect_schema()
-    ctx = _Context(schema, problems)
+    ctx = _Context(schema, problems, absent)
     columns: dict[str, pl.Expr] = {}
     builder_hasher: pl.Expr | None = None
     for name, field in spec.fields:
@@ -105,7 +126,9 @@ def compile_mapping(
     hasher = spec.field_spec("password_hasher")
     if hasher is not None and isinstance(hasher.source, InferSource):
         digest = columns.get("password_digest")
-        if digest is None:
+        if digest is None and spec.field_spec("password_digest") is not None:
+            pass  # the digest's column is absent (optional), so there is no hasher either
+        elif digest is None:
             problems.append(
                 MappingProblem(hasher.path, "infer needs fields.password_digest to be mapped")
             )
@@ -116,13 +139,22 @@ def compile_mapping(
     _hasher_needs_digest(spec, columns, problems)
     per_row = _statuses(spec, ctx, columns, problems)
     key = _key(spec, ctx, columns)
+    _identifiers_left(spec, columns, problems)
     if problems:
         raise MappingError(spec.file, problems)
+    if notes is not None:
+        notes.extend(ctx.notes)
     flags = [pl.lit(v, FIELD_DTYPES[CLERK_FIELDS[n]]).alias(n) for n, v in spec.options]
+    typed = (
+        [pl.any_horizontal(ctx.typed_bad).fill_null(False).alias(VALUE_ERROR_COLUMN)]
+        if ctx.typed_bad
+        else []
+    )
     mapped = frame.select(
         pl.col(ROW_COLUMN),
         key.alias(KEY_COLUMN),
         pl.col(SOURCE_ERROR_COLUMN),
+        *typed,
         *(expr.alias(name) for name, expr in columns.items()),
         *flags,
     )
@@ -139,6 +171,21 @@ def compile_mapping(
     )
 
 
+def _identifiers_left(
+    spec: MappingSpec, columns: Mapping[str, pl.Expr], problems: list[MappingProblem]
+) -> None:
+    """A mapping that maps identifiers must keep one: all of them absent is no usable input."""
+    mapped = [name for name in IDENTIFIER_FIELDS if spec.field_spec(name) is not None]
+    if mapped and not any(name in columns for name in mapped) and not problems:
+        problems.append(
+            MappingProblem(
+                "fields",
+                f"none of the identifier fields ({', '.join(mapped)}) has its column in the "
+                "input; Clerk needs an email address, phone number, username or web3 wallet",
+            )
+        )
+
+
 def _hasher_needs_digest(
     spec: MappingSpec, columns: dict[str, pl.Expr], problems: list[MappingProblem]
 ) -> None:
@@ -153,6 +200,9 @@ def _hasher_needs_digest(
     if "password_hasher" not in columns:
         return
     digest = columns.get("password_digest")
+    if digest is None and spec.field_spec("password_digest") is not None:
+        del columns["password_hasher"]  # the digest's column is absent (optional): no password
+        return
     if digest is None:
         if hasher is not None and not isinstance(hasher.source, InferSource):
             problems.append(
@@ -190,6 +240,8 @@ def _statuses(
                 )
             )
             continue
+        if parent not in columns and parent_spec is not None:
+            continue  # the addresses' column is absent (optional): no statuses either
         if parent not in columns:
             problems.append(
                 MappingProblem(field.path, f"needs fields.{parent} to be mapped (one per address)")
@@ -198,7 +250,12 @@ def _statuses(
         verified = isinstance(field.source, VerifiedSource)
         source = field.source.flag if isinstance(field.source, VerifiedSource) else None
         value = ctx.value(
-            FieldSpec(source.source, source.transforms + field.transforms, path=field.path)
+            FieldSpec(
+                source.source,
+                source.transforms + field.transforms,
+                path=field.path,
+                optional=source.optional or field.optional,
+            )
             if source is not None
             else field
         )
@@ -260,9 +317,14 @@ def _join(
     frame: pl.LazyFrame,
     joined: Mapping[str, pl.LazyFrame],
     problems: list[MappingProblem],
-) -> pl.LazyFrame:
+) -> tuple[pl.LazyFrame, frozenset[str]]:
+    """The input with each join's columns; also the names of the optional joins left out."""
+    absent: set[str] = set()
     for i, join in enumerate(spec.joins):
         right = joined.get(join.name)
+        if right is None and not join.required:
+            absent.add(join.name)
+            continue
         if right is None:
             problems.append(MappingProblem(f"join[{i}]", f"no input was given for {join.name!r}"))
             continue
@@ -292,7 +354,7 @@ def _join(
             )
             .drop(_JOIN_KEY, "_right_error")
         )
-    return frame
+    return frame, frozenset(absent)
 
 
 def _key(spec: MappingSpec, ctx: _Context, columns: Mapping[str, pl.Expr]) -> pl.Expr:
@@ -315,10 +377,30 @@ def _key(spec: MappingSpec, ctx: _Context, columns: Mapping[str, pl.Expr]) -> pl
 class _Context:
     """Resolves column references against one schema and compiles field specs."""
 
-    def __init__(self, schema: pl.Schema, problems: list[MappingProblem]) -> None:
+    def __init__(
+        self,
+        schema: pl.Schema,
+        problems: list[MappingProblem],
+        absent_joins: frozenset[str] = frozenset(),
+    ) -> None:
         self.schema = schema
         self.problems = problems
+        self.absent_joins = absent_joins
         self.builder_hasher: pl.Expr | None = None
+        self.notes: list[str] = []
+        self.typed_bad: list[pl.Expr] = []  # per row: a bool/number value that is neither
+
+    def absent(self, path: str, names: tuple[str, ...], *, optional: bool) -> bool:
+        """Whether a reference to ``names`` is absent by design (an optional column the input
+        lacks, or a column of an optional join left out); notes the first kind once per path."""
+        if all(n.split(".", 1)[0] in self.absent_joins for n in names):
+            return True
+        if not optional:
+            return False
+        note = f"{path}: column {' / '.join(repr(n) for n in names)} is not in the input; left out"
+        if note not in self.notes:
+            self.notes.append(note)
+        return True
 
     def missing(self, path: str, name: str) -> None:
         cols = [c for c in self.schema.names() if not c.startswith("_")]
@@ -327,10 +409,11 @@ class _Context:
             MappingProblem(path, f"column {name!r} is not in the input; columns: {shown}")
         )
 
-    def column(self, path: str, name: str) -> _Value | None:
+    def column(self, path: str, name: str, *, optional: bool = False) -> _Value | None:
         resolved = self.resolve(name)
         if resolved is None:
-            self.missing(path, name)
+            if not self.absent(path, (name,), optional=optional):
+                self.missing(path, name)
             return None
         expr, dtype = resolved
         picked = name not in self.schema and dtype == pl.Utf8
@@ -355,15 +438,39 @@ class _Context:
         if value is None:
             return None
         for step in field.transforms:
-            value = _apply(value, step.name, step.arg)
+            if step.name in ("bool", "number") and value.shape != "list":
+                value = self.typed(value, step.name)
+            else:
+                value = _apply(value, step.name, step.arg)
         return _first(value) if scalar else value
+
+    def typed(self, v: _Value, name: str) -> _Value:
+        """A JSON boolean or number from text; a value that is neither marks the row."""
+        if v.shape == ("bool" if name == "bool" else "number"):
+            return v
+        text = _text(v)
+        out = bool_text(text) if name == "bool" else number_text(text)
+        given = text.is_not_null() & (text.str.strip_chars() != "")
+        self.typed_bad.append(given & out.is_null())
+        if name == "bool":
+            return _Value(out == "true", "bool")
+        return _Value(out, "number")
 
     def origin(self, field: FieldSpec, *, scalar: bool) -> _Value | None:
         src = field.source
         if isinstance(src, ColumnSource):
-            return self.column(field.path, src.name)
+            return self.column(field.path, src.name, optional=field.optional)
         if isinstance(src, ColumnsSource):
-            values = [self.column(field.path, n) for n in src.names]
+            names = src.names
+            if src.any or field.optional:
+                names = tuple(n for n in names if self.resolve(n) is not None)[
+                    : 1 if src.any else None
+                ]
+                if not names:
+                    if not self.absent(field.path, src.names, optional=field.optional):
+                        self.missing(field.path, " / ".join(src.names))
+                    return None
+            values = [self.column(field.path, n) for n in names]
             if any(v is None for v in values):
                 return None
             if scalar:
@@ -373,23 +480,27 @@ class _Context:
         if isinstance(src, ConstantSource):
             return _constant(src.value)
         if isinstance(src, TemplateSource):
-            return self.template(field.path, src)
+            return self.template(field.path, src, optional=field.optional)
         if isinstance(src, ObjectSource):
             return self.object(src)
         if isinstance(src, BuilderSource):
             return self.builder(field.path, src)
         raise AssertionError(f"unhandled source {src!r}")  # InferSource is handled by the caller
 
-    def template(self, path: str, src: TemplateSource) -> _Value | None:
+    def template(self, path: str, src: TemplateSource, *, optional: bool) -> _Value | None:
         pieces: list[pl.Expr] = []
         missing: list[pl.Expr] = []
         for literal, name, _spec, _conv in string.Formatter().parse(src.text):
             if literal:
                 pieces.append(pl.lit(literal))
             if name is not None:
-                value = self.column(path, name)
-                if value is None:
+                before = len(self.problems)
+                value = self.column(path, name, optional=optional)
+                if value is None and len(self.problems) > before:
                     return None
+                if value is None:
+                    missing.append(pl.lit(True))
+                    continue
                 text = _text(value)
                 pieces.append(text.fill_null(""))
                 missing.append(text.is_null() | (text == ""))
@@ -400,12 +511,17 @@ class _Context:
     def object(self, src: ObjectSource) -> _Value | None:
         pieces: list[pl.Expr] = []
         for key, entry in src.entries:
+            before = len(self.problems)
             value = self.value(entry)
+            if value is None and len(self.problems) == before:
+                continue  # absent by design: the key is left out
             if value is None:
                 return None
             if entry.default is not None:
                 value = _Value(value.expr.fill_null(_json_lit(entry.default)), value.shape)
             pieces.append(pl.lit(json.dumps(key) + ":") + _json_fragment(value))
+        if not pieces:
+            return None
         inner = pl.concat_str(pieces, separator=",", ignore_nulls=True)
         body = pl.when(inner == "").then(pl.lit(None, pl.Utf8)).otherwise(pl.lit("{") + inner + "}")
         return _Value(body, "json")
@@ -595,7 +711,7 @@ def _finish(v: _Value, kind: FieldKind, default: object) -> pl.Expr:
         if v.shape == "bool":
             out = v.expr
         elif v.shape == "number":
-            out = v.expr != 0
+            out = _text(v).cast(pl.Float64, strict=False) != 0
         else:
             t = _text(v).str.strip_chars().str.to_lowercase()
             out = pl.when(t.is_in(_TRUE)).then(True).when(t.is_in(_FALSE)).then(False)

@@ -37,9 +37,10 @@ from migrate.secrets import Secret
 __all__ = ["ENV_PREFIX", "MODIFIERS", "ORIGINS", "FieldParser", "names", "type_name"]
 
 ORIGINS: Final = (
-    "column", "columns", "value", "template", "env", "infer", "builder", "object", "verified",
+    "column", "columns", "columns_any", "value", "template", "env", "infer", "builder",
+    "object", "verified",
 )  # fmt: skip
-MODIFIERS: Final = ("transform", "default", "split", "parse", "format", "region")
+MODIFIERS: Final = ("transform", "default", "split", "parse", "format", "region", "optional")
 PARSES: Final = ("json", "timestamp")
 ENV_PREFIX: Final = "env:"
 
@@ -106,9 +107,13 @@ class FieldParser:
         source = self.origin(path, origins[0], value[origins[0]], kind, clerk_field)
         transforms = self.transforms(path, value, kind)
         default = self.default(path, value.get("default"), kind)
+        optional = value.get("optional", False)
+        if not isinstance(optional, bool):
+            self.problem(f"{path}.optional", f"must be true or false, not {type_name(optional)}")
+            return None
         if source is None or transforms is None:
             return None
-        return FieldSpec(source, transforms, default, path)
+        return FieldSpec(source, transforms, default, path, optional)
 
     def origin(self, path: str, key: str, raw: Any, kind: str, clerk_field: str) -> Source | None:
         where = f"{path}.{key}"
@@ -116,9 +121,9 @@ class FieldParser:
             if isinstance(raw, str) and raw:
                 return ColumnSource(raw)
             self.problem(where, "must name a column")
-        elif key == "columns":
+        elif key in ("columns", "columns_any"):
             if isinstance(raw, list) and raw and all(isinstance(c, str) and c for c in raw):
-                return ColumnsSource(tuple(raw))
+                return ColumnsSource(tuple(raw), any=key == "columns_any")
             self.problem(where, "must be a non-empty list of column names")
         elif key == "value":
             return self.constant(where, raw, kind)

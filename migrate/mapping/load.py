@@ -32,11 +32,11 @@ __all__ = ["load_mapping", "parse_mapping", "preset_names", "presets_dir"]
 TOP_KEYS: Final = ("description", "source", "fields", "options", "join")
 SOURCE_KEYS: Final = (
     "format", "key", "has_header", "delimiter", "quote_char", "encoding", "json_key",
-    "column_names",
+    "column_names", "null_values",
 )  # fmt: skip
 JOIN_KEYS: Final = (
-    "name", "path", "on", "right_on", "format", "has_header", "delimiter", "quote_char",
-    "encoding", "json_key",
+    "name", "path", "required", "description", "if_missing", "on", "right_on", "format",
+    "has_header", "delimiter", "quote_char", "encoding", "json_key", "null_values",
 )  # fmt: skip
 
 
@@ -146,6 +146,14 @@ class _Loader(FieldParser):
                 out["format"] = fmt
             else:
                 self.problem(f"{path}.format", f"unknown format {fmt!r}; allowed: {names(FORMATS)}")
+        if "null_values" in table:
+            nulls = table["null_values"]
+            if isinstance(nulls, list) and all(isinstance(v, str) and v for v in nulls):
+                out["null_values"] = tuple(nulls)
+            else:
+                self.problem(
+                    f"{path}.null_values", 'must be a list of texts such as ["NULL", "\\\\N"]'
+                )
         if "encoding" in out:
             import codecs  # noqa: PLC0415  # only needed to check a rarely-set option
 
@@ -194,6 +202,15 @@ class _Loader(FieldParser):
             file = table.get("path")
             if file is not None and not isinstance(file, str):
                 self.problem(f"{path}.path", "must be a file path")
+            needed = table.get("required", True)
+            if not isinstance(needed, bool):
+                self.problem(f"{path}.required", f"must be true or false, not {type_name(needed)}")
+                needed = True
+            texts = {k: table.get(k, "") for k in ("description", "if_missing")}
+            for k, v in texts.items():
+                if not isinstance(v, str):
+                    self.problem(f"{path}.{k}", f"must be a text, not {type_name(v)}")
+                    texts[k] = ""
             opts = self.read_options(table, path)
             on = self.field(f"{path}.on", table.get("on", ""), "string")
             right = self.field(f"{path}.right_on", table.get("right_on", ""), "string")
@@ -202,7 +219,7 @@ class _Loader(FieldParser):
             resolved = Path(file) if isinstance(file, str) else Path()
             if isinstance(file, str) and self.base_dir is not None and not resolved.is_absolute():
                 resolved = self.base_dir / resolved
-            out.append(JoinSpec(name, resolved, on, right, SourceOptions(**opts)))
+            out.append(JoinSpec(name, resolved, on, right, SourceOptions(**opts), needed, **texts))
         return out
 
     # --- [fields] and [options] ----------------------------------------------------------------

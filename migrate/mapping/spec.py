@@ -103,9 +103,13 @@ class ColumnSource:
 
 @dataclass(frozen=True)
 class ColumnsSource:
-    """Several columns: a list field takes every non-null value, a scalar the first non-null."""
+    """Several columns: a list field takes every non-null value, a scalar the first non-null.
+
+    ``any`` (``columns_any``): candidate names for one column; the first the input has is used.
+    """
 
     names: tuple[str, ...]
+    any: bool = False
 
 
 @dataclass(frozen=True)
@@ -188,12 +192,17 @@ Source = (
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """Where a value comes from, the transforms applied to it, and the default when it is null."""
+    """Where a value comes from, the transforms applied to it, and the default when it is null.
+
+    ``optional``: a column the input lacks leaves the value out (with a note) instead of being
+    a mapping error.
+    """
 
     source: Source
     transforms: tuple[Transform, ...] = ()
     default: str | int | bool | float | tuple[str, ...] | None = None
     path: str = ""  # the key path in the mapping file, for error messages
+    optional: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,7 +211,8 @@ class JoinSpec:
 
     Its columns are referred to as ``<name>.<column>`` in the mapping. ``path`` is resolved
     against the mapping file's folder; ``Path()`` when the mapping names no file (a preset: the
-    file then comes from the command line).
+    file then comes from the command line). An optional join (``required = false``) may be left
+    out: the fields that read its columns are then left out too.
     """
 
     name: str
@@ -210,6 +220,9 @@ class JoinSpec:
     on: FieldSpec
     right_on: FieldSpec
     options: SourceOptions = field(default_factory=SourceOptions)
+    required: bool = True
+    description: str = ""  # what the file holds, for messages
+    if_missing: str = ""  # what an optional join's absence costs, for the warning
 
 
 @dataclass(frozen=True)
@@ -224,6 +237,7 @@ class SourceSpec:
     encoding: str = "utf-8"
     json_key: str | None = None
     column_names: tuple[str, ...] | None = None
+    null_values: tuple[str, ...] = ()
 
     def options(self) -> SourceOptions:
         """The reading options for ``sources.read_source``."""
@@ -235,6 +249,7 @@ class SourceSpec:
             encoding=self.encoding,
             json_key=self.json_key,
             column_names=self.column_names,
+            null_values=self.null_values,
         )
 
 

@@ -18,12 +18,16 @@ import phonenumbers
 import polars as pl
 
 __all__ = [
+    "FALSE_WORDS",
     "RFC3339",
     "RFC3339_LOCAL",
     "TIMESTAMP_MODES",
     "TRANSFORMS",
+    "TRUE_WORDS",
     "TransformDef",
+    "bool_text",
     "e164_expr",
+    "number_text",
     "region_problem",
     "timestamp_expr",
 ]
@@ -266,6 +270,29 @@ def _timestamp(e: pl.Expr, arg: object) -> pl.Expr:
     return timestamp_expr(e, arg if isinstance(arg, str) else None)
 
 
+TRUE_WORDS: Final = ("true", "t", "yes", "y", "1")
+FALSE_WORDS: Final = ("false", "f", "no", "n", "0")
+# JSON's number grammar (no leading zeros, no "+"), so the text can be written into JSON as is.
+_JSON_NUMBER: Final = r"^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$"
+
+
+def bool_text(e: pl.Expr) -> pl.Expr:
+    """``"true"``/``"false"`` for a boolean word (any case, trimmed); null for anything else."""
+    t = e.str.strip_chars().str.to_lowercase()
+    return (
+        pl.when(t.is_in(TRUE_WORDS))
+        .then(pl.lit("true"))
+        .when(t.is_in(FALSE_WORDS))
+        .then(pl.lit("false"))
+    )
+
+
+def number_text(e: pl.Expr) -> pl.Expr:
+    """The trimmed text when it is a JSON number (``73``, ``-1.5``, ``2e3``); null otherwise."""
+    t = e.str.strip_chars()
+    return pl.when(t.str.contains(_JSON_NUMBER)).then(t)
+
+
 def _defs(*defs: TransformDef) -> dict[str, TransformDef]:
     return {d.name: d for d in defs}
 
@@ -289,6 +316,8 @@ TRANSFORMS: Final[dict[str, TransformDef]] = _defs(
     TransformDef("e164", "region", _e164, "phone to E.164; bare digits use a default region"),
     TransformDef("timestamp", "timestamp", _timestamp, "to RFC3339 UTC from ISO/epoch/strftime"),
     TransformDef("json", "none", lambda e, _: e, "the value is JSON text (structs are encoded)"),
+    TransformDef("bool", "none", lambda e, _: bool_text(e), "a boolean (t/f, 1/0, yes/no…)"),
+    TransformDef("number", "none", lambda e, _: number_text(e), "a number (int or decimal)"),
     TransformDef("given_name", "none", _given_name, "the first word of a display name"),
     TransformDef("family_name", "none", _family_name, "the words after the first"),
 )

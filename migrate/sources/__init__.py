@@ -118,7 +118,9 @@ class SourceOptions:
     optionally ``.gz``). A ``.tsv`` file with the default ``","`` delimiter is read with tabs
     (``csv_delimiter``). ``column_names`` names header-less CSV columns (default ``column_1``…)
     or renames a header's columns. ``json_key`` picks the list inside a JSON object (default:
-    ``users`` or the object's only list).
+    ``users`` or the object's only list). ``null_values`` are texts that stand for a missing
+    value (SQL dumps write ``NULL`` or ``\\N``): a top-level text cell equal to one of them,
+    exactly, is read as null in every format.
     """
 
     format: Format | None = None
@@ -128,6 +130,7 @@ class SourceOptions:
     encoding: str = "utf-8"
     json_key: str | None = None
     column_names: Sequence[str] | None = None
+    null_values: Sequence[str] = ()
 
 
 def detect_format(path: str | Path, fmt: str | None = None) -> tuple[Format, bool]:
@@ -196,7 +199,7 @@ def scan_source(path: str | Path, options: SourceOptions | None = None) -> pl.La
         raise
     except (pl.exceptions.PolarsError, OSError, ValueError, EOFError) as exc:
         raise SourceError(f"{p}: cannot be read as {fmt}: {_first_line(exc)}") from exc
-    return _finish(frame, schema, marker)
+    return _finish(frame, schema, marker, opts.null_values)
 
 
 @contextmanager
@@ -314,9 +317,20 @@ def _users_from_object(origin: Path, df: pl.DataFrame, key: str | None) -> pl.Da
     raise SourceError(f"{origin}: the list under {key!r} does not hold JSON objects")
 
 
-def _finish(frame: pl.LazyFrame, schema: pl.Schema, marker: bool) -> pl.LazyFrame:
+def _finish(
+    frame: pl.LazyFrame, schema: pl.Schema, marker: bool, null_values: Sequence[str] = ()
+) -> pl.LazyFrame:
     data = [n for n in schema.names() if n != ROW_COLUMN]
     texts = [n for n in data if schema[n] == pl.Utf8]
+    if null_values and texts:
+        nulls = pl.Series(list(null_values), dtype=pl.Utf8).implode()
+        frame = frame.with_columns(
+            pl.when(pl.col(n).is_in(nulls))
+            .then(pl.lit(None, pl.Utf8))
+            .otherwise(pl.col(n))
+            .alias(n)
+            for n in texts
+        )
     empty = [
         pl.col(n).is_null() | (pl.col(n) == "") if n in texts else pl.col(n).is_null() for n in data
     ]

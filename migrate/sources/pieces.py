@@ -191,7 +191,7 @@ class SourceReader:
             frame = self._parse_csv(raw, row)
         else:
             frame = self._parse_ndjson(raw, row)
-        lazy = _finish(frame.lazy(), frame.schema, self._marker)
+        lazy = _finish(frame.lazy(), frame.schema, self._marker, self._opts.null_values)
         return lazy.select(self.schema.names()).collect()
 
     def _parse_csv(self, raw: bytes, row: int) -> pl.DataFrame:

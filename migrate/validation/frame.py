@@ -47,7 +47,7 @@ __all__ = [
 
 ERROR_DTYPE: Final = pl.List(pl.Struct({"field": pl.Utf8, "reason": pl.Utf8, "message": pl.Utf8}))
 _FLAG_FIELDS: Final = ("skip_password_checks",)
-_INTERNAL: Final = {"_key": pl.Utf8, "_source_error": pl.Utf8}
+_INTERNAL: Final = {"_key": pl.Utf8, "_source_error": pl.Utf8, "_value_error": pl.Boolean}
 _FIELD_TYPES: Final[dict[str, pl.DataType]] = {
     **{name: pl.Utf8() for name in (*STRING_FIELDS, *METADATA_FIELDS)},
     **{name: pl.List(pl.Utf8) for name in LIST_FIELDS},

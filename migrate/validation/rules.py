@@ -336,6 +336,17 @@ def _row_rules() -> tuple[RowRule, ...]:
                 bad_status(column),
             ),
         )
+    rules += (
+        RowRule(
+            "invalid_typed_value",
+            "row",
+            'A value read with transform = "bool" is not a boolean (true/false, t/f, 1/0, '
+            'yes/no, y/n), or one read with transform = "number" is not a number (42, -1.5). '
+            "Correct it in the export, or map the column without the transform.",
+            lambda _: pl.col("_value_error"),
+            needs=("_value_error",),
+        ),
+    )
     return rules
 
 

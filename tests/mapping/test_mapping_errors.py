@@ -11,7 +11,7 @@ from migrate.errors import MappingError
 from migrate.mapping import compile_mapping, load_mapping, parse_mapping
 
 TRANSFORMS = (
-    "strip, lower, upper, prefix, strip_prefix, replace, null_if, split, e164, timestamp, json, "
+    "strip, lower, upper, prefix, strip_prefix, replace, null_if, split, e164, timestamp, json, bool, number, "
     "given_name, family_name"
 )
 BUILDERS = "firebase_scrypt, supabase, django, keycloak, keycloak_json, devise, aspnet, cognito"
@@ -29,8 +29,8 @@ FLAGS = (
     "delete_self_enabled, create_organization_enabled, banned, locked, bypass_client_trust, "
     "create_organizations_limit"
 )
-ORIGINS = "column, columns, value, template, env, infer, builder, object, verified"
-FIELD_KEYS = f"{ORIGINS}, transform, default, split, parse, format, region"
+ORIGINS = "column, columns, columns_any, value, template, env, infer, builder, object, verified"
+FIELD_KEYS = f"{ORIGINS}, transform, default, split, parse, format, region, optional"
 ENV = {"SIGNER": "c2lnbmVy"}
 
 
@@ -280,7 +280,7 @@ CASES: list[tuple[str, list[str]]] = [
         'has_header = "yes"\ncolumn_names = "a"\nskip = 1\n',
         [
             "source.skip: unknown key; allowed: format, key, has_header, delimiter, quote_char, "
-            "encoding, json_key, column_names",
+            "encoding, json_key, column_names, null_values",
             "source.has_header: must be a boolean",
             "source.delimiter: must be one character",
             "source.format: unknown format 'xml'; allowed: csv, parquet, ndjson, json",
@@ -316,8 +316,9 @@ CASES: list[tuple[str, list[str]]] = [
     (
         OK_FIELD + '[[join]]\nname = "a.b"\npath = 3\nhow = "inner"\n',
         [
-            "join[0].how: unknown key; allowed: name, path, on, right_on, format, has_header, "
-            "delimiter, quote_char, encoding, json_key",
+            "join[0].how: unknown key; allowed: name, path, required, description, if_missing, "
+            "on, right_on, format, has_header, delimiter, quote_char, encoding, json_key, "
+            "null_values",
             "join[0].on: is required",
             "join[0].right_on: is required",
             "join[0].name: must be a name without dots",
