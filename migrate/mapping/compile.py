@@ -12,6 +12,7 @@ the transforms counts as no value (then ``default`` applies).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import string
@@ -33,6 +34,7 @@ from migrate.mapping.spec import (
     ConstantSource,
     FieldKind,
     FieldSpec,
+    FirstOfSource,
     GroupsSource,
     InferSource,
     MappingSpec,
@@ -477,6 +479,8 @@ class _Context:
                 return _Value(pl.coalesce([_text(_first(v)) for v in values if v]), "text")
             texts = [_text(v) for v in values if v is not None]
             return _Value(pl.concat_list(texts).list.drop_nulls(), "list")
+        if isinstance(src, FirstOfSource):
+            return self.first_of(field, src)
         if isinstance(src, ConstantSource):
             return _constant(src.value)
         if isinstance(src, TemplateSource):
@@ -486,6 +490,27 @@ class _Context:
         if isinstance(src, BuilderSource):
             return self.builder(field.path, src)
         raise AssertionError(f"unhandled source {src!r}")  # InferSource is handled by the caller
+
+    def first_of(self, field: FieldSpec, src: FirstOfSource) -> _Value | None:
+        texts: list[pl.Expr] = []
+        names: list[str] = []
+        for item in src.items:
+            before, noted = len(self.problems), len(self.notes)
+            # Each candidate is optional: one whose column is absent is skipped, unnoted.
+            value = self.value(dataclasses.replace(item, optional=True), scalar=True)
+            del self.notes[noted:]
+            if value is None and len(self.problems) > before:
+                return None
+            if value is None:
+                names += _column_names(item.source)
+            else:
+                text = _text(value)
+                texts.append(pl.when(text == "").then(pl.lit(None, pl.Utf8)).otherwise(text))
+        if not texts:
+            if not self.absent(field.path, tuple(names), optional=field.optional):
+                self.missing(field.path, " / ".join(names))
+            return None
+        return _Value(pl.coalesce(texts), "text")
 
     def template(self, path: str, src: TemplateSource, *, optional: bool) -> _Value | None:
         pieces: list[pl.Expr] = []
@@ -541,6 +566,15 @@ class _Context:
         digest, hasher = BUILDERS[src.name].build(args)
         self.builder_hasher = pl.when(digest.is_not_null()).then(hasher)
         return _Value(digest, "text")
+
+
+def _column_names(src: object) -> list[str]:
+    """The column names a source refers to (for messages)."""
+    if isinstance(src, ColumnSource):
+        return [src.name]
+    if isinstance(src, ColumnsSource | TemplateSource):
+        return list(src.names)
+    return []
 
 
 def _navigate(

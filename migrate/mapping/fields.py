@@ -23,6 +23,7 @@ from migrate.mapping.spec import (
     ColumnsSource,
     ConstantSource,
     FieldSpec,
+    FirstOfSource,
     GroupsSource,
     InferSource,
     ObjectSource,
@@ -37,7 +38,7 @@ from migrate.secrets import Secret
 __all__ = ["ENV_PREFIX", "MODIFIERS", "ORIGINS", "FieldParser", "names", "type_name"]
 
 ORIGINS: Final = (
-    "column", "columns", "columns_any", "value", "template", "env", "infer", "builder",
+    "column", "columns", "columns_any", "first_of", "value", "template", "env", "infer", "builder",
     "object", "verified",
 )  # fmt: skip
 MODIFIERS: Final = ("transform", "default", "split", "parse", "format", "region", "optional")
@@ -125,6 +126,15 @@ class FieldParser:
             if isinstance(raw, list) and raw and all(isinstance(c, str) and c for c in raw):
                 return ColumnsSource(tuple(raw), any=key == "columns_any")
             self.problem(where, "must be a non-empty list of column names")
+        elif key == "first_of":
+            if kind not in ("string", "entry", "flag", "int"):
+                self.problem(where, "only fields with one value (not lists) take first_of")
+            elif isinstance(raw, list) and raw:
+                items = [self.field(f"{where}[{i}]", item, "string") for i, item in enumerate(raw)]
+                if all(item is not None for item in items):
+                    return FirstOfSource(tuple(i for i in items if i is not None))
+            else:
+                self.problem(where, "must be a non-empty list of value specs")
         elif key == "value":
             return self.constant(where, raw, kind)
         elif key == "template":

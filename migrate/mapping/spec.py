@@ -28,6 +28,7 @@ __all__ = [
     "ConstantSource",
     "FieldKind",
     "FieldSpec",
+    "FirstOfSource",
     "GroupsSource",
     "InferSource",
     "JoinSpec",
@@ -113,6 +114,14 @@ class ColumnsSource:
 
 
 @dataclass(frozen=True)
+class FirstOfSource:
+    """``first_of = [spec, spec…]``: per row, the first of these values that is set; a spec whose
+    column the input lacks is skipped (a table with ``first_name``, another with only ``name``)."""
+
+    items: tuple[FieldSpec, ...]
+
+
+@dataclass(frozen=True)
 class ConstantSource:
     """The same value on every row (a string, number, boolean, list of strings, or a secret)."""
 
@@ -180,6 +189,7 @@ class ObjectSource:
 Source = (
     ColumnSource
     | ColumnsSource
+    | FirstOfSource
     | ConstantSource
     | TemplateSource
     | InferSource

@@ -11,8 +11,8 @@ from migrate.errors import MappingError
 from migrate.mapping import compile_mapping, load_mapping, parse_mapping
 
 TRANSFORMS = (
-    "strip, lower, upper, prefix, strip_prefix, replace, null_if, split, e164, timestamp, json, bool, number, "
-    "given_name, family_name"
+    "strip, lower, upper, prefix, strip_prefix, replace, null_if, split, e164, timestamp, json, "
+    "bool, number, given_name, family_name"
 )
 BUILDERS = "firebase_scrypt, supabase, django, keycloak, keycloak_json, devise, aspnet, cognito"
 FIELDS = (
@@ -29,7 +29,9 @@ FLAGS = (
     "delete_self_enabled, create_organization_enabled, banned, locked, bypass_client_trust, "
     "create_organizations_limit"
 )
-ORIGINS = "column, columns, columns_any, value, template, env, infer, builder, object, verified"
+ORIGINS = (
+    "column, columns, columns_any, first_of, value, template, env, infer, builder, object, verified"
+)
 FIELD_KEYS = f"{ORIGINS}, transform, default, split, parse, format, region, optional"
 ENV = {"SIGNER": "c2lnbmVy"}
 

@@ -249,3 +249,31 @@ def test_join_required_must_be_a_boolean() -> None:
             'required = "no"\n',
             {},
         )
+
+
+def test_first_of_takes_the_first_value_set_among_candidates_present() -> None:
+    """first_of prefers first_name, falls back to the first word of name per row, and skips a
+    candidate whose column the input lacks."""
+    toml = """
+    [fields]
+    external_id = "id"
+    [fields.first_name]
+    first_of = ["first_name", "fname", { column = "name", transform = "given_name" }]
+    """
+    data = {"id": ["1", "2"], "first_name": ["Mary Ann", ""], "name": ["M A", "Bo Li"]}
+    assert mapped(toml, data)["first_name"].to_list() == ["Mary Ann", "Bo"]
+    notes: list[str] = []
+    assert mapped(toml, {"id": ["1"], "name": ["Ada L"]}, notes=notes)["first_name"].to_list() == [
+        "Ada"
+    ]
+    assert notes == []
+
+
+def test_first_of_with_no_candidate_present_is_an_error_unless_optional() -> None:
+    """No candidate column at all: a mapping error naming them, or a note when optional."""
+    toml = '[fields]\nexternal_id = "id"\nlast_name = { first_of = ["ln", "surname"]%s }\n'
+    with pytest.raises(MappingError, match=r"column 'ln / surname' is not in the input"):
+        mapped(toml % "", {"id": ["1"]})
+    notes: list[str] = []
+    assert "last_name" not in mapped(toml % ", optional = true", {"id": ["1"]}, notes=notes)
+    assert len(notes) == 1
