@@ -1,0 +1,170 @@
+"""Presets on exports shaped differently from the framework's defaults, through the CLI.
+
+Each export here is written by the test (a few rows), in a layout real exports take and the
+shipped samples do not: fewer columns, more columns, SQL NULLs, a join left out.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from migrate.cli import main
+
+BCRYPT = "$2y$10$" + "a" * 53
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(main, list(args), env=env, catch_exceptions=False)
+
+
+def _validate(path: Path, mapping: str, *extra: str, env: dict[str, str] | None = None) -> Result:
+    out = path.parent / "out"
+    return _cli("validate", str(path), "--mapping", mapping, "--out", str(out), *extra, env=env)
+
+
+def _previews(result: Result) -> list[dict[str, Any]]:
+    data = json.loads(result.stdout)
+    return [p["body"] for p in data["preview"]]
+
+
+def _run(path: Path, mapping: str, *extra: str) -> tuple[Result, dict[str, Any]]:
+    run_dir = path.parent / "run"
+    result = _cli(
+        "run", str(path), "--mapping", mapping, "--sandbox", "--run-dir", str(run_dir),
+        "--rate", "1000", "--quiet", *extra,
+    )  # fmt: skip
+    return result, json.loads((run_dir / "summary.json").read_text("utf-8"))
+
+
+def test_laravel_plain_select_validates_and_runs(tmp_path: Path) -> None:
+    """SELECT id, name, email, password, created_at works with the laravel preset: the absent
+    email_verified_at is a note, and every row is created."""
+    path = tmp_path / "users.csv"
+    path.write_text(
+        "id,name,email,password,created_at\n"
+        f"1,Ada Lovelace,ada@example.com,{BCRYPT},2023-01-02 03:04:05\n"
+        f"2,Bo,bo@example.com,{BCRYPT},2023-01-02 03:04:05\n",
+        encoding="utf-8",
+    )
+    result = _validate(path, "laravel", "--json", "--preview", "2")
+    assert result.exit_code == 0, result.output
+    assert (
+        "Note: fields.email_address_identification_status: column 'email_verified_at' is not "
+        "in the input; left out" in result.stderr
+    )
+    bodies = _previews(result)
+    assert bodies[0]["first_name"] == "Ada"
+    assert bodies[0]["last_name"] == "Lovelace"
+    assert "email_address_identification_status" not in bodies[0]
+    ran, summary = _run(path, "laravel")
+    assert ran.exit_code == 0, ran.output
+    assert summary["counts"]["created"] == 2
+
+
+def test_laravel_table_with_first_last_phone_columns(tmp_path: Path) -> None:
+    """A users table with first_name / last_name / phone maps them, and MySQL's \\N is no value."""
+    path = tmp_path / "users.csv"
+    path.write_text(
+        "id,first_name,last_name,email,phone,password,email_verified_at\n"
+        f"1,Mary Ann,van der Berg,mary@example.com,+14155550123,{BCRYPT},\\N\n"
+        f"2,Bo,Li,bo@example.com,\\N,{BCRYPT},2023-01-01 00:00:00\n",
+        encoding="utf-8",
+    )
+    result = _validate(path, "laravel", "--json", "--preview", "2")
+    assert result.exit_code == 0, result.output
+    first, second = _previews(result)
+    assert (first["first_name"], first["last_name"]) == ("Mary Ann", "van der Berg")
+    assert first["phone_number"] == ["+14155550123"]
+    assert first["email_address_identification_status"] == ["reserved"]
+    assert "phone_number" not in second
+    assert "email_address_identification_status" not in second  # verified is the default
+
+
+def test_aspnet_sql_server_null_phone_is_no_phone(tmp_path: Path) -> None:
+    """PhoneNumber NULL (SQL Server export) is missing: rows are valid, no duplicate phone."""
+    path = tmp_path / "AspNetUsers.csv"
+    path.write_text(
+        "Id,UserName,Email,EmailConfirmed,PasswordHash,PhoneNumber,PhoneNumberConfirmed\n"
+        "a1,ann@example.com,ann@example.com,True,NULL,NULL,False\n"
+        "b2,bob@example.com,bob@example.com,True,NULL,NULL,False\n",
+        encoding="utf-8",
+    )
+    result = _validate(path, "aspnet-identity", "--json", "--preview", "2")
+    assert result.exit_code == 0, result.output
+    assert [b.get("phone_number") for b in _previews(result)] == [None, None]
+
+
+def test_auth0_csv_without_the_hash_export_warns_and_runs(tmp_path: Path) -> None:
+    """Auth0's CSV alone: one warning with the row count, users created without a password."""
+    path = tmp_path / "tenant.csv"
+    path.write_text(
+        "user_id,email,email_verified\n"
+        "'auth0|1,'ann@example.com,'true\n"
+        "'auth0|2,'bob@example.com,'false\n",
+        encoding="utf-8",
+    )
+    result = _validate(path, "auth0_csv")
+    assert result.exit_code == 0, result.output
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert warnings == [
+        "Warning: no file for join 'hashes' (Auth0's password-hash export) (--join "
+        "hashes=FILE): 2 row(s) affected: users are created without a password "
+        "(skip_password_requirement); they reset it or sign in another way"
+    ]
+    ran, summary = _run(path, "auth0_csv")
+    assert ran.exit_code == 0, ran.output
+    assert summary["counts"]["created"] == 2
+    assert "Warning: no file for join 'hashes'" in ran.stderr
+
+
+def test_wordpress_users_with_name_columns_need_no_usermeta(tmp_path: Path) -> None:
+    """wp_users with first_name / last_name columns validates without the usermeta join."""
+    path = tmp_path / "wp_users.csv"
+    path.write_text(
+        "ID,user_login,user_pass,user_email,user_registered,first_name,last_name\n"
+        "7,ann,$P$BxxxxxxxxxxxxxxxxxxxxxxxxxxxxX.,ann@example.com,2020-01-01 00:00:00,Ann,Lee\n",
+        encoding="utf-8",
+    )
+    result = _validate(path, "wordpress", "--json", "--preview", "1")
+    assert result.exit_code == 0, result.output
+    (body,) = _previews(result)
+    assert (body["first_name"], body["last_name"]) == ("Ann", "Lee")
+
+
+def test_a_required_join_without_its_file_exits_2_naming_it(tmp_path: Path) -> None:
+    """A required join with no file: exit 2, one line naming --join NAME=FILE and the file."""
+    path = tmp_path / "users.csv"
+    path.write_text("id,email\n1,ann@example.com\n", encoding="utf-8")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        '[fields]\nexternal_id = "id"\nemail_address = "email"\nfirst_name = "names.first"\n'
+        '[[join]]\nname = "names"\ndescription = "first names from the profile table"\n'
+        'on = "id"\nright_on = "user_id"\n',
+        encoding="utf-8",
+    )
+    result = _validate(path, str(mapping))
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: the mapping joins 'names' (first names from the profile table) but no file "
+        "was given for it; pass --join names=FILE\n"
+    )
+
+
+def test_django_flags_reach_metadata_as_booleans(tmp_path: Path) -> None:
+    """is_staff / is_superuser / is_active written t/f or 1/0 are JSON booleans in metadata."""
+    path = tmp_path / "auth_user.tsv"
+    path.write_text(
+        "id\tpassword\tis_superuser\tusername\tfirst_name\tlast_name\temail\tis_staff\t"
+        "is_active\tdate_joined\n"
+        "7\t!unusable\t1\tana_s\tAna\tNULL\tana@example.com\t0\t1\t2021-03-04 10:11:12\n",
+        encoding="utf-8",
+    )
+    result = _validate(path, "django", "--json", "--preview", "1")
+    assert result.exit_code == 0, result.output
+    (body,) = _previews(result)
+    assert body["private_metadata"] == {"is_staff": False, "is_superuser": True, "is_active": True}
+    assert "last_name" not in body
