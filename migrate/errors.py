@@ -15,13 +15,17 @@ with ``raise XError(...) from exc``; the CLI turns them into a message and an ex
     └── SandboxError                  the built-in sandbox could not start
 
 No message may contain a secret: the secret key, plaintext passwords, digests, TOTP secrets or
-backup codes. Build messages from keys, row numbers, field names and codes only.
+backup codes. Build messages from keys, row numbers, field names and codes only; every message
+also passes through ``secrets.redact`` (masks secret-shaped values, bounds each line) in case it
+quotes input after all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from migrate.secrets import redact
 
 __all__ = [
     "ClerkError",
@@ -38,7 +42,17 @@ __all__ = [
 
 
 class MigrateError(Exception):
-    """Base of every error this package raises on purpose."""
+    """Base of every error this package raises on purpose.
+
+    Its message passes through ``secrets.redact``: a message that quotes input (a parser's
+    complaint, a header's "columns", a path that is really a key) cannot show a secret or a
+    50 MB line.
+    """
+
+    def __init__(self, *args: object) -> None:
+        if args and isinstance(args[0], str):
+            args = (redact(args[0]), *args[1:])
+        super().__init__(*args)
 
 
 class ConfigError(MigrateError):

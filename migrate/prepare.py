@@ -177,7 +177,10 @@ class Prepared:
         self._skipped = 0
 
     def _compile(self) -> pl.LazyFrame:
-        frame = _negate_empty(scan_source(self.input, self.source_options))
+        source = scan_source(self.input, self.source_options)
+        if not [n for n in source.collect_schema().names() if not n.startswith("_")]:
+            raise self._no_rows()  # no column at all: an empty JSON list, blank lines only
+        frame = _negate_empty(source)
         missing = []
         for join in self.spec.joins:
             path = self.join_paths[join.name]
@@ -265,7 +268,7 @@ class Prepared:
         alone; every call then reads those files back one at a time, adding the duplicate bits
         and decoding the errors per batch. So only one key column's hashes (while duplicates
         are looked for) and the duplicates found are held for the whole input. Raises
-        ``SourceError``.
+        ``SourceError``, also when the input holds no row (only a header or empty rows).
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
@@ -340,6 +343,8 @@ class Prepared:
                 verdicts.select(*_VERDICT_COLUMNS, *key_names).write_parquet(files[-1])
             del verdicts
         self._skipped = skipped
+        if not files:
+            raise self._no_rows()
         dups = pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "_dup_mask": pl.UInt64})
         if key_names and files:
             found = duplicates(_holders_of_repeats(files, key_names)).collect()
@@ -434,6 +439,8 @@ class Prepared:
         self._skipped = int((frame[ROW_COLUMN] < 0).sum())
         if self._skipped:
             frame = frame.filter(pl.col(ROW_COLUMN) > 0)
+        if not frame.height:
+            raise self._no_rows()
         key_names = [n for n in key_column_names() if n in frame.columns]
         if key_names:
             found = duplicates(frame.select(ROW_COLUMN, *key_names)).collect()
@@ -444,6 +451,15 @@ class Prepared:
                 frame = frame.with_columns(_with_bits(frame, dups))
         self._frame = frame
         return frame
+
+    def _no_rows(self) -> SourceError:
+        """The error for an input that holds no row to migrate: never a success."""
+        skipped = getattr(self, "_skipped", 0)  # not set yet when the input has no column
+        empty = f" ({skipped:,} empty)" if skipped else ""
+        return SourceError(
+            f"{self.input}: no rows to migrate{empty}: the input holds only a header, empty "
+            "rows or an empty list; check that this is the right file and that it is complete"
+        )
 
     def _verdict_query(self, mapped: pl.LazyFrame, *, contacts: bool) -> pl.LazyFrame:
         """``_row, _key, _mask`` (+ ``external_id, email``) and the duplicate-key hashes of a

@@ -4,6 +4,10 @@ Wrap the secret key, plaintext passwords, digests, TOTP secrets and backup codes
 as soon as they are read; call ``reveal()`` only at the one place that puts them on the wire.
 Email addresses are personal data rather than secrets: reports show them unless the operator
 asks for ``--redact-emails``, which masks them with ``mask_email`` / ``redact_emails``.
+
+``redact(text)`` is the one redaction every message that may quote input passes through (every
+``MigrateError``, every CLI error): it masks secret keys, digest-, password- and secret-shaped
+values and bounds the length of each line.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ __all__ = [
     "Secret",
     "mask_digest",
     "mask_email",
+    "redact",
     "redact_emails",
 ]
 
@@ -93,3 +98,58 @@ def mask_email(value: str) -> str:
 def redact_emails(text: str) -> str:
     """``text`` with the local part of every email address in it masked as ``mask_email`` does."""
     return _EMAIL_LOCAL.sub(r"\1…@", text)
+
+
+# Longest line a message keeps: a parser quoting a 50 MB line must not print 50 MB.
+LINE_LIMIT: Final = 1000
+_SECRET_KEY: Final = re.compile(r"(sk_(?:live|test)_)[A-Za-z0-9_-]+")
+# Modular crypt ($2b$10$…, $argon2id$v=19$…, $6$…) and "scheme$…" digests (pbkdf2_sha256$…,
+# scrypt:32768:8:1$…, sha1$salt$hash): the scheme shows, the rest is masked.
+_CRYPT: Final = re.compile(r"\$[A-Za-z0-9-]{1,20}\$[^\s,;\"'`]+")
+_SCHEME_DIGEST: Final = re.compile(r"(?<![\w$])[A-Za-z][\w:-]{1,30}\$[^\s,;\"'`]{6,}")
+# name=value / "name": "value" where the name says password, secret, token, hash, salt, key…
+_NAMED: Final = re.compile(
+    r"(\b(?:password|passwd|pwd|secret|secret_key|token|salt|totp|totp_secret|backup_codes?|"
+    r"api_key|private_key)[\"']?\s*[:=]\s*[\"']?)([^\s,;\"'`]+)",
+    re.IGNORECASE,
+)
+# Opaque tokens: 32+ hex digits, or 20+ base64 characters mixing upper, lower and digits
+# (bcrypt/scrypt/Firebase hashes, salts, TOTP secrets). A token glued to a word (user_2ab…)
+# or a path component (/Users/…) is not one.
+_HEX: Final = re.compile(r"(?<![\w/.-])[0-9a-fA-F]{32,}(?![\w/-])")
+_TOKEN: Final = re.compile(r"(?<![\w/.$-])[A-Za-z0-9+][A-Za-z0-9+/]{19,}={0,2}(?![\w/.-])")
+_BASE32: Final = re.compile(r"(?<![\w/.-])[A-Z2-7]{16,}={0,6}(?![\w/.-])")
+
+
+def redact(text: str, *, limit: int = LINE_LIMIT) -> str:
+    """``text`` with secret-shaped values masked and each line cut to ``limit`` characters.
+
+    Masks ``sk_live_``/``sk_test_`` keys, digests (their scheme and cost stay), values named
+    password/secret/token/hash/salt/…, and opaque tokens (long hex, base64 or base32 runs).
+    Ordinary words, numbers, paths, e-mail addresses and ids like ``user_2abc…`` stay.
+    """
+    return "\n".join(_redact_line(line, limit) for line in text.split("\n"))
+
+
+def _redact_line(line: str, limit: int) -> str:
+    if len(line) > 4 * limit:
+        line = line[: 4 * limit]  # masking first keeps a cut from leaving half a secret
+    line = _SECRET_KEY.sub(r"\1" + MASK, line)
+    line = _CRYPT.sub(lambda m: mask_digest(m.group(0)), line)
+    line = _SCHEME_DIGEST.sub(lambda m: mask_digest(m.group(0)), line)
+    line = _NAMED.sub(lambda m: m.group(1) + MASK, line)
+    line = _HEX.sub(MASK, line)
+    line = _TOKEN.sub(lambda m: MASK if _mixed(m.group(0)) else m.group(0), line)
+    line = _BASE32.sub(lambda m: MASK if any(c.isdigit() for c in m.group(0)) else m.group(0),
+                       line)  # fmt: skip
+    if len(line) > limit:
+        line = line[: limit - 1] + "…"
+    return line
+
+
+def _mixed(token: str) -> bool:
+    return (
+        any(c.isupper() for c in token)
+        and any(c.islower() for c in token)
+        and any(c.isdigit() for c in token)
+    )

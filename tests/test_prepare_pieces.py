@@ -176,12 +176,16 @@ def _rows(batches: Iterator[pl.DataFrame]) -> list[int]:
     return [r for b in batches for r in b["_row"].to_list()]
 
 
-def test_only_empty_rows_give_an_empty_plan(tmp_path: Path, files: tuple[Path, Path]) -> None:
-    """Pieces holding only empty rows add nothing to the plan but count as skipped."""
+def test_only_empty_rows_are_an_error_not_an_empty_plan(
+    tmp_path: Path, files: tuple[Path, Path]
+) -> None:
+    """An input whose rows are all empty is never an empty success: plan and counts raise."""
     files[0].write_text("id,email,name,hash,meta\n\n,,,,\n\n", encoding="utf-8")
     prepared = _prepare(files, 1)
-    assert _rows(prepared.iter_plan()) == []
-    assert prepared.counts().skipped_empty == 3
+    with pytest.raises(SourceError, match=r"no rows to migrate \(3 empty\)"):
+        list(prepared.iter_plan())
+    with pytest.raises(SourceError, match=r"no rows to migrate \(3 empty\)"):
+        prepared.counts()
     assert list(prepared.payloads([2, 3, 4])) == []
 
 

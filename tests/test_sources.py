@@ -418,12 +418,13 @@ def test_empty_user_lists_have_no_rows(tmp_path: Path) -> None:
         assert read_source(write(tmp_path / name, data)).collect().height == 0
 
 
-def test_empty_csv_and_ndjson_files_have_no_rows(tmp_path: Path) -> None:
-    """A zero-byte CSV or NDJSON file reads as no rows (nothing to migrate), not as an error."""
-    for name in ("u.csv", "u.ndjson"):
-        f = write(tmp_path / name, b"")
-        assert read_source(f).collect().height == 0
-        assert count_empty_rows(f) == 0
+def test_zero_byte_files_are_an_error_naming_the_cause(tmp_path: Path) -> None:
+    """A zero-byte CSV, NDJSON or gzip-of-nothing is "the file is empty", never zero rows."""
+    for name, gz in (("u.csv", False), ("u.ndjson", False), ("u.csv.gz", True)):
+        f = write(tmp_path / name, b"", gz=gz)
+        with pytest.raises(SourceError) as err:
+            read_source(f)
+        assert str(err.value) == f"{f}: the file is empty"
 
 
 def test_errors_about_a_gzip_file_name_that_file(tmp_path: Path) -> None:

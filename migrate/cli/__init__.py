@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-from typing import Final
+from typing import Any, Final
 
 import click
 
 from migrate import __version__
+from migrate.secrets import redact
 
 __all__ = ["COMMANDS", "main"]
 
@@ -32,6 +33,14 @@ COMMANDS: Final[dict[str, str]] = {
 
 class _LazyGroup(click.Group):
     """A group whose subcommands are imported on first use."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the subcommand; click's own errors are redacted too (a key given as an argument)."""
+        try:
+            return super().invoke(ctx)
+        except click.ClickException as exc:
+            exc.message = redact(exc.message)  # type: ignore[misc]  # Final in the stubs only
+            raise
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return [name for name in COMMANDS if _available(name)]

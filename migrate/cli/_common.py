@@ -13,6 +13,7 @@ from typing import Final, NoReturn
 import click
 
 from migrate.errors import ConfigError, MigrateError
+from migrate.secrets import redact
 
 __all__ = [
     "EXIT_FAILED_ROWS",
@@ -32,8 +33,8 @@ EXIT_INTERRUPTED: Final = 130  # Ctrl-C; state saved, resumable
 
 
 def fail(message: str, exit_code: int = EXIT_RUN_ERROR) -> NoReturn:
-    """Print ``Error: message`` on stderr and exit with ``exit_code``."""
-    click.echo(f"Error: {message}", err=True)
+    """Print ``Error: message`` (through ``secrets.redact``) on stderr; exit with ``exit_code``."""
+    click.echo(f"Error: {redact(message)}", err=True)
     raise click.exceptions.Exit(exit_code)
 
 

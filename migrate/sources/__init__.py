@@ -19,10 +19,12 @@ Plain UTF-8 CSV, NDJSON and Parquet are scanned lazily by polars; a run reads th
 ``SourceReader`` (``pieces.py``) in bounded pieces. NDJSON schemas are inferred from every record
 (one extra pass, in bounded pieces), because exports omit absent attributes and a field first
 seen late must not be dropped; a key whose values mix types becomes text. Gzip,
-other encodings, a BOM before NDJSON/JSON, and UTF-8 with invalid bytes are first decoded, chunk by
-chunk, into a UTF-8 temporary file (removed at exit) which is then scanned the same way; an invalid
-byte is written as a marker character so the rows that held one are found exactly (a U+FFFD that
-was literally in the source is not mistaken for one). JSON documents (an array, or an object with
+other encodings, a BOM before NDJSON/JSON, UTF-8 with invalid bytes and line ends polars does not
+split on (a lone CR: CR-only or mixed files) are first decoded, chunk by chunk, into a UTF-8 copy
+with LF/CRLF line ends (``copies.py``: a file without a name where the platform allows, so no
+crash leaves one behind) which is then scanned the same way; an invalid byte is written as a
+marker character so the rows that held one are found exactly (a U+FFFD that was literally in the
+source is not mistaken for one). JSON documents (an array, or an object with
 the list under a key: ``users`` is found by itself) are parsed whole by polars.
 
 A lazy scan is not bounded in memory once it is consumed slowly: polars reads the whole file
@@ -31,22 +33,22 @@ here) reads the same input as eager frames of about 2 MB of text each (pieces), 
 what ``scan_source`` gives for its rows, and keeps an index of where each piece lies so a later
 pass over some rows parses only their pieces.
 
-Raises ``SourceError`` (naming the file and why) when the file cannot be read at all. A few
-problems only show once rows are read (a CSV row with more cells than the header): collect inside
-``with reading(path):`` to get those as ``SourceError`` too.
+Raises ``SourceError`` (naming the file and why) when the file cannot be read at all: checked
+first (``checks.py``) are a directory or device, an empty file, Parquet or gzip data under a text
+name, UTF-16/32 read as UTF-8, binary data, and a header naming a column twice. A few problems
+only show once rows are read (a CSV row with more cells than the header, a quote that never
+closes): collect inside ``with reading(path):`` to get those as ``SourceError`` too, with the
+row at fault.
 """
 
 from __future__ import annotations
 
-import atexit
 import codecs
 import dataclasses
 import gzip
 import io
-import os
 import re
 import shutil
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -56,6 +58,8 @@ from typing import Final, Literal
 import polars as pl
 
 from migrate.errors import SourceError
+from migrate.sources.checks import bad_row, check_file, check_header, sniff
+from migrate.sources.copies import LineEnds, has_lone_cr, new_copy
 
 __all__ = [
     "EMPTY_COLUMN",
@@ -97,7 +101,8 @@ _EXTENSIONS: Final[dict[str, Format]] = {
 _MARKER: Final = "\ufdd0"
 _ERROR_HANDLER: Final = "clerk_migrate_marker"
 _CHUNK: Final = 1 << 22
-_QUOTED: Final = re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`|\([^)]*\)")
+# A quoted stretch, closed on the line or not (an unterminated quote runs to the line's end).
+_QUOTED: Final = re.compile(r"'[^']*'?|\"[^\"]*\"?|`[^`]*`?|\([^)]*\)?")
 _UTF8_NAMES: Final = frozenset({"utf-8", "utf8", "utf_8", "utf-8-sig", "utf_8_sig"})
 
 
@@ -183,16 +188,20 @@ def scan_source(path: str | Path, options: SourceOptions | None = None) -> pl.La
     opts = options or SourceOptions()
     p = Path(path)
     fmt, gz = detect_format(p, opts.format)
-    if not p.is_file():
-        raise SourceError(f"{p}: no such file")
+    check_file(p)
+    try:
+        codecs.lookup(opts.encoding)
+    except LookupError as exc:
+        raise SourceError(f"{p}: unknown encoding {opts.encoding!r}") from exc
+    sniff(p, fmt, gz, opts.encoding)
     try:
         if fmt == "parquet":
             physical = _gunzipped(p) if gz else p
             frame = pl.scan_parquet(physical, row_index_name=ROW_COLUMN, row_index_offset=1)
             marker = False
         else:
-            physical, marker = _utf8_file(p, gz, opts.encoding, bom_ok=fmt == "csv")
             opts = dataclasses.replace(opts, delimiter=csv_delimiter(p, opts))
+            physical, marker = _utf8_file(p, gz, opts.encoding, quote=_quote(fmt, opts))
             frame = _scan_text(physical, fmt, opts, p)
         schema = frame.collect_schema()
     except SourceError:
@@ -212,7 +221,37 @@ def reading(path: str | Path) -> Iterator[None]:
     try:
         yield
     except pl.exceptions.PolarsError as exc:
-        raise SourceError(f"{path}: cannot be read: {_first_line(exc)}") from exc
+        raise SourceError(f"{path}: cannot be read: {_explain(Path(path), exc)}") from exc
+
+
+def _quote(fmt: Format, opts: SourceOptions) -> str | None:
+    """The quote character a text format's copy keeps line ends inside (NDJSON: none)."""
+    return opts.quote_char if fmt == "csv" else None
+
+
+def _explain(origin: Path, exc: BaseException, piece: tuple[bytes, int] | None = None) -> str:
+    """A parser error's reason, with the CSV row at fault when it can be found.
+
+    ``piece`` is (CSV text without header, its first row number); else the whole file the
+    last ``scan_source`` of ``origin`` read is searched (only on this error path).
+    """
+    reason = _first_line(exc)
+    csv_input = _csv_inputs.get(str(origin))
+    if csv_input is None or not ("more fields" in reason or "could not parse" in reason):
+        return reason
+    physical, opts, columns = csv_input
+    if piece is None:
+        data = physical.read_bytes()
+        first = 1
+        if opts.has_header:
+            data = data[_first_boundary(data, opts.quote_char) :]
+            first = 2
+        piece = (data, first)
+    found = bad_row(
+        piece[0], first_row=piece[1], delimiter=opts.delimiter, quote_char=opts.quote_char,
+        columns=columns,
+    )  # fmt: skip
+    return found or reason
 
 
 def _scan_text(physical: Path, fmt: Format, opts: SourceOptions, origin: Path) -> pl.LazyFrame:
@@ -273,6 +312,9 @@ def _scan_csv(physical: Path, opts: SourceOptions, origin: Path) -> pl.LazyFrame
         raise_if_empty=False,
     )
     names = [c for c in frame.collect_schema().names() if c != ROW_COLUMN]
+    _csv_inputs[str(origin)] = (physical, opts, len(names))
+    if opts.has_header:
+        check_header(origin, names)
     if opts.column_names is not None:
         if len(opts.column_names) != len(names):
             raise SourceError(
@@ -280,6 +322,9 @@ def _scan_csv(physical: Path, opts: SourceOptions, origin: Path) -> pl.LazyFrame
                 f"but the file has {len(names)} columns"
             )
         new = list(opts.column_names)
+        repeated = sorted({n for n in new if new.count(n) > 1})
+        if repeated:
+            raise SourceError(f"{origin}: the column names given repeat {repeated[0]!r}")
     elif not opts.has_header:
         new = [f"column_{i}" for i in range(1, len(names) + 1)]
     else:
@@ -387,22 +432,21 @@ def _holds_marker(name: str, dtype: pl.DataType) -> pl.Expr:
 
 # Per process, keyed by path, mtime and size: a file is checked or decoded once however many
 # times it is scanned (the plan, then payload batches, then the failed-rows report).
-_cache: dict[tuple[str, int, int, bool, str], tuple[Path, bool]] = {}
+_cache: dict[tuple[str, int, int, bool, str, str] | tuple[str, int, int, bool, str],
+             tuple[Path, bool]] = {}  # fmt: skip
 _clean: dict[tuple[str, int, int, bool], bool] = {}
 _schemas: dict[tuple[str, int, int], pl.Schema] = {}
-_tmpdir: list[Path] = []
+# The file, options and column count each CSV was last scanned with, to find a bad row's number.
+_csv_inputs: dict[str, tuple[Path, SourceOptions, int]] = {}
 
 
-def _workdir() -> Path:
-    if not _tmpdir:
-        d = Path(tempfile.mkdtemp(prefix="clerk-migrate-"))
-        atexit.register(shutil.rmtree, d, True)
-        _tmpdir.append(d)
-    return _tmpdir[0]
+def _utf8_file(path: Path, gz: bool, encoding: str, *, quote: str | None) -> tuple[Path, bool]:
+    """Return a plain UTF-8 file with the same text, and whether it marks undecodable bytes.
 
-
-def _utf8_file(path: Path, gz: bool, encoding: str, *, bom_ok: bool) -> tuple[Path, bool]:
-    """Return a plain UTF-8 file with the same text, and whether it marks undecodable bytes."""
+    ``quote`` None is NDJSON (a BOM must go; every lone CR is a line end), else a CSV's quote
+    character (a CR inside a quoted value is kept).
+    """
+    bom_ok = quote is not None
     try:
         codec = codecs.lookup(encoding).name
     except LookupError as exc:
@@ -416,28 +460,31 @@ def _utf8_file(path: Path, gz: bool, encoding: str, *, bom_ok: bool) -> tuple[Pa
             _clean[clean_key] = _is_clean_utf8(path, bom_ok=bom_ok)
         if _clean[clean_key]:
             return path, False
-    cache_key = (*identity, gz, codec)
+    cache_key = (*identity, gz, codec, quote or "")
     if cache_key in _cache and _cache[cache_key][0].exists():
         return _cache[cache_key]
-    fd, name = tempfile.mkstemp(dir=_workdir(), suffix=".txt")
-    out_path = Path(name)
+    out, out_path = new_copy(".txt")
     decoder = codecs.getincrementaldecoder("utf-8-sig" if utf8 else codec)(_ERROR_HANDLER)
+    ends = LineEnds(quote)
     marked = False
-    with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") if gz else path.open("rb") as raw:
+    with gzip.open(path, "rb") if gz else path.open("rb") as raw:
         while True:
             chunk = raw.read(_CHUNK)
-            text = decoder.decode(chunk, final=not chunk)
+            text = ends.feed(decoder.decode(chunk, final=not chunk), final=not chunk)
             marked = marked or _MARKER in text
             out.write(text.encode("utf-8"))
             if not chunk:
                 break
+    out.flush()
     _cache[cache_key] = (out_path, marked)
     return out_path, marked
 
 
 def _is_clean_utf8(path: Path, *, bom_ok: bool) -> bool:
-    """True when the file is valid UTF-8 (and has no BOM, unless the reader copes with one)."""
+    """True when the file is valid UTF-8 with LF or CRLF line ends (and has no BOM, unless the
+    reader copes with one): polars can scan it as it is."""
     decoder = codecs.getincrementaldecoder("utf-8")("strict")
+    carry_cr = False
     with path.open("rb") as fh:
         first = True
         while True:
@@ -445,6 +492,9 @@ def _is_clean_utf8(path: Path, *, bom_ok: bool) -> bool:
             if first and not bom_ok and chunk.startswith(codecs.BOM_UTF8):
                 return False
             first = False
+            lone, carry_cr = has_lone_cr(chunk, carry_cr)
+            if lone or (carry_cr and not chunk):
+                return False
             if chunk and chunk.isascii() and not decoder.getstate()[0]:
                 continue  # ASCII is UTF-8 and cannot hold the marker; isascii is ~50x faster
             try:
@@ -462,11 +512,12 @@ def _gunzipped(path: Path) -> Path:
     cache_key = (str(path.resolve()), st.st_mtime_ns, st.st_size, True, "binary")
     if cache_key in _cache and _cache[cache_key][0].exists():
         return _cache[cache_key][0]
-    fd, name = tempfile.mkstemp(dir=_workdir(), suffix=".parquet")
-    with os.fdopen(fd, "wb") as out, gzip.open(path, "rb") as raw:
+    out, name = new_copy(".parquet")
+    with gzip.open(path, "rb") as raw:
         shutil.copyfileobj(raw, out, _CHUNK)
-    _cache[cache_key] = (Path(name), False)
-    return Path(name)
+    out.flush()
+    _cache[cache_key] = (name, False)
+    return name
 
 
 def _first_line(exc: BaseException) -> str:
@@ -477,4 +528,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 # The bounded reader lives in its own module; it uses the reading functions above.
-from migrate.sources.pieces import PIECE_BYTES, PIECE_ROWS, Piece, SourceReader  # noqa: E402
+from migrate.sources.pieces import (  # noqa: E402
+    PIECE_BYTES,
+    PIECE_ROWS,
+    Piece,
+    SourceReader,
+    _first_boundary,
+)

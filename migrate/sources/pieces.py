@@ -23,8 +23,8 @@ from migrate.sources import (
     ROW_COLUMN,
     SOURCE_ERROR_COLUMN,
     SourceOptions,
+    _explain,
     _finish,
-    _first_line,
     _gunzipped,
     _utf8_file,
     csv_delimiter,
@@ -90,8 +90,8 @@ class SourceReader:
         if self.format == "parquet":
             self._physical = _gunzipped(self.path) if gz else self.path
         elif self.format != "json":
-            bom_ok = self.format == "csv"
-            self._physical, self._marker = _utf8_file(self.path, gz, opts.encoding, bom_ok=bom_ok)
+            quote = self._opts.quote_char if self.format == "csv" else None
+            self._physical, self._marker = _utf8_file(self.path, gz, opts.encoding, quote=quote)
             if self.format == "csv":
                 self._head, self._body = self._csv_head()
         # Shared by every reader of the same file and options in this process: a reader made
@@ -141,7 +141,8 @@ class SourceReader:
             try:
                 frame = self._parse(raw, row)
             except (pl.exceptions.PolarsError, ValueError) as exc:
-                raise SourceError(f"{self.path}: cannot be read: {_first_line(exc)}") from exc
+                why = _explain(self.path, exc, (raw, row) if self.format == "csv" else None)
+                raise SourceError(f"{self.path}: cannot be read: {why}") from exc
             piece = Piece(start, end, row, frame.height)
             if i == len(self._index):
                 self._index.append(piece)

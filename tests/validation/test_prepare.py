@@ -392,14 +392,15 @@ def test_iter_plan_of_an_unreadable_input_is_a_source_error(tmp_path: Path) -> N
         list(prepare(csv, mapping, PrepareOptions(now=NOW)).iter_plan())
 
 
-def test_iter_plan_of_only_empty_rows_yields_nothing(tmp_path: Path) -> None:
-    """An input of empty rows gives no batch, an empty plan with the plan's columns, one skip."""
+def test_iter_plan_of_only_empty_rows_is_an_error(tmp_path: Path) -> None:
+    """An input of empty rows is never an empty success: plan, iter_plan and counts raise."""
     csv = tmp_path / "empty.csv"
     csv.write_text("id,email,name,hash,joined,meta\n,,,,,\n", encoding="utf-8")
     mapping = tmp_path / "m.toml"
     mapping.write_text(MAPPING, encoding="utf-8")
     prepared = prepare(csv, mapping, PrepareOptions(now=NOW))
-    assert list(prepared.iter_plan()) == []
-    assert prepared.plan().columns == ["_row", "_key", "external_id", "email", "_errors"]
-    assert prepared.plan().height == 0
-    assert prepared.counts() == Counts(read=0, valid=0, invalid=0, skipped_empty=1)
+    expected = f"{csv}: no rows to migrate (1 empty): "
+    for call in (lambda: list(prepared.iter_plan()), prepared.plan, prepared.counts):
+        with pytest.raises(SourceError) as err:
+            call()
+        assert str(err.value).startswith(expected)
