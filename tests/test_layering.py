@@ -27,6 +27,7 @@ ALLOWED: dict[str, set[str]] = {
     "reports": CORE | {"clerk", "state", "prepare"},
     "runner": CORE | {"clerk", "state", "reports", "prepare"},
     "sandbox": BASE | {"hashers"},
+    "instance": CORE | {"clerk", "state", "reports", "prepare", "runner"},
 }
 
 

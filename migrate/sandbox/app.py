@@ -5,7 +5,9 @@ Every ``/v1`` request passes one gate, in Clerk's order: the bearer key (401), t
 stalls). Endpoints are Starlette routes; bodies are built with ``json.dumps`` once per response.
 
 ``/_sandbox/counters`` (GET), ``/_sandbox/reset`` (POST) and ``/_sandbox/health`` (GET) need no
-key, are never rate limited or faulted, and are not part of Clerk's API.
+key, are never rate limited or faulted, and are not part of Clerk's API. The Frontend API's
+``GET /v1/environment`` and ``POST /v1/dev_browser`` (what ``check`` reads through the publishable
+key) need no key either and are counted apart (``fapi_requests``): they are another host at Clerk.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from migrate.sandbox.asgi import (
 )
 from migrate.sandbox.config import API_VERSIONS, SandboxConfig
 from migrate.sandbox.counters import Counters
+from migrate.sandbox.environment import render_environment
 from migrate.sandbox.faults import FaultPlan, Faults
 from migrate.sandbox.limits import RateLimiter
 from migrate.sandbox.listing import parse_list_query, run_count, run_list
@@ -52,6 +55,7 @@ from migrate.sandbox.problems import (
     unknown_param,
 )
 from migrate.sandbox.render import deleted_object, render_user
+from migrate.sandbox.restrictions import restriction_problem
 from migrate.sandbox.store import PLAINTEXT_HASHER, UserStore
 from migrate.sandbox.validation import validate_create
 
@@ -62,6 +66,7 @@ __all__ = ["ResponseLostError", "SandboxApp", "create_app"]
 MAX_BODY_BYTES: Final = 1024 * 1024
 _JSON: Final = "application/json"
 _PLAN: Final = "sandbox.plan"
+_FAPI_PATHS: Final = frozenset({"/v1/environment", "/v1/dev_browser"})
 
 
 def _refuse_constant(name: str) -> Any:
@@ -110,6 +115,8 @@ class SandboxApp:
                 Route(
                     "/v1/users/{user_id}/verify_password", self._verify_password, methods=["POST"]
                 ),
+                Route("/v1/environment", self._environment, methods=["GET"]),
+                Route("/v1/dev_browser", self._dev_browser, methods=["POST"]),
                 Route("/_sandbox/counters", self._counters, methods=["GET"]),
                 Route("/_sandbox/reset", self._reset, methods=["POST"]),
                 Route("/_sandbox/health", self._health, methods=["GET"]),
@@ -127,6 +134,10 @@ class SandboxApp:
         if scope["type"] != "http":
             return
         if scope["path"].startswith("/_sandbox/"):
+            await self._router(scope, receive, send)
+            return
+        if scope["path"] in _FAPI_PATHS:
+            self.counters.fapi_requests += 1
             await self._router(scope, receive, send)
             return
         counters = self.counters
@@ -288,6 +299,9 @@ class SandboxApp:
         rec, problems = validate_create(data, self.config, now_ms, self.store.plaintext_digest)
         if rec is None:
             return self._problems(422, problems)
+        refused = restriction_problem(rec.emails, rec.phones, self.config)
+        if refused is not None:
+            return self._problems(403, [refused])
         cap = self.config.effective_user_cap
         if cap and len(self.store) >= cap:
             return self._problems(
@@ -394,6 +408,26 @@ class SandboxApp:
         return self._problems(
             422, [form_problem("form_password_incorrect", "password", text, text)]
         )
+
+    async def _environment(self, request: Request) -> Response:
+        if self.config.instance == "development" and not request.query_params.get("__clerk_db_jwt"):
+            # Clerk's CLI opens a dev browser first on development instances (reference §8);
+            # the code Clerk answers without one is UNVERIFIED.
+            return self._problems(
+                401,
+                [
+                    Problem(
+                        "dev_browser_unauthenticated",
+                        "Browser unauthenticated",
+                        "Unable to authenticate this browser for your development instance.",
+                    )
+                ],
+            )
+        return json_response(render_environment(self.config))
+
+    async def _dev_browser(self, request: Request) -> Response:
+        token = "dvb_" + secrets.token_hex(12)
+        return json_response({"object": "dev_browser", "id": token, "token": token})
 
     async def _counters(self, request: Request) -> Response:
         return json_response(self.counters.snapshot(len(self.store)))

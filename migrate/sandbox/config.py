@@ -94,8 +94,13 @@ class SandboxConfig:
     a given key's prefix must agree with ``instance``. ``rate_limit`` / ``user_cap``: ``None`` is
     the instance default (1000 or 100 requests per ``rate_window`` seconds; 100 users on
     development, none on production), ``0`` is off. ``required`` lists the fields the instance
-    requires (``REQUIRABLE``); ``phone_enabled`` / ``username_enabled`` mirror the dashboard
-    switches. ``seed`` drives ids, generated keys and faults, so a run can be replayed.
+    requires (``REQUIRABLE``); ``email_enabled``, ``phone_enabled``, ``username_enabled``,
+    ``web3_enabled``, ``password_enabled``, ``totp_enabled`` (authenticator app),
+    ``backup_codes_enabled``, ``social`` (enabled strategies such as ``oauth_google``),
+    ``block_email_subaddresses``, ``allowlist`` / ``blocklist`` (identifiers: an email address,
+    a phone number, or a domain as ``@example.com``) mirror the dashboard's settings (see
+    ``migrate.sandbox.environment`` for the ``/v1/environment`` they serve). ``seed`` drives
+    ids, generated keys and faults, so a run can be replayed.
     """
 
     instance: Instance = "development"
@@ -105,8 +110,17 @@ class SandboxConfig:
     rate_window: float = RATE_WINDOW_SECONDS
     user_cap: int | None = None
     required: frozenset[str] = frozenset()
+    email_enabled: bool = True
     phone_enabled: bool = True
     username_enabled: bool = True
+    web3_enabled: bool = True
+    password_enabled: bool = True
+    totp_enabled: bool = True
+    backup_codes_enabled: bool = True
+    social: frozenset[str] = frozenset()
+    block_email_subaddresses: bool = False
+    allowlist: frozenset[str] = frozenset()
+    blocklist: frozenset[str] = frozenset()
     username_min_length: int = 4
     username_max_length: int = 64
     password_min_length: int = 8
@@ -122,12 +136,7 @@ class SandboxConfig:
             raise ConfigError(
                 f"cannot require {', '.join(sorted(unknown))}; allowed: {', '.join(REQUIRABLE)}"
             )
-        for name, enabled in (
-            ("phone_number", self.phone_enabled),
-            ("username", self.username_enabled),
-        ):
-            if name in self.required and not enabled:
-                raise ConfigError(f"{name} cannot be both required and disabled")
+        self._check_switches()
         if self.secret_key is not None:
             want = "sk_live_" if self.instance == "production" else "sk_test_"
             if not self.secret_key.startswith(want) or len(self.secret_key) <= len(want):
@@ -142,6 +151,21 @@ class SandboxConfig:
         if not 1 <= self.username_min_length <= self.username_max_length:
             raise ConfigError("username lengths must satisfy 1 <= min <= max")
 
+    def enabled(self, attribute: str) -> bool:
+        """Whether an identifier or password attribute is switched on (names always are)."""
+        return {
+            "email_address": self.email_enabled,
+            "phone_number": self.phone_enabled,
+            "username": self.username_enabled,
+            "web3_wallet": self.web3_enabled,
+            "password": self.password_enabled,
+        }.get(attribute, True)
+
+    def _check_switches(self) -> None:
+        for name in REQUIRABLE:
+            if name in self.required and not self.enabled(name):
+                raise ConfigError(f"{name} cannot be both required and disabled")
+
     @classmethod
     def for_tests(cls, **overrides: object) -> SandboxConfig:
         """A development instance with limits and the user cap off, seeded: out of a test's way."""
@@ -150,12 +174,7 @@ class SandboxConfig:
 
     def with_key(self) -> SandboxConfig:
         """This config with ``secret_key`` filled in (deterministic when ``seed`` is set)."""
-        for name, enabled in (
-            ("phone_number", self.phone_enabled),
-            ("username", self.username_enabled),
-        ):
-            if name in self.required and not enabled:
-                raise ConfigError(f"{name} cannot be both required and disabled")
+        self._check_switches()
         if self.secret_key is not None:
             return self
         rng = random.Random(self.seed) if self.seed is not None else random.SystemRandom()

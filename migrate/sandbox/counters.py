@@ -17,6 +17,7 @@ class Counters:
     def reset(self) -> None:
         """Zero everything."""
         self.requests = 0
+        self.fapi_requests = 0
         self.creates = 0
         self.deletes = 0
         self.verifications = 0
@@ -29,6 +30,7 @@ class Counters:
         """A JSON-ready copy (``users``: how many users the store holds now)."""
         return {
             "requests": self.requests,
+            "fapi_requests": self.fapi_requests,
             "creates": self.creates,
             "deletes": self.deletes,
             "verifications": self.verifications,

@@ -24,6 +24,7 @@ from migrate.errors import SandboxError
 from migrate.sandbox.app import SandboxApp, create_app
 from migrate.sandbox.coalesce import CoalescingHTTPProtocol
 from migrate.sandbox.config import SandboxConfig
+from migrate.sandbox.environment import publishable_key
 from migrate.sandbox.store import UserStore
 
 __all__ = ["SandboxHandle", "bind_socket", "running_sandbox", "serve_forever"]
@@ -48,6 +49,11 @@ class SandboxHandle:
     def store(self) -> UserStore:
         """The users, for assertions."""
         return self.app.store
+
+    @property
+    def publishable_key(self) -> str:
+        """The key whose Frontend API (``/v1/environment``) is this sandbox: not a secret."""
+        return publishable_key(self.url.removeprefix("http://"), self.app.config.instance)
 
     def counters(self) -> dict[str, Any]:
         """Same data as GET /_sandbox/counters."""

@@ -79,6 +79,7 @@ _BOOLS: Final = frozenset(
 _INTS: Final = frozenset({"create_organizations_limit"})
 _KNOWN: Final = _STRINGS | _ARRAYS | _OBJECTS | _BOOLS | _INTS
 _PHONE_KEYS: Final = ("phone_number", "phone_number_identification_status")
+_EMAIL_KEYS: Final = ("email_address", "email_address_identification_status")
 
 # Clerk checks plaintext passwords against HaveIBeenPwned; offline we keep a few notorious ones.
 PWNED_PASSWORDS: Final = frozenset(
@@ -158,9 +159,16 @@ def validate_create(
 
 def _unknown_params(body: Mapping[str, Any], config: SandboxConfig) -> list[Problem]:
     problems = [unknown_param(k) for k in body if k not in _KNOWN]
-    if not config.phone_enabled:
-        resolution = " Phone numbers are disabled for this instance."
-        problems += [unknown_param(k, resolution) for k in _PHONE_KEYS if body.get(k)]
+    for keys, enabled, what in (
+        (_EMAIL_KEYS, config.email_enabled, "Email addresses are"),
+        (_PHONE_KEYS, config.phone_enabled, "Phone numbers are"),
+        (("web3_wallet",), config.web3_enabled, "Web3 wallets are"),
+        (("totp_secret",), config.totp_enabled, "Authenticator apps are"),
+        (("backup_codes",), config.backup_codes_enabled, "Backup codes are"),
+    ):
+        if not enabled:
+            resolution = f" {what} disabled for this instance."
+            problems += [unknown_param(k, resolution) for k in keys if body.get(k)]
     return problems
 
 
@@ -437,12 +445,7 @@ def _times_and_misc(
 def _missing_requirements(v: dict[str, Any], config: SandboxConfig) -> Problem | None:
     required = config.required
     if v.get("skip_user_requirement"):
-        enabled = [
-            i
-            for i in IDENTIFIERS
-            if (i != "phone_number" or config.phone_enabled)
-            and (i != "username" or config.username_enabled)
-        ]
+        enabled = [i for i in IDENTIFIERS if config.enabled(i)]
         if not any(v.get(i) for i in enabled):
             return Problem(
                 "form_param_missing",

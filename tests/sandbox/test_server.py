@@ -54,6 +54,7 @@ def test_counters_and_reset(sandbox: SandboxHandle) -> None:
         counters = client.get("/_sandbox/counters").json()
         assert counters == {
             "requests": 2,
+            "fapi_requests": 0,
             "creates": 1,
             "deletes": 0,
             "verifications": 0,
