@@ -87,14 +87,19 @@ def normalised(body: dict[str, Any]) -> dict[str, Any]:
     """A CreateUser body with equivalent spellings made equal.
 
     Clerk reads these the same way, so the corpus does not pin one spelling: ``created_at`` as
-    an instant (any RFC 3339 precision), an identification-status list of only ``verified`` as
-    no list (every address is verified by default), and ``skip_password_requirement`` when the
-    body carries a password anyway.
+    an instant to the millisecond (Clerk keeps milliseconds), an identification-status list of
+    only ``verified`` as no list (every address is verified by default), an empty metadata
+    object as none (Clerk's default), and ``skip_password_requirement`` when the body carries a
+    password anyway.
     """
     out = dict(body)
     for field in ("created_at", "legal_accepted_at"):
         if isinstance(out.get(field), str):
-            out[field] = _instant(out[field])
+            instant = _instant(out[field])
+            out[field] = instant.replace(microsecond=instant.microsecond // 1000 * 1000)
+    for field in ("public_metadata", "private_metadata", "unsafe_metadata"):
+        if out.get(field) == {}:
+            del out[field]
     for field in ("email_address_identification_status", "phone_number_identification_status"):
         if out.get(field) is not None and set(out[field]) <= {"verified"}:
             del out[field]
