@@ -70,7 +70,7 @@ def fixtures() -> list[Fixture]:
 
 
 def params(test: str) -> list[Any]:
-    """The fixtures as pytest params; a case still waiting for an engine feature is a strict xfail."""
+    """The fixtures as pytest params; a case waiting for an engine feature is a strict xfail."""
     out = []
     for fx in fixtures():
         reason = fx.xfail(test)

@@ -22,7 +22,7 @@ def _read_csv(path: Path) -> list[dict[str, str]]:
 
 @pytest.mark.parametrize("fx", params("validate"))
 def test_validate_gives_the_documented_verdicts(fx: Fixture, tmp_path: Path) -> None:
-    """Invalid rows and reasons, skipped rows and reasons, and per-row warnings are exactly these."""
+    """Invalid rows and reasons, skipped rows and reasons, per-row warnings: exactly these."""
     out = tmp_path / "out"
     result = CliRunner().invoke(
         main, ["validate", *fx.cli_args(), "--out", str(out)], env=fx.env, catch_exceptions=False
