@@ -100,15 +100,32 @@ def assert_exactly_once(handle: SandboxHandle, path: Path, n: int) -> None:
         assert {r["external_id"]: r["clerk_user_id"] for r in csv.DictReader(f)} == clerk
 
 
+def unfinished_rows(path: Path) -> int:
+    """Rows of the run's state DB not yet in a final state (pending or in_flight)."""
+    with closing(sqlite3.connect(run_dir(path) / "state.sqlite")) as db:
+        (count,) = db.execute(
+            "SELECT count(*) FROM rows WHERE state IN ('pending', 'in_flight')"
+        ).fetchone()
+    return int(count)
+
+
 def crash_loop(handle: SandboxHandle, path: Path, n: int, kills: int, seed: int) -> None:
-    """SIGKILL the run at random points of its sending phase ``kills`` times, then finish."""
+    """SIGKILL the run at random points of its sending phase ``kills`` times, then finish.
+
+    Each kill must land mid-run: the process was still running when the signal went, died of
+    it, and left rows unfinished in the state DB.
+    """
     rng = random.Random(seed)
-    for _ in range(kills):
+    for kill in range(kills):
         seen = handle.counters()["creates"]
         proc = start(handle, path)
-        if wait_for_creates(handle, proc, seen + rng.randint(1, max(2, n // (kills + 2)))):
+        running = wait_for_creates(handle, proc, seen + rng.randint(1, max(2, n // (kills + 2))))
+        if running:
             proc.send_signal(signal.SIGKILL)
-        proc.communicate(timeout=60)
+        _, err = proc.communicate(timeout=60)
+        assert running, f"kill {kill + 1}: the run ended before the kill ({proc.returncode}): {err}"
+        assert proc.returncode == -signal.SIGKILL, f"kill {kill + 1}: exit {proc.returncode}"
+        assert unfinished_rows(path) > 0, f"kill {kill + 1}: every row was final at the kill"
     done = finish(handle, path)
     assert done.returncode == 0, done.stderr
     assert_exactly_once(handle, path, n)
