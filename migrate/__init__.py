@@ -1,9 +1,24 @@
 """clerk-migrate: move users from a legacy auth system into Clerk.
 
 Map an export's columns to Clerk's CreateUser fields with a declarative mapping file, validate every
-row offline, then create the users concurrently at Clerk's rate limit with a crash-safe checkpoint.
-The public API grows as the layers land; the CLI (``clerk-migrate``) is a thin shell over it.
+row offline, then create the users at Clerk's rate limit with a crash-safe checkpoint.
+
+The supported API is what ``__all__`` lists (see docs/library.md)::
+
+    validate(input, mapping, ...)            -> ValidateResult  (offline)
+    run(input, mapping, connection=...)      -> RunResult
+    retry(run_dir, connection=...)           -> RunResult
+    verify(run_dir, connection=...)          -> VerifyResult
+    rollback(run_dir, connection=...)        -> RollbackResult
+    report(run_dir)                          -> ReportResult
+
+Every other module is internal. Names load on first use, so importing ``migrate`` stays cheap.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from migrate.errors import (
     ClerkError,
@@ -16,18 +31,83 @@ from migrate.errors import (
     SourceError,
     StateError,
 )
+from migrate.secrets import Secret
+
+if TYPE_CHECKING:
+    from migrate.api.aftercare import report, rollback, verify
+    from migrate.api.connection import Connection
+    from migrate.api.passes import retry, run
+    from migrate.api.results import (
+        Confirmation,
+        ExitCode,
+        Progress,
+        ReportResult,
+        RollbackResult,
+        RunResult,
+        RunSummary,
+        ValidateResult,
+        VerifyResult,
+    )
+    from migrate.api.validating import validate
 
 __version__ = "0.1.0"
+
+# public name -> the module under migrate.api that defines it
+_LAZY = {
+    "validate": "validating",
+    "run": "passes",
+    "retry": "passes",
+    "verify": "aftercare",
+    "rollback": "aftercare",
+    "report": "aftercare",
+    "Connection": "connection",
+    "Confirmation": "results",
+    "ExitCode": "results",
+    "Progress": "results",
+    "ReportResult": "results",
+    "RollbackResult": "results",
+    "RunResult": "results",
+    "RunSummary": "results",
+    "ValidateResult": "results",
+    "VerifyResult": "results",
+}
 
 __all__ = [
     "ClerkError",
     "ConfigError",
+    "Confirmation",
+    "Connection",
+    "ExitCode",
     "MappingError",
     "MigrateError",
+    "Progress",
+    "ReportResult",
     "ResumeMismatchError",
+    "RollbackResult",
     "RunAbortedError",
+    "RunResult",
+    "RunSummary",
     "SandboxError",
+    "Secret",
     "SourceError",
     "StateError",
+    "ValidateResult",
+    "VerifyResult",
     "__version__",
+    "report",
+    "retry",
+    "rollback",
+    "run",
+    "validate",
+    "verify",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Load a public name from ``migrate.api`` on first use."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'migrate' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"migrate.api.{module}"), name)
+    globals()[name] = value
+    return value

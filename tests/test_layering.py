@@ -1,4 +1,4 @@
-"""Imports flow one way: cli -> runner -> {clerk, state, reports, prepare} -> pure cores."""
+"""Imports flow one way: cli -> api -> runner -> {clerk, state, reports, prepare} -> pure cores."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ ALLOWED: dict[str, set[str]] = {
     "runner": CORE | {"clerk", "state", "reports", "prepare"},
     "sandbox": BASE | {"hashers"},
     "instance": CORE | {"clerk", "state", "reports", "prepare", "runner"},
+    "api": CORE | {"clerk", "state", "reports", "prepare", "runner", "sandbox", "instance"},
+    # the commands call the public API; `mapping init` and `sandbox` call their own modules
+    "cli": BASE | {"api", "mapping_init", "reports", "sandbox"},
 }
 
 

@@ -1,33 +1,28 @@
 """Option groups shared by the loader's commands: source, target (key, URL, sandbox), pacing.
 
 Each group is a plain decorator (sqlite-utils style); the matching ``*_from`` function turns the
-parsed values into library objects. The secret key is read from ``CLERK_SECRET_KEY`` or a file,
-never from argv.
+parsed values into what the library takes. The secret key is read (by the library) from
+``CLERK_SECRET_KEY`` or a file, never from argv.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
 import click
 
+from migrate.api.connection import KEY_ENV
 from migrate.errors import ConfigError
-from migrate.secrets import Secret
-
-if TYPE_CHECKING:
-    from migrate.runner.engine import RowWindow
 
 __all__ = [
     "KEY_ENV",
     "join_option",
     "pacing_options",
     "parse_joins",
-    "read_secret_key",
+    "parse_rows",
     "redact_option",
-    "row_window",
     "source_options",
     "source_options_from",
     "target_options",
@@ -37,7 +32,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 # migrate.sources.FORMATS, repeated so that loading a command does not import polars (or the
 # runner) before it runs; a test checks that the two agree.
 FORMATS: Final = ("csv", "parquet", "ndjson", "json")
-KEY_ENV = "CLERK_SECRET_KEY"
 URL_ENV = "CLERK_API_URL"
 PROXY_ENV = "CLERK_MIGRATE_PROXY"
 
@@ -117,32 +111,6 @@ def target_options(func: F) -> F:
     return func
 
 
-def read_secret_key(secret_key_file: Path | None) -> Secret:
-    """The key from ``--secret-key-file`` or ``CLERK_SECRET_KEY``; ``ConfigError`` if neither.
-
-    The key is checked for shape only (``sk_test_`` / ``sk_live_``); its value is never echoed.
-    """
-    if secret_key_file is not None:
-        try:
-            value = secret_key_file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise ConfigError(f"cannot read --secret-key-file {secret_key_file}: {exc}") from exc
-        origin = str(secret_key_file)
-    else:
-        value = os.environ.get(KEY_ENV, "").strip()
-        origin = KEY_ENV
-        if not value:
-            raise ConfigError(
-                f"no secret key: set {KEY_ENV} or pass --secret-key-file "
-                "(or rehearse with --sandbox)"
-            )
-    if not value.startswith(("sk_test_", "sk_live_", "test_", "live_")):
-        raise ConfigError(
-            f"the secret key in {origin} does not look like a Clerk key (sk_test_… / sk_live_…)"
-        )
-    return Secret(value)
-
-
 def pacing_options(func: F) -> F:
     """``--rate R --concurrency N``."""
     for option in reversed(
@@ -164,38 +132,24 @@ def pacing_options(func: F) -> F:
     return func
 
 
-def row_window(limit: int | None, rows: str | None, sample: int | None = None) -> RowWindow:
-    """``--limit N``, ``--rows A-B`` and ``--sample N`` as a ``RowWindow``.
-
-    Raises ``ConfigError`` when one is malformed, or both ``--limit`` and ``--sample`` are given.
-    """
-    first = last = None
-    if rows is not None:
-        left, sep, right = rows.partition("-")
-        try:
-            first = int(left) if left else None
-            last = int(right) if right else None
-        except ValueError:
-            first = last = -1
-        if (
-            not sep
-            or (first is not None and first < 1)
-            or (last is not None and last < 1)
-            or (first is not None and last is not None and last < first)
-        ):
-            raise ConfigError(f"--rows {rows!r}: expected A-B with 1 <= A <= B (e.g. 2-101)")
-    if limit is not None and limit < 1:
-        raise ConfigError("--limit must be at least 1")
-    if sample is not None and sample < 1:
-        raise ConfigError("--sample must be at least 1")
-    if limit is not None and sample is not None:
-        raise ConfigError(
-            "--limit and --sample both pick rows for a canary; give one (--limit N: the first "
-            "N pending rows; --sample N: N rows spread over the file)"
-        )
-    from migrate.runner.engine import RowWindow  # noqa: PLC0415 - lazy: the runner is heavy
-
-    return RowWindow(first, last, limit, sample)
+def parse_rows(rows: str | None) -> tuple[int | None, int | None] | None:
+    """``--rows A-B`` as (first, last); ``ConfigError`` when it is not such a range."""
+    if rows is None:
+        return None
+    left, sep, right = rows.partition("-")
+    try:
+        first = int(left) if left else None
+        last = int(right) if right else None
+    except ValueError:
+        first = last = -1
+    if (
+        not sep
+        or (first is not None and first < 1)
+        or (last is not None and last < 1)
+        or (first is not None and last is not None and last < first)
+    ):
+        raise ConfigError(f"--rows {rows!r}: expected A-B with 1 <= A <= B (e.g. 2-101)")
+    return first, last
 
 
 def redact_option(func: F) -> F:

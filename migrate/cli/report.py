@@ -7,9 +7,8 @@ from pathlib import Path
 import click
 
 from migrate.cli._common import handle_errors
-from migrate.cli._loader import print_summary
 from migrate.cli._options import redact_option
-from migrate.runner.session import read_run, redact_reports, write_reports
+from migrate.cli._shell import print_summary
 
 
 @click.command()
@@ -21,12 +20,8 @@ def command(run_dir: Path, redact_emails: bool) -> None:
     Reads only the state DB (and the input, for failed_rows); talks to no server. Safe to run
     while nothing else uses the run directory.
     """
+    import migrate  # noqa: PLC0415 - the library loads polars: not for --help
+
     with handle_errors():
-        plan = read_run(run_dir)
-        try:
-            if redact_emails:
-                redact_reports(plan)
-            paths = write_reports(plan)
-            print_summary(plan, None, paths, None)
-        finally:
-            plan.store.close()
+        result = migrate.report(run_dir, redact_emails=redact_emails)
+        print_summary(result.summary, None)

@@ -7,25 +7,14 @@ from pathlib import Path
 import click
 
 from migrate.cli._common import handle_errors
-from migrate.cli._loader import (
-    confirm_production,
-    default_rate_for,
-    execute_pass,
-    interruptible,
-    resolve_target,
-)
 from migrate.cli._options import pacing_options, redact_option, target_options
-from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow
-from migrate.runner.retrying import KeyedPayloads, RequeueResult, check_fixed, requeue
-from migrate.runner.session import (
-    PreparedRun,
-    RunPlan,
-    bind_target,
-    check_rate,
-    original_payloads,
-    prepare_input,
-    read_run,
-    redact_reports,
+from migrate.cli._shell import (
+    ask_production,
+    connection_from,
+    finish_pass,
+    interruptible,
+    print_notice,
+    progress_bar,
 )
 
 
@@ -72,92 +61,34 @@ def command(
     Other pending rows are read from the original input (when it is there; it must be
     unchanged). Exit codes as for `run`.
     """
+    import migrate  # noqa: PLC0415 - the library loads polars: not for --help
+
+    code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
+    bar = progress_bar(quiet)
     with handle_errors(), interruptible():
-        check_rate(rate, concurrency)
-        code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
-        plan = read_run(run_dir, lock=True)
         try:
-            if redact_emails:
-                redact_reports(plan)
-            payloads: PayloadSource
-            original: PreparedRun | None
-            if fixed is None:
-                prepared = prepare_input(plan.input, plan.mapping, plan.overrides, plan.joins)
-                plan.store.check_fingerprints(prepared.fingerprints)
-                payloads = original_payloads(plan.store, prepared)
-                result = requeue(plan.store, code_list)
-                original = prepared
-            else:
-                fixed_input = prepare_input(fixed, plan.mapping, plan.overrides, plan.joins)
-                check_fixed(plan.store, fixed_input)
-                original = None
-                if plan.input.is_file():
-                    original = prepare_input(plan.input, plan.mapping, plan.overrides, plan.joins)
-                    plan.store.check_fingerprints(original.fingerprints)
-                keyed = KeyedPayloads(plan.store, fixed_input, original)
-                payloads = keyed.payloads
-                result = requeue(plan.store, code_list, keyed, fixed.name, str(fixed.resolve()))
-            _report(result, fixed, plan.input if fixed is not None and original is None else None)
-            _report_corrected(plan, fixed)
-            with resolve_target(sandbox, api_url, secret_key_file, proxy) as target:
-                bind_target(plan.store, target)
-                settings = EngineSettings(
-                    rate=rate or default_rate_for(target), concurrency=concurrency
-                )
-                confirm_production(target, plan, RowWindow(), settings.rate, yes=yes)
-                # the same command: --input because `run` would read the requeued rows from
-                # the original input; --codes so no other failed row is requeued on resume
-                hint = (
-                    f"clerk-migrate retry {run_dir}"
-                    + (f" --codes {','.join(code_list)}" if code_list else "")
-                    + (f" --input {fixed}" if fixed else "")
-                )
-                code = execute_pass(
-                    target, plan, payloads, settings, RowWindow(), quiet=quiet, resume_hint=hint
-                )
-        finally:
-            plan.store.close()
-    raise click.exceptions.Exit(code)
-
-
-def _report(result: RequeueResult, fixed: Path | None, gone: Path | None) -> None:
-    """Say what went back in the queue and what was left, and why."""
-    click.echo(f"{result.requeued:,} failed rows back in the queue.", err=True)
-    if fixed is None:
-        return
-    if result.not_in_fixed or result.still_invalid:
-        click.echo(
-            f"Left as failed: {result.not_in_fixed:,} not in {fixed}, "
-            f"{result.still_invalid:,} still invalid there.",
-            err=True,
-        )
-    click.echo(
-        f"{result.revalidated:,} invalid rows now pass validation and are back in the queue; "
-        f"{result.invalid_again:,} are still invalid (new reasons in errors.csv).",
-        err=True,
-    )
-    if result.shared_key:
-        click.echo(
-            f"Left as invalid: {result.shared_key:,} rows whose key other rows of the run share "
-            "(sending them could create a user twice).",
-            err=True,
-        )
-    if gone is not None:
-        click.echo(
-            f"The original input {gone} is not there: only rows found in {fixed} are sent; "
-            "other pending rows wait for it.",
-            err=True,
-        )
-
-
-def _report_corrected(plan: RunPlan, fixed: Path | None) -> None:
-    """Name the rows this pass leaves alone because another corrected file holds their data."""
-    waiting = plan.store.corrected_waiting()
-    for file, count in sorted(waiting.items()):
-        if fixed is None or file != str(fixed.resolve()):
-            click.echo(
-                f"{count:,} rows take their data from {file} and are not sent from "
-                f"{plan.input}: send them with "
-                f"`clerk-migrate retry {plan.run_dir} --input {file}`.",
-                err=True,
+            result = migrate.retry(
+                run_dir,
+                connection=connection_from(sandbox, api_url, secret_key_file, proxy),
+                codes=code_list,
+                fixed=fixed,
+                redact_emails=redact_emails,
+                rate=rate,
+                concurrency=concurrency,
+                confirm=ask_production(yes=yes),
+                on_progress=bar,
+                on_notice=print_notice,
+                handle_signals=True,
             )
+        finally:
+            if bar is not None:
+                bar.close()
+        # the same command: --input because `run` would read the requeued rows from the
+        # original input; --codes so no other failed row is requeued on resume
+        hint = (
+            f"clerk-migrate retry {run_dir}"
+            + (f" --codes {','.join(code_list)}" if code_list else "")
+            + (f" --input {fixed}" if fixed else "")
+        )
+        code = finish_pass(result, hint)
+    raise click.exceptions.Exit(code)

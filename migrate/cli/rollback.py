@@ -4,24 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import anyio
 import click
 
-from migrate.cli._common import EXIT_FAILED_ROWS, EXIT_OK, handle_errors
-from migrate.cli._loader import default_rate_for, interactive, print_summary, resolve_target
+from migrate.cli._common import handle_errors
 from migrate.cli._options import pacing_options, target_options
-from migrate.errors import ConfigError, MigrateError
-from migrate.runner.aftercare import RollbackResult, rollback_users
-from migrate.runner.pacing import Pacer
-from migrate.runner.session import (
-    RunPlan,
-    Target,
-    bind_target,
-    check_rate,
-    read_run,
-    write_reports,
-)
-from migrate.state import RowState
+from migrate.cli._shell import connection_from, interactive, print_summary
+from migrate.errors import ConfigError
 
 
 @click.command()
@@ -47,84 +35,45 @@ def command(
     back to pending, noted `rolled_back` (reports list it; id_map.csv no longer does), so
     rerunning `run` creates it again. An interrupted rollback resumes when run again.
     """
+    import migrate  # noqa: PLC0415 - the library loads polars: not for --help
+
+    def ask(where: str, users: int) -> bool:
+        click.echo(f"About to DELETE {users:,} users created by this run from {where}.", err=True)
+        if yes:
+            return True
+        if not interactive():
+            raise ConfigError("refusing to delete users without confirmation: pass --yes")
+        return click.confirm("Delete them?", default=False, err=True)
+
     with handle_errors():
-        check_rate(rate, concurrency)
-        plan = read_run(run_dir, lock=True)
-        try:
-            created = plan.counts()[RowState.CREATED]
-            if created == 0:
-                click.echo("Nothing to roll back: this run created no users.")
-                raise click.exceptions.Exit(EXIT_OK)
-            with resolve_target(sandbox, api_url, secret_key_file, proxy) as target:
-                bind_target(plan.store, target)
-                _confirm(target, created, yes=yes)
-                result = anyio.run(
-                    _rollback, target, plan, rate or default_rate_for(target), concurrency
-                )
-            _note(plan, result)
-            click.echo(
-                f"Deleted {result.deleted:,} users; {result.already_gone:,} were already gone; "
-                f"{len(result.refused):,} refused."
-            )
-            for key, user_id, code in result.refused[:20]:
-                click.echo(f"  {key} ({user_id}): {code}")
-            back = result.deleted + result.already_gone
-            if back:
-                click.echo(
-                    f"{back:,} rows are pending again (rolled_back in the reports); "
-                    "running the same `clerk-migrate run` command again creates them again."
-                )
-            _rewrite_reports(plan)
-        finally:
-            plan.store.close()
-    raise click.exceptions.Exit(EXIT_FAILED_ROWS if result.refused else EXIT_OK)
-
-
-def _confirm(target: Target, created: int, *, yes: bool) -> None:
+        result = migrate.rollback(
+            run_dir,
+            connection=connection_from(sandbox, api_url, secret_key_file, proxy),
+            confirm=ask,
+            rate=rate,
+            concurrency=concurrency,
+        )
+    if result.asked == 0:
+        click.echo("Nothing to roll back: this run created no users.")
+        raise click.exceptions.Exit(result.exit_code)
     click.echo(
-        f"About to DELETE {created:,} users created by this run from the {target.instance} "
-        f"instance at {target.base_url}.",
-        err=True,
+        f"Deleted {result.deleted:,} users; {result.already_gone:,} were already gone; "
+        f"{len(result.refused):,} refused."
     )
-    if yes:
-        return
-    if not interactive():
-        raise ConfigError("refusing to delete users without confirmation: pass --yes")
-    if not click.confirm("Delete them?", default=False, err=True):
-        raise click.exceptions.Exit(1)
-
-
-async def _rollback(
-    target: Target, plan: RunPlan, rate: float, concurrency: int | None
-) -> RollbackResult:
-    pacer = Pacer(rate, fixed_concurrency=concurrency)
-    async with target.client() as client:
-        return await rollback_users(client, pacer, plan.store)
-
-
-def _note(plan: RunPlan, result: RollbackResult) -> None:
-    """Add this rollback to the run's totals in the state DB (several if one was resumed)."""
-    before = plan.store.get_meta("rolled_back") or {}
-    plan.store.set_meta(
-        "rolled_back",
-        {
-            "deleted": int(before.get("deleted", 0)) + result.deleted,
-            "already_gone": int(before.get("already_gone", 0)) + result.already_gone,
-            "refused": len(result.refused),
-            "rollbacks": int(before.get("rollbacks", 0)) + 1,
-        },
-    )
-
-
-def _rewrite_reports(plan: RunPlan) -> None:
-    """Rewrite the reports so id_map.csv drops the deleted users; a missing input only warns."""
-    try:
-        paths = write_reports(plan)
-    except MigrateError as exc:
+    for key, user_id, code in result.refused[:20]:
+        click.echo(f"  {key} ({user_id}): {code}")
+    back = result.deleted + result.already_gone
+    if back:
         click.echo(
-            f"Warning: the reports were not rewritten ({exc}); "
-            f"run `clerk-migrate report {plan.run_dir}` once the input is back.",
+            f"{back:,} rows are pending again (rolled_back in the reports); "
+            "running the same `clerk-migrate run` command again creates them again."
+        )
+    if result.summary is not None:
+        print_summary(result.summary, None)
+    else:
+        click.echo(
+            f"Warning: the reports were not rewritten ({result.report_problem}); "
+            f"run `clerk-migrate report {run_dir}` once the input is back.",
             err=True,
         )
-        return
-    print_summary(plan, None, paths, None)
+    raise click.exceptions.Exit(result.exit_code)

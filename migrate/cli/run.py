@@ -7,13 +7,24 @@ from pathlib import Path
 import click
 
 from migrate.cli._common import handle_errors
-from migrate.cli._loader import RunArgs, execute_run, interruptible
 from migrate.cli._options import (
     join_option,
     pacing_options,
+    parse_joins,
+    parse_rows,
     redact_option,
     source_options,
+    source_options_from,
     target_options,
+)
+from migrate.cli._shell import (
+    ask_production,
+    connection_from,
+    finish_pass,
+    interruptible,
+    print_notice,
+    progress_bar,
+    proxy_for_hint,
 )
 
 
@@ -76,28 +87,40 @@ def command(
     Exit codes: 0 every row created or already present; 1 run error; 2 usage; 3 invalid or
     failed rows; 130 interrupted (resumable).
     """
+    import migrate  # noqa: PLC0415 - the library loads polars: not for --help
+
+    bar = progress_bar(quiet)
     with handle_errors(), interruptible():
-        args = RunArgs(
-            input_path=input_path,
-            mapping=mapping,
-            sandbox=sandbox,
-            api_url=api_url,
-            secret_key_file=secret_key_file,
-            proxy=proxy,
-            run_dir=run_dir,
-            rate=rate,
-            concurrency=concurrency,
-            limit=limit,
-            rows=rows,
-            sample=sample,
-            yes=yes,
-            quiet=quiet,
-            redact_emails=redact_emails,
-            joins=joins,
-            fmt=fmt,
-            encoding=encoding,
-            delimiter=delimiter,
-            no_header=no_header,
-        )
-        code = execute_run(args)
+        try:
+            result = migrate.run(
+                input_path,
+                mapping,
+                connection=connection_from(sandbox, api_url, secret_key_file, proxy),
+                run_dir=run_dir,
+                source=source_options_from(fmt, encoding, delimiter, no_header),
+                joins=parse_joins(joins),
+                rows=parse_rows(rows),
+                limit=limit,
+                sample=sample,
+                redact_emails=redact_emails,
+                rate=rate,
+                concurrency=concurrency,
+                confirm=ask_production(yes=yes),
+                on_progress=bar,
+                on_notice=print_notice,
+                handle_signals=True,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+        hint = ["clerk-migrate", "run", str(input_path), "--mapping", mapping]
+        if run_dir:
+            hint += ["--run-dir", str(run_dir)]
+        for join in joins:
+            hint += ["--join", join]
+        if sandbox:
+            hint.append("--sandbox")
+        if (shown := proxy_for_hint(proxy)) is not None:
+            hint += ["--proxy", shown]
+        code = finish_pass(result, " ".join(hint))
     raise click.exceptions.Exit(code)

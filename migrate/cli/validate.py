@@ -8,16 +8,14 @@ table of reasons, writes ``errors.csv`` and ``summary.json``, and exits 0 when e
 from __future__ import annotations
 
 import json
-import os
-import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import click
 
-from migrate.cli._common import EXIT_FAILED_ROWS, EXIT_INTERRUPTED, EXIT_OK, fail, handle_errors
+from migrate.cli._common import EXIT_INTERRUPTED, fail, handle_errors
 from migrate.cli._options import join_option, parse_joins, source_options, source_options_from
-from migrate.errors import ConfigError
 
 __all__ = ["command", "render_summary"]
 
@@ -72,93 +70,45 @@ def command(
     secret key and no network. Exit status: 0 all rows valid, 3 some invalid, 1 the input or
     mapping cannot be used, 2 wrong options.
     """
+    import migrate  # noqa: PLC0415 - the library loads polars: not for --help
+
     try:
         with handle_errors():
-            exit_code = _validate(
+            result = migrate.validate(
                 input_path,
                 mapping,
-                out_dir,
-                preview,
-                as_json=as_json,
-                redact_emails=redact_emails,
-                joins=joins,
+                out_dir=out_dir,
                 source=source_options_from(fmt, encoding, delimiter, no_header),
+                joins=parse_joins(joins),
+                preview=preview,
+                redact_emails=redact_emails,
             )
     except KeyboardInterrupt:
         # Nothing to save: reports are written atomically at the end or not at all.
         fail("interrupted; no report was written", EXIT_INTERRUPTED)
-    raise click.exceptions.Exit(exit_code)
-
-
-def _validate(
-    input_path: Path,
-    mapping: str,
-    out_dir: Path | None,
-    preview: int,
-    *,
-    as_json: bool,
-    redact_emails: bool,
-    joins: tuple[str, ...],
-    source: dict[str, Any],
-) -> int:
-    # polars-heavy imports wait until the command runs, so --help stays fast.
-    from migrate.mapping import load_mapping  # noqa: PLC0415
-    from migrate.prepare import PrepareOptions, prepare  # noqa: PLC0415
-    from migrate.reports.validation import summarize, write_validation_reports  # noqa: PLC0415
-
-    started = time.perf_counter()
-    env = dict(os.environ)
-    spec = load_mapping(mapping, env)
-    given = parse_joins(joins)
-    if isinstance(given, list):
-        if len(given) > len(spec.joins):
-            raise ConfigError(
-                f"--join was given {len(given)} file(s) but the mapping has "
-                f"{len(spec.joins)} join(s)"
-            )
-        given = {j.name: path for j, path in zip(spec.joins, given, strict=False)}
-    prepared = prepare(input_path, spec, PrepareOptions(source=source, env=env, joins=given))
-    previews = prepared.preview(preview) if preview else []
-    counts = prepared.counts()
-    errors = prepared.errors()
-    summary = summarize(
-        input=str(input_path),
-        mapping=str(mapping),
-        read=counts.read,
-        invalid=counts.invalid,
-        skipped_empty=counts.skipped_empty,
-        errors=errors,
-    )
-    notices = prepared.notices(counts.read)
-    for line in notices:
+    for line in result.notices:
         click.echo(line, err=True)
-    target = out_dir or input_path.parent / f"{_stem(input_path)}.validation"
-    try:
-        errors_path, summary_path = write_validation_reports(
-            target, summary, errors, redact_emails=redact_emails
-        )
-    except OSError as exc:
-        fail(f"{target}: cannot write the reports: {exc.strerror or exc}")
-    seconds = time.perf_counter() - started
     if as_json:
-        data = summary.to_dict()
-        data["reports"] = {"errors": str(errors_path), "summary": str(summary_path)}
-        data["notices"] = notices
+        data = dict(result.summary)
+        data["reports"] = {"errors": str(result.errors_csv), "summary": str(result.summary_json)}
+        data["notices"] = list(result.notices)
         if preview:
-            data["preview"] = [{"row": p.row, "key": p.key, "body": p.masked()} for p in previews]
+            data["preview"] = [
+                {"row": p.row, "key": p.key, "body": p.body} for p in result.previews
+            ]
         click.echo(json.dumps(data, indent=2, ensure_ascii=False))
     else:
-        for p in previews:
+        for p in result.previews:
             click.echo(f"row {p.row} (key {p.key}):")
-            click.echo(json.dumps(p.masked(), indent=2, ensure_ascii=False))
-        if previews:
+            click.echo(json.dumps(p.body, indent=2, ensure_ascii=False))
+        if result.previews:
             click.echo()
-        click.echo(render_summary(summary.to_dict(), seconds))
-        click.echo(f"\nReports: {errors_path}, {summary_path}")
-    return EXIT_FAILED_ROWS if summary.invalid else EXIT_OK
+        click.echo(render_summary(result.summary, result.seconds))
+        click.echo(f"\nReports: {result.errors_csv}, {result.summary_json}")
+    raise click.exceptions.Exit(result.exit_code)
 
 
-def render_summary(summary: dict[str, Any], seconds: float | None = None) -> str:
+def render_summary(summary: Mapping[str, Any], seconds: float | None = None) -> str:
     """The human summary: counts, then one line per reason with example rows."""
     took = f" in {seconds:.1f} s" if seconds is not None else ""
     lines = [
@@ -181,10 +131,3 @@ def render_summary(summary: dict[str, Any], seconds: float | None = None) -> str
                 f"{examples}{more}"
             )
     return "\n".join(lines)
-
-
-def _stem(path: Path) -> str:
-    name = path.name
-    for suffix in (".gz", ".gzip"):
-        name = name.removesuffix(suffix)
-    return Path(name).stem or name

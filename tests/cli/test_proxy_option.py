@@ -8,8 +8,8 @@ import anyio
 import pytest
 from click.testing import CliRunner
 
+from migrate.api.connection import Connection, connect
 from migrate.cli import main
-from migrate.cli._loader import resolve_target
 from migrate.errors import ConfigError
 
 MAPPING = '[source]\nkey = "id"\n\n[fields]\nexternal_id = "id"\nemail_address = "email"\n'
@@ -62,8 +62,8 @@ def test_an_unusable_proxy_is_a_usage_error_before_any_work(
 def test_the_proxy_reaches_the_wire(monkeypatch: pytest.MonkeyPatch) -> None:
     """A valid --proxy becomes the target's Proxy and every client it makes sends through it."""
     monkeypatch.setenv("CLERK_SECRET_KEY", KEY)
-    with resolve_target(
-        False, "https://api.clerk.com", None, "http://ops:pw@proxy.corp:3128"
+    with connect(
+        Connection(api_url="https://api.clerk.com", proxy="http://ops:pw@proxy.corp:3128")
     ) as target:
         assert target.proxy is not None
         assert (target.proxy.host, target.proxy.port) == ("proxy.corp", 3128)
@@ -81,10 +81,10 @@ def test_no_proxy_means_a_direct_route(monkeypatch: pytest.MonkeyPatch) -> None:
     """Without --proxy (and HTTPS_PROXY set, which is not read) the target has no proxy."""
     monkeypatch.setenv("CLERK_SECRET_KEY", KEY)
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
-    with resolve_target(False, "https://api.clerk.com", None, None) as target:
+    with connect(Connection(api_url="https://api.clerk.com")) as target:
         assert target.proxy is None
     with (
         pytest.raises(ConfigError, match="https API URL"),
-        resolve_target(False, "http://127.0.0.1:9", None, "http://127.0.0.1:3128"),
+        connect(Connection(api_url="http://127.0.0.1:9", proxy="http://127.0.0.1:3128")),
     ):
         pass

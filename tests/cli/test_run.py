@@ -13,8 +13,9 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from migrate.cli import _loader, main
-from migrate.cli._loader import signals_supported
+from migrate.api import passes
+from migrate.api.passes import signals_supported
+from migrate.cli import main
 from migrate.sandbox import FaultConfig, SandboxConfig, SandboxHandle, running_sandbox
 from migrate.state import StateStore
 
@@ -466,7 +467,7 @@ def test_production_asks_a_person_at_a_terminal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, answer: str, code: int, created: int
 ) -> None:
     """At a terminal, an sk_live_ run asks first: yes proceeds, no stops before any request."""
-    monkeypatch.setattr("migrate.cli._loader.interactive", lambda: True)
+    monkeypatch.setattr("migrate.cli._shell.interactive", lambda: True)
     with running_sandbox(SandboxConfig.for_tests(instance="production")) as prod:
         path = write_input(tmp_path, 3)
         env = {"CLERK_SECRET_KEY": prod.secret_key, "CLERK_API_URL": prod.url}
@@ -516,8 +517,8 @@ def test_without_signal_support_a_run_still_completes(
     def no_receiver(*_: object) -> None:
         raise NotImplementedError("signal handling is not supported on this platform")
 
-    monkeypatch.setattr(_loader.anyio, "open_signal_receiver", no_receiver)
-    monkeypatch.setattr(_loader, "signals_supported", lambda: False)
+    monkeypatch.setattr(passes.anyio, "open_signal_receiver", no_receiver)
+    monkeypatch.setattr(passes, "signals_supported", lambda: False)
     path = write_input(tmp_path, 5)
     assert run(sandbox, path).exit_code == 0
     assert len(sandbox.store) == 5

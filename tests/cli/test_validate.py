@@ -263,12 +263,12 @@ def test_ctrl_c_exits_130_without_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C during validation prints one line and exits 130, leaving no half-written report."""
-    import migrate.prepare  # noqa: PLC0415
+    from migrate.api import validating  # noqa: PLC0415
 
     def interrupted(*_: object, **__: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(migrate.prepare, "prepare", interrupted)
+    monkeypatch.setattr(validating, "prepare", interrupted)
     users, toml = _write(tmp_path, GOOD)
     result = _run(users, "--mapping", toml, "--out", tmp_path / "out")
     assert result.exit_code == 130

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import io
-
 import anyio
 import pytest
 
 from migrate.runner.pacing import Pacer, default_rate
-from migrate.runner.progress import BarProgress
-from migrate.runner.recorder import RunTally
 
 
 class Clock:
@@ -124,20 +120,6 @@ def test_acquire_waits_out_a_pause() -> None:
         assert pacer.stats.requests == 1
 
     anyio.run(main)
-
-
-def test_the_progress_bar_shows_counts_and_advances_by_finished_rows() -> None:
-    """BarProgress advances by finished rows and shows created/exists/failed/retrying."""
-    out = io.StringIO()
-    bar = BarProgress(10, file=out, rate=lambda: 90.0)
-    bar.update(RunTally(created=3, exists=1, failed=1, retrying=2), 5)
-    bar.close()
-    text = out.getvalue()
-    assert "5/10" in text
-    assert "created=3" in text
-    assert "exists=1" in text
-    assert "failed=1" in text
-    assert "retrying=2" in text
 
 
 def test_a_429_that_arrives_while_a_request_waits_for_capacity_is_honoured() -> None:

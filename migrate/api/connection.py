@@ -1,0 +1,155 @@
+"""Which Clerk instance a command talks to: the built-in sandbox, or an API URL and a key.
+
+``Connection`` holds what the caller chose; ``connect`` checks it before any work (a
+``ConfigError`` naming the option), starts the sandbox when asked, and yields the runner's
+``Target``. The secret key comes from the caller, a file or ``CLERK_SECRET_KEY``, never argv.
+The runner and the HTTP client load only when a connection is made (option parsing stays light).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from migrate.errors import ConfigError
+from migrate.secrets import Secret
+
+if TYPE_CHECKING:
+    from migrate.clerk.tunnel import Proxy
+    from migrate.runner.session import Target
+
+__all__ = [
+    "KEY_ENV",
+    "Connection",
+    "check_connection",
+    "connect",
+    "default_rate_for",
+    "masked_proxy",
+]
+
+KEY_ENV = "CLERK_SECRET_KEY"
+# The sandbox a rehearsal starts: production's rate limit (so the rehearsal paces like the real
+# run) on a development key, and no user cap (a rehearsal of a large file must not stop at 100).
+SANDBOX_LIMIT_PER_WINDOW = 1000
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach Clerk.
+
+    ``sandbox=True`` starts the built-in sandbox for the duration of the call (no key, no
+    URL). Otherwise ``api_url`` (default Clerk's) and the key: ``secret_key`` if given, else
+    the file ``secret_key_file``, else the ``CLERK_SECRET_KEY`` variable. ``proxy`` is an
+    ``http://[user:password@]host:port`` HTTP proxy for an https API.
+    """
+
+    sandbox: bool = False
+    api_url: str | None = None
+    secret_key: Secret | None = None
+    secret_key_file: Path | None = None
+    proxy: str | None = None
+
+
+def check_connection(connection: Connection) -> None:
+    """Refuse options that cannot work together, and a missing key (``ConfigError``)."""
+    c = connection
+    if c.sandbox:
+        if c.api_url or c.secret_key_file or c.secret_key:
+            raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
+        if c.proxy:
+            raise ConfigError("--proxy is for the real API; the sandbox runs on this machine")
+        return
+    _proxy(c.proxy, c.api_url or _default_url())
+    read_secret_key(c)
+
+
+@contextmanager
+def connect(connection: Connection) -> Iterator[Target]:
+    """The ``Target`` to talk to; with ``sandbox``, a sandbox running for the ``with`` block.
+
+    Raises ``ConfigError`` (see ``check_connection``) or ``SandboxError``.
+    """
+    from migrate.runner.session import Target  # noqa: PLC0415 - the runner is heavy
+
+    check_connection(connection)
+    if connection.sandbox:
+        from migrate.sandbox import SandboxConfig, running_sandbox  # noqa: PLC0415 - heavy
+
+        config = SandboxConfig(
+            instance="development", rate_limit=SANDBOX_LIMIT_PER_WINDOW, user_cap=0
+        )
+        with running_sandbox(config) as handle:
+            yield Target(handle.url, Secret(handle.secret_key), sandbox=True)
+        return
+    url = connection.api_url or _default_url()
+    yield Target(url, read_secret_key(connection), proxy=_proxy(connection.proxy, url))
+
+
+def read_secret_key(connection: Connection) -> Secret:
+    """The key given, or read from ``secret_key_file`` or ``CLERK_SECRET_KEY``.
+
+    Raises ``ConfigError`` when there is none or it does not look like a Clerk key
+    (``sk_test_`` / ``sk_live_``); the value is never echoed.
+    """
+    if connection.secret_key is not None:
+        value, origin = connection.secret_key.reveal().strip(), "the secret key given"
+    elif connection.secret_key_file is not None:
+        try:
+            value = connection.secret_key_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read --secret-key-file {connection.secret_key_file}: {exc}"
+            ) from exc
+        origin = str(connection.secret_key_file)
+    else:
+        value, origin = os.environ.get(KEY_ENV, "").strip(), KEY_ENV
+        if not value:
+            raise ConfigError(
+                f"no secret key: set {KEY_ENV} or pass --secret-key-file "
+                "(or rehearse with --sandbox)"
+            )
+    if not value.startswith(("sk_test_", "sk_live_", "test_", "live_")):
+        raise ConfigError(
+            f"the secret key in {origin} does not look like a Clerk key (sk_test_… / sk_live_…)"
+        )
+    return Secret(value)
+
+
+def _proxy(value: str | None, api_url: str) -> Proxy | None:
+    """``proxy`` parsed; ``ConfigError`` naming the option when it cannot be used."""
+    from migrate.clerk.tunnel import Proxy  # noqa: PLC0415 - keep option parsing light
+
+    if not value:
+        return None
+    if not api_url.lower().startswith("https://"):
+        raise ConfigError(f"--proxy applies to an https API URL, not {api_url}")
+    try:
+        return Proxy.parse(value)
+    except ValueError as exc:
+        raise ConfigError(f"--proxy: {exc}") from None
+
+
+def masked_proxy(proxy: str) -> str:
+    """A usable proxy URL as it may be shown: credentials replaced by ``USER:PASSWORD``."""
+    from migrate.clerk.tunnel import Proxy  # noqa: PLC0415 - keep option parsing light
+
+    parsed = Proxy.parse(proxy)
+    login = "USER:PASSWORD@" if parsed.authorization else ""
+    return f"http://{login}{parsed.host}:{parsed.port}"
+
+
+def _default_url() -> str:
+    from migrate.clerk.client import DEFAULT_BASE_URL  # noqa: PLC0415
+
+    return DEFAULT_BASE_URL
+
+
+def default_rate_for(target: Target) -> float:
+    """90 % of the instance's limit (the rehearsal sandbox paces like production)."""
+    from migrate.runner.pacing import default_rate  # noqa: PLC0415
+
+    return default_rate(target.production or target.sandbox)
