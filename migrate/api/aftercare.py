@@ -14,13 +14,7 @@ import anyio
 
 from migrate.api.connection import Connection, check_connection, connect, default_rate_for
 from migrate.api.passes import run_summary
-from migrate.api.results import (
-    PasswordCheck,
-    ReportResult,
-    RollbackResult,
-    UserMismatch,
-    VerifyResult,
-)
+from migrate.api.results import ReportResult, RollbackResult, VerifyResult
 from migrate.errors import ConfigError, MigrateError
 from migrate.reports.atomic import atomic_open
 from migrate.runner import aftercare
@@ -73,14 +67,9 @@ def verify(
             found, checks = anyio.run(_verify, target, plan, pace, concurrency, canaries)
     finally:
         plan.store.close()
-    mismatches = tuple(
-        UserMismatch(m.row, m.key, m.clerk_user_id, m.problem, m.expected, m.found)
-        for m in found.mismatches
-    )
     path = folder / VERIFY_REPORT
-    _write_verify_report(path, mismatches)
-    tried = tuple(PasswordCheck(c.key, c.clerk_user_id, c.verified, c.reason) for c in checks)
-    return VerifyResult(found.checked, mismatches, tried, path)
+    _write_verify_report(path, found.mismatches)
+    return VerifyResult(found.checked, tuple(found.mismatches), tuple(checks), path)
 
 
 async def _verify(
@@ -99,7 +88,7 @@ async def _verify(
     return found, checks
 
 
-def _write_verify_report(path: Path, mismatches: Sequence[UserMismatch]) -> None:
+def _write_verify_report(path: Path, mismatches: Sequence[aftercare.Mismatch]) -> None:
     with atomic_open(path, newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["row", "key", "clerk_user_id", "problem", "expected", "found"])

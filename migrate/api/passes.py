@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import anyio
 
@@ -56,11 +56,24 @@ from migrate.runner.session import (
 from migrate.runner.workers import Stopper
 from migrate.state import RowState
 
-__all__ = ["PassControl", "retry", "run", "run_summary", "signals_supported"]
+__all__ = ["PassControl", "PassOptions", "retry", "run", "run_summary", "signals_supported"]
 
 Notice = Callable[[str], None]
 # How often a pass looks at ``should_stop`` (an event set from another thread).
 _STOP_POLL = 0.05
+
+
+class PassOptions(TypedDict, total=False):
+    """The keyword arguments ``run`` and ``retry`` share (see the module docstring)."""
+
+    rate: float | None  # requests per second (default: 90 % of the instance's limit)
+    concurrency: int | None  # requests in flight (default: derived from rate and latency)
+    yes: bool  # write to production without ``confirm``
+    confirm: Callable[[Confirmation], bool] | None
+    on_progress: Callable[[Progress], None] | None
+    on_notice: Notice | None
+    should_stop: threading.Event | None
+    handle_signals: bool
 
 
 @dataclass(frozen=True)
@@ -95,14 +108,7 @@ def run(
     limit: int | None = None,
     sample: int | None = None,
     redact_emails: bool = False,
-    rate: float | None = None,
-    concurrency: int | None = None,
-    yes: bool = False,
-    confirm: Callable[[Confirmation], bool] | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
-    on_notice: Notice | None = None,
-    should_stop: threading.Event | None = None,
-    handle_signals: bool = False,
+    **options: Unpack[PassOptions],
 ) -> RunResult:
     """Create every valid row of ``input`` as a Clerk user, exactly once, resumably.
 
@@ -111,11 +117,10 @@ def run(
     sends the pending rows within ``rows`` (first, last), ``limit`` or ``sample``. Raises
     ``ConfigError`` (bad options, before anything is created), ``MappingError``,
     ``SourceError``, ``StateError`` (``ResumeMismatchError`` when the input or mapping changed),
-    ``ClerkError``; rows Clerk refuses are data in the result, not exceptions.
+    ``ClerkError``; rows Clerk refuses are data in the result, not exceptions. ``options``:
+    ``PassOptions`` (pace, confirmation, callbacks, stopping).
     """
-    control = PassControl(
-        rate, concurrency, yes, confirm, on_progress, on_notice, should_stop, handle_signals
-    )
+    control = PassControl(**options)
     input_path = Path(input)
     check_rate(control.rate, control.concurrency)
     window = row_window(rows, limit, sample)
@@ -142,14 +147,7 @@ def retry(
     codes: Sequence[str] | None = None,
     fixed: str | Path | None = None,
     redact_emails: bool = False,
-    rate: float | None = None,
-    concurrency: int | None = None,
-    yes: bool = False,
-    confirm: Callable[[Confirmation], bool] | None = None,
-    on_progress: Callable[[Progress], None] | None = None,
-    on_notice: Notice | None = None,
-    should_stop: threading.Event | None = None,
-    handle_signals: bool = False,
+    **options: Unpack[PassOptions],
 ) -> RunResult:
     """Put a run's failed rows (of ``codes``, default all) back in the queue and send them.
 
@@ -157,9 +155,7 @@ def retry(
     ``fixed`` (a corrected file, same mapping) rows are matched by key: failed rows are sent
     with the corrected data and invalid rows validated again. Raises as ``run`` does.
     """
-    control = PassControl(
-        rate, concurrency, yes, confirm, on_progress, on_notice, should_stop, handle_signals
-    )
+    control = PassControl(**options)
     check_rate(control.rate, control.concurrency)
     check_connection(connection)
     plan = read_run(Path(run_dir), lock=True)

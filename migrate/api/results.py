@@ -10,23 +10,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrate.state import RowState
+
+if TYPE_CHECKING:
+    from migrate.runner.aftercare import Mismatch, PasswordCheck
 
 __all__ = [
     "CodeCount",
     "Confirmation",
     "ExitCode",
     "PassFigures",
-    "PasswordCheck",
     "Progress",
     "ReportResult",
     "RollbackResult",
     "RowPreview",
     "RunResult",
     "RunSummary",
-    "UserMismatch",
     "ValidateResult",
     "VerifyResult",
 ]
@@ -156,35 +157,12 @@ class RunResult:
 
 
 @dataclass(frozen=True)
-class UserMismatch:
-    """A created / exists row whose Clerk user is missing or differs from the run's record."""
-
-    row: int
-    key: str
-    clerk_user_id: str
-    problem: str  # "missing", "external_id", "email"
-    expected: str | None
-    found: str | None
-
-
-@dataclass(frozen=True)
-class PasswordCheck:
-    """One canary: did Clerk accept its known password? ``reason``: ``verified``,
-    ``incorrect_password``, ``not_migrated`` or a Clerk code."""
-
-    key: str
-    clerk_user_id: str | None
-    verified: bool
-    reason: str
-
-
-@dataclass(frozen=True)
 class VerifyResult:
     """Every migrated user looked up in Clerk, and the canary passwords tried."""
 
     checked: int
-    mismatches: tuple[UserMismatch, ...]
-    passwords: tuple[PasswordCheck, ...]
+    mismatches: tuple[Mismatch, ...]  # row, key, clerk_user_id, problem, expected, found
+    passwords: tuple[PasswordCheck, ...]  # key, clerk_user_id, verified, reason
     report: Path  # verify.csv
 
     @property

@@ -23,6 +23,7 @@ from migrate.errors import ConfigError
 if TYPE_CHECKING:
     from tqdm import tqdm
 
+    from migrate.api.passes import PassOptions
     from migrate.api.results import Confirmation, PassFigures, Progress, RunResult, RunSummary
 
 __all__ = [
@@ -34,8 +35,8 @@ __all__ = [
     "interruptible",
     "print_notice",
     "print_summary",
-    "progress_bar",
     "proxy_for_hint",
+    "terminal_pass",
 ]
 
 
@@ -139,9 +140,26 @@ class ProgressBar:
             self._bar.close()
 
 
-def progress_bar(quiet: bool) -> ProgressBar | None:
-    """A bar when stderr is a terminal and ``--quiet`` was not given."""
-    return None if quiet or not sys.stderr.isatty() else ProgressBar()
+@contextmanager
+def terminal_pass(
+    rate: float | None, concurrency: int | None, yes: bool, quiet: bool
+) -> Iterator[PassOptions]:
+    """``run`` / ``retry``'s pass options at a terminal: the pace, the production question,
+    a progress bar (stderr is a terminal and no ``--quiet``; closed on the way out), notices
+    on stderr, and Ctrl-C / SIGTERM watched."""
+    bar = None if quiet or not sys.stderr.isatty() else ProgressBar()
+    try:
+        yield {
+            "rate": rate,
+            "concurrency": concurrency,
+            "confirm": ask_production(yes=yes),
+            "on_progress": bar,
+            "on_notice": print_notice,
+            "handle_signals": True,
+        }
+    finally:
+        if bar is not None:
+            bar.close()
 
 
 def finish_pass(result: RunResult, resume_hint: str) -> int:

@@ -8,14 +8,7 @@ import click
 
 from migrate.cli._common import handle_errors
 from migrate.cli._options import pacing_options, redact_option, target_options
-from migrate.cli._shell import (
-    ask_production,
-    connection_from,
-    finish_pass,
-    interruptible,
-    print_notice,
-    progress_bar,
-)
+from migrate.cli._shell import connection_from, finish_pass, interruptible, terminal_pass
 
 
 @click.command()
@@ -64,25 +57,16 @@ def command(
     import migrate  # noqa: PLC0415 - the library loads polars: not for --help
 
     code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
-    bar = progress_bar(quiet)
     with handle_errors(), interruptible():
-        try:
+        with terminal_pass(rate, concurrency, yes, quiet) as how:
             result = migrate.retry(
                 run_dir,
                 connection=connection_from(sandbox, api_url, secret_key_file, proxy),
                 codes=code_list,
                 fixed=fixed,
                 redact_emails=redact_emails,
-                rate=rate,
-                concurrency=concurrency,
-                confirm=ask_production(yes=yes),
-                on_progress=bar,
-                on_notice=print_notice,
-                handle_signals=True,
+                **how,
             )
-        finally:
-            if bar is not None:
-                bar.close()
         # the same command: --input because `run` would read the requeued rows from the
         # original input; --codes so no other failed row is requeued on resume
         hint = (

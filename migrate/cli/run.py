@@ -18,13 +18,11 @@ from migrate.cli._options import (
     target_options,
 )
 from migrate.cli._shell import (
-    ask_production,
     connection_from,
     finish_pass,
     interruptible,
-    print_notice,
-    progress_bar,
     proxy_for_hint,
+    terminal_pass,
 )
 
 
@@ -89,9 +87,8 @@ def command(
     """
     import migrate  # noqa: PLC0415 - the library loads polars: not for --help
 
-    bar = progress_bar(quiet)
     with handle_errors(), interruptible():
-        try:
+        with terminal_pass(rate, concurrency, yes, quiet) as how:
             result = migrate.run(
                 input_path,
                 mapping,
@@ -103,16 +100,8 @@ def command(
                 limit=limit,
                 sample=sample,
                 redact_emails=redact_emails,
-                rate=rate,
-                concurrency=concurrency,
-                confirm=ask_production(yes=yes),
-                on_progress=bar,
-                on_notice=print_notice,
-                handle_signals=True,
+                **how,
             )
-        finally:
-            if bar is not None:
-                bar.close()
         hint = ["clerk-migrate", "run", str(input_path), "--mapping", mapping]
         if run_dir:
             hint += ["--run-dir", str(run_dir)]
