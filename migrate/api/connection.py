@@ -19,7 +19,7 @@ from migrate.errors import ConfigError
 from migrate.secrets import Secret
 
 if TYPE_CHECKING:
-    from migrate.clerk.tunnel import Proxy
+    from migrate.clerk.network import Network
     from migrate.runner.session import Target
 
 __all__ = [
@@ -44,7 +44,9 @@ class Connection:
     ``sandbox=True`` starts the built-in sandbox for the duration of the call (no key, no
     URL). Otherwise ``api_url`` (default Clerk's) and the key: ``secret_key`` if given, else
     the file ``secret_key_file``, else the ``CLERK_SECRET_KEY`` variable. ``proxy`` is an
-    ``http://[user:password@]host:port`` HTTP proxy for an https API.
+    ``http://[user:password@]host:port`` HTTP proxy for an https API (without it,
+    ``HTTPS_PROXY`` / ``NO_PROXY`` apply); ``ca_bundle`` a PEM file of CA certificates trusted
+    besides the operating system's store and ``SSL_CERT_FILE``.
     """
 
     sandbox: bool = False
@@ -52,6 +54,7 @@ class Connection:
     secret_key: Secret | None = None
     secret_key_file: Path | None = None
     proxy: str | None = None
+    ca_bundle: Path | None = None
 
 
 def check_connection(connection: Connection) -> None:
@@ -62,8 +65,10 @@ def check_connection(connection: Connection) -> None:
             raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
         if c.proxy:
             raise ConfigError("--proxy is for the real API; the sandbox runs on this machine")
+        if c.ca_bundle:
+            raise ConfigError("--ca-bundle is for the real API; the sandbox runs on this machine")
         return
-    _proxy(c.proxy, c.api_url or _default_url())
+    _network(c, c.api_url or _default_url())
     read_secret_key(c)
 
 
@@ -86,7 +91,7 @@ def connect(connection: Connection) -> Iterator[Target]:
             yield Target(handle.url, Secret(handle.secret_key), sandbox=True)
         return
     url = connection.api_url or _default_url()
-    yield Target(url, read_secret_key(connection), proxy=_proxy(connection.proxy, url))
+    yield Target(url, read_secret_key(connection), network=_network(connection, url))
 
 
 def read_secret_key(connection: Connection) -> Secret:
@@ -119,27 +124,38 @@ def read_secret_key(connection: Connection) -> Secret:
     return Secret(value)
 
 
-def _proxy(value: str | None, api_url: str) -> Proxy | None:
-    """``proxy`` parsed; ``ConfigError`` naming the option when it cannot be used."""
-    from migrate.clerk.tunnel import Proxy  # noqa: PLC0415 - keep option parsing light
+def _network(connection: Connection, api_url: str) -> Network:
+    """The route and trust for ``api_url``: ``proxy`` and ``ca_bundle`` checked, and the proxy
+    the environment gives; ``ConfigError`` naming the option when one cannot be used."""
+    from migrate.clerk.network import (  # noqa: PLC0415 - keep option parsing light
+        Network,
+        check_ca_bundle,
+        check_proxy,
+    )
 
-    if not value:
-        return None
-    if not api_url.lower().startswith("https://"):
-        raise ConfigError(f"--proxy applies to an https API URL, not {api_url}")
+    proxy = connection.proxy or None
+    if proxy:
+        if not api_url.lower().startswith("https://"):
+            raise ConfigError(f"--proxy applies to an https API URL, not {api_url}")
+        try:
+            check_proxy(proxy)
+        except ValueError as exc:
+            raise ConfigError(f"--proxy: {exc}") from None
+    network = Network(proxy=proxy, ca_bundle=connection.ca_bundle)
     try:
-        return Proxy.parse(value)
+        if connection.ca_bundle is not None:
+            check_ca_bundle(connection.ca_bundle)
+        network.route(api_url)
     except ValueError as exc:
-        raise ConfigError(f"--proxy: {exc}") from None
+        raise ConfigError(str(exc)) from None
+    return network
 
 
 def masked_proxy(proxy: str) -> str:
     """A usable proxy URL as it may be shown: credentials replaced by ``USER:PASSWORD``."""
-    from migrate.clerk.tunnel import Proxy  # noqa: PLC0415 - keep option parsing light
+    from migrate.clerk.network import mask  # noqa: PLC0415 - keep option parsing light
 
-    parsed = Proxy.parse(proxy)
-    login = "USER:PASSWORD@" if parsed.authorization else ""
-    return f"http://{login}{parsed.host}:{parsed.port}"
+    return mask(proxy.strip()).replace("***@", "USER:PASSWORD@")
 
 
 def _default_url() -> str:

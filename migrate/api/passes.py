@@ -248,7 +248,8 @@ def _send(
         verb = "resuming" if plan.resumed else "planned"
         where = f" (sandbox {target.base_url})" if target.sandbox else ""
         control.notice(
-            f"{verb} {plan.run_dir} · {target.instance} instance{where} · rate {settings.rate:g}/s",
+            f"{verb} {plan.run_dir} · {target.instance} instance{where} · rate {settings.rate:g}/s"
+            f"{'' if target.sandbox else ' · route ' + target.route()}",
             said,
         )
         stopper = Stopper()
@@ -295,6 +296,10 @@ def _figures(outcome: RunOutcome, settings: EngineSettings) -> PassFigures:
         retries=outcome.retries,
         reconciled_found=outcome.reconciled.found,
         reconciled_released=outcome.reconciled.released,
+        rate_in_force=outcome.pacing.rate_in_force,
+        outages=outcome.pacing.outages,
+        outage_seconds=outcome.pacing.outage_seconds,
+        abandoned=outcome.abandoned,
     )
 
 
@@ -408,7 +413,8 @@ async def _guarded_pass(
     control: PassControl,
     said: list[str],
 ) -> RunOutcome | None:
-    """Run one pass, stopping on request; None when a second signal abandoned it."""
+    """Run one pass, stopping on request (a second signal drops the requests on the wire and
+    still returns the outcome); None only if the pass never returned."""
     result: list[RunOutcome] = []
     pending = _to_send(plan, window)
     crowded = await development_room(target, pending)
@@ -431,7 +437,7 @@ async def _guarded_pass(
             with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
                 async for _ in signals:
                     if stopper.stopping:
-                        tg.cancel_scope.cancel()  # second signal: abandon what is on the wire
+                        stopper.abandon()  # second signal: drop what is on the wire
                         return
                     control.notice(
                         "Stopping: finishing requests in flight (Ctrl-C again to abandon "
@@ -450,8 +456,9 @@ async def _guarded_pass(
         if control.should_stop is not None:
             tg.start_soon(watch_event, control.should_stop)
         outcome = await run_pass(
-            target, plan, payloads, settings, window=window, stopper=stopper, progress=progress
-        )
+            target, plan, payloads, settings, window=window, stopper=stopper, progress=progress,
+            notice=partial(control.notice, said=said),
+        )  # fmt: skip
         result.append(outcome)
         tg.cancel_scope.cancel()
     return result[0] if result else None

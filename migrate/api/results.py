@@ -122,6 +122,10 @@ class PassFigures:
     retries: int
     reconciled_found: int
     reconciled_released: int
+    rate_in_force: float = 0.0  # the rate when the pass ended (a 429 cuts it)
+    outages: int = 0  # times Clerk was unreachable (sending paused meanwhile)
+    outage_seconds: float = 0.0
+    abandoned: bool = False  # a second Ctrl-C dropped the requests on the wire
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,12 @@
 """The Clerk Backend API client: the one place an HTTP status or body becomes a typed outcome.
 
-``ClerkClient`` talks through one ``wire.Wire`` (a lean keep-alive HTTP/1.1 pool to the API's
-origin) or, when given an ``httpx`` transport (the test seam: ``httpx.MockTransport``, the
-in-process sandbox), through an ``httpx.AsyncClient`` over it. Every method returns an outcome
-(``migrate.clerk.outcomes``) and never raises for an HTTP status or a transport failure; only
-misuse raises (a client used outside ``async with``, more than 100 values in one filter).
-It does not pace or retry: the caller's limiter counts every call, and ``retry.classify``
-decides what an outcome means.
+``ClerkClient`` sends every request through one ``httpx.AsyncClient`` (HTTP/1.1, a keep-alive
+pool sized by the caller's concurrency, the route and TLS trust of ``network.Network``). Tests
+give it an httpx transport (``httpx.MockTransport``, the sandbox's ASGI transport) and so take
+the same path. Every method returns an outcome (``migrate.clerk.outcomes``) and never raises for
+an HTTP status or a transport failure; only misuse raises (a client used outside
+``async with``, more than 100 values in one filter). It does not pace or retry: the caller's
+limiter counts every call, and ``retry.classify`` decides what an outcome means.
 
 Secrets: the key is only put in the ``Authorization`` header (httpx masks that header in its
 ``repr``); request bodies, which carry digests and passwords, are never logged, stored in an
@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import ssl
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, Self
-from urllib.parse import quote, urlencode, urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 
 from migrate import __version__
+from migrate.clerk.network import Network
 from migrate.clerk.outcomes import (
     ClerkUser,
     Counted,
@@ -45,8 +47,6 @@ from migrate.clerk.outcomes import (
     VerifyOutcome,
 )
 from migrate.clerk.retry import parse_retry_after
-from migrate.clerk.tunnel import Proxy
-from migrate.clerk.wire import RawResponse, Wire
 from migrate.errors import ConfigError
 from migrate.secrets import Secret
 
@@ -55,7 +55,9 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DEFAULT_TIMEOUT",
     "MAX_FILTER_VALUES",
+    "TLS_CODE",
     "ClerkClient",
+    "certificate_problem",
     "validate_base_url",
 ]
 
@@ -70,8 +72,8 @@ DEFAULT_LIMITS: Final = httpx.Limits(max_connections=256, max_keepalive_connecti
 # Clerk's list filters take at most 100 values each (clerk-api.md §6).
 MAX_FILTER_VALUES: Final = 100
 MAX_LIST_LIMIT: Final = 500
-# httpx reads max_connections=None as "no cap"; Wire wants a number.
-_UNCAPPED_CONNECTIONS: Final = 1024
+# A certificate refused by our TLS check: not Clerk's code; it aborts the run (retry.RULES).
+TLS_CODE: Final = "tls_certificate_invalid"
 _LOOPBACK_NAMES: Final = frozenset({"localhost"})
 
 
@@ -114,13 +116,12 @@ def _is_loopback(host: str) -> bool:
 class ClerkClient:
     """An async Backend API client. Use as ``async with ClerkClient(...) as clerk:``.
 
-    By default requests go through a ``Wire`` (one origin, an idle stack of at most
-    ``limits.max_connections`` connections kept ``limits.keepalive_expiry`` seconds, the
-    ``timeout``'s connect / read / pool parts), which costs a fraction of httpx's CPU per
-    request; ``proxy`` reaches an https API through an HTTP proxy (``CONNECT``). ``transport``
-    sends through ``httpx.AsyncClient`` over that transport instead: the
-    test seam (``httpx.MockTransport``, ``httpx.ASGITransport``); outcomes are the same.
-    Raises ``ConfigError`` for a base URL that is not https (or http to loopback).
+    ``limits`` caps the connections (the caller sizes it to its concurrency), ``timeout`` bounds
+    connect / read / pool waits, ``network`` chooses the proxy and the CA certificates trusted.
+    ``transport`` replaces the network (the test seam: ``httpx.MockTransport``,
+    ``httpx.ASGITransport``); the request path and outcomes are the same.
+    Raises ``ConfigError`` for a base URL that is not https (or http to loopback), and
+    ``ValueError`` for an unusable proxy URL or CA file.
     """
 
     def __init__(
@@ -133,24 +134,23 @@ class ClerkClient:
         timeout: httpx.Timeout = DEFAULT_TIMEOUT,
         limits: httpx.Limits = DEFAULT_LIMITS,
         user_agent: str = f"clerk-migrate/{__version__}",
-        proxy: Proxy | None = None,
+        network: Network | None = None,
     ) -> None:
         if not isinstance(secret_key, Secret):
             raise TypeError("secret_key must be a migrate.secrets.Secret")
         self.base_url = validate_base_url(base_url)
         self.api_version = api_version
+        self.network = network or Network()
+        self.route = self.network.route(self.base_url)
         self._secret_key = secret_key
         self._transport = transport
         self._timeout = timeout
         self._limits = limits
         self._user_agent = user_agent
-        self._proxy = proxy
         self._http: httpx.AsyncClient | None = None
-        self._wire: Wire | None = None
         self._json_headers = httpx.Headers()
         self._timeout_dict = timeout.as_dict()
         self._urls: dict[str, httpx.URL] = {}
-        self._prefix = urlsplit(self.base_url).path  # "/v1": request targets start with it
 
     def __repr__(self) -> str:
         return f"ClerkClient({self.base_url!r}, secret_key=Secret('…(masked)'))"
@@ -161,27 +161,24 @@ class ClerkClient:
             "Clerk-API-Version": self.api_version,
             "User-Agent": self._user_agent,
             "Accept": "application/json",
+            # Clerk's answers are small JSON: compressing them costs more CPU than it saves.
+            "Accept-Encoding": "identity",
         }
-        if self._transport is None:
-            self._wire = Wire(
-                self.base_url,
-                # Clerk's answers are small JSON: compressing them costs more CPU than it saves.
-                [*headers.items(), ("Accept-Encoding", "identity")],
-                max_connections=self._limits.max_connections or _UNCAPPED_CONNECTIONS,
-                keepalive_expiry=self._limits.keepalive_expiry,
-                connect_timeout=self._timeout.connect,
-                read_timeout=self._timeout.read,
-                pool_timeout=self._timeout.pool,
-                proxy=self._proxy,
-            )
-            return self
+        verify: ssl.SSLContext | bool = True
+        if self._transport is None and self.base_url.startswith("https://"):
+            verify = self.network.tls_context()
         self._http = httpx.AsyncClient(
             base_url=self.base_url,
             headers=headers,
             timeout=self._timeout,
+            limits=self._limits,
             transport=self._transport,
+            proxy=self.route.proxy if self._transport is None else None,
+            verify=verify,
+            http1=True,
+            http2=False,
             follow_redirects=False,
-            trust_env=False,  # no proxy from the environment: traffic goes where the URL says
+            trust_env=False,  # the route is resolved by Network, once, and shown in the banner
         )
         self._json_headers = self._http.headers.copy()
         self._json_headers["Content-Type"] = "application/json"
@@ -197,9 +194,6 @@ class ClerkClient:
 
     async def aclose(self) -> None:
         """Close the connection pool (idempotent)."""
-        if self._wire is not None:
-            wire, self._wire = self._wire, None
-            await wire.aclose()
         if self._http is not None:
             http, self._http = self._http, None
             await http.aclose()
@@ -209,7 +203,7 @@ class ClerkClient:
     async def create_user(self, body: Mapping[str, Any]) -> CreateOutcome:
         """``POST /users`` with ``body`` exactly as given → ``Created | Rejected | Transient``."""
         response = await self._send("POST", "/users", body=body)
-        if not isinstance(response, RawResponse):
+        if not isinstance(response, httpx.Response):
             return response
         if response.is_success:
             user = _user_from(response)
@@ -241,7 +235,7 @@ class ClerkClient:
         params = _filters(external_id, email_address, phone_number, username, user_id)
         params += [("limit", str(limit)), ("offset", str(offset))]
         response = await self._send("GET", "/users", params=params)
-        if not isinstance(response, RawResponse):
+        if not isinstance(response, httpx.Response):
             return response
         if not response.is_success:
             return _failure(response)
@@ -266,7 +260,7 @@ class ClerkClient:
         """``GET /users/count`` with the same filters as ``list_users`` (none: every user)."""
         params = _filters(external_id, email_address, phone_number, username, user_id)
         response = await self._send("GET", "/users/count", params=params)
-        if not isinstance(response, RawResponse):
+        if not isinstance(response, httpx.Response):
             return response
         if not response.is_success:
             return _failure(response)
@@ -279,7 +273,7 @@ class ClerkClient:
     async def get_user(self, user_id: str) -> GetOutcome:
         """``GET /users/{id}`` → ``Fetched``; a missing user is ``Rejected(404, ...)``."""
         response = await self._send("GET", f"/users/{_segment(user_id)}")
-        if not isinstance(response, RawResponse):
+        if not isinstance(response, httpx.Response):
             return response
         if response.is_success:
             user = _user_from(response)
@@ -289,7 +283,7 @@ class ClerkClient:
     async def delete_user(self, user_id: str) -> DeleteOutcome:
         """``DELETE /users/{id}`` → ``Deleted``; a missing user is ``Rejected(404, ...)``."""
         response = await self._send("DELETE", f"/users/{_segment(user_id)}")
-        if not isinstance(response, RawResponse):
+        if not isinstance(response, httpx.Response):
             return response
         if response.is_success:
             return Deleted(user_id)
@@ -306,7 +300,7 @@ class ClerkClient:
             f"/users/{_segment(user_id)}/verify_password",
             body={"password": password.reveal()},
         )
-        if not isinstance(response, RawResponse):
+        if not isinstance(response, httpx.Response):
             return response
         if response.is_success:
             data = _json(response)
@@ -338,9 +332,10 @@ class ClerkClient:
         *,
         body: Mapping[str, Any] | None = None,
         params: list[tuple[str, str | int | float | bool | None]] | None = None,
-    ) -> RawResponse | Rejected | Transient:
-        """Send one request; a transport failure comes back as a ``Transient``."""
-        if self._wire is None and self._http is None:
+    ) -> httpx.Response | Rejected | Transient:
+        """Send one request and read its whole body; a transport failure is an outcome."""
+        http = self._http
+        if http is None:
             raise RuntimeError("ClerkClient must be used inside 'async with'")
         content: bytes | None = None
         if body is not None:
@@ -353,49 +348,63 @@ class ClerkClient:
                     code="request_body_invalid",
                     message="the request body is not JSON-serialisable",
                 )
+        # Built here rather than by AsyncClient.request, which re-parses and re-joins the base
+        # URL and re-merges the default headers on every call.
+        request = httpx.Request(
+            method,
+            httpx.URL(self.base_url + path, params=params) if params else self._url(path),
+            headers=http.headers if content is None else self._json_headers,
+            content=content,
+            extensions={"timeout": self._timeout_dict},
+        )
         try:
-            if self._wire is not None:
-                target = self._prefix + path + (f"?{urlencode(params)}" if params else "")
-                return await self._wire.request(method, target, content)
-            return await self._via_httpx(method, path, content, params)
+            response = await http.send(request)
+            await response.aread()
         except httpx.ConnectTimeout:
             return Transient("timeout", ambiguous=False)
         except httpx.PoolTimeout:
             return Transient("timeout", ambiguous=False)
         except httpx.TimeoutException:
             return Transient("timeout")
-        except httpx.ConnectError:
+        except httpx.ConnectError as exc:
+            refused = certificate_problem(exc)
+            if refused is not None:
+                return Rejected(status=0, code=TLS_CODE, message=self._tls_message(refused))
+            return Transient("connection", ambiguous=False)
+        except httpx.ProxyError:  # the proxy refused the tunnel: nothing reached Clerk
             return Transient("connection", ambiguous=False)
         except (httpx.RemoteProtocolError, httpx.LocalProtocolError, httpx.DecodingError):
             return Transient("protocol")
         except httpx.TransportError:
             return Transient("connection")
+        return response
 
-    async def _via_httpx(
-        self,
-        method: str,
-        path: str,
-        content: bytes | None,
-        params: list[tuple[str, str | int | float | bool | None]] | None,
-    ) -> RawResponse:
-        """Send through the ``httpx`` transport given at construction (the test seam)."""
-        assert self._http is not None
-        # Built here rather than by AsyncClient.request, which re-parses and re-joins the base
-        # URL and re-merges the default headers on every call.
-        request = httpx.Request(
-            method,
-            httpx.URL(self.base_url + path, params=params) if params else self._url(path),
-            headers=self._http.headers if content is None else self._json_headers,
-            content=content,
-            extensions={"timeout": self._timeout_dict},
+    def _tls_message(self, problem: str) -> str:
+        host = urlsplit(self.base_url).hostname
+        route = self.route.describe()
+        return (
+            f"the TLS certificate of {host} was not accepted ({problem}); nothing was sent. "
+            "If a corporate proxy or firewall inspects TLS, pass its CA certificate with "
+            f"--ca-bundle FILE (or SSL_CERT_FILE); check the route too (--proxy; now: {route})"
         )
-        response = await self._http.send(request)
-        content = await response.aread()
-        headers: dict[str, str] = {}
-        for name, value in response.headers.multi_items():
-            key = name.lower()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        return RawResponse(response.status_code, headers, content)
+
+
+def certificate_problem(exc: BaseException) -> str | None:
+    """The certificate problem behind a connect error, or None when it is not one.
+
+    httpx wraps the ``ssl`` error (``__cause__`` / ``__context__``); a verification failure
+    carries OpenSSL's reason (a self-signed certificate, an unknown issuer, the wrong host).
+    """
+    seen: BaseException | None = exc
+    for _ in range(8):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return seen.verify_message or "certificate verify failed"
+        if isinstance(seen, ssl.SSLError):
+            return seen.reason or "TLS handshake failed"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _filters(
@@ -433,14 +442,14 @@ def _segment(user_id: str) -> str:
     return quote(user_id, safe="")
 
 
-def _json(response: RawResponse) -> Any:
+def _json(response: httpx.Response) -> Any:
     try:
         return json.loads(response.content)
     except (ValueError, UnicodeDecodeError):
         return None
 
 
-def _user_from(response: RawResponse) -> ClerkUser | None:
+def _user_from(response: httpx.Response) -> ClerkUser | None:
     data = _json(response)
     if not isinstance(data, dict):
         return None
@@ -450,7 +459,7 @@ def _user_from(response: RawResponse) -> ClerkUser | None:
         return None
 
 
-def _trace_id(response: RawResponse, body: Any = None) -> str | None:
+def _trace_id(response: httpx.Response, body: Any = None) -> str | None:
     if isinstance(body, dict):
         trace = body.get("clerk_trace_id")
         if isinstance(trace, str) and trace:
@@ -459,7 +468,7 @@ def _trace_id(response: RawResponse, body: Any = None) -> str | None:
     return header
 
 
-def _garbled(response: RawResponse) -> Transient:
+def _garbled(response: httpx.Response) -> Transient:
     """A success status whose body we cannot read: the call may have worked (ambiguous)."""
     return Transient(
         "protocol", status=response.status_code, trace_id=_trace_id(response, _json(response))
@@ -488,7 +497,7 @@ def _errors(body: Any) -> tuple[ErrorDetail, ...]:
     return tuple(details)
 
 
-def _failure(response: RawResponse, now: datetime | None = None) -> Rejected | Transient:
+def _failure(response: httpx.Response, now: datetime | None = None) -> Rejected | Transient:
     """Turn a non-success response into ``Transient`` (429, 408, 5xx) or ``Rejected``."""
     status = response.status_code
     body = _json(response)

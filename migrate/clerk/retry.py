@@ -111,6 +111,7 @@ RULES: Final[dict[tuple[StatusKey, str], Rule]] = {
     (ANY, "api_version_invalid"): _ABORT,
     (ANY, "operation_deprecated"): _ABORT,
     (ANY, "unsupported_content_type"): _ABORT,
+    (ANY, "tls_certificate_invalid"): _ABORT,  # ours: no request can reach Clerk this way
     (ANY, "too_many_requests"): _RETRY,
     (ANY, "internal_clerk_error"): _RETRY,
     # Configuration or data: fail the row, abort on a streak (ConfigStreak).

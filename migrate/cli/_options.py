@@ -18,6 +18,7 @@ from migrate.errors import ConfigError
 
 __all__ = [
     "KEY_ENV",
+    "ca_bundle_option",
     "join_option",
     "pacing_options",
     "parse_joins",
@@ -76,8 +77,20 @@ def source_options_from(
     return given
 
 
+def _keep_ca_bundle(ctx: click.Context, _: click.Parameter, value: Path | None) -> None:
+    """Keep ``--ca-bundle`` in the context for ``ca_bundle_option()``."""
+    ctx.meta["clerk_migrate.ca_bundle"] = value
+
+
+def ca_bundle_option() -> Path | None:
+    """The current command's ``--ca-bundle`` (None outside a command or when not given)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get("clerk_migrate.ca_bundle") if ctx is not None else None
+
+
 def target_options(func: F) -> F:
-    """``--sandbox | --api-url URL``, ``--secret-key-file FILE`` and ``--proxy URL``."""
+    """``--sandbox | --api-url URL``, ``--secret-key-file FILE``, ``--proxy URL`` and
+    ``--ca-bundle FILE`` (read with ``ca_bundle_option()``, so commands need no parameter)."""
     for option in reversed(
         [
             click.option(
@@ -102,7 +115,18 @@ def target_options(func: F) -> F:
                 help=(
                     "Reach the API through this HTTP proxy: http://[user:password@]host:port "
                     f"(env {PROXY_ENV}; put credentials there, not on the command line). "
-                    "HTTPS_PROXY is not read."
+                    "Without it, HTTPS_PROXY / NO_PROXY apply."
+                ),
+            ),
+            click.option(
+                "--ca-bundle",
+                type=click.Path(dir_okay=False, path_type=Path),
+                expose_value=False,
+                callback=_keep_ca_bundle,
+                metavar="FILE",
+                help=(
+                    "Also trust the CA certificates in this PEM file (a corporate TLS proxy); "
+                    "the OS trust store and SSL_CERT_FILE are always trusted."
                 ),
             ),
         ]

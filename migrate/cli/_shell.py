@@ -18,6 +18,7 @@ from click.core import ParameterSource
 
 from migrate.api.connection import Connection, masked_proxy
 from migrate.api.results import ExitCode
+from migrate.cli._options import ca_bundle_option
 from migrate.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -50,7 +51,7 @@ def connection_from(
     """
     if sandbox and _from_environment("api_url"):
         api_url = None
-    return Connection(sandbox, api_url, None, secret_key_file, proxy)
+    return Connection(sandbox, api_url, None, secret_key_file, proxy, ca_bundle_option())
 
 
 def _from_environment(parameter: str) -> bool:
@@ -185,8 +186,14 @@ def print_summary(summary: RunSummary, this_pass: PassFigures | None) -> None:
         click.echo(
             f"This pass: {p.created:,} created, {p.exists:,} exists, {p.failed:,} failed in "
             f"{_duration(p.seconds)}; {p.requests:,} requests at {p.achieved_rate:.1f}/s "
-            f"(paced at {p.rate:g}/s); 429s: {p.rate_limited}; retries: {p.retries}"
+            f"(paced at {p.rate:g}/s, {p.rate_in_force:.3g}/s in force at the end); "
+            f"429s: {p.rate_limited}; retries: {p.retries}"
         )
+        if p.outages:
+            click.echo(
+                f"Clerk was unreachable {p.outages} time(s), {_duration(p.outage_seconds)} in "
+                "all; sending paused meanwhile"
+            )
         if p.reconciled_found or p.reconciled_released:
             click.echo(
                 f"Reconciled {p.reconciled_found + p.reconciled_released:,} rows left in flight: "

@@ -8,6 +8,7 @@ import click
 
 from migrate.cli._common import handle_errors
 from migrate.cli._options import (
+    ca_bundle_option,
     join_option,
     pacing_options,
     parse_joins,
@@ -111,5 +112,7 @@ def command(
             hint.append("--sandbox")
         if (shown := proxy_for_hint(proxy)) is not None:
             hint += ["--proxy", shown]
+        if (ca_bundle := ca_bundle_option()) is not None:
+            hint += ["--ca-bundle", str(ca_bundle)]
         code = finish_pass(result, " ".join(hint))
     raise click.exceptions.Exit(code)

@@ -62,7 +62,7 @@ async def _paced(
     rng = random.Random()
     attempt = 0
     while True:
-        async with pacer.slot:
+        async with pacer.gate:
             await pacer.acquire()
             outcome = await call()
         if not isinstance(outcome, Rejected | Transient):

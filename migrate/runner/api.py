@@ -48,6 +48,7 @@ def reply_from_outcome(outcome: object) -> Reply:
             retry_after=outcome.retry_after,
             rate_limited=outcome.kind == "rate_limited",
             ambiguous=outcome.ambiguous,
+            unreachable=outcome.kind in ("connection", "timeout") and not outcome.ambiguous,
         )
     return Reply(ReplyAction.OK, status=200)
 

@@ -1,13 +1,16 @@
 """``execute``: one pass of the loader over a planned state DB.
 
 One anyio task group: a producer claims pending rows in batches (durably ``in_flight`` before
-they are queued) and feeds their payloads into a bounded queue; N workers send them through
-one shared ``Pacer``; the recorder owns the ledger and the progress display. Before anything
-is sent, rows left ``in_flight`` by an earlier process are reconciled.
+they are queued) and feeds their payloads into a bounded memory object stream; N workers send
+them through one shared ``Pacer``; the recorder owns the ledger and the progress display.
+Before anything is sent, rows left ``in_flight`` by an earlier process are reconciled.
 
-Stopping: ``Stopper.interrupt()`` (Ctrl-C) or an abort code stops claiming; queued rows are
-handed back unsent (``pending``), requests already on the wire finish, and everything received
-is committed. The caller turns ``RunOutcome.interrupted`` / ``abort_code`` into an exit code.
+Stopping: ``Stopper.interrupt()`` (Ctrl-C) or an abort code stops claiming and ends every
+pacer wait (a Retry-After pause, an outage); queued rows are handed back unsent (``pending``),
+requests already on the wire finish, and everything received is committed.
+``Stopper.abandon()`` (a second Ctrl-C) also drops the requests on the wire (their rows stay
+``in_flight``); the pass still returns its outcome. The caller turns
+``RunOutcome.interrupted`` / ``abort_code`` into an exit code.
 """
 
 from __future__ import annotations
@@ -23,11 +26,10 @@ import anyio
 
 from migrate.clerk.retry import ConfigStreak
 from migrate.runner.jobs import Event, EventKind, Job
-from migrate.runner.pacing import Pacer, PacingStats
+from migrate.runner.pacing import MAX_RETRY_AFTER, Pacer, PacingStats
 from migrate.runner.reconcile import ReconcileResult, reconcile_in_flight
 from migrate.runner.recorder import Ledger, Progress, Recorder, RunTally
 from migrate.runner.workers import OutageStreak, Stopper, UsersApi, Worker, WorkerSettings
-from migrate.runner.workqueue import WorkQueue
 
 __all__ = [
     "EngineSettings",
@@ -100,6 +102,9 @@ class EngineSettings:
     record_batch: int = 500
     record_interval: float = 0.5
     config_streak: int = 25  # rows in a row failing with one config-suspect code -> abort
+    max_retry_after: float = MAX_RETRY_AFTER  # the longest 429 pause honoured, in seconds
+    probe_first: float = 1.0  # an outage's first probe after this many seconds (then doubling)
+    probe_max: float = 30.0
 
 
 @dataclass
@@ -112,6 +117,7 @@ class RunOutcome:
     retries: int
     duration: float
     interrupted: bool = False
+    abandoned: bool = False  # a second Ctrl-C dropped the requests on the wire
     abort_code: str | None = None
     abort_message: str | None = None
     commits: int = 0
@@ -160,8 +166,12 @@ async def execute(
     stopper: Stopper | None = None,
     progress: Progress | None = None,
     on_started: Callable[[Pacer], None] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """Reconcile in_flight rows, then send every pending row in ``window``; return the outcome.
+
+    ``notice`` receives what the operator should know while the pass runs (a long Retry-After
+    pause and when it ends, an outage and its end).
 
     Raises ``RunAbortedError`` only when reconciliation itself is refused; an abort code met
     while sending is reported in ``RunOutcome.abort_code`` after the state is saved.
@@ -174,10 +184,17 @@ async def execute(
         settings.rate,
         fixed_concurrency=settings.concurrency,
         max_concurrency=settings.max_concurrency,
+        max_retry_after=settings.max_retry_after,
+        probe_first=settings.probe_first,
+        probe_max=settings.probe_max,
+        notice=notice,
     )
+    stopper.on_stop(pacer.stop)
     if on_started is not None:
         on_started(pacer)
-    reconciled = await reconcile_in_flight(api, pacer, ledger)
+    reconciled = ReconcileResult()
+    with stopper.attach(anyio.CancelScope()):
+        reconciled = await reconcile_in_flight(api, pacer, ledger)
     recorder = Recorder(
         ledger, progress, batch=settings.record_batch, interval=settings.record_interval
     )
@@ -190,10 +207,10 @@ async def execute(
     pending = window.choose(
         array("q", ledger.pending_rows(first=window.first, last=window.last, limit=window.limit))
     )
-    queue = WorkQueue[Job](settings.queue_size)
+    send, receive = anyio.create_memory_object_stream[Job](settings.queue_size)
 
     async def produce() -> None:
-        try:
+        async with send:
             jobs = _jobs(_chunked(payloads, pending, settings.payload_chunk))
             while not stopper.stopping:
                 batch = list(islice(jobs, settings.claim_batch))
@@ -205,16 +222,15 @@ async def execute(
                         for unsent in batch[index:]:
                             recorder.put(Event(EventKind.RELEASED, unsent.row))
                         break
-                    await queue.put(job)
-        finally:
-            queue.close()
+                    await send.send(job)
 
     async def send_rows() -> None:
         try:
-            async with anyio.create_task_group() as tg:
-                for worker in workers:
-                    tg.start_soon(worker.run, queue, recorder.put)
-                tg.start_soon(produce)
+            with stopper.attach(anyio.CancelScope()):
+                async with receive, anyio.create_task_group() as tg:
+                    for worker in workers:
+                        tg.start_soon(worker.run, receive, recorder.put)
+                    tg.start_soon(produce)
         finally:
             recorder.close()  # every event is in: the recorder commits the rest and returns
 
@@ -225,6 +241,7 @@ async def execute(
     finally:
         if progress is not None:
             progress.close()
+    pacer.stats.rate_in_force = pacer.current_rate
     return RunOutcome(
         tally=recorder.tally,
         pacing=pacer.stats,
@@ -232,6 +249,7 @@ async def execute(
         retries=sum(w.retries for w in workers),
         duration=time.monotonic() - started,
         interrupted=stopper.interrupted and stopper.abort_code is None,
+        abandoned=stopper.abandoned,
         abort_code=stopper.abort_code,
         abort_message=stopper.abort_message,
         commits=recorder.commits,

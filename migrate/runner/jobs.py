@@ -41,6 +41,7 @@ class Reply:
     rate_limited: bool = False
     ambiguous: bool = False
     config_suspect: bool = False  # may be an instance setting rather than this row's data
+    unreachable: bool = False  # no connection to Clerk at all: an outage, not this row's fault
 
 
 @dataclass(frozen=True, slots=True)

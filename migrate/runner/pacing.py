@@ -1,20 +1,25 @@
-"""Pacing: one rate limiter for every call, a global pause on 429, and derived concurrency.
+"""Pacing: one rate limiter for every call, a global pause on 429 and on an outage, and the
+derived concurrency.
 
 ``Pacer`` wraps a single ``aiolimiter.AsyncLimiter`` shared by every request of a run (creates,
 lookups, deletes). It never replaces the limiter: a reduced rate is applied by charging each
 request more capacity (``1 / factor`` units), so the limiter object stays the one source of truth.
 
-- ``acquire()``: wait out any global pause, then take capacity from the limiter.
-- ``on_rate_limited(retry_after)``: every worker pauses until ``now + retry_after``; the rate
-  factor is cut (multiplicative decrease) once per pause episode.
+- ``acquire()``: wait out any global pause or outage, then take capacity from the limiter.
+- ``on_rate_limited(retry_after)``: every worker pauses until ``now + retry_after``, capped at
+  ``max_retry_after`` (an instance asking for a day gets the cap, and the operator is told);
+  the rate factor is cut (multiplicative decrease) once per pause episode.
+- ``on_unreachable()`` / ``on_reachable()``: Clerk could not be reached (connection refused):
+  sending stops; one request at a time probes, with backoff, until one gets an answer.
 - ``on_response(latency)``: after a quiet spell the factor creeps back up (additive increase)
   to a ceiling just below the factor that was refused (which itself recovers by 1 % a minute),
   and the latency estimate feeds the concurrency target.
+- ``stop()``: every wait ends at once with ``Stopped`` (Ctrl-C, an abort).
 
 Concurrency: enough requests in flight to reach the rate whatever the latency,
 ``ceil(rate * latency * headroom) + spare``, bounded; ``fixed_concurrency`` overrides it. The
 target is applied to an ``anyio.CapacityLimiter`` (``gate``) whose size can change at run time;
-requests hold one of its tokens with ``async with pacer.slot``.
+requests hold one of its tokens with ``async with pacer.gate``.
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import TracebackType
+from datetime import UTC, datetime, timedelta
 
 import anyio
 from aiolimiter import AsyncLimiter
 
-__all__ = ["Pacer", "PacingStats", "default_rate"]
+__all__ = ["Pacer", "PacingStats", "Stopped", "default_rate", "say_duration"]
 
 # The documented per-instance limits (reference/clerk-api.md §5), in requests per second.
 PRODUCTION_LIMIT = 100.0
@@ -49,6 +54,26 @@ _HEADROOM = 2.0  # in-flight requests per (rate x mean latency): absorbs the lat
 _SPARE = 2
 _MIN_CONCURRENCY = 1
 _MAX_CONCURRENCY = 64
+MAX_RETRY_AFTER = 600.0  # the longest Retry-After honoured, in seconds
+_NOTICE_PAUSE = 30.0  # pauses at least this long are announced
+_PROBE_FIRST = 1.0  # seconds before the first probe of an unreachable API
+_PROBE_MAX = 30.0  # the probes' backoff stops growing here
+
+
+class Stopped(Exception):  # noqa: N818 - a signal, not an error
+    """The run is stopping (Ctrl-C, an abort): a wait in the pacer ended early."""
+
+
+def say_duration(seconds: float) -> str:
+    """``42 s``, ``3 min 05 s``, ``2 h 10 min``: a duration for a message."""
+    whole = round(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    if minutes:
+        return f"{minutes} min {secs:02d} s"
+    return f"{secs} s"
 
 
 def default_rate(secret_key_is_production: bool) -> float:
@@ -68,6 +93,9 @@ class PacingStats:
     first_request_at: float | None = None
     last_request_at: float | None = None
     max_latency: float = 0.0
+    outages: int = 0
+    outage_seconds: float = 0.0
+    rate_in_force: float = 0.0  # the rate when the pass ended (a 429 cuts it)
 
     @property
     def sending_rate(self) -> float:
@@ -88,6 +116,10 @@ class Pacer:
         fixed_concurrency: int | None = None,
         max_concurrency: int = _MAX_CONCURRENCY,
         initial_latency: float = 0.15,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        probe_first: float = _PROBE_FIRST,
+        probe_max: float = _PROBE_MAX,
+        notice: Callable[[str], None] | None = None,
         # asyncio's loop clock is time.monotonic (the engine's started_at relies on it too);
         # read directly it costs a C call instead of anyio's backend lookup, twice per request
         clock: Callable[[], float] = time.monotonic,
@@ -103,6 +135,8 @@ class Pacer:
         self._min_factor = max(_MIN_FACTOR, 1.0 / self._burst)
         self.factor = 1.0
         self.ceiling = 1.0
+        self.max_retry_after = max_retry_after
+        self._notice = notice
         self._paused_until = 0.0
         self._last_429 = -math.inf
         self._last_increase = -math.inf
@@ -111,8 +145,14 @@ class Pacer:
         self._fixed = fixed_concurrency
         self._max_concurrency = max(fixed_concurrency or 0, max_concurrency)
         self.gate = anyio.CapacityLimiter(self._target_concurrency())
-        self.slot = Slot(self.gate)
-        self.stats = PacingStats()
+        self.stats = PacingStats(rate_in_force=rate)
+        self._stopped = False
+        self._wake: anyio.Event | None = None  # set when a wait should look again
+        self._probe_first, self._probe_max = probe_first, probe_max
+        self._outage_since: float | None = None
+        self._probe_delay = probe_first
+        self._probe_at = 0.0
+        self._probe_taken = False
 
     # -- rate -------------------------------------------------------------------------------
 
@@ -127,9 +167,15 @@ class Pacer:
         return self._fixed or self._max_concurrency
 
     async def acquire(self) -> None:
-        """Wait for any global pause to end, then for capacity in the shared limiter."""
-        now = self._clock()
-        if self._paused_until > now:
+        """Wait for any pause or outage to end, then for capacity in the shared limiter.
+
+        Raises ``Stopped`` when the run stops meanwhile.
+        """
+        if self._stopped:
+            raise Stopped
+        if self._outage_since is not None:
+            await self._wait_outage()
+        if self._paused_until > self._clock():
             await self._wait_pause()
         paused_until = self._paused_until
         await self.limiter.acquire(min(1.0 / self.factor, self._burst))
@@ -142,26 +188,98 @@ class Pacer:
         self.stats.last_request_at = now
         self.stats.requests += 1
 
+    def stop(self) -> None:
+        """End every wait at once (``Stopped``); later ``acquire`` calls raise it too."""
+        self._stopped = True
+        self._poke()
+
+    def _poke(self) -> None:
+        if self._wake is not None:
+            self._wake.set()
+            self._wake = None
+
+    async def _sleep(self, delay: float) -> None:
+        """Sleep up to ``delay`` seconds, less if poked; ``Stopped`` once the run stops."""
+        if self._wake is None:
+            self._wake = anyio.Event()
+        with anyio.move_on_after(delay):
+            await self._wake.wait()
+        if self._stopped:
+            raise Stopped
+
     async def _wait_pause(self) -> None:
         while (delay := self._paused_until - self._clock()) > 0:
-            await anyio.sleep(delay)
+            await self._sleep(delay)
+
+    async def _wait_outage(self) -> None:
+        """Wait while Clerk is unreachable; the first caller after each probe time probes."""
+        while self._outage_since is not None:
+            now = self._clock()
+            if not self._probe_taken and now >= self._probe_at:
+                self._probe_taken = True
+                return
+            await self._sleep(max(self._probe_at - now, 0.0) if not self._probe_taken else 3600)
 
     def on_rate_limited(self, retry_after: float | None) -> None:
-        """Pause every worker for ``retry_after`` seconds and cut the rate (once per episode)."""
+        """Pause every worker for ``retry_after`` seconds (at most ``max_retry_after``) and cut
+        the rate (once per episode)."""
         now = self._clock()
         self.stats.rate_limited += 1
-        wait = retry_after if retry_after is not None and retry_after >= 0 else 10.0
+        asked = retry_after if retry_after is not None and retry_after >= 0 else 10.0
+        wait = min(asked, self.max_retry_after)
         if now >= self._paused_until:
             # a new episode: concurrent 429s from the same window count as one decrease
             self.stats.pauses += 1
             self.ceiling = max(self._min_factor, self.factor * _CEILING_MARGIN)
             self.factor = max(self._min_factor, self.factor * _DECREASE)
+            self.stats.rate_in_force = self.current_rate
             self.gate.total_tokens = self._target_concurrency()
         until = now + wait
         if until > self._paused_until:
             self.stats.paused_seconds += until - max(now, self._paused_until)
             self._paused_until = until
+            if wait >= _NOTICE_PAUSE or wait < asked:
+                capped = f" (capped at {say_duration(wait)})" if wait < asked else ""
+                self._say(
+                    f"Clerk asked to wait {say_duration(asked)} (429, Retry-After){capped}; "
+                    f"sending resumes at {_wall_clock(wait)} (Ctrl-C stops the run now)"
+                )
         self._last_429 = now
+
+    def on_unreachable(self) -> float:
+        """Clerk could not be reached: stop sending, schedule the next probe; return how long
+        the outage has lasted (seconds)."""
+        now = self._clock()
+        if self._outage_since is None:
+            self._outage_since = now
+            self._probe_delay = self._probe_first
+            self.stats.outages += 1
+            self._say(
+                "Clerk is unreachable (the connection failed); sending paused, retrying with "
+                "backoff (Ctrl-C stops the run now)"
+            )
+        elif now < self._probe_at:
+            return now - self._outage_since  # a request sent before the outage was seen
+        else:
+            self._probe_delay = min(self._probe_delay * 2, self._probe_max)
+        self._probe_at = now + self._probe_delay
+        self._probe_taken = False
+        self._poke()
+        return now - self._outage_since
+
+    def on_reachable(self) -> None:
+        """Clerk answered (whatever the answer): an outage, if any, is over."""
+        if self._outage_since is None:
+            return
+        lasted = self._clock() - self._outage_since
+        self.stats.outage_seconds += lasted
+        self._outage_since = None
+        self._say(f"Clerk answers again after {say_duration(lasted)}; sending resumes")
+        self._poke()
+
+    def _say(self, message: str) -> None:
+        if self._notice is not None:
+            self._notice(message)
 
     def on_response(self, latency: float) -> None:
         """Feed a response's latency; after a quiet spell without 429s raise the rate a step."""
@@ -184,6 +302,7 @@ class Pacer:
             and now - self._last_increase >= _QUIET_SPELL
         ):
             self.factor = min(self.ceiling, self.factor + _INCREASE)
+            self.stats.rate_in_force = self.current_rate
             self._last_increase = now
         target = self._target_concurrency()
         if target != self.gate.total_tokens:
@@ -196,28 +315,6 @@ class Pacer:
         return max(_MIN_CONCURRENCY, min(self._max_concurrency, wanted))
 
 
-class Slot:
-    """``async with pacer.slot``: hold one of the gate's concurrency tokens for a request.
-
-    Takes a free token at once; only when none is free does it wait (and yield), where
-    ``async with gate`` would go once round the event loop on every request.
-    """
-
-    __slots__ = ("_gate",)
-
-    def __init__(self, gate: anyio.CapacityLimiter) -> None:
-        self._gate = gate
-
-    async def __aenter__(self) -> None:
-        try:
-            self._gate.acquire_nowait()
-        except anyio.WouldBlock:
-            await self._gate.acquire()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self._gate.release()
+def _wall_clock(seconds_from_now: float) -> str:
+    """The UTC time ``seconds_from_now`` from now, as ``HH:MM:SS UTC``."""
+    return (datetime.now(UTC) + timedelta(seconds=seconds_from_now)).strftime("%H:%M:%S UTC")

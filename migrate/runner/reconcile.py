@@ -16,7 +16,7 @@ import anyio
 
 from migrate.errors import ClerkError, RunAbortedError
 from migrate.runner.jobs import Event, EventKind, Found, Reply, ReplyAction
-from migrate.runner.pacing import Pacer
+from migrate.runner.pacing import Pacer, Stopped
 from migrate.runner.recorder import InFlightRow, Ledger
 from migrate.runner.workers import UsersApi
 
@@ -25,7 +25,7 @@ __all__ = ["LOOKUP_BATCH", "ReconcileResult", "find_with_retries", "reconcile_in
 LOOKUP_BATCH = 100  # Clerk's limit on values per list filter
 
 
-@dataclass(frozen=True)
+@dataclass
 class ReconcileResult:
     """How many in_flight rows turned out created, and how many went back to pending."""
 
@@ -50,7 +50,7 @@ async def find_with_retries(
     wait = backoff or (lambda attempt: rng.uniform(0, min(30.0, 0.5 * 2**attempt)))
     failures = 0
     while True:
-        async with pacer.slot:
+        async with pacer.gate:
             await pacer.acquire()
             result = await api.find(external_ids=external_ids, emails=emails)
         if isinstance(result, list):
@@ -104,7 +104,28 @@ async def reconcile_in_flight(api: UsersApi, pacer: Pacer, ledger: Ledger) -> Re
     with_ext = [r for r in rows if r.external_id]
     with_email = [r for r in rows if not r.external_id and r.email]
     neither = [r for r in rows if not r.external_id and not r.email]
-    found = released = 0
+    result = ReconcileResult()
+    try:
+        await _look_up(api, pacer, ledger, with_ext, with_email, result=result)
+    except Stopped:  # Ctrl-C: rows not looked up yet stay in_flight for the next start
+        return result
+    if neither:
+        # no identifier to look up: such a row cannot have been accepted by Clerk anyway
+        ledger.record([Event(EventKind.RELEASED, r.row) for r in neither])
+        result.released += len(neither)
+    return result
+
+
+async def _look_up(
+    api: UsersApi,
+    pacer: Pacer,
+    ledger: Ledger,
+    with_ext: Sequence[InFlightRow],
+    with_email: Sequence[InFlightRow],
+    *,
+    result: ReconcileResult,
+) -> None:
+    """Look the rows up, 100 a request, recording each batch and counting it in ``result``."""
     for group, by_email in ((with_ext, False), (with_email, True)):
         for start in range(0, len(group), LOOKUP_BATCH):
             chunk = group[start : start + LOOKUP_BATCH]
@@ -119,10 +140,5 @@ async def reconcile_in_flight(api: UsersApi, pacer: Pacer, ledger: Ledger) -> Re
             events = match_events(chunk, users)
             ledger.record(events)
             hits = sum(e.kind is EventKind.CREATED for e in events)
-            found += hits
-            released += len(events) - hits
-    if neither:
-        # no identifier to look up: such a row cannot have been accepted by Clerk anyway
-        ledger.record([Event(EventKind.RELEASED, r.row) for r in neither])
-        released += len(neither)
-    return ReconcileResult(found, released)
+            result.found += hits
+            result.released += len(events) - hits

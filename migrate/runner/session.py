@@ -22,8 +22,8 @@ import httpx
 import polars as pl
 
 from migrate.clerk.client import DEFAULT_LIMITS, ClerkClient
+from migrate.clerk.network import Network
 from migrate.clerk.outcomes import Counted
-from migrate.clerk.tunnel import Proxy
 from migrate.errors import ConfigError, StateError
 from migrate.reports.run import ReportPaths, write_run_reports
 from migrate.runner.api import ClientApi
@@ -180,7 +180,8 @@ class Target:
     base_url: str
     secret_key: Secret
     sandbox: bool = False
-    proxy: Proxy | None = None  # the route, not the instance: not part of identity()
+    # the route and the trusted CAs, not the instance: not part of identity()
+    network: Network = field(default_factory=Network)
 
     @property
     def production(self) -> bool:
@@ -207,10 +208,14 @@ class Target:
         return _describe(self.identity())
 
     def client(self, limits: httpx.Limits | None = None) -> ClerkClient:
-        """A ``ClerkClient`` for this instance (through the proxy, if any); use ``async with``."""
+        """A ``ClerkClient`` for this instance (its proxy and CAs); use ``async with``."""
         return ClerkClient(
-            self.base_url, self.secret_key, limits=limits or DEFAULT_LIMITS, proxy=self.proxy
+            self.base_url, self.secret_key, limits=limits or DEFAULT_LIMITS, network=self.network
         )
+
+    def route(self) -> str:
+        """How requests reach the instance, for the banner (proxy credentials masked)."""
+        return self.network.route(self.base_url).describe()
 
 
 def _describe(identity: Mapping[str, Any]) -> str:
@@ -418,15 +423,17 @@ async def run_pass(
     stopper: Stopper | None = None,
     progress: Progress | None = None,
     client: ClerkClient | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """Reconcile, then send every pending row in ``window`` through one ``ClerkClient``.
 
     ``client`` (already open) replaces the one built from ``target``: the test seam.
+    ``notice`` receives what the operator should hear mid-pass (long pauses, outages).
     """
     if client is not None:
         return await execute(
             ClientApi(client), StoreLedger(plan.store), payloads, settings,
-            window=window, stopper=stopper, progress=progress,
+            window=window, stopper=stopper, progress=progress, notice=notice,
         )  # fmt: skip
     # At most one connection per worker: ClerkClient's transport opens no more than this.
     size = settings.concurrency or settings.max_concurrency
@@ -434,7 +441,7 @@ async def run_pass(
     async with target.client(limits) as opened:
         return await execute(
             ClientApi(opened), StoreLedger(plan.store), payloads, settings,
-            window=window, stopper=stopper, progress=progress,
+            window=window, stopper=stopper, progress=progress, notice=notice,
         )  # fmt: skip
 
 
@@ -463,6 +470,7 @@ def pass_stats(outcome: RunOutcome, target: Target, settings: EngineSettings) ->
         "sandbox": target.sandbox,
         "duration_s": round(outcome.duration, 3),
         "rate_limit_per_s": settings.rate,
+        "rate_in_force_per_s": round(outcome.pacing.rate_in_force, 2),
         "requests": outcome.pacing.requests,
         "achieved_rate_per_s": round(outcome.achieved_rate, 2),
         "sending_rate_per_s": round(outcome.pacing.sending_rate, 2),
@@ -478,7 +486,10 @@ def pass_stats(outcome: RunOutcome, target: Target, settings: EngineSettings) ->
         "failed": outcome.tally.failed,
         "reconciled_found": outcome.reconciled.found,
         "reconciled_released": outcome.reconciled.released,
+        "outages": outcome.pacing.outages,
+        "outage_s": round(outcome.pacing.outage_seconds, 3),
         "interrupted": outcome.interrupted,
+        "abandoned": outcome.abandoned,
         "aborted": outcome.abort_code,
     }
 

@@ -7,7 +7,10 @@ Per attempt: wait for the pacer (global 429 pause, the shared limiter) and a con
 POST the body, then branch on the classified reply:
 
 - created -> ``created``;
-- 429 -> every worker pauses for Retry-After (the pacer), the row is re-sent afterwards;
+- 429 -> every worker pauses for Retry-After (the pacer, capped), the row is re-sent afterwards;
+- no connection at all (refused, connect timeout) -> an outage: the pacer stops every worker and
+  probes with backoff; the row waits and is re-sent, and the attempt does not count. Past
+  ``outage_limit`` seconds the run aborts (``clerk_unreachable``), resumable;
 - 5xx / timeout / dropped connection -> backoff with jitter; the user may exist, so before the
   next POST the row is looked up by external_id (or primary email) and, if found, is ``created``;
 - ``form_identifier_exists`` -> reconcile: the same external_id found -> ``exists`` (or ``created``
@@ -26,12 +29,12 @@ from typing import Any, Protocol
 
 import anyio
 from anyio import EndOfStream
+from anyio.streams.memory import MemoryObjectReceiveStream
 
 from migrate.clerk.retry import ConfigStreak
 from migrate.clerk.retry import backoff as jittered_backoff
 from migrate.runner.jobs import Event, EventKind, Found, Job, Reply, ReplyAction
-from migrate.runner.pacing import Pacer
-from migrate.runner.workqueue import WorkQueue
+from migrate.runner.pacing import Pacer, Stopped, say_duration
 
 __all__ = [
     "OutageStreak",
@@ -74,6 +77,7 @@ class WorkerSettings:
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
     outage_rows: int = 10  # rows in a row giving up on transient errors: Clerk is unreachable
+    outage_limit: float = 300.0  # seconds of no connection at all before the run aborts
 
 
 class OutageStreak:
@@ -90,13 +94,40 @@ class OutageStreak:
 
 
 class Stopper:
-    """The run's stop flag: set by Ctrl-C or by an abort code; workers stop claiming work."""
+    """The run's stop flag: set by Ctrl-C or by an abort code; workers stop claiming work.
+
+    ``on_stop`` callbacks run at the first stop (the pacer ends its waits); ``abandon()`` (a
+    second Ctrl-C) also cancels the scopes the engine attached: requests on the wire are
+    dropped, and their rows stay ``in_flight`` for the next start to reconcile.
+    """
 
     def __init__(self) -> None:
         self.event = anyio.Event()
         self.interrupted = False
+        self.abandoned = False
         self.abort_code: str | None = None
         self.abort_message: str | None = None
+        self._callbacks: list[Callable[[], None]] = []
+        self._scopes: list[anyio.CancelScope] = []
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the run stops (at once if it already has)."""
+        self._callbacks.append(callback)
+        if self.stopping:
+            callback()
+
+    def attach(self, scope: anyio.CancelScope) -> anyio.CancelScope:
+        """Cancel ``scope`` on ``abandon()`` (at once if already abandoned); return it."""
+        self._scopes.append(scope)
+        if self.abandoned:
+            scope.cancel()
+        return scope
+
+    def _stop(self) -> None:
+        if not self.event.is_set():
+            self.event.set()
+            for callback in self._callbacks:
+                callback()
 
     @property
     def stopping(self) -> bool:
@@ -106,13 +137,20 @@ class Stopper:
     def interrupt(self) -> None:
         """Stop after in-flight requests finish (Ctrl-C)."""
         self.interrupted = True
-        self.event.set()
+        self._stop()
+
+    def abandon(self) -> None:
+        """Stop now, dropping the requests in flight (a second Ctrl-C)."""
+        self.interrupted = self.abandoned = True
+        self._stop()
+        for scope in self._scopes:
+            scope.cancel()
 
     def abort(self, code: str, message: str) -> None:
         """Stop because Clerk answered with an error that dooms every row (first one wins)."""
         if self.abort_code is None:
             self.abort_code, self.abort_message = code, message
-        self.event.set()
+        self._stop()
 
 
 def conflict_message(param: str | None, body: dict[str, Any]) -> str:
@@ -164,14 +202,14 @@ class Worker:
         # shared too: a network outage must stop the run, not fail every remaining row
         self.outage = outage or OutageStreak(settings.outage_rows)
 
-    async def run(self, jobs: WorkQueue[Job], record: Record) -> None:
-        """Process jobs until the queue ends; after a stop, hand remaining jobs back unsent.
+    async def run(self, jobs: MemoryObjectReceiveStream[Job], record: Record) -> None:
+        """Process jobs until the stream ends; after a stop, hand remaining jobs back unsent.
 
         ``record`` takes every event (the recorder's ``put``).
         """
         while True:
             try:
-                job = await jobs.get()
+                job = await jobs.receive()
             except EndOfStream:
                 return
             if self.stopper.stopping:
@@ -200,29 +238,44 @@ class Worker:
             )
 
     async def _call_create(self, job: Job) -> Reply:
-        async with self.pacer.slot:
+        async with self.pacer.gate:
             await self.pacer.acquire()
             started = time.perf_counter()
             reply = await self.api.create(job.body)
+        if not reply.unreachable:
+            self.pacer.on_reachable()
         self.pacer.on_response(time.perf_counter() - started)
         return reply
 
     async def _call_find(self, job: Job) -> list[Found] | Reply:
-        async with self.pacer.slot:
+        async with self.pacer.gate:
             await self.pacer.acquire()
             if job.external_id:
-                return await self.api.find(external_ids=[job.external_id])
-            if job.email:
-                return await self.api.find(emails=[job.email])
-        return []
+                found = await self.api.find(external_ids=[job.external_id])
+            elif job.email:
+                found = await self.api.find(emails=[job.email])
+            else:
+                return []
+        if isinstance(found, list) or not found.unreachable:
+            self.pacer.on_reachable()
+        return found
 
     async def process(self, job: Job, record: Record) -> Event:
         """Drive one row to its final event (or a release when the run stops)."""
-        failures = 0  # failed attempts other than 429
+        tried = _Tried()
+        try:
+            return await self._process(job, record, tried)
+        except Stopped:  # the run stopped while this row waited for the pacer
+            kind = EventKind.UNRESOLVED if tried.ours_maybe else EventKind.RELEASED
+            return Event(kind, job.row, attempts=tried.failures)
+
+    async def _process(self, job: Job, record: Record, tried: _Tried) -> Event:
+        failures = 0  # failed attempts other than 429 and outages
         limited = 0
         ours_maybe = False  # an earlier POST of ours may have created the user
         last: Reply | None = None
         while True:
+            tried.failures, tried.ours_maybe = failures, ours_maybe
             if self.stopper.stopping and last is not None:
                 # between retries of a stopping run: never re-send. A row whose earlier POST
                 # may have landed stays in_flight, for the next start's reconciliation.
@@ -281,6 +334,15 @@ class Worker:
 
     def _note_failure(self, reply: Reply, failures: int, limited: int) -> tuple[int, int, bool]:
         self.retries += 1
+        if reply.unreachable:
+            lasted = self.pacer.on_unreachable()
+            if lasted >= self.settings.outage_limit:
+                self.stopper.abort(
+                    "clerk_unreachable",
+                    f"Clerk has been unreachable for {say_duration(lasted)} ({reply.message}); "
+                    "check the network, the API URL and the proxy",
+                )
+            return failures, limited, False  # the pacer's probes are the wait
         if reply.rate_limited:
             self.pacer.on_rate_limited(reply.retry_after)
             limited += 1
@@ -292,8 +354,8 @@ class Worker:
         self, reply: Reply, failures: int, job: Job, record: Record
     ) -> None:
         record(Event(EventKind.RETRYING, job.row, code=reply.code, attempts=failures))
-        if reply.rate_limited:
-            return  # the pacer's global pause is the wait
+        if reply.rate_limited or reply.unreachable:
+            return  # the pacer's global pause (or its outage probes) is the wait
         delay = self._backoff(failures, self.rng)
         if reply.retry_after is not None:
             delay = max(delay, reply.retry_after)
@@ -330,13 +392,16 @@ class Worker:
                 break
             if found.action is ReplyAction.ABORT:
                 return self._abort(job, found, ours_maybe)
+            if found.unreachable or found.rate_limited:
+                self._note_failure(found, 0, 0)  # the pacer waits; the attempt does not count
+                if self.stopper.stopping:
+                    kind = EventKind.UNRESOLVED if ours_maybe else EventKind.RELEASED
+                    return Event(kind, job.row, attempts=attempts)
+                continue
             tries += 1
-            if found.rate_limited:
-                self.pacer.on_rate_limited(found.retry_after)
-            elif tries >= self.settings.max_attempts:
+            if tries >= self.settings.max_attempts:
                 return self._give_up(job, found, attempts + tries, ours_maybe=ours_maybe)
-            else:
-                await anyio.sleep(self._backoff(tries, self.rng))
+            await anyio.sleep(self._backoff(tries, self.rng))
         match = _match(job, found)
         if match is not None:
             kind = EventKind.CREATED if ours_maybe else EventKind.EXISTS
@@ -349,6 +414,14 @@ class Worker:
             message=conflict_message(reply.param, job.body),
             attempts=attempts,
         )
+
+
+@dataclass(slots=True)
+class _Tried:
+    """What a row's attempts so far say, for a release when the run stops mid-row."""
+
+    failures: int = 0
+    ours_maybe: bool = False
 
 
 def _match(job: Job, found: Sequence[Found]) -> Found | None:

@@ -1,15 +1,8 @@
-"""Scripted HTTP/1.1 servers on 127.0.0.1 for the Wire and tunnel tests, and a self-signed
-certificate for TLS ones.
+"""Local servers for the network tests: an HTTPS JSON server, a CONNECT proxy, and certificates.
 
-The server answers by what the path holds: ``/ok`` a JSON body, ``/gzip`` a chunked gzip body,
-``/deflate`` a deflate body, ``/early`` a 103 Early Hints before the answer, ``/brotli`` a body
-in an encoding Wire does not speak, ``/eof`` a body delimited by closing the connection,
-``/garbage`` bytes that are not HTTP, ``/twice`` a repeated header, ``/close`` a body with
-``Connection: close``, ``/hold`` waits for the test to release it, ``/stall`` never answers,
-``/lost`` reads the request and closes the socket, ``/drop`` answers and then closes the socket
-without saying so, ``/extra`` answers and then sends bytes nobody asked for, ``/glued`` sends them
-with the answer. It counts the connections it accepts and how many were open at once, and keeps
-every request it read.
+Everything listens on 127.0.0.1. The proxy sends every tunnel to 127.0.0.1 whatever host it is
+asked for, so a test can use a non-loopback name (``clerk.test``, which a proxy route needs)
+without any traffic leaving the machine.
 """
 
 from __future__ import annotations
@@ -17,10 +10,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import datetime
-import gzip
 import ipaddress
 import ssl
-import zlib
 from pathlib import Path
 
 from cryptography import x509
@@ -29,138 +20,74 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 COUNT_BODY = b'{"object":"total_count","total_count":7}'
+NAMES = ("127.0.0.1", "localhost", "clerk.test")
 
 
-class ScriptedServer:
-    """A tiny HTTP/1.1 server whose behaviour is chosen by the request path."""
+class JsonServer:
+    """An HTTP/1.1 server that answers every request with ``COUNT_BODY``; TLS when given."""
 
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.tls = tls
-        self.accepted = 0
-        self.open = 0
-        self.peak_open = 0
-        self.closed_by_client = 0
         self.requests: list[bytes] = []
-        self.release = asyncio.Event()
-        self.dropped = asyncio.Event()
         self.server: asyncio.Server | None = None
-        self.url = ""
+        self.port = 0
 
     async def start(self) -> None:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
-        port = self.server.sockets[0].getsockname()[1]
-        self.url = f"{'https' if self.tls else 'http'}://127.0.0.1:{port}"
+        self.port = self.server.sockets[0].getsockname()[1]
+
+    def url(self, host: str = "127.0.0.1") -> str:
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
 
     async def stop(self) -> None:
         assert self.server is not None
         self.server.close()
-        self.release.set()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.accepted += 1
-        self.open += 1
-        self.peak_open = max(self.peak_open, self.open)
         try:
             while True:
-                try:
-                    head = await reader.readuntil(b"\r\n\r\n")
-                except (asyncio.IncompleteReadError, ConnectionError):
-                    self.closed_by_client += 1
-                    return
+                head = await reader.readuntil(b"\r\n\r\n")
                 lines = head.decode().split("\r\n")
-                path = lines[0].split(" ")[1]
                 length = next(
                     (int(x.split(":")[1]) for x in lines if x.lower().startswith("content-length")),
                     0,
                 )
                 self.requests.append(head + await reader.readexactly(length))
-                if not await self._answer(path, reader, writer):
-                    return
+                writer.write(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(COUNT_BODY), COUNT_BODY)
+                )
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError):
+            return
         finally:
-            self.open -= 1
             writer.close()
 
-    async def _answer(
-        self, path: str, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> bool:
-        """Write the answer for ``path``; False when the connection is to be closed."""
-        if "/stall" in path:
-            await reader.read()  # until the client gives up and closes
-            return False
-        if "/lost" in path:
-            return False
-        if "/hold" in path:
-            await self.release.wait()
-        if "/early" in path:
-            writer.write(b"HTTP/1.1 103 Early Hints\r\nLink: </style.css>; rel=preload\r\n\r\n")
-            await writer.drain()
-        if "/garbage" in path:
-            writer.write(b"SMTP ready\r\n\r\n")
-            await writer.drain()
-            return False
-        if "/eof" in path:
-            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n" + COUNT_BODY)
-            await writer.drain()
-            return False
-        if "/gzip" in path:
-            packed = gzip.compress(COUNT_BODY)
-            half = len(packed) // 2
-            chunks = b"%x\r\n%s\r\n%x\r\n%s\r\n0\r\n\r\n" % (
-                half, packed[:half], len(packed) - half, packed[half:]
-            )  # fmt: skip
-            writer.write(
-                b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                b"Content-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
-            )
-            await writer.drain()
-            return True
-        body, extra = COUNT_BODY, b""
-        if "/deflate" in path:
-            body, extra = zlib.compress(COUNT_BODY), b"Content-Encoding: deflate\r\n"
-        elif "/brotli" in path:
-            extra = b"Content-Encoding: br\r\n"
-        elif "/twice" in path:
-            extra = b"X-Thing: a\r\nx-thing: b\r\n"
-        close = "/close" in path
-        writer.write(
-            b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\n%s%s\r\n%s%s"
-            % (len(body), extra, b"Connection: close\r\n" if close else b"", body,
-               b"HTTP/1.1 200 OK\r\nContent-Le" if "/glued" in path else b"")
-        )  # fmt: skip
-        await writer.drain()
-        if "/drop" in path:
-            self.dropped.set()
-            return False
-        if "/extra" in path:
-            await asyncio.sleep(0.01)
-            writer.write(b"HTTP/1.1 200 OK\r\n")
-            await writer.drain()
-        if "/glued" in path:
-            return True  # the extra bytes went out with the answer (see below)
-        return not close
 
-
-def write_certificate(folder: Path) -> tuple[Path, Path]:
-    """A self-signed certificate (and its key) for 127.0.0.1, as PEM files in ``folder``."""
+def write_certificate(folder: Path, names: tuple[str, ...] = NAMES) -> tuple[Path, Path]:
+    """A self-signed CA certificate for ``names`` (and its key), as PEM files in ``folder``."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])])
+    alt: list[x509.GeneralName] = []
+    for name in names:
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(name)))
+        except ValueError:
+            alt.append(x509.DNSName(name))
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(days=1))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False,
-        )
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
+    folder.mkdir(parents=True, exist_ok=True)
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
@@ -173,8 +100,15 @@ def write_certificate(folder: Path) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
+def server_context(certificate: tuple[Path, Path]) -> ssl.SSLContext:
+    """A server-side TLS context presenting ``certificate``."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    return context
+
+
 class ConnectProxy:
-    """An HTTP proxy on 127.0.0.1 that only tunnels (``CONNECT``) and relays bytes both ways.
+    """An HTTP proxy on 127.0.0.1 that only tunnels (``CONNECT``), always to 127.0.0.1.
 
     With ``credentials`` ("user:password") it answers 407 unless the request carries them as
     ``Proxy-Authorization: Basic``. It keeps each CONNECT head it read and every byte it relayed
@@ -217,8 +151,8 @@ class ConnectProxy:
                 await writer.drain()
                 writer.close()
                 return
-        host, port = lines[0].split(" ")[1].rsplit(":", 1)
-        up_reader, up_writer = await asyncio.open_connection(host, int(port))
+        _, port = lines[0].split(" ")[1].rsplit(":", 1)
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", int(port))
         writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
         await writer.drain()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import anyio
 import pytest
 from click.testing import CliRunner
 
@@ -59,32 +58,47 @@ def test_an_unusable_proxy_is_a_usage_error_before_any_work(
     assert not list(tmp_path.glob("*.clerk-migrate"))
 
 
-def test_the_proxy_reaches_the_wire(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A valid --proxy becomes the target's Proxy and every client it makes sends through it."""
+def test_the_proxy_reaches_the_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A valid --proxy becomes the target's network and every client it makes routes through it."""
     monkeypatch.setenv("CLERK_SECRET_KEY", KEY)
     with connect(
         Connection(api_url="https://api.clerk.com", proxy="http://ops:pw@proxy.corp:3128")
     ) as target:
-        assert target.proxy is not None
-        assert (target.proxy.host, target.proxy.port) == ("proxy.corp", 3128)
+        assert target.network.proxy == "http://ops:pw@proxy.corp:3128"
         assert "proxy" not in target.identity()  # the route, not the instance
-
-        async def wire_proxy() -> object:
-            async with target.client() as client:
-                assert client._wire is not None
-                return client._wire.proxy
-
-        assert anyio.run(wire_proxy) == target.proxy
+        assert target.route() == "proxy http://***@proxy.corp:3128 (--proxy)"
+        assert target.client().route.proxy == "http://ops:pw@proxy.corp:3128"
 
 
-def test_no_proxy_means_a_direct_route(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without --proxy (and HTTPS_PROXY set, which is not read) the target has no proxy."""
+def test_https_proxy_applies_without_the_option(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without --proxy, HTTPS_PROXY is the route (NO_PROXY can exempt the host); --proxy only
+    applies to an https API."""
     monkeypatch.setenv("CLERK_SECRET_KEY", KEY)
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
     with connect(Connection(api_url="https://api.clerk.com")) as target:
-        assert target.proxy is None
+        assert target.network.proxy is None
+        assert target.route() == "proxy http://127.0.0.1:3128 (HTTPS_PROXY)"
+    monkeypatch.setenv("NO_PROXY", "api.clerk.com")
+    with connect(Connection(api_url="https://api.clerk.com")) as target:
+        assert target.route() == "direct (NO_PROXY)"
     with (
         pytest.raises(ConfigError, match="https API URL"),
         connect(Connection(api_url="http://127.0.0.1:9", proxy="http://127.0.0.1:3128")),
     ):
         pass
+
+
+def test_an_unreadable_ca_bundle_is_a_usage_error_before_any_work(tmp_path: Path) -> None:
+    """--ca-bundle naming a file that holds no certificate: exit 2, no run directory made."""
+    users, mapping = _files(tmp_path)
+    junk = tmp_path / "corp.pem"
+    junk.write_text("not a certificate\n", encoding="utf-8")
+    result = CliRunner().invoke(
+        main,
+        ["run", str(users), "--mapping", str(mapping), "--ca-bundle", str(junk)],
+        env={"CLERK_SECRET_KEY": KEY, "CLERK_API_URL": ""},
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 2, result.output
+    assert "corp.pem: cannot load CA certificates" in result.output
+    assert not list(tmp_path.glob("*.clerk-migrate"))

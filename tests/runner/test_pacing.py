@@ -139,30 +139,3 @@ def test_a_429_that_arrives_while_a_request_waits_for_capacity_is_honoured() -> 
             tg.cancel_scope.cancel()
 
     anyio.run(main)
-
-
-def test_a_slot_is_taken_at_once_when_free_and_waited_for_when_not() -> None:
-    """``pacer.slot`` admits up to the concurrency at once; one more waits for a release."""
-
-    async def main() -> None:
-        pacer = Pacer(1000.0, fixed_concurrency=1)
-        ran: list[str] = []
-        order: list[str] = []
-
-        async def other() -> None:
-            ran.append("other")
-
-        async def second() -> None:
-            async with pacer.slot:
-                order.append("second")
-
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(other)
-            async with pacer.slot:
-                assert ran == []  # a free slot is taken without yielding
-                tg.start_soon(second)
-                await anyio.sleep(0.01)
-                order.append("first")  # `second` is still waiting for the only slot
-        assert order == ["first", "second"]
-
-    anyio.run(main)

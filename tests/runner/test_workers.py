@@ -13,7 +13,6 @@ from migrate.clerk.retry import ConfigStreak
 from migrate.runner.jobs import Event, EventKind, Job, ReplyAction
 from migrate.runner.pacing import Pacer
 from migrate.runner.workers import Stopper, Worker, WorkerSettings, conflict_message
-from migrate.runner.workqueue import WorkQueue
 
 
 def _job(ext: str | None = "u1", email: str | None = "a@example.com") -> Job:
@@ -172,12 +171,13 @@ def test_a_stopped_run_hands_queued_jobs_back_unsent(kind: str) -> None:
         else:
             stopper.abort("clerk_key_invalid", "bad key")
         worker = Worker(api, Pacer(1000.0), stopper, WorkerSettings())
-        jobs = WorkQueue[Job](10)
-        await jobs.put(_job("a"))
-        await jobs.put(_job("b"))
-        jobs.close()
+        send, jobs = anyio.create_memory_object_stream[Job](10)
+        async with send:
+            await send.send(_job("a"))
+            await send.send(_job("b"))
         events: list[Event] = []
-        await worker.run(jobs, events.append)
+        with jobs:
+            await worker.run(jobs, events.append)
         return events
 
     events = anyio.run(main)
@@ -196,12 +196,13 @@ def test_a_streak_of_config_suspect_failures_aborts() -> None:
         }
         api = FakeApi(script)
         worker = Worker(api, Pacer(1000.0), stopper, WorkerSettings(), streak=ConfigStreak(3))
-        jobs = WorkQueue[Job](10)
-        for i in range(5):
-            await jobs.put(_job(f"u{i}", f"u{i}@example.com"))
-        jobs.close()
+        send, jobs = anyio.create_memory_object_stream[Job](10)
+        async with send:
+            for i in range(5):
+                await send.send(_job(f"u{i}", f"u{i}@example.com"))
         events: list[Event] = []
-        await worker.run(jobs, events.append)
+        with jobs:
+            await worker.run(jobs, events.append)
         kinds = [e.kind for e in events]
         assert kinds.count(EventKind.FAILED) == 3
         return stopper
