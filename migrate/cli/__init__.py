@@ -21,6 +21,7 @@ __all__ = ["COMMANDS", "main"]
 # command name -> module under migrate.cli holding ``command``
 COMMANDS: Final[dict[str, str]] = {
     "validate": "validate",
+    "check": "check",
     "run": "run",
     "retry": "retry",
     "report": "report",

@@ -3,13 +3,54 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
 
 import click
+from click.core import ParameterSource
 
 from migrate.cli._common import handle_errors
+from migrate.errors import ConfigError
 
-__all__ = ["command"]
+if TYPE_CHECKING:
+    from migrate.sandbox import SandboxConfig
+
+__all__ = ["command", "load_settings"]
+
+# The options a settings file replaces (the instance type and the lists are not in the file's
+# user settings: --instance comes from it when it says, --allow/--block add entries).
+_SETTING_OPTIONS: Final = (
+    "required",
+    "no_phone",
+    "no_username",
+    "no_email",
+    "no_web3",
+    "no_password",
+    "no_totp",
+    "no_backup_codes",
+    "block_subaddresses",
+    "social",
+)
+
+
+def load_settings(path: Path, base: SandboxConfig) -> SandboxConfig:
+    """``base`` with the user settings of a file saved by ``check --save-settings``.
+
+    Raises ``ConfigError`` naming the file when it cannot be read or is not an environment.
+    """
+    from migrate.sandbox.environment import config_from_environment  # noqa: PLC0415
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read --settings {path}: {exc.strerror or exc}") from None
+    except ValueError:
+        raise ConfigError(f"--settings {path}: not JSON") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"--settings {path}: not a Clerk environment (a JSON object)")
+    return config_from_environment(data, base, where=f"--settings {path}")
+
 
 _REQUIRABLE = (
     "email_address",
@@ -91,6 +132,43 @@ def _describe(handle: Any) -> str:
 )
 @click.option("--no-phone", is_flag=True, help="Phone numbers disabled (phone_number is refused).")
 @click.option("--no-username", is_flag=True, help="Usernames disabled.")
+@click.option("--no-email", is_flag=True, help="Email addresses disabled (email_address refused).")
+@click.option("--no-web3", is_flag=True, help="Web3 wallets disabled (web3_wallet refused).")
+@click.option("--no-password", is_flag=True, help="Password sign-in off (digests still stored).")
+@click.option("--no-totp", is_flag=True, help="Authenticator apps off (totp_secret refused).")
+@click.option("--no-backup-codes", is_flag=True, help="Backup codes off (backup_codes refused).")
+@click.option(
+    "--block-subaddresses",
+    is_flag=True,
+    help="Block email subaddresses (+, = or # in the local part: 403 not_allowed_access).",
+)
+@click.option(
+    "--allow",
+    "allowlist",
+    multiple=True,
+    metavar="ID",
+    help="Allowlist entry: an email, a phone or @domain (repeatable; turns the allowlist on).",
+)
+@click.option(
+    "--block",
+    "blocklist",
+    multiple=True,
+    metavar="ID",
+    help="Blocklist entry: an email, a phone or @domain (repeatable).",
+)
+@click.option(
+    "--social",
+    multiple=True,
+    metavar="STRATEGY",
+    help="An enabled social connection, e.g. oauth_google (repeatable; shown in the settings).",
+)
+@click.option(
+    "--settings",
+    "settings_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Mirror an instance: its settings as saved by 'check --save-settings' (replaces the "
+    "settings options above; --allow/--block add the list entries the file cannot hold).",
+)
 @click.option(
     "--error-rate",
     type=click.FloatRange(0, 1),
@@ -147,6 +225,16 @@ def command(
     required: tuple[str, ...],
     no_phone: bool,
     no_username: bool,
+    no_email: bool,
+    no_web3: bool,
+    no_password: bool,
+    no_totp: bool,
+    no_backup_codes: bool,
+    block_subaddresses: bool,
+    allowlist: tuple[str, ...],
+    blocklist: tuple[str, ...],
+    social: tuple[str, ...],
+    settings_file: Path | None,
     error_rate: float,
     latency_ms: float,
     latency_sigma: float,
@@ -157,7 +245,9 @@ def command(
 ) -> None:
     """Serve a local Clerk-compatible Backend API on 127.0.0.1 until Ctrl-C.
 
-    Prints the URL and a ready-to-use secret key as export lines. Users live in memory only.
+    Prints the URL, a ready-to-use secret key and the publishable key (whose Frontend API,
+    /v1/environment, serves the instance's settings to 'check') as export lines. Users live in
+    memory only.
     """
     with handle_errors():
         from migrate.sandbox import FaultConfig, SandboxConfig, serve_forever  # noqa: PLC0415
@@ -171,6 +261,15 @@ def command(
             required=frozenset(required),
             phone_enabled=not no_phone,
             username_enabled=not no_username,
+            email_enabled=not no_email,
+            web3_enabled=not no_web3,
+            password_enabled=not no_password,
+            totp_enabled=not no_totp,
+            backup_codes_enabled=not no_backup_codes,
+            block_email_subaddresses=block_subaddresses,
+            allowlist=frozenset(allowlist),
+            blocklist=frozenset(blocklist),
+            social=frozenset(social),
             faults=FaultConfig(
                 error_rate=error_rate,
                 latency_mean_ms=latency_ms,
@@ -182,10 +281,24 @@ def command(
             ),
         )
 
+        if settings_file is not None:
+            ctx = click.get_current_context()
+            mixed = [
+                f"--{name.replace('_', '-')}"
+                for name in _SETTING_OPTIONS
+                if ctx.get_parameter_source(name) is ParameterSource.COMMANDLINE
+            ]
+            if mixed:
+                raise ConfigError(
+                    f"--settings replaces {', '.join(mixed)}: drop them, or edit the file"
+                )
+            config = load_settings(settings_file, config)
+
         def ready(handle: Any) -> None:
             click.echo(f"# Clerk sandbox ({instance} instance) on {handle.url}")
             click.echo(f"export CLERK_API_URL={handle.url}")
             click.echo(f"export CLERK_SECRET_KEY={handle.secret_key}")
+            click.echo(f"export CLERK_PUBLISHABLE_KEY={handle.publishable_key}")
             click.echo(f"# {_describe(handle)}. Ctrl-C to stop.")
 
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the sandbox stops

@@ -92,11 +92,12 @@ def test_cli_prints_url_and_key_and_stops_on_ctrl_c() -> None:
     )
     try:
         assert proc.stdout is not None
-        lines = [proc.stdout.readline() for _ in range(4)]
-        exports = dict(line.removeprefix("export ").strip().split("=", 1) for line in lines[1:3])
+        lines = [proc.stdout.readline() for _ in range(5)]
+        exports = dict(line.removeprefix("export ").strip().split("=", 1) for line in lines[1:4])
         url, key = exports["CLERK_API_URL"], exports["CLERK_SECRET_KEY"]
         assert key == SandboxConfig(seed=3).with_key().secret_key
-        assert "rate limit: 7 requests / 10 s; user cap: 100" in lines[3]
+        assert exports["CLERK_PUBLISHABLE_KEY"].startswith("pk_test_")
+        assert "rate limit: 7 requests / 10 s; user cap: 100" in lines[4]
         response = httpx.post(f"{url}/v1/users", json={"external_id": "x"}, headers=headers(key))
         assert response.status_code == 200
     finally:
