@@ -6,6 +6,7 @@ row offline, then create the users at Clerk's rate limit with a crash-safe check
 The supported API is what ``__all__`` lists (see docs/library.md)::
 
     validate(input, mapping, ...)            -> ValidateResult  (offline)
+    check(input, mapping, connection=...)    -> CheckReport     (nothing written)
     run(input, mapping, connection=...)      -> RunResult
     retry(run_dir, connection=...)           -> RunResult
     verify(run_dir, connection=...)          -> VerifyResult
@@ -35,6 +36,7 @@ from migrate.secrets import Secret
 
 if TYPE_CHECKING:
     from migrate.api.aftercare import report, rollback, verify
+    from migrate.api.checking import check
     from migrate.api.connection import Connection
     from migrate.api.passes import retry, run
     from migrate.api.results import (
@@ -49,12 +51,15 @@ if TYPE_CHECKING:
         VerifyResult,
     )
     from migrate.api.validating import validate
+    from migrate.instance.check import CheckReport
 
 __version__ = "0.1.0"
 
 # public name -> the module under migrate.api that defines it
 _LAZY = {
     "validate": "validating",
+    "check": "checking",
+    "CheckReport": "checking",
     "run": "passes",
     "retry": "passes",
     "verify": "aftercare",
@@ -73,6 +78,7 @@ _LAZY = {
 }
 
 __all__ = [
+    "CheckReport",
     "ClerkError",
     "ConfigError",
     "Confirmation",
@@ -94,6 +100,7 @@ __all__ = [
     "ValidateResult",
     "VerifyResult",
     "__version__",
+    "check",
     "report",
     "retry",
     "rollback",

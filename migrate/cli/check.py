@@ -1,6 +1,6 @@
 """``clerk-migrate check``: what the target instance will do with INPUT, before the first create.
 
-A thin shell over ``migrate.instance.check``: options in, one report out (text or ``--json``),
+A thin shell over ``migrate.check``: options in, one report out (text or ``--json``),
 exit 0 when clean, 3 on findings or invalid rows, 1 when the check cannot be done, 2 on wrong
 options.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from migrate.cli._common import EXIT_FAILED_ROWS, EXIT_INTERRUPTED, EXIT_OK, fail, handle_errors
+from migrate.cli._common import EXIT_INTERRUPTED, fail, handle_errors
 from migrate.cli._options import join_option, parse_joins, source_options, source_options_from
 from migrate.errors import ConfigError
 
@@ -136,13 +136,8 @@ def _check(
     joins: tuple[str, ...],
     source: dict[str, Any],
 ) -> int:
-    from migrate.clerk.client import DEFAULT_BASE_URL  # noqa: PLC0415 - keep --help fast
-    from migrate.cli._options import KEY_ENV, read_secret_key  # noqa: PLC0415
-    from migrate.instance.check import check  # noqa: PLC0415
-    from migrate.instance.settings import frontend_api_url as resolve_url  # noqa: PLC0415
-    from migrate.mapping import load_mapping  # noqa: PLC0415
-    from migrate.prepare import PrepareOptions  # noqa: PLC0415
-    from migrate.runner.session import Target  # noqa: PLC0415
+    import migrate  # noqa: PLC0415 - the library loads polars: not for --help
+    from migrate.api.connection import KEY_ENV, Connection  # noqa: PLC0415
 
     if settings_file is not None and (publishable_key or frontend_api_url):
         if _given("publishable_key") or _given("frontend_api_url"):
@@ -150,36 +145,22 @@ def _check(
                 "--settings replaces the Frontend API: drop --publishable-key / --frontend-api-url"
             )
         publishable_key = frontend_api_url = None
-    resolve_url(publishable_key, frontend_api_url)  # a bad key or URL is a usage error, first
-    if (
-        save_settings is not None
-        and settings_file is None
-        and not (publishable_key or frontend_api_url)
-    ):
+    if save_settings is not None and not (settings_file or publishable_key or frontend_api_url):
         raise ConfigError("--save-settings needs the instance's publishable key")
-    environment = _read_settings(settings_file) if settings_file is not None else None
-    target = None
+    settings = _read_settings(settings_file) if settings_file is not None else None
+    connection = None
     if secret_key_file is not None or os.environ.get(KEY_ENV, "").strip():
-        target = Target(api_url or DEFAULT_BASE_URL, read_secret_key(secret_key_file))
-    env = dict(os.environ)
-    spec = load_mapping(mapping, env)
-    given = parse_joins(joins)
-    if isinstance(given, list):
-        if len(given) > len(spec.joins):
-            raise ConfigError(
-                f"--join was given {len(given)} file(s) but the mapping has "
-                f"{len(spec.joins)} join(s)"
-            )
-        given = {j.name: path for j, path in zip(spec.joins, given, strict=False)}
-    report = check(
+        connection = Connection(api_url=api_url, secret_key_file=secret_key_file)
+    report = migrate.check(
         input_path,
-        spec,
-        options=PrepareOptions(source=source, env=env, joins=given),
+        mapping,
+        connection=connection,
         publishable_key=publishable_key,
-        frontend_api_url_=frontend_api_url,
-        target=target,
+        frontend_api_url=frontend_api_url,
+        settings=settings,
+        source=source,
+        joins=parse_joins(joins),
         rate=rate,
-        environment=environment,
     )
     if save_settings is not None and report.settings is not None:
         _write_settings(save_settings, dict(report.settings.document))
@@ -189,7 +170,7 @@ def _check(
         click.echo(render_report(report))
         if save_settings is not None:
             click.echo(f"\nSettings saved to {save_settings}")
-    return EXIT_OK if report.clean else EXIT_FAILED_ROWS
+    return report.exit_code
 
 
 def _given(parameter: str) -> bool:

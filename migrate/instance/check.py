@@ -10,13 +10,13 @@ It reads, maps and validates the input (like ``validate``), then, when it can:
   development instance's headroom under its user cap.
 
 What it could not do (no publishable key, no secret key) is listed in ``CheckReport.skipped``.
+The public entry point is ``migrate.check`` (``migrate/api/checking.py``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 import anyio
@@ -34,12 +34,11 @@ from migrate.instance.findings import (
     summarize_rows,
 )
 from migrate.instance.settings import InstanceSettings, frontend_api_url, is_development_key
-from migrate.mapping.spec import MappingSpec
-from migrate.prepare import Prepared, PrepareOptions, prepare
+from migrate.prepare import Prepared
 from migrate.runner.pacing import Pacer, default_rate
 from migrate.runner.session import DEVELOPMENT_USER_CAP, Target
 
-__all__ = ["CheckReport", "check", "check_input", "check_prepared"]
+__all__ = ["CheckReport", "check_input", "check_prepared"]
 
 _EXAMPLES: Final = 5
 _LINES_SCHEMA: Final = {
@@ -81,6 +80,11 @@ class CheckReport:
     def existing_rows(self) -> set[int]:
         """Input rows already in the instance (the run records them ``exists``)."""
         return set(self.lines.filter(pl.col("reason") == "already_migrated")["row"].to_list())
+
+    @property
+    def exit_code(self) -> int:
+        """0 clean, 3 findings or invalid rows (the command line's exit status)."""
+        return 0 if self.clean else 3
 
     @property
     def clean(self) -> bool:
@@ -277,26 +281,3 @@ def check_input(
             )
 
     return anyio.run(go)
-
-
-def check(
-    input: str | Path,
-    mapping: str | Path | MappingSpec,
-    *,
-    options: PrepareOptions | None = None,
-    **kwargs: Any,
-) -> CheckReport:
-    """Check ``input`` (mapped by ``mapping``) against a Clerk instance before a run.
-
-    Settings come from ``environment`` (a saved environment document) or the Frontend API
-    named by ``publishable_key`` / ``frontend_api_url_``; existing users from ``target``
-    (base URL + secret key), paced at ``rate`` (default: 90 % of the instance's limit); see
-    ``check_input``. Raises ``ConfigError`` (bad key or URL), ``MappingError``,
-    ``SourceError``, ``ClerkError``.
-    """
-    frontend_api_url(kwargs.get("publishable_key"), kwargs.get("frontend_api_url_"))
-    prepared = prepare(input, mapping, options)
-    try:
-        return check_input(prepared, **kwargs)
-    finally:
-        prepared.close()

@@ -13,9 +13,9 @@ import pytest
 from check_helpers import DIGEST, TOTP, row, write
 from click.testing import CliRunner, Result
 
+import migrate
+from migrate import CheckReport, Connection
 from migrate.cli import main
-from migrate.instance.check import CheckReport, check
-from migrate.runner.session import Target
 from migrate.sandbox import SandboxConfig, SandboxHandle
 from migrate.sandbox.environment import config_from_environment, render_environment
 from migrate.secrets import Secret
@@ -24,12 +24,12 @@ from migrate.state import RowState, StateStore
 
 def run_check(handle: SandboxHandle, path: Path, *, lookups: bool = True) -> CheckReport:
     """``check`` with the sandbox's publishable key (and its secret key for lookups)."""
-    target = Target(handle.url, Secret(handle.secret_key)) if lookups else None
-    return check(
+    connection = Connection(api_url=handle.url, secret_key=Secret(handle.secret_key))
+    return migrate.check(
         path,
         path.parent / "map.toml",
         publishable_key=handle.publishable_key,
-        target=target,
+        connection=connection if lookups else None,
         rate=5000,
     )
 
@@ -171,8 +171,8 @@ def test_existing_user_lookups_cost_one_request_per_100_values(
     n = 2_450
     rows = [row(i, username=f"name_{i}" if i % 2 else "") for i in range(1, n + 1)]
     path = write(tmp_path, rows)
-    target = Target(handle.url, Secret(handle.secret_key))
-    report = check(path, tmp_path / "map.toml", target=target, rate=60)
+    connection = Connection(api_url=handle.url, secret_key=Secret(handle.secret_key))
+    report = migrate.check(path, tmp_path / "map.toml", connection=connection, rate=60)
     assert report.existing is not None
     values = report.existing.values
     assert values == {
@@ -194,7 +194,7 @@ def test_existing_user_lookups_cost_one_request_per_100_values(
 def test_without_keys_check_says_what_it_skipped(tmp_path: Path) -> None:
     """No publishable key and no secret key: only validation runs, and both skips are named."""
     path = write(tmp_path, [row(1)])
-    report = check(path, tmp_path / "map.toml")
+    report = migrate.check(path, tmp_path / "map.toml")
     assert len(report.skipped) == 2
     assert "no publishable key" in report.skipped[0]
     assert "no secret key" in report.skipped[1]
