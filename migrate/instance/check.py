@@ -206,8 +206,10 @@ def _existing_findings(existing: ExistingUsers, valid: int, development: bool) -
         if new > room:
             found.append(
                 Finding(
+                    # a warning, as before a run (runner.session.development_room): Clerk can
+                    # raise an instance's cap, and the run stops cleanly when it is met
                     "development_user_cap",
-                    "block",
+                    "warn",
                     f"this development instance holds {existing.total_users:,} users and takes "
                     f"at most {DEVELOPMENT_USER_CAP}: room for {room:,} of the {new:,} new "
                     "ones; migrate into a production instance (or rehearse with --sandbox)",
@@ -261,7 +263,10 @@ def check_input(
         elif url is not None:
             dev = is_development_key(publishable_key)
             settings = await fetch_settings(
-                url, development=dev is not False, transport=fapi_transport
+                url,
+                development=dev is not False,
+                transport=fapi_transport,
+                network=target.network if target is not None else None,
             )
         common: dict[str, Any] = {
             "settings": settings,

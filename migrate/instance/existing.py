@@ -81,7 +81,7 @@ async def _list(client: ClerkClient, pacer: Pacer, name: str, values: list[str])
     """One paced ``GET /users`` for ``values`` of filter ``name``, retried on 429 / 5xx."""
     failures = 0
     while True:
-        async with pacer.slot:
+        async with pacer.gate:
             await pacer.acquire()
             outcome = await client.list_users(**{name: values}, limit=MAX_LIST_LIMIT)  # type: ignore[arg-type]
         if isinstance(outcome, Users):
@@ -119,7 +119,7 @@ async def lookup_existing(
             users.update((u.id, u) for u in found)
     total = None
     if count:
-        async with pacer.slot:
+        async with pacer.gate:
             await pacer.acquire()
             counted = await client.count_users()
         requests += 1

@@ -3,15 +3,18 @@
 The publishable key is not a secret and no secret key is sent. A development instance first
 gets a dev browser (``POST /v1/dev_browser``, whose ``id`` — ``token`` in older clerk-js — goes
 along as ``__clerk_db_jwt``), as Clerk's CLI and clerk-js do; a production one is read directly.
-httpx failures and bad answers become one ``ClerkError`` line naming the host.
+The route and TLS trust are the run's (``clerk.network.Network``: proxy, CA bundle), as for
+the Backend API. httpx failures and bad answers become one ``ClerkError`` line naming the host.
 """
 
 from __future__ import annotations
 
+import ssl
 from typing import Any, Final
 
 import httpx
 
+from migrate.clerk.network import Network
 from migrate.errors import ClerkError
 from migrate.instance.settings import InstanceSettings
 
@@ -26,13 +29,24 @@ async def fetch_environment(
     *,
     development: bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
+    network: Network | None = None,
 ) -> dict[str, Any]:
     """The environment document of the instance whose Frontend API is ``base_url``.
 
     Raises ``ClerkError`` when the host cannot be reached or does not answer with one.
     """
+    network = network or Network()
+    verify: ssl.SSLContext | bool = True
+    if transport is None and base_url.startswith("https://"):
+        verify = network.tls_context()
     async with httpx.AsyncClient(
-        base_url=base_url, transport=transport, timeout=_TIMEOUT, follow_redirects=False
+        base_url=base_url,
+        transport=transport,
+        timeout=_TIMEOUT,
+        follow_redirects=False,
+        proxy=network.route(base_url).proxy if transport is None else None,
+        verify=verify,
+        trust_env=False,  # the route is Network's, as for the Backend API
     ) as client:
         try:
             params = {"_clerk_js_version": CLERK_JS_VERSION}
@@ -76,7 +90,10 @@ async def fetch_settings(
     *,
     development: bool = True,
     transport: httpx.AsyncBaseTransport | None = None,
+    network: Network | None = None,
 ) -> InstanceSettings:
     """``fetch_environment`` read into ``InstanceSettings``."""
-    data = await fetch_environment(base_url, development=development, transport=transport)
+    data = await fetch_environment(
+        base_url, development=development, transport=transport, network=network
+    )
     return InstanceSettings.from_environment(data, where=f"{base_url}/v1/environment")

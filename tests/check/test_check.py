@@ -188,7 +188,7 @@ def test_existing_user_lookups_cost_one_request_per_100_values(
     assert report.existing.requests == expected == counters["requests"] == 64
     assert counters["rate_limited"] == 0
     assert report.refused_rows() == set()
-    assert codes(report)["development_user_cap"] == "block"
+    assert codes(report)["development_user_cap"] == "warn"
 
 
 def test_without_keys_check_says_what_it_skipped(tmp_path: Path) -> None:
