@@ -11,6 +11,7 @@ up to a few dozen rows as ``{column: value}`` (strings for CSV; any JSON value f
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,13 +46,18 @@ class Head:
     has_header: bool = True
     container: str | None = None  # JSON: the key of the object holding the list ("users")
     top_keys: tuple[str, ...] = ()  # JSON: the keys of the enclosing object
+    delimiter: str = ","  # CSV: the separator the header splits on
+    default_delimiter: str = ","  # CSV: what the reader assumes for this file (tab for .tsv)
+    encoding: str = "utf-8"  # CSV: the codec that reads the sample ("cp1252" when not UTF-8)
+    null_values: tuple[str, ...] = ()  # cells that stand for a missing value (NULL, \N)
+    native: frozenset[str] = frozenset()  # NDJSON/JSON/Parquet: columns of lists or objects
 
     def values(self, column: str) -> list[str]:
-        """The non-empty sample values of a column, as text."""
+        """The non-empty sample values of a column, as text (null markers left out)."""
         out = []
         for row in self.rows:
             value = row.get(column)
-            if value is None or value == "":
+            if value is None or value == "" or value in self.null_values:
                 continue
             out.append(value if isinstance(value, str) else str(value))
         return out
@@ -100,6 +106,25 @@ def _firebase_csv(head: Head) -> bool:
 
 def _keycloak_realm(head: Head) -> bool:
     return "realm" in head.top_keys
+
+
+_DEVISE_COLUMNS: Final = frozenset(
+    {"reset_password_token", "remember_created_at", "sign_in_count", "confirmation_token"}
+)
+
+
+def _devise(head: Head) -> bool:
+    # any Devise module's column: the table of an app without :trackable or :confirmable too
+    return bool(_DEVISE_COLUMNS & set(head.columns))
+
+
+def _laravel(head: Head) -> bool:
+    # Laravel's own columns, or a users table whose passwords are PHP password_hash() ($2y$)
+    if {"remember_token", "email_verified_at"} & set(head.columns):
+        return True
+    passwords = head.values("password")
+    php = all(p.startswith(("$2y$", "$argon2")) for p in passwords)
+    return php and any(p.startswith("$2y$") for p in passwords)
 
 
 SIGNATURES: Final[tuple[Signature, ...]] = (
@@ -151,7 +176,7 @@ SIGNATURES: Final[tuple[Signature, ...]] = (
         "supabase",
         "Supabase auth.users export",
         ("csv", "parquet"),
-        frozenset({"instance_id", "aud", "encrypted_password", "raw_user_meta_data"}),
+        frozenset({"id", "raw_user_meta_data"}),
     ),
     Signature(
         "cognito",
@@ -193,21 +218,22 @@ SIGNATURES: Final[tuple[Signature, ...]] = (
         "devise",
         "Devise users table",
         ("csv", "parquet"),
-        frozenset({"email", "encrypted_password", "sign_in_count"}),
-        None,
+        frozenset({"id", "email", "encrypted_password"}),
+        _devise,
         "Set DEVISE_PEPPER to config.pepper (the preset builds bcrypt_peppered digests).",
     ),
     Signature(
         "laravel",
         "Laravel users table",
         ("csv", "parquet"),
-        frozenset({"name", "email", "password", "remember_token"}),
+        frozenset({"id", "email", "password"}),
+        _laravel,
     ),
     Signature(
         "aspnet-identity",
-        "ASP.NET Core Identity AspNetUsers table",
+        "ASP.NET Identity AspNetUsers table",
         ("csv", "parquet"),
-        frozenset({"NormalizedUserName", "PasswordHash", "SecurityStamp"}),
+        frozenset({"Id", "PasswordHash", "SecurityStamp"}),  # Core and 2.x (MVC 5) schemas
     ),
     Signature(
         "clerk",
@@ -273,6 +299,9 @@ _SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
         "email_confirmed_at",
         "email_verified_at",
         "is_email_verified",
+        "email_is_verified",
+        "email_address_verified",
+        "is_email_confirmed",
     ),
     "phone_number_identification_status": (
         "phone_verified",
@@ -303,7 +332,6 @@ _SYNONYMS: Final[dict[str, tuple[str, ...]]] = {
         "nickname",
     ),
     "password_digest": (
-        "password",
         "password_hash",
         "passwordhash",
         "encrypted_password",
@@ -339,6 +367,31 @@ _STATUS_PARENT: Final = {
 }
 _FULL_NAME: Final = ("name", "full_name", "fullname", "display_name", "displayname")
 _METADATA_HINTS: Final = ("metadata", "meta_data", "attributes", "claims", "profile", "settings")
+_METADATA_FIELDS: Final = ("public_metadata", "private_metadata", "unsafe_metadata")
+_LIST_FIELDS: Final = ("email_address", "phone_number", "web3_wallet", "backup_codes")
+# Clerk's own CreateUser names (and their plurals): a column so named maps one to one.
+_CLERK_NAMES: Final[dict[str, tuple[str, ...]]] = {
+    "external_id": ("external_id",),
+    "email_address": ("email_address", "email_addresses", "emails"),
+    "phone_number": ("phone_number", "phone_numbers", "phones"),
+    "web3_wallet": ("web3_wallet", "web3_wallets"),
+    "email_address_identification_status": ("email_address_identification_status",),
+    "phone_number_identification_status": ("phone_number_identification_status",),
+    "first_name": ("first_name",),
+    "last_name": ("last_name",),
+    "username": ("username",),
+    "password": ("password",),
+    "password_digest": ("password_digest",),
+    "password_hasher": ("password_hasher",),
+    "totp_secret": ("totp_secret",),
+    "backup_codes": ("backup_codes",),
+    "created_at": ("created_at",),
+    "legal_accepted_at": ("legal_accepted_at",),
+    "locale": ("locale",),
+    **{name: (name,) for name in _METADATA_FIELDS},
+}
+# flags that say "verified" without saying what: the e-mail's, else the phone's status
+_GENERIC_VERIFIED: Final = ("is_verified", "verified", "confirmed", "is_confirmed", "verified_at")
 
 
 def _normal(name: str) -> str:
@@ -353,6 +406,8 @@ class FieldGuess:
     column: str
     reason: str
     transforms: tuple[str, ...] = ()
+    json: bool = False  # the cells hold JSON text: read with parse = "json"
+    words: bool = False  # a status column of status words (verified/reserved), not a flag
 
 
 @dataclass(frozen=True)
@@ -373,6 +428,7 @@ class Draft:
     hasher: HasherGuess | None
     metadata: tuple[str, ...]
     unused: tuple[str, ...] = field(default=())
+    json_columns: frozenset[str] = frozenset()  # metadata columns holding JSON text
 
 
 def _by_name(columns: Sequence[str]) -> dict[str, str]:
@@ -452,13 +508,108 @@ def guess_hasher(digests: Sequence[str]) -> HasherGuess:
     )  # fmt: skip
 
 
+def _looks_json(head: Head, column: str) -> bool:
+    """Every sample value of a text column is a JSON object or array (not a native one)."""
+    values = head.values(column)
+    if column in head.native or not values:
+        return False
+    for value in values:
+        if not value.lstrip().startswith(("{", "[")):
+            return False
+        try:
+            json.loads(value)
+        except ValueError:
+            return False
+    return True
+
+
+def _phone_reason(head: Head, column: str) -> str:
+    """Whether the sample numbers carry their country code (e164 has no region to add one)."""
+    numbers: list[str] = []
+    for value in head.values(column):
+        try:  # a list column (or JSON text of one): each number counts
+            items = json.loads(value) if value.startswith("[") else None
+        except ValueError:
+            items = None
+        numbers += [str(i) for i in items] if isinstance(items, list) else [value]
+    bare = [n for n in numbers if n and not n.strip().startswith(("+", "00"))]
+    if not numbers:
+        return 'CHECK: no sample number; set region = "US" (their country) if they lack +code'
+    if bare:
+        return (
+            f"CHECK: {len(bare)} of {len(numbers)} sample numbers have no country code and e164 "
+            'has no region: add region = "US" (their country), else they are reported invalid'
+        )
+    return "every sample number has its country code (+...)"
+
+
+def _by_clerk_name(head: Head) -> dict[str, str]:
+    """Columns named exactly as Clerk names a field (``password_digest``, ``emails``)."""
+    found: dict[str, str] = {}
+    normals = {c: _normal(c) for c in head.columns}
+    for clerk_field, names in _CLERK_NAMES.items():
+        match = next((c for n in names for c, cn in normals.items() if cn == n), None)
+        if match is not None and match not in found.values():
+            found[clerk_field] = match
+    password = found.get("password")
+    if password is not None and "password_digest" not in found:
+        values = head.values(password)
+        if values and all(infer_hasher(v).hasher for v in values):
+            del found["password"]  # digests, not plaintexts: see _clerk_guess
+            found["password_digest"] = password
+    return found
+
+
+def _clerk_guess(head: Head, clerk_field: str, column: str) -> FieldGuess:
+    reason = f"column {column!r} is Clerk's own field name"
+    if clerk_field == "password":
+        reason += ": a plaintext password (Clerk hashes it)"
+    elif clerk_field == "password_digest" and _normal(column) == "password":
+        reason = f"CHECK: column {column!r} holds digests (their shape says so), not plaintexts"
+    if clerk_field in (*_METADATA_FIELDS, *_LIST_FIELDS) and _looks_json(head, column):
+        return FieldGuess(clerk_field, column, reason + "; JSON text", json=True)
+    transforms: tuple[str, ...] = ()
+    if clerk_field == "email_address":
+        transforms = ("strip", "lower")
+    elif clerk_field == "phone_number":
+        transforms = ("e164",)
+        reason += "; " + _phone_reason(head, column)
+    elif clerk_field in ("created_at", "legal_accepted_at"):
+        transforms = ("timestamp",)
+    words = clerk_field in _STATUS_PARENT
+    return FieldGuess(clerk_field, column, reason, transforms, words=words)
+
+
+def _generic_status(head: Head, fields: set[str], used: set[str]) -> FieldGuess | None:
+    """An ``is_verified``-like flag: the status of the e-mails (else the phones) it sits beside."""
+    column = next(
+        (c for c in head.columns if _normal(c) in _GENERIC_VERIFIED and c not in used), None
+    )
+    parent = "email_address" if "email_address" in fields else "phone_number"
+    kind = "e-mail" if parent == "email_address" else "phone"
+    status = f"{parent}_identification_status"
+    if column is None or parent not in fields or status in fields:
+        return None
+    return FieldGuess(
+        status, column,
+        f"CHECK: {column!r} reads as whether the {kind} is verified; "
+        "a false or empty flag makes it reserved (unverified)",
+    )  # fmt: skip
+
+
 def guess_fields(head: Head) -> Draft:
-    """Match columns to Clerk fields by name, then by value shape; every guess says why."""
-    named = _by_name(head.columns)
-    shaped = _by_values(head, set(named.values()))
-    guesses: list[FieldGuess] = []
-    if "external_id" not in named:
-        id_column = _id_column(head, set(named.values()) | set(shaped.values()))
+    """Match columns to Clerk fields by Clerk's names, other names, then value shape; say why."""
+    clerk = _by_clerk_name(head)
+    guesses = [_clerk_guess(head, f, c) for f, c in clerk.items()]
+    taken = set(clerk.values())
+    named = {
+        f: c
+        for f, c in _by_name([c for c in head.columns if c not in taken]).items()
+        if f not in clerk
+    }
+    shaped = _by_values(head, taken | set(named.values()))
+    if "external_id" not in clerk and "external_id" not in named:
+        id_column = _id_column(head, taken | set(named.values()) | set(shaped.values()))
         if id_column is not None:
             guesses.append(
                 FieldGuess("external_id", id_column,
@@ -466,25 +617,30 @@ def guess_fields(head: Head) -> Draft:
             )  # fmt: skip
     for clerk_field, column in named.items():
         transforms: tuple[str, ...] = ()
+        reason = f"column name {column!r}"
         if clerk_field == "email_address":
             transforms = ("strip", "lower")
         elif clerk_field == "phone_number":
             transforms = ("e164",)
+            reason += "; " + _phone_reason(head, column)
         elif clerk_field == "created_at":
             transforms = ("timestamp",)
-        reason = f"column name {column!r}"
         if clerk_field in _STATUS_PARENT:
             reason += "; a false or empty flag makes the address reserved (unverified)"
         guesses.append(FieldGuess(clerk_field, column, reason, transforms))
     for clerk_field, column in shaped.items():
-        if clerk_field in named:
+        if clerk_field in named or clerk_field in clerk:
             continue
         transforms = ("strip", "lower") if clerk_field == "email_address" else ("e164",)
-        guesses.append(
-            FieldGuess(clerk_field, column, f"every sample value of {column!r} looks like one",
-                       transforms)
-        )  # fmt: skip
+        reason = f"every sample value of {column!r} looks like one"
+        if clerk_field == "phone_number":
+            reason += "; " + _phone_reason(head, column)
+        guesses.append(FieldGuess(clerk_field, column, reason, transforms))
     fields = {g.field for g in guesses}
+    status = _generic_status(head, fields, {g.column for g in guesses})
+    if status is not None:
+        guesses.append(status)
+        fields.add(status.field)
     # a status without its addresses is a mapping error: leave the flag column unused then
     guesses = [g for g in guesses if _STATUS_PARENT.get(g.field, g.field) in fields]
     used = {g.column for g in guesses}
@@ -495,13 +651,14 @@ def guess_fields(head: Head) -> Draft:
         used.add(full)
     hasher = None
     digest_column = next((g.column for g in guesses if g.field == "password_digest"), None)
-    if digest_column is not None:
+    if digest_column is not None and "password_hasher" not in fields:
         hasher = guess_hasher(head.values(digest_column))
     metadata = tuple(
         c for c in head.columns
-        if c not in used and any(h in _normal(c) for h in _METADATA_HINTS)
+        if c not in used and (any(h in _normal(c) for h in _METADATA_HINTS) or _looks_json(head, c))
     )  # fmt: skip
     unused = tuple(c for c in head.columns if c not in used and c not in metadata)
-    order = list(_SYNONYMS)
+    order = [*_CLERK_NAMES, *_SYNONYMS]
     guesses.sort(key=lambda g: order.index(g.field) if g.field in order else len(order))
-    return Draft(tuple(guesses), hasher, metadata, unused)
+    json_columns = frozenset(c for c in metadata if _looks_json(head, c))
+    return Draft(tuple(guesses), hasher, metadata, unused, json_columns)

@@ -9,17 +9,18 @@ Raises ``SourceError`` when the file cannot be read.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import gzip
 import io
 import json
 import tomllib
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, Any, Final
 
-from migrate.detect import Draft, Head, Recognition, guess_fields, recognise
+from migrate.detect import Draft, FieldGuess, Head, Recognition, guess_fields, recognise
 from migrate.errors import SourceError
 from migrate.mapping.load import presets_dir
 
@@ -27,6 +28,8 @@ __all__ = ["SAMPLE_ROWS", "InitResult", "init_mapping", "read_head", "render_dra
 
 SAMPLE_ROWS: Final = 50
 _HEAD_BYTES: Final = 1 << 20  # a JSON document is parsed from its first MiB only
+_CSV_HEAD_BYTES: Final = 64 * 1024
+_NULL_MARKERS: Final = ("NULL", "\\N")  # SQL Server / MySQL batch, and MySQL OUTFILE / COPY
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,23 @@ class InitResult:
             line = f"Recognised: {rec.system}; no preset imports it directly (draft below)."
             return line + (f"\n{rec.hint}" if rec.hint else "")
         line = f"Recognised: {rec.system}. Use the preset: --mapping {rec.preset}"
-        wants = tomllib.loads(preset.read_text("utf-8")).get("source", {}).get("format")
-        if wants and wants != self.head.format:
-            line += f" --format {self.head.format}"
+        source = tomllib.loads(preset.read_text("utf-8")).get("source", {})
+        line += "".join(f" {opt}" for opt in _reading_options(self.head, source))
         return line + (f"\n{rec.hint}" if rec.hint else "")
+
+
+def _reading_options(head: Head, source: Mapping[str, Any]) -> list[str]:
+    """The options that read this file with a preset that expects another format or dialect."""
+    options = []
+    if source.get("format") and source["format"] != head.format:
+        options.append(f"--format {head.format}")
+    if head.format == "csv" and head.has_header:
+        if head.encoding != source.get("encoding", "utf-8"):
+            options.append(f"--encoding {head.encoding}")
+        if head.delimiter != source.get("delimiter", head.default_delimiter):
+            shown = "$'\\t'" if head.delimiter == "\t" else f"'{head.delimiter}'"
+            options.append(f"--delimiter {shown}")
+    return options
 
 
 def init_mapping(path: str | Path) -> InitResult:
@@ -99,9 +115,11 @@ def read_head(path: Path) -> Head:
     try:
         if fmt == "parquet":
             return _parquet_head(path)
+        if fmt == "csv":
+            head = _csv_head(_read_start(path, _CSV_HEAD_BYTES))
+            tsv = ".tsv" in [x.lower() for x in path.suffixes]
+            return replace(head, default_delimiter="\t") if tsv else head
         with _open_text(path) as fh:
-            if fmt == "csv":
-                return _csv_head(fh)
             text = fh.read(_HEAD_BYTES)
     except (OSError, EOFError, csv.Error) as exc:
         raise SourceError(f"{path}: cannot be read: {exc}") from exc
@@ -110,26 +128,52 @@ def read_head(path: Path) -> Head:
     return _json_head(path, text)
 
 
-def _csv_head(fh: IO[str]) -> Head:
-    sample = fh.read(64 * 1024)
+def _read_start(path: Path, size: int) -> bytes:
+    if path.suffix == ".gz":
+        with gzip.open(path, "rb") as fh:
+            return fh.read(size)
+    with path.open("rb") as fh:
+        return fh.read(size)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """The sample as text and the codec that reads it: UTF-8 (a BOM dropped), else cp1252."""
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:  # not final: the sample may end inside a multi-byte character
+        return codecs.getincrementaldecoder("utf-8")().decode(data, final=False), "utf-8"
+    except UnicodeDecodeError:
+        pass
     try:
-        dialect: Any = csv.Sniffer().sniff(sample.split("\n", 1)[0] or ",", delimiters=",;\t|")
+        return data.decode("cp1252"), "cp1252"
+    except UnicodeDecodeError:  # the five bytes cp1252 leaves undefined
+        return data.decode("latin-1"), "latin-1"
+
+
+def _csv_head(data: bytes) -> Head:
+    sample, encoding = _decode(data)
+    try:  # only the delimiter is sniffed (from the header); quoting is the usual CSV one
+        delimiter = csv.Sniffer().sniff(sample.split("\n", 1)[0] or ",", ",;\t|").delimiter
     except csv.Error:
-        dialect = csv.excel
-    rows = list(_take(csv.reader(io.StringIO(sample), dialect), SAMPLE_ROWS + 1))
+        delimiter = ","
+    rows = list(_take(csv.reader(io.StringIO(sample), delimiter=delimiter), SAMPLE_ROWS + 1))
     if not rows:
-        return Head("csv", ())
+        return Head("csv", (), delimiter=delimiter, encoding=encoding)
     first = rows[0]
     if _is_header(first, rows[1:]):
         columns = tuple(first)
-        data = rows[1:]
+        data_rows = rows[1:]
         has_header = True
     else:
         columns = tuple(f"column_{i + 1}" for i in range(len(first)))
-        data = rows
+        data_rows = rows
         has_header = False
-    records = tuple(dict(zip(columns, r, strict=False)) for r in data if any(r))
-    return Head("csv", columns, records, has_header=has_header)
+    records = tuple(dict(zip(columns, r, strict=False)) for r in data_rows if any(r))
+    cells = {cell for row in data_rows for cell in row}
+    nulls = tuple(n for n in _NULL_MARKERS if n in cells)
+    return Head(
+        "csv", columns, records, has_header=has_header,
+        delimiter=delimiter, encoding=encoding, null_values=nulls,
+    )  # fmt: skip
 
 
 def _is_header(first: list[str], rest: list[list[str]]) -> bool:
@@ -178,7 +222,9 @@ def _ndjson_head(path: Path, text: str) -> Head:
             records.append(value)
     if not records:
         raise SourceError(f"{path}: no JSON object on its first lines")
-    return Head("ndjson", _columns(records), tuple(_flatten(r) for r in records))
+    return Head(
+        "ndjson", _columns(records), tuple(_flatten(r) for r in records), native=_native(records)
+    )
 
 
 def _json_head(path: Path, text: str) -> Head:
@@ -204,7 +250,7 @@ def _json_head(path: Path, text: str) -> Head:
         raise SourceError(f"{path}: no list of JSON objects found at its start")
     return Head(
         "json", _columns(records), tuple(_flatten(r) for r in records),
-        container=container, top_keys=top_keys,
+        container=container, top_keys=top_keys, native=_native(records),
     )  # fmt: skip
 
 
@@ -239,6 +285,11 @@ def _columns(records: list[dict[str, Any]]) -> tuple[str, ...]:
     return tuple(seen)
 
 
+def _native(records: list[dict[str, Any]]) -> frozenset[str]:
+    """Keys whose values are JSON objects or arrays (the source reads them as such)."""
+    return frozenset(k for r in records for k, v in r.items() if isinstance(v, dict | list))
+
+
 def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     """Top-level values, nested objects also as JSON text (so value checks see strings)."""
     return {
@@ -255,7 +306,9 @@ def _parquet_head(path: Path) -> Head:
     except (OSError, pl.exceptions.PolarsError) as exc:
         raise SourceError(f"{path}: cannot be read as Parquet: {exc}") from exc
     rows = tuple(_flatten(r) for r in frame.to_dicts())
-    return Head("parquet", tuple(frame.columns), rows)
+    nested = (pl.List, pl.Array, pl.Struct)
+    native = frozenset(n for n, t in frame.schema.items() if isinstance(t, nested))
+    return Head("parquet", tuple(frame.columns), rows, native=native)
 
 
 # ---------------------------------------------------------------------------------------- drafting
@@ -265,14 +318,46 @@ def _toml_str(text: str) -> str:
     return json.dumps(text, ensure_ascii=False)
 
 
-def _value(column: str, transforms: tuple[str, ...]) -> str:
+def _value(column: str, transforms: tuple[str, ...], *, json_text: bool = False) -> str:
+    col = f"column = {_toml_str(column)}"
+    if json_text:
+        return f'{{ {col}, parse = "json" }}'
     if not transforms:
         return _toml_str(column)
     if transforms == ("timestamp",):
-        return f'{{ column = {_toml_str(column)}, parse = "timestamp" }}'
+        return f'{{ {col}, parse = "timestamp" }}'
     steps = ", ".join(_toml_str(t) for t in transforms)
     chain = steps if len(transforms) == 1 else f"[{steps}]"
-    return f"{{ column = {_toml_str(column)}, transform = {chain} }}"
+    return f"{{ {col}, transform = {chain} }}"
+
+
+def _field_value(guess: FieldGuess) -> str:
+    if guess.field.endswith("_identification_status") and not guess.words:
+        return f"{{ verified = {_toml_str(guess.column)} }}"
+    return _value(guess.column, guess.transforms, json_text=guess.json)
+
+
+def _source_lines(head: Head) -> list[str]:
+    """How to read the file as the sample was read, so the draft works without options."""
+    lines = [f"format = {_toml_str(head.format)}"]
+    if head.format != "csv":
+        return lines
+    if not head.has_header:
+        lines.append("has_header = false  # CHECK: the first line looked like data, not names")
+    if head.delimiter != head.default_delimiter:
+        lines.append(f"delimiter = {_toml_str(head.delimiter)}  # the sample's header splits on it")
+    if head.encoding != "utf-8":
+        lines.append(
+            f"encoding = {_toml_str(head.encoding)}  # CHECK: the sample is not UTF-8; "
+            f"{head.encoding} reads it (Windows Western European)"
+        )
+    if head.null_values:
+        found = ", ".join(head.null_values)
+        markers = ", ".join(_toml_str(n) for n in head.null_values)
+        lines.append(
+            f"null_values = [{markers}]  # sample cells holding exactly {found}: a SQL NULL"
+        )
+    return lines
 
 
 def render_draft(head: Head, draft: Draft, name: str) -> str:
@@ -283,10 +368,8 @@ def render_draft(head: Head, draft: Draft, name: str) -> str:
         "# Reference: docs/mapping.md. Try it: clerk-migrate validate INPUT --mapping THIS_FILE",
         "",
         "[source]",
-        f"format = {_toml_str(head.format)}",
+        *_source_lines(head),
     ]
-    if head.format == "csv" and not head.has_header:
-        lines.append("has_header = false  # CHECK: the first line looked like data, not names")
     if head.container:
         lines.append(f"json_key = {_toml_str(head.container)}")
     external = next((g for g in draft.fields if g.field == "external_id"), None)
@@ -294,33 +377,48 @@ def render_draft(head: Head, draft: Draft, name: str) -> str:
         lines.append(f"key = {_toml_str(external.column)}")
     lines += ["", "[fields]"]
     for guess in draft.fields:
-        value = _value(guess.column, guess.transforms)
-        if guess.field.endswith("_identification_status"):
-            value = f"{{ verified = {_toml_str(guess.column)} }}"
-        lines.append(f"{guess.field} = {value}  # {guess.reason}")
+        lines.append(f"{guess.field} = {_field_value(guess)}  # {guess.reason}")
         if guess.field == "password_digest" and draft.hasher is not None:
             lines.append(_hasher_line(draft))
-    if not any(g.field == "email_address" for g in draft.fields):
+    mapped = {g.field for g in draft.fields}
+    if not {"email_address", "phone_number", "username"} & mapped:
         lines.append(
             "# CHECK: no column looks like an e-mail; Clerk needs an e-mail, phone or username"
         )
-    if not any(g.field == "password_digest" for g in draft.fields):
+    if not {"password_digest", "password"} & mapped:
         lines.append("# No password column found: users are created without a password.")
-    if draft.metadata:
-        lines += [
-            "",
-            "[fields.public_metadata]  # CHECK: public (readable by the browser) or private?",
-        ]
-        lines += [f"{_key(c)} = {_value(c, ())}" for c in draft.metadata]
-    if draft.unused:
-        lines += ["", "# Columns not mapped (add any you need, e.g. to private_metadata):"]
-        lines += [f"#   {c}" for c in draft.unused]
+    lines += _metadata_lines(draft, mapped)
     lines += [
         "",
         "[options]",
         "skip_password_requirement = true  # rows without a password are allowed",
     ]
+    if "password" in mapped:
+        lines.append(
+            "skip_password_checks = true  # CHECK: keep plaintexts Clerk's password policy "
+            "would refuse (users could not sign in otherwise)"
+        )
     return "\n".join(lines) + "\n"
+
+
+def _metadata_lines(draft: Draft, mapped: set[str]) -> list[str]:
+    """Metadata-like and JSON columns as keys of the first metadata field not mapped whole."""
+    lines: list[str] = []
+    unused = list(draft.unused)
+    table = next((t for t in ("public_metadata", "private_metadata") if t not in mapped), None)
+    if draft.metadata and table is not None:
+        why = "CHECK: public (readable by the browser) or private?"
+        lines += ["", f"[fields.{table}]  # {why}"]
+        for column in draft.metadata:
+            json_text = column in draft.json_columns
+            comment = "  # JSON text" if json_text else ""
+            lines.append(f"{_key(column)} = {_value(column, (), json_text=json_text)}{comment}")
+    else:
+        unused = [*draft.metadata, *unused]
+    if unused:
+        lines += ["", "# Columns not mapped (add any you need, e.g. to private_metadata):"]
+        lines += [f"#   {c}" for c in unused]
+    return lines
 
 
 def _hasher_line(draft: Draft) -> str:

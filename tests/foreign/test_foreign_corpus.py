@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shlex
 from collections import Counter
 
 from corpus import FOREIGN, SUFFIX, fixtures
 
 from migrate.mapping.load import load_mapping
+from migrate.mapping_init import init_mapping
 
 SYSTEMS = {
     "auth0", "firebase", "supabase", "cognito", "django", "wordpress", "keycloak", "laravel",
@@ -43,3 +45,13 @@ def test_expected_files_name_a_preset_and_existing_joins() -> None:
         rows = [r["row"] for r in fx.data["rows"]]
         assert len(rows) == len(set(rows)), fx.id
         assert all(r["verdict"] in {"valid", "invalid", "skipped"} for r in fx.data["rows"])
+
+
+def test_mapping_init_names_each_exports_preset_and_reading_options() -> None:
+    """mapping init recognises every foreign export as its preset, with the options it needs."""
+    for fx in fixtures():
+        result = init_mapping(fx.path)
+        assert result.recognition is not None, fx.id
+        assert result.recognition.preset == fx.mapping, fx.id
+        suggested = shlex.split(result.summary.splitlines()[0].split("Use the preset: ")[1])
+        assert suggested == ["--mapping", fx.mapping, *fx.data["args"]], fx.id

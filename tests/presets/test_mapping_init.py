@@ -82,7 +82,7 @@ def test_draft_never_sets_a_hasher_without_saying_so(tmp_path: Path) -> None:
 def test_draft_leaves_an_unrecognised_digest_to_the_operator(tmp_path: Path) -> None:
     """Digests of no known shape leave password_hasher commented out, with the reason."""
     source = tmp_path / "legacy.csv"
-    source.write_text("id,email,password\n1,a@b.io,xyz123\n2,c@d.io,abc456\n", encoding="utf-8")
+    source.write_text("id,email,pwd_hash\n1,a@b.io,xyz123\n2,c@d.io,abc456\n", encoding="utf-8")
     text = init_mapping(source).text
     assert "\npassword_hasher" not in text
     assert "# password_hasher = ?  CHECK: 2 of 2 sample digest(s) match no shape" in text
