@@ -40,7 +40,7 @@ def test_clerk_named_csv_columns_map_one_to_one(tmp_path: Path) -> None:
     row = 'u1,Ann@Example.com,Ann,ann_b,plain-Text-1,JBSWY3DPEHPK3PXP,"{""plan"": ""pro""}"'
     source, text = _draft(tmp_path, "users.csv", f"{header}\n{row}\n")
     assert 'key = "external_id"' in text
-    assert 'password = "password"  # column \'password\' is Clerk\'s own field name' in text
+    assert "password = \"password\"  # column 'password' is Clerk's own field name" in text
     assert "password_digest" not in text
     assert 'public_metadata = { column = "public_metadata", parse = "json" }' in text
     assert "skip_password_checks = true  # CHECK" in text
@@ -140,7 +140,7 @@ def test_phones_without_a_country_code_are_flagged(tmp_path: Path) -> None:
     """e164 without a region gets a CHECK when sample numbers lack a country code, not otherwise."""
     _, national = _draft(tmp_path, "a.csv", "id,email,phone\n1,a@b.io,(415) 555-0101\n")
     line = next(x for x in national.splitlines() if x.startswith("phone_number"))
-    assert 'CHECK: 1 of 1 sample numbers have no country code and e164 has no region' in line
+    assert "CHECK: 1 of 1 sample numbers have no country code and e164 has no region" in line
     _, international = _draft(tmp_path, "b.csv", "id,email,phone\n1,a@b.io,+14155550101\n")
     line = next(x for x in international.splitlines() if x.startswith("phone_number"))
     assert "CHECK" not in line
