@@ -103,6 +103,7 @@ def redact_emails(text: str) -> str:
 # Longest line a message keeps: a parser quoting a 50 MB line must not print 50 MB.
 LINE_LIMIT: Final = 1000
 _SECRET_KEY: Final = re.compile(r"(sk_(?:live|test)_)[A-Za-z0-9_-]+")
+_URL_USERINFO: Final = re.compile(r"(\b[a-zA-Z][\w+.-]*://)[^/\s@'\"]+@")
 # Modular crypt ($2b$10$…, $argon2id$v=19$…, $6$…) and "scheme$…" digests (pbkdf2_sha256$…,
 # scrypt:32768:8:1$…, sha1$salt$hash): the scheme shows, the rest is masked.
 _CRYPT: Final = re.compile(r"\$[A-Za-z0-9-]{1,20}\$[^\s,;\"'`]+")
@@ -124,8 +125,9 @@ _BASE32: Final = re.compile(r"(?<![\w/.-])[A-Z2-7]{16,}={0,6}(?![\w/.-])")
 def redact(text: str, *, limit: int = LINE_LIMIT) -> str:
     """``text`` with secret-shaped values masked and each line cut to ``limit`` characters.
 
-    Masks ``sk_live_``/``sk_test_`` keys, digests (their scheme and cost stay), values named
-    password/secret/token/hash/salt/…, and opaque tokens (long hex, base64 or base32 runs).
+    Masks ``sk_live_``/``sk_test_`` keys, credentials in URLs (``https://user:pw@``), digests
+    (their scheme and cost stay), values named password/secret/token/salt/…, and opaque
+    tokens (long hex, base64 or base32 runs).
     Ordinary words, numbers, paths, e-mail addresses and ids like ``user_2abc…`` stay.
     """
     return "\n".join(_redact_line(line, limit) for line in text.split("\n"))
@@ -135,6 +137,7 @@ def _redact_line(line: str, limit: int) -> str:
     if len(line) > 4 * limit:
         line = line[: 4 * limit]  # masking first keeps a cut from leaving half a secret
     line = _SECRET_KEY.sub(r"\1" + MASK, line)
+    line = _URL_USERINFO.sub(r"\1" + MASK + "@", line)
     line = _CRYPT.sub(lambda m: mask_digest(m.group(0)), line)
     line = _SCHEME_DIGEST.sub(lambda m: mask_digest(m.group(0)), line)
     line = _NAMED.sub(lambda m: m.group(1) + MASK, line)

@@ -17,6 +17,7 @@ from migrate.api.passes import run_summary
 from migrate.api.results import ReportResult, RollbackResult, VerifyResult
 from migrate.errors import ConfigError, MigrateError
 from migrate.reports.atomic import atomic_open
+from migrate.reports.cells import safe_cell
 from migrate.runner import aftercare
 from migrate.runner.pacing import Pacer
 from migrate.runner.session import (
@@ -93,8 +94,8 @@ def _write_verify_report(path: Path, mismatches: Sequence[aftercare.Mismatch]) -
         writer = csv.writer(handle)
         writer.writerow(["row", "key", "clerk_user_id", "problem", "expected", "found"])
         for m in mismatches:
-            writer.writerow([m.row, m.key, m.clerk_user_id, m.problem, m.expected or "",
-                             m.found or ""])  # fmt: skip
+            cells = [m.row, m.key, m.clerk_user_id, m.problem, m.expected or "", m.found or ""]
+            writer.writerow([safe_cell(c) for c in cells])  # read by people: no live formula
 
 
 def rollback(

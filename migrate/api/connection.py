@@ -58,7 +58,8 @@ class Connection:
 
 
 def check_connection(connection: Connection) -> None:
-    """Refuse options that cannot work together, and a missing key (``ConfigError``)."""
+    """Refuse options that cannot work together, a bad API URL (another scheme, plain http to a
+    non-loopback host, credentials, a query) and a missing key (``ConfigError``)."""
     c = connection
     if c.sandbox:
         if c.api_url or c.secret_key_file or c.secret_key:
@@ -68,6 +69,9 @@ def check_connection(connection: Connection) -> None:
         if c.ca_bundle:
             raise ConfigError("--ca-bundle is for the real API; the sandbox runs on this machine")
         return
+    from migrate.clerk.client import validate_base_url  # noqa: PLC0415 - keep parsing light
+
+    validate_base_url(c.api_url or _default_url())  # before a run directory exists or is bound
     _network(c, c.api_url or _default_url())
     read_secret_key(c)
 

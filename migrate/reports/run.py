@@ -11,8 +11,11 @@
   deleted_clerk_user_id`` of rows whose user ``rollback`` deleted and that were not sent again.
 - ``summary.json``: counts by state and code, rolled-back rows, plus the run's statistics.
 
-Every file is written atomically and is built from keys, row numbers, emails, codes and Clerk's
-messages only: never a password, digest, TOTP secret, backup code or the secret key.
+Every file is written atomically, 0600, and is built from keys, row numbers, emails, codes and
+Clerk's messages only: never a password, digest, TOTP secret, backup code or the secret key. In
+the CSV reports a text cell starting with ``= + - @``, a tab or a CR gets a leading ``'`` so a
+spreadsheet shows it instead of running it (``reports.cells``); ``errors.jsonl`` keeps values as
+they are and ``failed_rows`` is a faithful copy of the input.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ import polars as pl
 
 from migrate.clerk.retry import hint_for
 from migrate.reports.atomic import atomic_open, atomic_write_text
+from migrate.reports.cells import safe_cell
 from migrate.secrets import mask_email, redact_emails
 from migrate.sources import (
     EMPTY_COLUMN,
@@ -118,7 +122,7 @@ def _write_errors(store: StateStore, csv_path: Path, jsonl_path: Path, *, redact
         writer.writeheader()
         for record in store.iter_errors():
             for line in error_lines(record, redact=redact):
-                writer.writerow(line)
+                writer.writerow({k: safe_cell(v) for k, v in line.items()})
                 jsonl_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
                 lines += 1
     return lines
@@ -130,7 +134,7 @@ def _write_id_map(store: StateStore, path: Path) -> int:
         writer = csv.writer(handle)
         writer.writerow(["key", "external_id", "clerk_user_id"])
         for key, external_id, user_id in store.iter_id_map():
-            writer.writerow([key, external_id or "", user_id])
+            writer.writerow([safe_cell(key), safe_cell(external_id or ""), user_id])
             count += 1
     return count
 
@@ -147,7 +151,7 @@ def write_rolled_back(store: StateStore, run_dir: Path) -> Path | None:
         writer = csv.writer(handle)
         writer.writerow(["row", "key", "external_id", "deleted_clerk_user_id"])
         for row, key, external_id, user_id in (first, *rows):
-            writer.writerow([row, key, external_id or "", user_id])
+            writer.writerow([row, safe_cell(key), safe_cell(external_id or ""), user_id])
     return target
 
 
@@ -176,6 +180,7 @@ def write_failed_rows(
         # binary: written beside the target, then swapped in atomically
         tmp = target.with_name(f".{target.name}.tmp")
         data.write_parquet(tmp)
+        tmp.chmod(0o600)  # like every file of the run directory (atomic_open's are already)
         tmp.replace(target)
         return target
     with atomic_open(target, newline="") as handle:

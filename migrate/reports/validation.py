@@ -1,7 +1,8 @@
 """The ``validate`` command's reports: ``errors.csv`` and ``summary.json``, written atomically.
 
 ``errors.csv`` has one line per (row, reason): ``row, key, field, reason, message``, in file order,
-UTF-8 with a byte-order mark so spreadsheet programs read it as UTF-8. ``summary.json`` holds the
+UTF-8 with a byte-order mark so spreadsheet programs read it as UTF-8, formula-looking cells
+neutralised with a leading ``'`` (``reports.cells``). ``summary.json`` holds the
 counts and, per reason, how many rows have it and a few example row numbers. Neither holds a
 value from the input other than row keys: messages are fixed text, so no secret can leak.
 """
@@ -16,6 +17,7 @@ from typing import Any, Final
 import polars as pl
 
 from migrate.reports.atomic import atomic_open, atomic_write_text
+from migrate.reports.cells import safe_frame
 from migrate.secrets import EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT
 
 __all__ = [
@@ -115,7 +117,7 @@ def write_validation_reports(
     summary_path = out_dir / SUMMARY_JSON
     with atomic_open(errors_path, newline="") as handle:
         handle.write("\ufeff")  # lets spreadsheet programs detect UTF-8
-        errors.select(ERROR_COLUMNS).write_csv(handle)
+        safe_frame(errors.select(ERROR_COLUMNS)).write_csv(handle)
     atomic_write_text(
         summary_path, json.dumps(summary.to_dict(), indent=2, ensure_ascii=False) + "\n"
     )

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import polars as pl
 
-from migrate.clerk.client import DEFAULT_LIMITS, ClerkClient
+from migrate.clerk.client import DEFAULT_LIMITS, ClerkClient, validate_base_url
 from migrate.clerk.network import Network
 from migrate.clerk.outcomes import Counted
 from migrate.errors import ConfigError, StateError
@@ -182,6 +182,11 @@ class Target:
     sandbox: bool = False
     # the route and the trusted CAs, not the instance: not part of identity()
     network: Network = field(default_factory=Network)
+
+    def __post_init__(self) -> None:
+        # A bad URL (credentials, a query, plain http to another host) is refused before it
+        # can be recorded in a run directory: ``ConfigError``.
+        validate_base_url(self.base_url)
 
     @property
     def production(self) -> bool:
@@ -365,7 +370,7 @@ def open_run(
             joins,
         )  # fmt: skip
     try:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: see state.db
     except OSError as exc:
         raise StateError(f"{run_dir}: cannot create the run directory: {exc}") from exc
     options = {
