@@ -3,9 +3,10 @@
 A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is read by Excel,
 LibreOffice and Google Sheets as a formula, and a key, an e-mail or a server message can start
 with one. Such a cell gets a leading ``'``, which those programs show as text and do not run.
-Only the CSV reports meant to be opened (``errors.csv``, ``id_map.csv``, ``rolled_back.csv``, the
-validation ``errors.csv``) are neutralised; ``errors.jsonl`` keeps the values as they are, and
-``failed_rows`` stays a faithful copy of the input rows (it is fed back to ``retry``).
+Only the CSV reports meant to be read by people are neutralised (``errors.csv`` of a run and of
+``validate``, ``verify``'s mismatches); the files programs read back keep values exactly:
+``errors.jsonl``, ``id_map.csv`` and ``rolled_back.csv`` (keys to re-key by), and
+``failed_rows`` (a faithful copy of the input rows, fed back to ``retry``).
 """
 
 from __future__ import annotations

@@ -13,9 +13,9 @@
 
 Every file is written atomically, 0600, and is built from keys, row numbers, emails, codes and
 Clerk's messages only: never a password, digest, TOTP secret, backup code or the secret key. In
-the CSV reports a text cell starting with ``= + - @``, a tab or a CR gets a leading ``'`` so a
-spreadsheet shows it instead of running it (``reports.cells``); ``errors.jsonl`` keeps values as
-they are and ``failed_rows`` is a faithful copy of the input.
+``errors.csv`` a text cell starting with ``= + - @``, a tab or a CR gets a leading ``'`` so a
+spreadsheet shows it instead of running it (``reports.cells``); the data files (``errors.jsonl``,
+``id_map.csv``, ``rolled_back.csv``, ``failed_rows``) keep values exactly as they are.
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def _write_id_map(store: StateStore, path: Path) -> int:
         writer = csv.writer(handle)
         writer.writerow(["key", "external_id", "clerk_user_id"])
         for key, external_id, user_id in store.iter_id_map():
-            writer.writerow([safe_cell(key), safe_cell(external_id or ""), user_id])
+            writer.writerow([key, external_id or "", user_id])
             count += 1
     return count
 
@@ -151,7 +151,7 @@ def write_rolled_back(store: StateStore, run_dir: Path) -> Path | None:
         writer = csv.writer(handle)
         writer.writerow(["row", "key", "external_id", "deleted_clerk_user_id"])
         for row, key, external_id, user_id in (first, *rows):
-            writer.writerow([row, safe_cell(key), safe_cell(external_id or ""), user_id])
+            writer.writerow([row, key, external_id or "", user_id])
     return target
 
 
