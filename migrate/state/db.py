@@ -84,12 +84,11 @@ def make_private(path: Path) -> None:
 
 
 def _create_private(path: Path) -> None:
-    """Create the DB file 0600 (and its directory 0700) before SQLite opens it."""
+    """Create the DB file 0600 before SQLite opens it (its directory must exist)."""
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
     except FileExistsError:
         pass
     except OSError as exc:
-        raise StateError(f"{path}: cannot create the state DB: {exc.strerror or exc}") from exc
+        raise StateError(f"{path}: cannot open the state DB: {exc.strerror or exc}") from exc
     make_private(path)

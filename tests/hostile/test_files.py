@@ -69,6 +69,7 @@ def test_every_file_of_a_run_directory_is_private(
 
 def test_the_state_db_and_its_wal_are_private_while_open(tmp_path: Path, umask: int) -> None:
     """A state DB created under a loose umask is 0600 with its -wal and -shm, its folder 0700."""
+    (tmp_path / "run").mkdir()
     store = StateStore.create(tmp_path / "run" / "state.sqlite", Fingerprints({"input": "x"}, "m"))
     try:
         assert _mode(tmp_path / "run") == 0o700
@@ -82,6 +83,7 @@ def test_the_state_db_and_its_wal_are_private_while_open(tmp_path: Path, umask: 
 def test_an_older_loose_run_directory_is_tightened_when_opened(tmp_path: Path) -> None:
     """Opening a 0755/0644 run directory of an earlier version makes it 0700/0600."""
     db = tmp_path / "run" / "state.sqlite"
+    db.parent.mkdir()
     StateStore.create(db, Fingerprints({"input": "x"}, "m")).close()
     (tmp_path / "run").chmod(0o755)
     db.chmod(0o644)
