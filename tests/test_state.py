@@ -253,24 +253,14 @@ def test_claim_refuses_invalid_and_unknown_rows(store: StateStore, row: int, tex
         store.claim([row])
 
 
-def test_claim_next_takes_pending_rows_in_order_within_bounds(store: StateStore) -> None:
-    """claim_next claims up to N pending rows in row order, within --rows bounds."""
-    assert [r.row for r in store.claim_next(2)] == [2, 3]
-    assert [r.row for r in store.claim_next(10, first=5, last=5)] == [5]
-    assert [r.row for r in store.next_pending()] == [4, 6]
-    assert [r.row for r in store.next_pending(1, first=5)] == [6]
-    assert [r.row for r in store.next_pending(last=4)] == [4]
-    assert store.claim_next(10, first=100) == []
-
-
 # --- finishing moves -----------------------------------------------------------------------
 
 
 def test_complete_records_the_user_and_attempts(store: StateStore, clock: Clock) -> None:
-    """complete: in_flight -> created, with the Clerk id, attempts added, time stamped."""
+    """Completed: in_flight -> created, with the Clerk id, attempts added, time stamped."""
     store.claim([2])
     clock.now = 2000.0
-    store.complete(2, "user_2", attempts=3)
+    store.record_many([Completed(2, "user_2", attempts=3)])
     record = store.get(2)
     assert record is not None
     assert (record.state, record.clerk_user_id, record.attempts, record.updated_at) == (
@@ -281,17 +271,18 @@ def test_complete_records_the_user_and_attempts(store: StateStore, clock: Clock)
 def test_reconciled_and_mark_exists(store: StateStore) -> None:
     """A found lost create becomes created; a pre-existing same-external_id user is exists."""
     store.claim([2, 3])
-    store.reconciled(2, "user_2")
-    store.mark_exists(3, "user_3")
+    store.record_many([Reconciled(2, "user_2"), Existed(3, "user_3")])
     assert states(store)[2] is RowState.CREATED
     assert states(store)[3] is RowState.EXISTS
     assert list(store.iter_id_map()) == [("k2", "ext2", "user_2"), ("k3", "ext3", "user_3")]
 
 
 def test_fail_records_code_param_message(store: StateStore) -> None:
-    """fail: in_flight -> failed with Clerk's code, param, message and retryable flag."""
+    """Failed: in_flight -> failed with Clerk's code, param, message and retryable flag."""
     store.claim([4])
-    store.fail(4, "internal_clerk_error", None, "gave up after 5 tries", retryable=True, attempts=5)
+    store.record_many(
+        [Failed(4, "internal_clerk_error", None, "gave up after 5 tries", True, attempts=5)]
+    )
     record = store.get(4)
     assert record is not None
     assert (record.state, record.code, record.param, record.message) == (
@@ -301,9 +292,9 @@ def test_fail_records_code_param_message(store: StateStore) -> None:
 
 
 def test_release_returns_the_row_to_pending(store: StateStore) -> None:
-    """release: in_flight -> pending (never sent, or lookup found nothing); it can be reclaimed."""
+    """Released: in_flight -> pending (never sent, or lookup found nothing); it can be reclaimed."""
     store.claim([5])
-    store.release(5, attempts=1)
+    store.record_many([Released(5, attempts=1)])
     record = store.get(5)
     assert record is not None
     assert (record.state, record.attempts) == (RowState.PENDING, 1)
@@ -448,7 +439,7 @@ def test_streaming_many_rows(tmp_path: Path) -> None:
     with StateStore.create(tmp_path / "s.sqlite", FP) as s:
         n = 25_001
         s.plan(PlanRow(r, f"k{r}", f"e{r}") for r in range(1, n + 1))
-        claimed = s.claim_next(n)
+        claimed = s.claim(range(1, n + 1))
         s.record_many(Completed(p.row, f"user_{p.row}") for p in claimed)
         ids = list(s.iter_id_map())
         assert len(ids) == n

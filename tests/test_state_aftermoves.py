@@ -13,6 +13,7 @@ from migrate.state import (
     ROLLED_BACK,
     SCHEMA_VERSION,
     Completed,
+    Failed,
     Fingerprints,
     PlanRow,
     RowState,
@@ -60,7 +61,7 @@ def test_revalidate_requeues_corrected_rows_and_records_new_reasons(store: State
     assert (again.state, again.email, again.code, again.param, again.details) == (
         RowState.INVALID, "d@x.io", "invalid_phone", "phone_number", (BAD_PHONE,),
     )  # fmt: skip
-    assert [p.row for p in store.next_pending()] == [3, 5]
+    assert list(store.row_numbers([RowState.PENDING])) == [3, 5]
 
 
 def test_revalidate_refuses_a_row_that_is_not_invalid_and_applies_nothing(
@@ -98,7 +99,7 @@ def test_roll_back_moves_created_rows_to_pending_with_a_note(store: StateStore) 
     assert list(store.iter_id_map()) == [("k2", "k2", "user_2")]
     assert list(store.iter_rolled_back()) == [(1, "k1", "k1", "user_1")]
     assert store.count_rolled_back() == 1
-    assert [p.row for p in store.next_pending()] == [1, 5]
+    assert list(store.row_numbers([RowState.PENDING])) == [1, 5]
 
 
 def test_resending_a_rolled_back_row_clears_its_note(store: StateStore) -> None:
@@ -146,7 +147,7 @@ def test_requeue_corrected_records_the_corrected_key_data(store: StateStore) -> 
     """A failed row requeued from a corrected file gets its email (what reconciliation looks
     up); a row that is not failed is left alone."""
     store.claim([5])
-    store.fail(5, "form_identifier_exists", "email_address", "taken")
+    store.record_many([Failed(5, "form_identifier_exists", "email_address", "taken")])
     moved = store.requeue_corrected(
         [PlanRow(5, "k5", "k5", "new@x.io"), PlanRow(1, "k1", "k1", "z@x.io")]
     )

@@ -67,7 +67,7 @@ def test_claimed_rows_stay_in_flight_after_kill_9(tmp_path: Path) -> None:
         import sys
         from migrate.state import StateStore
         store = StateStore.open(sys.argv[1], lock=True)
-        store.claim_next(5)
+        store.claim([1, 2, 3, 4, 5])
         store.claim([9, 11])
         print("READY", flush=True)
         sys.stdin.read()  # "sending the requests" when the kill arrives
@@ -87,7 +87,7 @@ def test_recorded_batch_survives_and_the_next_one_is_not_half_applied(tmp_path: 
         import sys
         from migrate.state import Completed, StateStore
         store = StateStore.open(sys.argv[1])
-        claimed = store.claim_next(6)
+        claimed = store.claim(range(1, 7))
         store.record_many(Completed(r.row, f"user_{r.row}") for r in claimed[:4])
 
         def moves():

@@ -217,11 +217,6 @@ class UserStore:
         """Users in creation order (oldest first)."""
         return iter(self._users.values())
 
-    def newest_first(self) -> Iterator[UserRecord]:
-        """Users in reverse creation order."""
-        users = self._users
-        return (users[s] for s in reversed(users))
-
     def get(self, seq: int) -> UserRecord | None:
         """The user with sequence number ``seq``, if any."""
         return self._users.get(seq)

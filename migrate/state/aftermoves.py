@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from migrate.errors import StateError
+from migrate.state.db import RefusedMoveError
 from migrate.state.model import PlanRow, RowState
 
 __all__ = ["RETRY_NOTE", "ROLLED_BACK", "AfterRunMoves"]
@@ -139,8 +140,8 @@ class AfterRunMoves:
         try:
             with self._transaction():
                 if self._conn.executemany(sql, params).rowcount != len(params):
-                    raise _RefusedError
-        except _RefusedError:  # rolled back: explain on the stored states
+                    raise RefusedMoveError
+        except RefusedMoveError:  # rolled back: explain on the stored states
             self._refuse([p[-1] for p in params], "revalidate", RowState.INVALID)
         return counts
 
@@ -167,8 +168,8 @@ class AfterRunMoves:
         try:
             with self._transaction():
                 if self._conn.executemany(sql, params).rowcount != len(params):
-                    raise _RefusedError
-        except _RefusedError:  # rolled back: explain on the stored states
+                    raise RefusedMoveError
+        except RefusedMoveError:  # rolled back: explain on the stored states
             self._refuse([p[3] for p in params], "roll back", RowState.CREATED)
         return len(params)
 
@@ -248,7 +249,3 @@ class AfterRunMoves:
             f"{self.path}: cannot {move} rows {list(rows)[:5]}: a row is repeated or its "
             "Clerk user id differs from the one recorded"
         )
-
-
-class _RefusedError(Exception):
-    """A move found a row in the wrong state (rolled back, then explained)."""

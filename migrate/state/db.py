@@ -17,7 +17,7 @@ from pathlib import Path
 
 from migrate.errors import StateError
 
-__all__ = ["connect", "make_private"]
+__all__ = ["RefusedMoveError", "connect", "make_private"]
 
 
 def connect(
@@ -92,3 +92,8 @@ def _create_private(path: Path) -> None:
     except OSError as exc:
         raise StateError(f"{path}: cannot open the state DB: {exc.strerror or exc}") from exc
     make_private(path)
+
+
+class RefusedMoveError(Exception):
+    """A move found a row in the wrong state: its transaction rolls back, then the caller
+    explains the refusal with a ``StateError`` (never leaves the ``state`` package)."""

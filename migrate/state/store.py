@@ -16,7 +16,7 @@ from typing import Any, Final, Literal, Self
 
 from migrate.errors import ResumeMismatchError, StateError
 from migrate.state.aftermoves import AfterRunMoves
-from migrate.state.db import connect
+from migrate.state.db import RefusedMoveError, connect
 from migrate.state.model import (
     COLUMNS,
     INDEX_KEY,
@@ -44,8 +44,6 @@ _CLAIM: Final = (
     "UPDATE rows SET state = 'in_flight', updated_at = ? "
     "WHERE row IN ({}) AND state = 'pending' RETURNING row, key, external_id, email"
 )
-_MIN_ROW: Final = -(2**63)
-_MAX_ROW: Final = 2**63 - 1
 
 
 class StateStore(AfterRunMoves):
@@ -276,23 +274,6 @@ class StateStore(AfterRunMoves):
 
     # --- claiming ----------------------------------------------------------------------
 
-    def next_pending(
-        self, limit: int | None = None, *, first: int | None = None, last: int | None = None
-    ) -> list[PlanRow]:
-        """Pending rows in row order, optionally within rows ``first..last`` (inclusive)."""
-        sql = (
-            "SELECT row, key, external_id, email FROM rows "
-            "WHERE state = 'pending' AND row >= ? AND row <= ? ORDER BY row"
-        )
-        params = [
-            first if first is not None else _MIN_ROW,
-            last if last is not None else _MAX_ROW,
-        ]
-        if limit is not None:
-            sql += " LIMIT ?"
-            params.append(limit)
-        return [PlanRow(*r) for r in self._conn.execute(sql, params)]
-
     def claim(self, rows: Sequence[int]) -> list[PlanRow]:
         """pending -> in_flight for every row, committed (durable) before it returns.
 
@@ -313,26 +294,14 @@ class StateStore(AfterRunMoves):
                     sql = _CLAIM.format(", ".join("?" * len(part)))
                     claimed.update((r[0], r) for r in self._conn.execute(sql, [now, *part]))
                 if len(claimed) != len(wanted):
-                    raise _RefusedError
-        except _RefusedError:
+                    raise RefusedMoveError
+        except RefusedMoveError:
             states = dict(self._select_in("SELECT row, state FROM rows WHERE row IN ({})", wanted))
             row = next(r for r in wanted if states.get(r) != RowState.PENDING)
             raise StateError(
                 _illegal(self.path, row, "claim", states.get(row), "pending")
             ) from None
         return [PlanRow(*claimed[row]) for row in wanted]
-
-    def claim_next(
-        self, limit: int, *, first: int | None = None, last: int | None = None
-    ) -> list[PlanRow]:
-        """Claim up to ``limit`` pending rows in row order (within ``first..last``) at once."""
-        with self._transaction():
-            picked = self.next_pending(limit, first=first, last=last)
-            self._conn.executemany(
-                "UPDATE rows SET state = 'in_flight', updated_at = ? WHERE row = ?",
-                [(self._clock(), p.row) for p in picked],
-            )
-        return picked
 
     def in_flight_rows(self) -> list[PlanRow]:
         """Rows left in_flight (by a crash, or by requests still out): reconcile these first."""
@@ -345,35 +314,6 @@ class StateStore(AfterRunMoves):
         ]
 
     # --- finishing ---------------------------------------------------------------------
-
-    def complete(self, row: int, user_id: str, attempts: int = 1) -> None:
-        """in_flight -> created: Clerk created ``user_id``."""
-        self.record_many([Completed(row, user_id, attempts)])
-
-    def reconciled(self, row: int, user_id: str, attempts: int = 1) -> None:
-        """in_flight -> created: a lookup found the user our lost request created."""
-        self.record_many([Reconciled(row, user_id, attempts)])
-
-    def mark_exists(self, row: int, user_id: str, attempts: int = 1) -> None:
-        """in_flight -> exists: a user with this row's external_id was already there."""
-        self.record_many([Existed(row, user_id, attempts)])
-
-    def fail(
-        self,
-        row: int,
-        code: str,
-        param: str | None = None,
-        message: str = "",
-        *,
-        retryable: bool = False,
-        attempts: int = 1,
-    ) -> None:
-        """in_flight -> failed with Clerk's code, param and message (never a secret)."""
-        self.record_many([Failed(row, code, param, message, retryable, attempts)])
-
-    def release(self, row: int, attempts: int = 0) -> None:
-        """in_flight -> pending: the request never left, or a lookup proved it created nothing."""
-        self.record_many([Released(row, attempts)])
 
     def record_many(self, moves: Iterable[Move]) -> None:
         """Apply many moves in ONE transaction, in order (the recorder's batched commit).
@@ -393,7 +333,7 @@ class StateStore(AfterRunMoves):
                     group.append(move)
                 if group:
                     self._apply(group, now)
-        except _RefusedError:
+        except RefusedMoveError:
             self._raise_illegal(batch)  # the transaction rolled back: explain on the old states
 
     def _apply(self, group: list[Move], now: float) -> None:
@@ -432,7 +372,7 @@ class StateStore(AfterRunMoves):
                 if isinstance(m, Completed | Reconciled | Existed)
             ]
         if self._conn.executemany(sql, params).rowcount != len(group):
-            raise _RefusedError
+            raise RefusedMoveError
 
     def _raise_illegal(self, batch: list[Move]) -> None:
         """Replay a refused batch on the stored states; raise for the first illegal move."""
@@ -549,10 +489,6 @@ class StateStore(AfterRunMoves):
         except sqlite3.Error as exc:
             self._conn.execute("ROLLBACK")
             raise StateError(f"{self.path}: cannot commit to the state DB: {exc}") from exc
-
-
-class _RefusedError(Exception):
-    """A move found its row in the wrong state (rolled back, then explained)."""
 
 
 def _illegal(path: Path, row: int, move: str, actual: object, expected: str) -> str:

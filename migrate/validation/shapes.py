@@ -47,7 +47,6 @@ __all__ = [
     "bad_timestamp",
     "big_metadata",
     "derived",
-    "derived_names",
     "digest_fits",
     "future_timestamp",
     "has_items",
@@ -292,12 +291,6 @@ def derived(*, hasher_inferred: bool = False) -> tuple[list[pl.Expr], list[pl.Ex
             .alias(parsed)
         )
     return first, second
-
-
-def derived_names() -> tuple[str, ...]:
-    """Names of every column ``derived`` adds."""
-    first, second = derived()
-    return tuple(e.meta.output_name() for e in (*first, *second))
 
 
 def unsupported_any() -> pl.Expr:

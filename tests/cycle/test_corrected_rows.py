@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from migrate.cli import main
 from migrate.sandbox import SandboxHandle
-from migrate.state import Fingerprints, PlanRow, StateStore
+from migrate.state import Completed, Failed, Fingerprints, PlanRow, StateStore
 
 MAPPING = """
 [source]
@@ -118,9 +118,11 @@ def test_corrected_waiting_counts_rows_a_pass_would_send(tmp_path: Path) -> None
     with store:
         store.plan([PlanRow(r, f"k{r}", f"k{r}") for r in range(1, 6)])
         store.claim([2, 3, 4])
-        store.complete(2, "user_2")
-        store.fail(3, "internal_clerk_error", None, "boom", retryable=True)
-        store.fail(4, "form_password_pwned", None, "pwned")
+        store.record_many([
+            Completed(2, "user_2"),
+            Failed(3, "internal_clerk_error", None, "boom", retryable=True),
+            Failed(4, "form_password_pwned", None, "pwned"),
+        ])  # fmt: skip
         store.note_corrected([1, 2, 3, 4], "/data/a.csv")
         store.note_corrected([5], "/data/b.csv")
         assert store.corrected_waiting() == {"/data/a.csv": 2, "/data/b.csv": 1}
