@@ -42,10 +42,11 @@ from pacing import start_sandbox, stop, write_input
 
 from migrate.clerk.client import ClerkClient
 from migrate.clerk.outcomes import Created
+from migrate.prepare import prepare_input
 from migrate.runner.engine import EngineSettings, execute
 from migrate.runner.jobs import Found, Reply, ReplyAction
 from migrate.runner.ledger import StoreLedger
-from migrate.runner.session import open_run, prepare_input
+from migrate.runner.session import open_run
 from migrate.secrets import Secret
 
 TRANSPORTS = ("httpx",)

@@ -1,12 +1,15 @@
 """Prepare a run: read, map and validate an input lazily, and hand out what later stages need.
 
-``prepare(input, mapping, options)`` loads the mapping and sets up the lazy read and mapping (so a
-bad mapping or an unreadable file fails here, before any row is processed). ``Prepared`` then gives:
+One pipeline, shared by ``validate`` and ``run``: sources (the input as bounded pieces) ->
+mapping (``compile_mapping`` per piece) -> validation (a rule mask per row, then duplicates
+across the whole input) -> the plan. ``prepare(input, mapping, options)`` (or
+``prepare_input``, as the commands call it) loads the mapping and sets up the read (so a bad
+mapping or an unreadable file fails here, before any row is processed). ``Prepared`` gives:
 
 - ``iter_plan(batch_size)``: one row per non-empty input row (``_row, _key, external_id, email,
   _errors``), no payloads and no secrets, in file order and in batches; what the state DB is
   planned from. ``plan()`` is the same rows as one frame (for callers that want it whole);
-- ``counts()`` and ``errors()`` (one line per reason, for reports);
+- ``counts()`` and ``errors()`` (one line per reason): ``validate``'s report, from the same pass;
 - ``payloads(rows)`` / ``preview(n)``: CreateUser bodies, re-read from the input a piece at a
   time (only the pieces holding the rows asked for), never all in memory;
 - ``fingerprints``: sha256 of each input file and of the mapping file, for resume checks.
@@ -14,22 +17,21 @@ bad mapping or an unreadable file fails here, before any row is processed). ``Pr
 Memory stays flat as the input grows. The input is read as bounded pieces
 (``sources.SourceReader``: polars reads a lazy scan's whole file ahead of a slow consumer, so a
 scan would not do), each mapped and validated on its own (join files are read once and kept).
-The plan pass writes, per row, its number, key, contacts, a 64-bit rule mask and the 64-bit
-hashes of the values that must be unique to temporary Parquet files (one per piece); duplicates
-across the whole input are found from one key column's hashes at a time, sorted, and
-``iter_plan`` reads the files back one at a time. The
-files live in a private temporary directory (``TMPDIR``) owned by the ``Prepared``: removed by
-``close()``, when the object is garbage collected, or at interpreter exit. They hold no secrets
-(no passwords, digests, TOTP secrets or backup codes). The plan pass also records where each
-piece lies, so ``payloads(rows)`` for a run of consecutive rows parses only the pieces holding
-them. ``counts()`` and ``errors()`` (what ``validate`` uses) keep ``_row, _key, _mask`` per row
-in memory, from one streaming polars pass (fast, and memory is not their constraint).
+The one verdict pass writes, per row, its number, key, contacts, a 64-bit rule mask and the
+64-bit hashes of the values that must be unique to temporary Parquet files (one per piece);
+duplicates across the whole input are found from one key column's hashes at a time, sorted;
+``iter_plan``, ``counts`` and ``errors`` read the files back one at a time. The files live in
+a private temporary directory (``TMPDIR``) owned by the ``Prepared``: removed by ``close()``,
+when the object is garbage collected, or at interpreter exit. They hold no secrets (no
+passwords, digests, TOTP secrets or backup codes). The pass also records where each piece
+lies, so ``payloads(rows)`` for a run of consecutive rows parses only the pieces holding them.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import os
 import shutil
 import tempfile
 import weakref
@@ -67,7 +69,7 @@ from migrate.validation import (
     with_all_fields,
 )
 
-__all__ = ["Counts", "PrepareOptions", "Prepared", "RowPayload", "prepare"]
+__all__ = ["Counts", "PrepareOptions", "Prepared", "RowPayload", "prepare", "prepare_input"]
 
 _PLAN_COLUMNS: Final = ("_row", "_key", "external_id", "email", "_errors")
 _CHUNK: Final = 1 << 20
@@ -143,6 +145,33 @@ def prepare(
     return Prepared(Path(input), spec, options)
 
 
+def prepare_input(
+    input: str | Path,
+    mapping: str | Path,
+    source: Mapping[str, Any] | None = None,
+    joins: Mapping[str, Path] | Sequence[Path] = (),
+) -> Prepared:
+    """``prepare`` as the commands call it: the mapping read from a file or a preset name,
+    ``env:NAME`` values from the environment, ``source`` overriding the mapping's [source],
+    and ``joins`` giving the files of its ``[[join]]`` tables by name or in order.
+
+    Raises ``SourceError`` / ``MappingError`` / ``ConfigError`` when the input, the mapping or
+    the joins cannot be used.
+    """
+    env = dict(os.environ)
+    spec = load_mapping(mapping, env)
+    if isinstance(joins, Mapping):
+        named = {name: Path(path) for name, path in joins.items()}
+    else:
+        if len(joins) > len(spec.joins):
+            raise ConfigError(
+                f"--join was given {len(joins)} file(s) but the mapping has "
+                f"{len(spec.joins)} join(s)"
+            )
+        named = {j.name: Path(path) for j, path in zip(spec.joins, joins, strict=False)}
+    return prepare(input, spec, PrepareOptions(source=dict(source or {}), env=env, joins=named))
+
+
 class Prepared:
     """A read, mapped and validated input, evaluated lazily; see the module docstring."""
 
@@ -165,7 +194,6 @@ class Prepared:
         # Fail now, before any row is processed: unreadable files, columns the input lacks.
         self._mapped = self._compile()
         self._reader: SourceReader | None = None
-        self._frame: pl.DataFrame | None = None
         self._firsts = pl.DataFrame(
             schema={ROW_COLUMN: pl.Int64, "reason": pl.Utf8, "_first": pl.Int64}
         )
@@ -239,10 +267,6 @@ class Prepared:
         out["mapping"] = _sha256(Path(self.spec.file)) if Path(self.spec.file).is_file() else ""
         return out
 
-    def mapped(self) -> pl.LazyFrame:
-        """The mapped frame (docs/internals.md) of the non-empty rows, lazily."""
-        return self._mapped.filter(pl.col(ROW_COLUMN) > 0)
-
     def plan(self) -> pl.DataFrame:
         """One row per non-empty input row: ``_row, _key, external_id, email, _errors``.
 
@@ -305,10 +329,7 @@ class Prepared:
 
     def _finish(self, batch: pl.DataFrame, dups: pl.DataFrame) -> pl.DataFrame:
         """``batch`` (verdicts of consecutive rows) with its duplicate bits and decoded errors."""
-        if dups.height:
-            mine = dups.filter(pl.col(ROW_COLUMN).is_in(batch[ROW_COLUMN].implode()))
-            if mine.height:
-                batch = batch.with_columns(_with_bits(batch, mine))
+        batch = _with_duplicates(batch, dups)
         table = _decode_table(batch["_mask"], self.settings)
         # Each row's errors are gathered from the table of distinct masks (a handful), so no
         # per-row decoding and no copy of the other columns.
@@ -328,13 +349,13 @@ class Prepared:
             folder = tempfile.mkdtemp(prefix="clerk-migrate-plan-")
             self._tmp = weakref.finalize(self, shutil.rmtree, folder, ignore_errors=True)
             self._tmp_dir = Path(folder)
-        query = self._verdict_query(self._mapped, contacts=True)
+        query = self._verdict_query(self._mapped)
         key_names = [n for n in key_column_names() if n in query.collect_schema().names()]
         files: list[Path] = []
         skipped = 0
         for piece in self._source().pieces():
             with reading(self.input):
-                verdicts = self._verdict_query(self._map_piece(piece), contacts=True).collect()
+                verdicts = self._verdict_query(self._map_piece(piece)).collect()
             empty = verdicts[ROW_COLUMN] < 0
             skipped += int(empty.sum())
             verdicts = verdicts.filter(~empty)
@@ -354,18 +375,24 @@ class Prepared:
         return files, dups
 
     def counts(self) -> Counts:
-        """Rows read (non-empty), valid, invalid, and empty rows skipped."""
-        verdicts = self._verdicts(contacts=False)
-        invalid = int((verdicts["_mask"] != 0).sum())
-        return Counts(verdicts.height, verdicts.height - invalid, invalid, self._skipped)
+        """Rows read (non-empty), valid, invalid, and empty rows skipped. Raises ``SourceError``."""
+        read = invalid = 0
+        for verdicts in self._verdicts():
+            read += verdicts.height
+            invalid += int((verdicts["_mask"] != 0).sum())
+        return Counts(read, read - invalid, invalid, self._skipped)
 
     def errors(self) -> pl.DataFrame:
         """One line per (row, reason): ``row, key, field, reason, message``, in file order.
 
         A duplicate's message ends with the row that holds the value first.
         """
-        verdicts = self._verdicts(contacts=False)
-        invalid = verdicts.filter(pl.col("_mask") != 0).select(ROW_COLUMN, "_key", "_mask")
+        parts = [v.filter(pl.col("_mask") != 0) for v in self._verdicts()]
+        invalid = (
+            pl.concat(parts)
+            if parts
+            else pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "_key": pl.Utf8, "_mask": pl.UInt64})
+        )
         table = _decode_table(invalid["_mask"], self.settings)
         lines = (
             invalid.join(table, on="_mask", how="left", maintain_order="left")
@@ -425,32 +452,14 @@ class Prepared:
                 for row, key, body in payloads_from_frame(batch):
                     yield RowPayload(row, key, body)
 
-    def _verdicts(self, *, contacts: bool) -> pl.DataFrame:
-        """``_row, _key, _mask`` (+ ``external_id, email`` with ``contacts``) per non-empty row.
-
-        One streaming pass keeps per row only its number, key, rule mask and hashes of the values
-        that must be unique; the duplicate bits are then added without copying the frame.
-        """
-        if self._frame is not None and (not contacts or "email" in self._frame.columns):
-            return self._frame
-        query = self._verdict_query(self._mapped, contacts=contacts)
-        with reading(self.input):
-            frame = query.collect(engine="streaming")
-        self._skipped = int((frame[ROW_COLUMN] < 0).sum())
-        if self._skipped:
-            frame = frame.filter(pl.col(ROW_COLUMN) > 0)
-        if not frame.height:
-            raise self._no_rows()
-        key_names = [n for n in key_column_names() if n in frame.columns]
-        if key_names:
-            found = duplicates(frame.select(ROW_COLUMN, *key_names)).collect()
-            self._firsts = found.select(ROW_COLUMN, "reason", "_first")
-            dups = duplicate_mask(found.lazy()).collect()
-            frame = frame.drop(key_names)
-            if dups.height:
-                frame = frame.with_columns(_with_bits(frame, dups))
-        self._frame = frame
-        return frame
+    def _verdicts(self) -> Iterator[pl.DataFrame]:
+        """``_row, _key, _mask`` (duplicate bits included) of the non-empty rows, a verdict
+        file at a time: what ``counts`` and ``errors`` read, from the same pass as the plan."""
+        files, dups = self._plan_file()
+        for file in files:
+            yield _with_duplicates(
+                pl.read_parquet(file, columns=[ROW_COLUMN, "_key", "_mask"]), dups
+            )
 
     def _no_rows(self) -> SourceError:
         """The error for an input that holds no row to migrate: never a success."""
@@ -461,21 +470,18 @@ class Prepared:
             "rows or an empty list; check that this is the right file and that it is complete"
         )
 
-    def _verdict_query(self, mapped: pl.LazyFrame, *, contacts: bool) -> pl.LazyFrame:
-        """``_row, _key, _mask`` (+ ``external_id, email``) and the duplicate-key hashes of a
-        mapped frame (the whole input's or a piece's), lazily."""
+    def _verdict_query(self, mapped: pl.LazyFrame) -> pl.LazyFrame:
+        """``_row, _key, external_id, email, _mask`` and the duplicate-key hashes of a mapped
+        piece, lazily."""
         present = set(self._mapped.collect_schema().names())
         hasher = self.spec.field_spec("password_hasher")
         inferred = hasher is not None and isinstance(hasher.source, InferSource)
         mapped = with_all_fields(mapped, hasher_inferred=inferred)
-        extra = [
-            pl.col("external_id"),
-            pl.col("email_address").list.first().alias("email"),
-        ]
         return mapped.select(
             ROW_COLUMN,
             "_key",
-            *(extra if contacts else []),
+            pl.col("external_id"),
+            pl.col("email_address").list.first().alias("email"),
             row_mask(self.now, self.settings, present),
             *key_columns(present),
         )
@@ -524,6 +530,15 @@ def _holders_of_repeats(files: Sequence[Path], key_names: Sequence[str]) -> pl.D
     ]
     held = pl.any_horizontal(hits).fill_null(False)
     return pl.concat(pl.read_parquet(f, columns=columns).filter(held) for f in files)
+
+
+def _with_duplicates(frame: pl.DataFrame, dups: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` (verdicts of consecutive rows) with the duplicate bits of its rows added."""
+    if dups.height:
+        mine = dups.filter(pl.col(ROW_COLUMN).is_in(frame[ROW_COLUMN].implode()))
+        if mine.height:
+            return frame.with_columns(_with_bits(frame, mine))
+    return frame
 
 
 def _with_bits(frame: pl.DataFrame, dups: pl.DataFrame) -> pl.Series:

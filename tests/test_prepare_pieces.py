@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -128,11 +129,16 @@ def test_payloads_after_the_plan_parse_only_the_pieces_holding_the_rows(
     assert parsed == [9, 10]
 
 
-def test_verdict_files_hold_no_secrets(files: tuple[Path, Path]) -> None:
-    """The temporary per-piece verdict files carry no digest and no TOTP secret."""
+def test_verdict_files_hold_no_secrets(
+    files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The temporary per-piece verdict files (under TMPDIR) carry no digest and no TOTP
+    secret."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
     prepared = _prepare(files, 10)
     list(prepared.iter_plan())
-    written = sorted(prepared._tmp_dir.iterdir())
+    written = sorted((tmp_path / "tmp").glob("clerk-migrate-plan-*/*"))
     assert len(written) > 1
     for path in written:
         text = str(pl.read_parquet(path).to_dicts())

@@ -31,22 +31,22 @@ from migrate.api.results import (
     RunSummary,
 )
 from migrate.errors import ConfigError, MigrateError
+from migrate.prepare import Prepared, prepare_input
 from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow, RunOutcome
 from migrate.runner.recorder import RunTally
 from migrate.runner.retrying import KeyedPayloads, RequeueResult, check_fixed, requeue
 from migrate.runner.session import (
     DEVELOPMENT_USER_CAP,
-    PreparedRun,
     RunPlan,
     Target,
     bind_target,
     check_rate,
     default_run_dir,
     development_room,
+    input_fingerprints,
     open_run,
     original_payloads,
     pass_stats,
-    prepare_input,
     read_run,
     record_pass,
     redact_reports,
@@ -126,12 +126,12 @@ def run(
     window = row_window(rows, limit, sample)
     check_connection(connection)
     overrides = dict(source or {})
-    prepared = prepare_input(input_path, str(mapping), overrides, joins)
+    prepared = prepare_input(input_path, mapping, overrides, joins)
     folder = Path(run_dir) if run_dir else default_run_dir(input_path, sandbox=connection.sandbox)
     plan = open_run(folder, input_path, str(mapping), overrides, prepared)
     said: list[str] = []
     try:
-        for line in prepared.prepared.notices(sum(plan.counts().values())):
+        for line in prepared.notices(sum(plan.counts().values())):
             control.notice(line, said)
         if redact_emails:
             redact_reports(plan)
@@ -179,14 +179,14 @@ def _requeue(
     """Put the chosen failed rows back in the queue; their bodies' source; a missing input."""
     if fixed is None:
         prepared = prepare_input(plan.input, plan.mapping, plan.overrides, plan.joins)
-        plan.store.check_fingerprints(prepared.fingerprints)
+        plan.store.check_fingerprints(input_fingerprints(prepared))
         return original_payloads(plan.store, prepared), requeue(plan.store, codes), None
     fixed_input = prepare_input(fixed, plan.mapping, plan.overrides, plan.joins)
     check_fixed(plan.store, fixed_input)
-    original: PreparedRun | None = None
+    original: Prepared | None = None
     if plan.input.is_file():
         original = prepare_input(plan.input, plan.mapping, plan.overrides, plan.joins)
-        plan.store.check_fingerprints(original.fingerprints)
+        plan.store.check_fingerprints(input_fingerprints(original))
     keyed = KeyedPayloads(plan.store, fixed_input, original)
     result = requeue(plan.store, codes, keyed, fixed.name, str(fixed.resolve()))
     return keyed.payloads, result, plan.input if original is None else None

@@ -5,16 +5,14 @@ Needs no key and no network, and imports neither the runner nor httpx.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from migrate.api.results import RowPreview, ValidateResult
-from migrate.errors import ConfigError, StateError
-from migrate.mapping import load_mapping
-from migrate.prepare import PrepareOptions, prepare
+from migrate.errors import StateError
+from migrate.prepare import prepare_input
 from migrate.reports.validation import summarize, write_validation_reports
 
 __all__ = ["validate", "validation_dir"]
@@ -39,17 +37,7 @@ def validate(
     """
     started = time.perf_counter()
     input_path = Path(input)
-    env = dict(os.environ)
-    spec = load_mapping(mapping, env)
-    if not isinstance(joins, Mapping):
-        if len(joins) > len(spec.joins):
-            raise ConfigError(
-                f"--join was given {len(joins)} file(s) but the mapping has "
-                f"{len(spec.joins)} join(s)"
-            )
-        joins = {j.name: Path(path) for j, path in zip(spec.joins, joins, strict=False)}
-    options = PrepareOptions(source=dict(source or {}), env=env, joins=dict(joins))
-    prepared = prepare(input_path, spec, options)
+    prepared = prepare_input(input_path, mapping, source, joins)
     previews = tuple(RowPreview(p.row, p.key, p.masked()) for p in prepared.preview(preview))
     counts = prepared.counts()
     errors = prepared.errors()

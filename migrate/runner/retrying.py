@@ -25,9 +25,9 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 from migrate.errors import ResumeMismatchError
-from migrate.prepare import RowPayload
+from migrate.prepare import Prepared, RowPayload
 from migrate.runner.engine import Payload
-from migrate.runner.session import PreparedInput, original_payloads, plan_rows
+from migrate.runner.session import input_fingerprints, original_payloads, plan_rows
 from migrate.state import PlanRow, RowState, StateStore
 
 __all__ = ["KeyedPayloads", "RequeueResult", "check_fixed", "requeue"]
@@ -52,13 +52,13 @@ class RequeueResult:
     shared_key: int = 0
 
 
-def check_fixed(store: StateStore, fixed: PreparedInput) -> None:
+def check_fixed(store: StateStore, fixed: Prepared) -> None:
     """Refuse a corrected file prepared with another mapping than the run's.
 
     Raises ``ResumeMismatchError``: ``cannot retry <state>: the mapping changed since the run
     was planned; a corrected input is validated with the run's mapping``.
     """
-    if fixed.fingerprints.mapping != store.fingerprints().mapping:
+    if input_fingerprints(fixed).mapping != store.fingerprints().mapping:
         raise ResumeMismatchError(
             f"cannot retry {store.path}: the mapping changed since the run was planned; "
             "a corrected input is validated with the run's mapping"
@@ -70,7 +70,7 @@ class KeyedPayloads:
     from the original input (when given)."""
 
     def __init__(
-        self, store: StateStore, fixed: PreparedInput, original: PreparedInput | None = None
+        self, store: StateStore, fixed: Prepared, original: Prepared | None = None
     ) -> None:
         self.store = store
         self.fixed = fixed
@@ -151,8 +151,9 @@ def requeue(
     requeued = store.requeue_corrected(chosen)
     counts = store.revalidate(matched, source)
     history = list(store.get_meta("fixed_inputs", []))
+    inputs = dict(input_fingerprints(keyed.fixed).inputs)
     history.append(
-        {"file": source, "fingerprints": dict(keyed.fixed.fingerprints.inputs), "at": time.time(),
+        {"file": source, "fingerprints": inputs, "at": time.time(),
          "requeued": requeued, "revalidated": counts[RowState.PENDING]}
     )  # fmt: skip
     store.set_meta("fixed_inputs", history)

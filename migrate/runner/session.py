@@ -11,12 +11,11 @@ planned from (input path, mapping, source options, fingerprints), so ``retry``, 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import polars as pl
@@ -48,19 +47,17 @@ if TYPE_CHECKING:
 __all__ = [
     "DEVELOPMENT_USER_CAP",
     "STATE_FILE",
-    "PreparedInput",
-    "PreparedRun",
     "RunPlan",
     "Target",
     "bind_target",
     "check_rate",
     "default_run_dir",
     "development_room",
+    "input_fingerprints",
     "open_run",
     "original_payloads",
     "pass_stats",
     "plan_rows",
-    "prepare_input",
     "read_run",
     "record_pass",
     "redact_reports",
@@ -78,99 +75,18 @@ _SUFFIXES = (".gz", ".gzip", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".ndjson
              ".json")  # fmt: skip
 
 
-class PreparedInput(Protocol):
-    """What the runner needs of a prepared input (``PreparedRun`` over ``migrate.prepare``)."""
-
-    @property
-    def fingerprints(self) -> Fingerprints: ...
-
-    @property
-    def source_options(self) -> SourceOptions: ...
-
-    def iter_plan(self, batch_size: int = ...) -> Iterator[pl.DataFrame]: ...
-
-    def payloads(self, rows: Sequence[int]) -> Iterable[Payload]: ...
-
-    def forget_plan(self) -> None: ...
+def input_fingerprints(prepared: Prepared) -> Fingerprints:
+    """The state DB's fingerprints of a prepared input: input and join files by name (so a
+    mismatch names the file), and the mapping."""
+    raw = prepared.fingerprints
+    inputs = {prepared.input.name: raw["input"]}
+    inputs |= {name: value for name, value in raw.items() if name.startswith("join:")}
+    return Fingerprints(inputs, raw.get("mapping", ""))
 
 
-class PreparedRun:
-    """``migrate.prepare.Prepared`` seen as the runner needs it (fingerprints by file name)."""
-
-    def __init__(self, prepared: Prepared, rebuild: Callable[[], Prepared] | None = None) -> None:
-        self.prepared = prepared
-        self._rebuild = rebuild
-
-    def forget_plan(self) -> None:
-        """Drop what ``Prepared`` keeps of the plan (its verdicts, its temporary file) once the
-        state DB holds it, so a long run does not carry it; payloads are unaffected."""
-        self.prepared.close()
-        if self._rebuild is not None:
-            self.prepared = self._rebuild()
-
-    @property
-    def fingerprints(self) -> Fingerprints:
-        """Input and join files by name (so a mismatch names the file), and the mapping."""
-        raw = self.prepared.fingerprints
-        inputs = {self.prepared.input.name: raw["input"]}
-        inputs |= {name: value for name, value in raw.items() if name.startswith("join:")}
-        return Fingerprints(inputs, raw.get("mapping", ""))
-
-    @property
-    def source_options(self) -> SourceOptions:
-        """How the input is read (the mapping's [source] with command-line overrides)."""
-        return self.prepared.source_options
-
-    @property
-    def joins(self) -> dict[str, Path]:
-        """The file each ``[[join]]`` reads."""
-        return dict(self.prepared.join_paths)
-
-    def iter_plan(self, batch_size: int = 50_000) -> Iterator[pl.DataFrame]:
-        """One row per input row (keys and validation errors), ``batch_size`` rows at a time."""
-        return self.prepared.iter_plan(batch_size)
-
-    def payloads(self, rows: Sequence[int]) -> Iterable[Payload]:
-        """CreateUser bodies of ``rows``, streamed in file order."""
-        return self.prepared.payloads(rows)
-
-
-def prepare_input(
-    input_path: Path,
-    mapping: str,
-    source: Mapping[str, Any] | None = None,
-    joins: Mapping[str, Path] | Sequence[Path] = (),
-) -> PreparedRun:
-    """Read, map and validate the input lazily; ``source`` overrides the mapping's [source].
-
-    ``joins`` gives the files of the mapping's ``[[join]]`` tables, by name or in order.
-    ``env:NAME`` values in the mapping come from the environment. Raises ``SourceError`` /
-    ``MappingError`` / ``ConfigError`` when the input or the mapping cannot be used.
-    """
-    from migrate.mapping.load import load_mapping  # noqa: PLC0415 - polars-heavy
-    from migrate.prepare import PrepareOptions, prepare  # noqa: PLC0415
-
-    env = dict(os.environ)
-    spec = load_mapping(mapping, env)
-    if isinstance(joins, Mapping):
-        named = {name: Path(path) for name, path in joins.items()}
-    else:
-        if len(joins) > len(spec.joins):
-            raise ConfigError(
-                f"--join was given {len(joins)} file(s) but the mapping has "
-                f"{len(spec.joins)} join(s)"
-            )
-        named = {j.name: Path(path) for j, path in zip(spec.joins, joins, strict=False)}
-    options = PrepareOptions(source=dict(source or {}), env=env, joins=named)
-    return PreparedRun(
-        prepare(input_path, spec, options), lambda: prepare(input_path, spec, options)
-    )
-
-
-def join_paths(prepared: PreparedInput) -> dict[str, str]:
+def join_paths(prepared: Prepared) -> dict[str, str]:
     """The join files a prepared input reads, by join name, as absolute paths."""
-    paths = getattr(prepared, "joins", {})
-    return {name: str(Path(path).resolve()) for name, path in paths.items()}
+    return {name: str(Path(path).resolve()) for name, path in prepared.join_paths.items()}
 
 
 @dataclass(frozen=True)
@@ -301,7 +217,7 @@ def plan_rows(batches: Iterable[pl.DataFrame]) -> Iterator[PlanRow]:
                           tuple(errors or ()))  # fmt: skip
 
 
-def original_payloads(store: StateStore, prepared: PreparedInput) -> PayloadSource:
+def original_payloads(store: StateStore, prepared: Prepared) -> PayloadSource:
     """``prepared.payloads`` for every row but those whose data comes from a corrected file
     (``retry --input``; ``StateStore.corrected_rows``): the original input may hold them
     invalid, so they are never sent from it (they stay pending)."""
@@ -342,7 +258,7 @@ def open_run(
     input_path: Path,
     mapping: str,
     overrides: Mapping[str, Any],
-    prepared: PreparedInput,
+    prepared: Prepared,
 ) -> RunPlan:
     """Create and plan the run directory, or reopen it to resume.
 
@@ -353,11 +269,11 @@ def open_run(
     if state_path.exists():
         store = StateStore.open(state_path, lock=True, busy_timeout=_BUSY_TIMEOUT)
         try:
-            store.check_fingerprints(prepared.fingerprints)
+            store.check_fingerprints(input_fingerprints(prepared))
             _refuse_pending_corrections(store, run_dir)
             if not store.planned:
                 store.plan(plan_rows(prepared.iter_plan()))
-                prepared.forget_plan()
+                prepared.close()  # the state DB holds the plan now
             # rows that only gave up on transient errors (5xx, timeouts, an outage) are part of
             # "resume": send them again; rows Clerk refused wait for `retry`
             store.requeue_failed(retryable_only=True)
@@ -381,11 +297,11 @@ def open_run(
         "joins": join_paths(prepared),
     }
     store = StateStore.create(
-        state_path, prepared.fingerprints, options, lock=True, busy_timeout=_BUSY_TIMEOUT
+        state_path, input_fingerprints(prepared), options, lock=True, busy_timeout=_BUSY_TIMEOUT
     )
     try:
         store.plan(plan_rows(prepared.iter_plan()))
-        prepared.forget_plan()
+        prepared.close()  # the state DB holds the plan now
     except BaseException:
         store.close()
         raise

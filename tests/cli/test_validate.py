@@ -268,7 +268,7 @@ def test_ctrl_c_exits_130_without_traceback(
     def interrupted(*_: object, **__: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(validating, "prepare", interrupted)
+    monkeypatch.setattr(validating, "prepare_input", interrupted)
     users, toml = _write(tmp_path, GOOD)
     result = _run(users, "--mapping", toml, "--out", tmp_path / "out")
     assert result.exit_code == 130

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,9 @@ import polars as pl
 import pytest
 
 from migrate.errors import ConfigError, MappingError, SourceError
-from migrate.prepare import Counts, PrepareOptions, RowPayload, prepare
+from migrate.mapping import compile_mapping
+from migrate.prepare import Counts, Prepared, PrepareOptions, RowPayload, prepare
+from migrate.sources import read_source
 from migrate.validation import ERROR_DTYPE, validate_frame
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -94,10 +97,20 @@ def test_errors_one_line_per_reason(files: tuple[Path, Path]) -> None:
     assert duplicate.endswith("on this one. Row 2 has it first.")
 
 
+def whole_mapped(prepared: Prepared) -> pl.LazyFrame:
+    """The whole input mapped in one query: what the piecewise plan pass must agree with."""
+    return compile_mapping(prepared.spec, read_source(prepared.input, prepared.source_options))
+
+
+def plan_folders(tmp: Path) -> list[Path]:
+    """The temporary plan folders under ``tmp`` (the TMPDIR of the test)."""
+    return sorted(tmp.glob("clerk-migrate-plan-*"))
+
+
 def test_plan_agrees_with_validate_frame(files: tuple[Path, Path]) -> None:
     """The streaming plan reports exactly what validate_frame reports on the same mapped frame."""
     prepared = prepare(files[0], files[1], PrepareOptions(now=NOW))
-    lazy = validate_frame(prepared.mapped(), now=NOW).select("_row", "_errors").collect()
+    lazy = validate_frame(whole_mapped(prepared), now=NOW).select("_row", "_errors").collect()
     assert prepared.plan().select("_row", "_errors").equals(lazy)
 
 
@@ -262,7 +275,7 @@ def test_inferred_hasher_skips_no_grammar_error(tmp_path: Path) -> None:
         "password_hasher = { infer = true }\n"
     )
     prepared = prepare(tmp_path / "u.csv", tmp_path / "m.toml", PrepareOptions(now=NOW))
-    lazy = validate_frame(prepared.mapped(), now=NOW).select("_row", "_errors").collect()
+    lazy = validate_frame(whole_mapped(prepared), now=NOW).select("_row", "_errors").collect()
     assert prepared.plan().select("_row", "_errors").equals(lazy)
     reasons = {r for errors in lazy["_errors"].to_list() for r in (e["reason"] for e in errors)}
     assert {"unsupported_hash", "digest_without_hasher"} <= reasons
@@ -340,7 +353,7 @@ def test_iter_plan_marks_duplicates_across_batches(dup_files: tuple[Path, Path])
 def test_iter_plan_agrees_with_validate_frame(dup_files: tuple[Path, Path]) -> None:
     """Batch by batch, the streamed plan reports what validate_frame reports on the whole input."""
     prepared = prepare(dup_files[0], dup_files[1], PrepareOptions(now=NOW))
-    lazy = validate_frame(prepared.mapped(), now=NOW).select("_row", "_errors").collect()
+    lazy = validate_frame(whole_mapped(prepared), now=NOW).select("_row", "_errors").collect()
     streamed = pl.concat(list(prepared.iter_plan(3))).select("_row", "_errors")
     assert streamed.equals(lazy)
 
@@ -354,26 +367,34 @@ def test_iter_plan_again_and_errors_after_it(dup_files: tuple[Path, Path]) -> No
     assert message.endswith("Row 3 has it first.")
 
 
-def test_close_removes_the_temporary_plan(dup_files: tuple[Path, Path]) -> None:
-    """close() deletes the temporary verdict file; a later iter_plan writes a new one."""
+def test_close_removes_the_temporary_plan(
+    dup_files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """close() deletes the temporary verdict files (under TMPDIR); a later iter_plan writes new
+    ones."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     prepared = prepare(dup_files[0], dup_files[1], PrepareOptions(now=NOW))
     first = pl.concat(list(prepared.iter_plan()))
-    folder = prepared._tmp_dir
+    (folder,) = plan_folders(tmp_path)
     assert any(folder.iterdir())
     prepared.close()
-    assert not folder.exists()
+    assert plan_folders(tmp_path) == []
     assert pl.concat(list(prepared.iter_plan())).equals(first)
     prepared.close()
+    assert plan_folders(tmp_path) == []
 
 
-def test_temporary_plan_goes_with_the_object(dup_files: tuple[Path, Path]) -> None:
-    """Dropping the last reference to a Prepared deletes its temporary verdict file."""
+def test_temporary_plan_goes_with_the_object(
+    dup_files: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropping the last reference to a Prepared deletes its temporary verdict files."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     prepared = prepare(dup_files[0], dup_files[1], PrepareOptions(now=NOW))
     list(prepared.iter_plan())
-    folder = prepared._tmp_dir
+    assert len(plan_folders(tmp_path)) == 1
     del prepared
     gc.collect()
-    assert not folder.exists()
+    assert plan_folders(tmp_path) == []
 
 
 def test_iter_plan_refuses_a_batch_size_below_one(files: tuple[Path, Path]) -> None:
