@@ -1,20 +1,22 @@
 """The checkpoint: one SQLite file per run directory, with named, transactional state moves.
 
-A row's life (DESIGN "A row's life")::
+A row's life::
 
     invalid                                      planned with validation errors; never sent
-    pending ──claim──▶ in_flight ──complete───▶ created   (Clerk said 200)
-                           │      ──reconciled─▶ created   (a lookup found our lost create)
-                           │      ──mark_exists▶ exists    (same external_id already there)
-                           │      ──fail───────▶ failed    (code, param, message, retryable)
-                           │      ──release────▶ pending   (never sent, or lookup found nothing)
+    pending ──claim──▶ in_flight ──Completed──▶ created   (Clerk said 200)
+                           │      ──Reconciled─▶ created   (a lookup found our lost create)
+                           │      ──Existed────▶ exists    (same external_id already there)
+                           │      ──Failed─────▶ failed    (code, param, message, retryable)
+                           │      ──Released───▶ pending   (never sent, or lookup found nothing)
     failed ──requeue_failed──▶ pending                     (the ``retry`` command)
     invalid ──revalidate──▶ pending | invalid              (``retry --input``: corrected row
                                                             valid, or new reasons)
     created ──roll_back──▶ pending (note ``rolled_back``)  (``rollback`` deleted the user)
 
-Every move is one transaction and refuses rows that are not in the expected state (a
-``StateError`` naming the row, its state and the move; nothing of the batch is applied).
+The moves out of ``in_flight`` are values (``Completed`` …) applied in batches by
+``StateStore.record_many``. Every call is one transaction and refuses rows that are not in the
+expected state (a ``StateError`` naming the row, its state and the move; nothing of the batch is
+applied).
 
 Durability. The file runs in WAL mode. ``claim`` commits before it returns, and a committed
 WAL transaction has been handed to the OS with ``write()``, so it survives ``kill -9`` of the
