@@ -267,6 +267,11 @@ class Prepared:
         out["mapping"] = _sha256(Path(self.spec.file)) if Path(self.spec.file).is_file() else ""
         return out
 
+    def mapped(self) -> pl.LazyFrame:
+        """The mapped frame (docs/internals.md) of the non-empty rows, lazily (``check`` reads
+        it whole)."""
+        return self._mapped.filter(pl.col(ROW_COLUMN) > 0)
+
     def plan(self) -> pl.DataFrame:
         """One row per non-empty input row: ``_row, _key, external_id, email, _errors``.
 
