@@ -12,7 +12,9 @@ long tail: p99 around 1 s). The tool runs as a real ``clerk-migrate run`` subpro
 - ``limit``: ``--rate 100``, exactly the limit: target 429s < 0.5 % of requests.
 
 Figures come from the run's own summary.json (requests, duration of the sending pass, 429s) and
-are cross-checked with the sandbox's counters.
+are cross-checked with the sandbox's counters. The tool's CPU time (user + system, from
+``os.wait4`` on the run's process alone) over its wall time is the share of one core it used at
+that rate.
 """
 
 from __future__ import annotations
@@ -103,10 +105,14 @@ def run_case(n: int, case: str, seed: int) -> dict[str, float]:
                 args += ["--rate", "100"]
             env = os.environ | {"CLERK_SECRET_KEY": key}
             started = time.monotonic()
-            done = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
+            proc = subprocess.Popen(
+                args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+            )
+            _, status, usage = os.wait4(proc.pid, 0)
             wall = time.monotonic() - started
-            if done.returncode != 0:
-                raise SystemExit(f"run failed ({done.returncode}):\n{done.stderr}")
+            if os.waitstatus_to_exitcode(status) != 0:
+                assert proc.stderr is not None
+                raise SystemExit(f"run failed ({status}):\n{proc.stderr.read()}")
             summary = json.loads((Path(tmp) / "users.clerk-migrate" / "summary.json").read_text())
         seen = counters(url)
     finally:
@@ -127,6 +133,7 @@ def run_case(n: int, case: str, seed: int) -> dict[str, float]:
         "sandbox_429s": float(seen["rate_limited"]),  # type: ignore[arg-type]
         "created": float(summary["counts"]["created"]),
         "wall": wall,
+        "cpu": usage.ru_utime + usage.ru_stime,
     }
 
 
@@ -148,7 +155,9 @@ def main() -> None:
             f"{int(f['429s'])} ({100 * f['429s'] / max(f['requests'], 1):.2f} % of requests; "
             f"sandbox counted {int(f['sandbox_429s'])}); first request after "
             f"{f['startup']:.2f} s, last answer {f['drain']:.2f} s after the last request "
-            f"(slowest answer of the run: {f['max_latency']:.2f} s)"
+            f"(slowest answer of the run: {f['max_latency']:.2f} s); tool CPU {f['cpu']:.1f} s "
+            f"in {f['wall']:.1f} s = {100 * f['cpu'] / f['wall']:.1f} % of one core, "
+            f"{1000 * f['cpu'] / max(f['created'], 1):.2f} ms per created user"
         )
 
 
