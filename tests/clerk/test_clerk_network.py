@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
+import anyio
 import pytest
 from clerk_servers import ConnectProxy, JsonServer, server_context, write_certificate
 
@@ -11,7 +15,11 @@ from migrate.clerk.client import TLS_CODE, ClerkClient
 from migrate.clerk.network import Network, Route, check_ca_bundle, check_proxy, mask
 from migrate.clerk.outcomes import Counted, Rejected, Transient
 from migrate.clerk.retry import Action, classify
+from migrate.runner.api import ClientApi
+from migrate.runner.engine import EngineSettings, execute
+from migrate.runner.ledger import StoreLedger
 from migrate.secrets import Secret
+from migrate.state import Fingerprints, PlanRow, RowState, StateStore
 
 pytestmark = pytest.mark.anyio
 
@@ -161,3 +169,28 @@ def test_a_bad_ca_bundle_is_refused_naming_the_file(tmp_path: Path) -> None:
     junk.write_text("not a certificate\n")
     with pytest.raises(ValueError, match=r"junk\.pem: cannot load CA certificates"):
         check_ca_bundle(junk)
+
+
+async def test_a_run_stops_at_the_first_certificate_failure(
+    tls_server: JsonServer, tmp_path: Path
+) -> None:
+    """A pass against an untrusted certificate aborts with tls_certificate_invalid at once: no
+    row is failed or retried, every row is pending again, and nothing reached the server."""
+    store = StateStore.create(tmp_path / "state.sqlite", Fingerprints({"in.csv": "x"}, "m"))
+    store.plan(PlanRow(r, f"u{r}", f"u{r}", f"u{r}@example.com") for r in range(2, 42))
+
+    def payloads(rows: Sequence[int]) -> Iterator[Any]:
+        for row in rows:
+            body = {"external_id": f"u{row}", "email_address": [f"u{row}@example.com"]}
+            yield SimpleNamespace(row=row, key=f"u{row}", body=body)
+
+    settings = EngineSettings(rate=1000.0, concurrency=4)
+    async with ClerkClient(tls_server.url(), Secret(KEY), network=Network(environ={})) as clerk:
+        with anyio.fail_after(10):
+            outcome = await execute(ClientApi(clerk), StoreLedger(store), payloads, settings)
+    assert outcome.abort_code == TLS_CODE
+    assert "--ca-bundle" in (outcome.abort_message or "")
+    assert outcome.retries == 0
+    assert outcome.pacing.requests <= 4  # at most one attempt per worker before the stop
+    assert store.counts()[RowState.PENDING] == 40
+    assert tls_server.requests == []
