@@ -26,7 +26,7 @@ import anyio
 
 from migrate.clerk.retry import ConfigStreak
 from migrate.runner.jobs import Event, EventKind, Job
-from migrate.runner.pacing import MAX_RETRY_AFTER, Pacer, PacingStats
+from migrate.runner.pacing import MAX_CONCURRENCY, MAX_RETRY_AFTER, Pacer, PacingStats
 from migrate.runner.reconcile import ReconcileResult, reconcile_in_flight
 from migrate.runner.recorder import Ledger, Progress, Recorder, RunTally
 from migrate.runner.workers import OutageStreak, Stopper, UsersApi, Worker, WorkerSettings
@@ -94,7 +94,7 @@ class EngineSettings:
 
     rate: float
     concurrency: int | None = None
-    max_concurrency: int = 64
+    max_concurrency: int = MAX_CONCURRENCY
     claim_batch: int = 100
     payload_chunk: int = 50_000  # rows per payloads() call: bounds memory on huge inputs
     queue_size: int = 64

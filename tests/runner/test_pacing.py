@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from migrate.runner.pacing import Pacer, default_rate
+from migrate.runner.pacing import MAX_CONCURRENCY, Pacer, default_rate
 
 
 class Clock:
@@ -91,11 +91,11 @@ def test_concurrency_follows_rate_times_latency_within_bounds() -> None:
     """The in-flight target grows with latency and is bounded; --concurrency fixes it."""
 
     async def main() -> None:
-        pacer = Pacer(90.0, initial_latency=0.15)
-        assert pacer.gate.total_tokens == 29  # ceil(90 x 0.15 x 2) + 2 spare
+        pacer = Pacer(90.0, initial_latency=0.1)
+        assert pacer.gate.total_tokens == 20  # ceil(90 x 0.1 x 2) + 2 spare
         for _ in range(200):
             pacer.on_response(2.0)
-        assert pacer.gate.total_tokens == 64
+        assert pacer.gate.total_tokens == MAX_CONCURRENCY
         fixed = Pacer(90.0, fixed_concurrency=7)
         for _ in range(50):
             fixed.on_response(2.0)
