@@ -91,3 +91,29 @@ def test_auth0_csv_is_told_apart_by_its_escaping() -> None:
     assert recognised is not None
     assert recognised.preset == "auth0_csv"
     assert recognise(plain) is None
+
+
+def test_a_plain_users_select_with_php_bcrypt_is_laravel() -> None:
+    """id/email/password with PHP $2y$ digests is Laravel; the same with Python $2b$ is not."""
+    columns = ["id", "name", "email", "password", "created_at"]
+    php = _head(columns, {"id": "1", "email": "a@b.io", "password": "$2y$" + BCRYPT[4:]})
+    python = _head(columns, {"id": "1", "email": "a@b.io", "password": BCRYPT})
+    recognised = recognise(php)
+    assert recognised is not None
+    assert recognised.preset == "laravel"
+    assert recognise(python) is None
+
+
+def test_older_and_smaller_schemas_are_still_recognised() -> None:
+    """ASP.NET Identity 2.x (no Normalized* columns) and Devise without :trackable are known."""
+    identity2 = ["Id", "Email", "EmailConfirmed", "PasswordHash", "SecurityStamp", "UserName"]
+    devise = ["id", "email", "encrypted_password", "reset_password_token", "created_at"]
+    found = [recognise(_head(c)) for c in (identity2, devise)]
+    assert [r.preset if r else None for r in found] == ["aspnet-identity", "devise"]
+
+
+def test_null_markers_are_not_sample_values() -> None:
+    """Cells equal to a null marker (NULL, \\N) are left out of a column's sample values."""
+    rows = ({"id": "1", "phone": "NULL"}, {"id": "2", "phone": "+14155550101"})
+    head = Head("csv", ("id", "phone"), rows, null_values=("NULL",))
+    assert head.values("phone") == ["+14155550101"]
