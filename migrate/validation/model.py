@@ -48,6 +48,11 @@ class ValidationSettings:
     username_pattern: str = r"^[a-zA-Z0-9_-]+$"
     metadata_max_bytes: int = 8192
     max_list_items: int = 100
+    # Clerk documents no length for these (it answers form_param_max_length_exceeded): bounds
+    # no real value reaches, so a runaway cell (a 50 MB first_name) is refused offline.
+    max_name_length: int = 256  # first_name, last_name, external_id
+    max_email_length: int = 320  # RFC 5321: 64 for the local part, @, 255 for the domain
+    max_value_length: int = 4096  # any other text: digest, TOTP secret, backup code, locale…
 
 
 @dataclass(frozen=True)

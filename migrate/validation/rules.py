@@ -12,7 +12,7 @@ never quote a value, so no password, digest or TOTP secret can leak through a re
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Final
 
 import polars as pl
@@ -49,6 +49,7 @@ from migrate.validation.shapes import (
     hashed_list,
     present,
     status_count_mismatch,
+    too_long,
     too_many,
     trim_lower,
     unsupported_any,
@@ -347,7 +348,49 @@ def _row_rules() -> tuple[RowRule, ...]:
             needs=("_value_error",),
         ),
     )
+    for column in ("first_name", "last_name", "external_id"):
+        rules += (
+            RowRule(
+                "value_too_long",
+                column,
+                f"{column} is longer than {{max_name_length}} characters, more than Clerk "
+                "takes. Shorten it in the export, or check that the row's columns are not "
+                "shifted.",
+                _name_too_long(column),
+            ),
+        )
+    rules += (
+        RowRule(
+            "value_too_long",
+            "row",
+            "A value is longer than Clerk takes: an email address over {max_email_length} "
+            "characters, or a password_digest, totp_secret, backup code, phone number, wallet, "
+            "locale or hasher over {max_value_length}. Shorten it in the export, or check that "
+            "the row's columns are not shifted.",
+            _any_too_long,
+            needs=(),
+        ),
+    )
     return rules
+
+
+def _name_too_long(column: str) -> Callable[[RuleContext], pl.Expr]:
+    def bad(ctx: RuleContext) -> pl.Expr:
+        return too_long(column, ctx.settings.max_name_length)
+
+    return bad
+
+
+def _any_too_long(ctx: RuleContext) -> pl.Expr:
+    """An email address, list item or other text field over its bound (see ``value_too_long``)."""
+    email, other = ctx.settings.max_email_length, ctx.settings.max_value_length
+    lists = [any_item("email_address", lambda e: e.str.len_chars() > email)] + [
+        any_item(column, lambda e: e.str.len_chars() > other)
+        for column in ("phone_number", "web3_wallet", "backup_codes")
+    ]
+    texts = [too_long(c, other) for c in ("password_digest", "totp_secret", "locale",
+                                          "password_hasher")]  # fmt: skip
+    return pl.any_horizontal(*lists, *texts)
 
 
 def own_key() -> pl.Expr:

@@ -55,6 +55,7 @@ __all__ = [
     "present",
     "primary_email",
     "status_count_mismatch",
+    "too_long",
     "too_many",
     "trim_lower",
     "unsupported_any",
@@ -216,6 +217,11 @@ def bad_status(column: str) -> Callable[[RuleContext], pl.Expr]:
 
 def has_items(column: str) -> pl.Expr:
     return pl.col(column).list.len().fill_null(0) > 0
+
+
+def too_long(column: str, limit: int) -> pl.Expr:
+    """True where a string field holds more than ``limit`` characters (null is fine)."""
+    return (pl.col(column).str.len_chars() > limit).fill_null(False)
 
 
 def present(column: str) -> pl.Expr:
