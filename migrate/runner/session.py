@@ -10,6 +10,7 @@ planned from (input path, mapping, source options, fingerprints), so ``retry``, 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -285,6 +286,7 @@ def open_run(
             run_dir, store, input_path, mapping, prepared.source_options, dict(overrides), True,
             joins,
         )  # fmt: skip
+    made = not run_dir.exists()
     try:
         run_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # private: see state.db
     except OSError as exc:
@@ -304,6 +306,13 @@ def open_run(
         prepared.close()  # the state DB holds the plan now
     except BaseException:
         store.close()
+        # Nothing was sent: leave no state DB bound to an input that could not be planned (a
+        # file with no rows, a broken row), so the corrected file runs in the same place.
+        for name in (STATE_FILE, f"{STATE_FILE}-wal", f"{STATE_FILE}-shm"):
+            (run_dir / name).unlink(missing_ok=True)
+        if made:
+            with contextlib.suppress(OSError):
+                run_dir.rmdir()
         raise
     joins = {name: Path(path) for name, path in join_paths(prepared).items()}
     return RunPlan(

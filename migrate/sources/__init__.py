@@ -49,6 +49,7 @@ import gzip
 import io
 import re
 import shutil
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -206,7 +207,7 @@ def scan_source(path: str | Path, options: SourceOptions | None = None) -> pl.La
         schema = frame.collect_schema()
     except SourceError:
         raise
-    except (pl.exceptions.PolarsError, OSError, ValueError, EOFError) as exc:
+    except (pl.exceptions.PolarsError, OSError, ValueError, EOFError, zlib.error) as exc:
         raise SourceError(f"{p}: cannot be read as {fmt}: {_first_line(exc)}") from exc
     return _finish(frame, schema, marker, opts.null_values)
 

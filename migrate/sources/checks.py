@@ -16,6 +16,7 @@ import io
 import os
 import re
 import stat
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
@@ -69,7 +70,7 @@ def sniff(path: Path, fmt: str, gz: bool, encoding: str) -> None:
     try:
         with gzip.open(path, "rb") if gz else path.open("rb") as fh:
             head = fh.read(SNIFF_BYTES)
-    except (OSError, EOFError) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise SourceError(f"{path}: cannot be read as {fmt}: {exc}") from None
     if not head:
         raise SourceError(f"{path}: the file is empty")
