@@ -12,6 +12,7 @@ with ``raise XError(...) from exc``; the CLI turns them into a message and an ex
     │   └── ResumeMismatchError       inputs or mapping changed since the run was planned
     ├── ClerkError                    talking to Clerk failed in a way that stops the run
     │   └── RunAbortedError           an error code that dooms every row (bad key, quota, version)
+    ├── CheckFailedError              run's instance checks found a whole-file problem
     └── SandboxError                  the built-in sandbox could not start
 
 No message may contain a secret: the secret key, plaintext passwords, digests, TOTP secrets or
@@ -28,6 +29,7 @@ from dataclasses import dataclass
 from migrate.secrets import redact
 
 __all__ = [
+    "CheckFailedError",
     "ClerkError",
     "ConfigError",
     "MappingError",
@@ -103,6 +105,10 @@ class RunAbortedError(ClerkError):
     def __init__(self, code: str, message: str) -> None:
         self.code = code
         super().__init__(message)
+
+
+class CheckFailedError(MigrateError):
+    """``run``'s instance checks found a whole-file problem; nothing was sent."""
 
 
 class SandboxError(MigrateError):

@@ -9,11 +9,11 @@ The runner and the HTTP client load only when a connection is made (option parsi
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from migrate.errors import ConfigError
 from migrate.secrets import Secret
@@ -46,7 +46,8 @@ class Connection:
     the file ``secret_key_file``, else the ``CLERK_SECRET_KEY`` variable. ``proxy`` is an
     ``http://[user:password@]host:port`` HTTP proxy for an https API (without it,
     ``HTTPS_PROXY`` / ``NO_PROXY`` apply); ``ca_bundle`` a PEM file of CA certificates trusted
-    besides the operating system's store and ``SSL_CERT_FILE``.
+    besides the operating system's store and ``SSL_CERT_FILE``. ``sandbox_settings`` (an
+    instance's settings as ``check --save-settings`` wrote them) makes the sandbox enforce them.
     """
 
     sandbox: bool = False
@@ -55,12 +56,15 @@ class Connection:
     secret_key_file: Path | None = None
     proxy: str | None = None
     ca_bundle: Path | None = None
+    sandbox_settings: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
 def check_connection(connection: Connection) -> None:
     """Refuse options that cannot work together, a bad API URL (another scheme, plain http to a
     non-loopback host, credentials, a query) and a missing key (``ConfigError``)."""
     c = connection
+    if c.sandbox_settings is not None and not c.sandbox:
+        raise ConfigError("--settings mirrors an instance in the sandbox: add --sandbox")
     if c.sandbox:
         if c.api_url or c.secret_key_file or c.secret_key:
             raise ConfigError("--sandbox starts its own server: drop --api-url / --secret-key-file")
@@ -91,6 +95,14 @@ def connect(connection: Connection) -> Iterator[Target]:
         config = SandboxConfig(
             instance="development", rate_limit=SANDBOX_LIMIT_PER_WINDOW, user_cap=0
         )
+        if connection.sandbox_settings is not None:
+            from migrate.sandbox.environment import config_from_environment  # noqa: PLC0415
+
+            # the instance's user settings; the rehearsal keeps its own limits and test key
+            mirrored = config_from_environment(
+                connection.sandbox_settings, config, where="--settings"
+            )
+            config = replace(mirrored, instance="development")
         with running_sandbox(config) as handle:
             yield Target(handle.url, Secret(handle.secret_key), sandbox=True)
         return

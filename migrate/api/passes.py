@@ -22,6 +22,7 @@ from typing import Any, TypedDict, Unpack
 import anyio
 
 from migrate.api.connection import Connection, check_connection, connect, default_rate_for
+from migrate.api.preflight import preflight
 from migrate.api.results import (
     CodeCount,
     Confirmation,
@@ -108,6 +109,10 @@ def run(
     limit: int | None = None,
     sample: int | None = None,
     redact_emails: bool = False,
+    check: bool = True,
+    accept_findings: bool = False,
+    publishable_key: str | None = None,
+    frontend_api_url: str | None = None,
     **options: Unpack[PassOptions],
 ) -> RunResult:
     """Create every valid row of ``input`` as a Clerk user, exactly once, resumably.
@@ -118,7 +123,11 @@ def run(
     ``ConfigError`` (bad options, before anything is created), ``MappingError``,
     ``SourceError``, ``StateError`` (``ResumeMismatchError`` when the input or mapping changed),
     ``ClerkError``; rows Clerk refuses are data in the result, not exceptions. ``options``:
-    ``PassOptions`` (pace, confirmation, callbacks, stopping).
+    ``PassOptions`` (pace, confirmation, callbacks, stopping). Before the first create of a run
+    directory, ``check``'s checks run (settings through ``publishable_key`` /
+    ``frontend_api_url``, existing users through the connection): a whole-file finding raises
+    ``CheckFailedError`` unless ``accept_findings``; ``check=False`` skips them for good
+    (``migrate.api.preflight``).
     """
     control = PassControl(**options)
     input_path = Path(input)
@@ -135,7 +144,19 @@ def run(
             control.notice(line, said)
         if redact_emails:
             redact_reports(plan)
-        return _send(plan, prepared.payloads, connection, control, window=window, said=said)
+        checks = partial(
+            preflight,
+            plan,
+            prepared.prepared,
+            check=check,
+            accept_findings=accept_findings,
+            publishable_key=publishable_key,
+            frontend_api_url=frontend_api_url,
+            notice=lambda line: control.notice(line, said),
+        )
+        return _send(
+            plan, prepared.payloads, connection, control, window=window, said=said, before=checks
+        )
     finally:
         plan.store.close()
 
@@ -237,8 +258,10 @@ def _send(
     *,
     window: RowWindow,
     said: list[str],
+    before: Callable[[Target, float], None] | None = None,
 ) -> RunResult:
-    """Connect, confirm, run one pass, record it and rewrite the reports."""
+    """Connect, confirm, (``before``: the instance checks), run one pass, record it and rewrite
+    the reports."""
     with connect(connection) as target:
         bind_target(plan.store, target)
         settings = EngineSettings(
@@ -252,6 +275,8 @@ def _send(
             f"{'' if target.sandbox else ' · route ' + target.route()}",
             said,
         )
+        if before is not None:
+            before(target, settings.rate)
         stopper = Stopper()
         outcome = anyio.run(
             partial(

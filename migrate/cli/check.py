@@ -18,7 +18,7 @@ from migrate.cli._common import EXIT_INTERRUPTED, fail, handle_errors
 from migrate.cli._options import join_option, parse_joins, source_options, source_options_from
 from migrate.errors import ConfigError
 
-__all__ = ["command", "render_report"]
+__all__ = ["command", "read_settings", "render_report"]
 
 PUBLISHABLE_KEY_ENV = "CLERK_PUBLISHABLE_KEY"
 FRONTEND_API_ENV = "CLERK_FRONTEND_API_URL"
@@ -147,7 +147,7 @@ def _check(
         publishable_key = frontend_api_url = None
     if save_settings is not None and not (settings_file or publishable_key or frontend_api_url):
         raise ConfigError("--save-settings needs the instance's publishable key")
-    settings = _read_settings(settings_file) if settings_file is not None else None
+    settings = read_settings(settings_file) if settings_file is not None else None
     connection = None
     if secret_key_file is not None or os.environ.get(KEY_ENV, "").strip():
         connection = Connection(api_url=api_url, secret_key_file=secret_key_file)
@@ -180,7 +180,7 @@ def _given(parameter: str) -> bool:
     return ctx is not None and ctx.get_parameter_source(parameter) is ParameterSource.COMMANDLINE
 
 
-def _read_settings(path: Path) -> dict[str, Any]:
+def read_settings(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -25,6 +26,7 @@ from migrate.cli._shell import (
     proxy_for_hint,
     terminal_pass,
 )
+from migrate.cli.check import read_settings
 
 
 @click.command()
@@ -48,6 +50,34 @@ from migrate.cli._shell import (
     help="Send N rows spread evenly over the pending rows (a canary that sees the whole file).",
 )
 @click.option("--rows", "rows", metavar="A-B", help="Send only input rows A to B (inclusive).")
+@click.option(
+    "--settings",
+    "settings_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --sandbox: a sandbox that behaves like the instance whose settings "
+    "'check --save-settings' saved.",
+)
+@click.option(
+    "--publishable-key",
+    envvar="CLERK_PUBLISHABLE_KEY",
+    help="The instance's publishable key (env CLERK_PUBLISHABLE_KEY): the checks before the "
+    "first create read its settings.",
+)
+@click.option(
+    "--frontend-api-url",
+    envvar="CLERK_FRONTEND_API_URL",
+    help="The Frontend API origin instead of the key's (env CLERK_FRONTEND_API_URL).",
+)
+@click.option(
+    "--no-check",
+    is_flag=True,
+    help="Skip the instance checks before the first create (kept for the run directory).",
+)
+@click.option(
+    "--accept-findings",
+    is_flag=True,
+    help="Start even when the instance checks find a whole-file problem.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @redact_option
@@ -67,6 +97,11 @@ def command(
     limit: int | None,
     sample: int | None,
     rows: str | None,
+    settings_file: Path | None,
+    publishable_key: str | None,
+    frontend_api_url: str | None,
+    no_check: bool,
+    accept_findings: bool,
     yes: bool,
     quiet: bool,
     redact_emails: bool,
@@ -78,7 +113,10 @@ def command(
 ) -> None:
     """Create every valid row of INPUT as a Clerk user, at the instance's rate, exactly once.
 
-    Validation runs first: invalid rows are recorded and never sent. The run directory holds a
+    Validation runs first: invalid rows are recorded and never sent. Then the checks of
+    'check' (instance settings through the publishable key, existing users): a whole-file
+    finding stops the run before the first create unless --accept-findings (--no-check skips
+    them for this run directory). The run directory holds a
     checkpoint, so running the same command again resumes (after Ctrl-C, a crash or kill -9);
     it refuses when the input or the mapping changed. The key comes from CLERK_SECRET_KEY or
     --secret-key-file. A production key (sk_live_) asks before the first request unless --yes.
@@ -93,7 +131,10 @@ def command(
             result = migrate.run(
                 input_path,
                 mapping,
-                connection=connection_from(sandbox, api_url, secret_key_file, proxy),
+                connection=replace(
+                    connection_from(sandbox, api_url, secret_key_file, proxy),
+                    sandbox_settings=read_settings(settings_file) if settings_file else None,
+                ),
                 run_dir=run_dir,
                 source=source_options_from(fmt, encoding, delimiter, no_header),
                 joins=parse_joins(joins),
@@ -101,6 +142,10 @@ def command(
                 limit=limit,
                 sample=sample,
                 redact_emails=redact_emails,
+                check=not no_check,
+                accept_findings=accept_findings,
+                publishable_key=publishable_key,
+                frontend_api_url=frontend_api_url,
                 **how,
             )
         hint = ["clerk-migrate", "run", str(input_path), "--mapping", mapping]
@@ -110,6 +155,8 @@ def command(
             hint += ["--join", join]
         if sandbox:
             hint.append("--sandbox")
+        if settings_file:
+            hint += ["--settings", str(settings_file)]
         if (shown := proxy_for_hint(proxy)) is not None:
             hint += ["--proxy", shown]
         if (ca_bundle := ca_bundle_option()) is not None:
