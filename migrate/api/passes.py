@@ -147,7 +147,7 @@ def run(
         checks = partial(
             preflight,
             plan,
-            prepared.prepared,
+            prepared,
             check=check,
             accept_findings=accept_findings,
             publishable_key=publishable_key,
