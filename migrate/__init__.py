@@ -12,6 +12,7 @@ The supported API is what ``__all__`` lists (see docs/library.md)::
     verify(run_dir, connection=...)          -> VerifyResult
     rollback(run_dir, connection=...)        -> RollbackResult
     report(run_dir)                          -> ReportResult
+    sync(newer, mapping, run_dir=...)        -> SyncResult
 
 Every other module is internal. Names load on first use, so importing ``migrate`` stays cheap.
 """
@@ -50,6 +51,7 @@ if TYPE_CHECKING:
         ValidateResult,
         VerifyResult,
     )
+    from migrate.api.sync import SyncResult, sync
     from migrate.api.validating import validate
     from migrate.instance.check import CheckReport
 
@@ -65,6 +67,8 @@ _LAZY = {
     "verify": "aftercare",
     "rollback": "aftercare",
     "report": "aftercare",
+    "sync": "sync",
+    "SyncResult": "sync",
     "Connection": "connection",
     "Confirmation": "results",
     "ExitCode": "results",
@@ -97,6 +101,7 @@ __all__ = [
     "Secret",
     "SourceError",
     "StateError",
+    "SyncResult",
     "ValidateResult",
     "VerifyResult",
     "__version__",
@@ -105,6 +110,7 @@ __all__ = [
     "retry",
     "rollback",
     "run",
+    "sync",
     "validate",
     "verify",
 ]

@@ -267,6 +267,15 @@ class Prepared:
         out["mapping"] = _sha256(Path(self.spec.file)) if Path(self.spec.file).is_file() else ""
         return out
 
+    def mapped_pieces(self) -> Iterator[pl.DataFrame]:
+        """The mapped frame of the non-empty rows, one collected piece of the input at a time
+        (memory bounded by a piece; holds secrets: keep each piece only while it is used)."""
+        for piece in self._source().pieces():
+            with reading(self.input):
+                mapped = self._map_piece(piece).filter(pl.col(ROW_COLUMN) > 0).collect()
+            if mapped.height:
+                yield mapped
+
     def mapped(self) -> pl.LazyFrame:
         """The mapped frame (docs/internals.md) of the non-empty rows, lazily (``check`` reads
         it whole)."""

@@ -20,15 +20,17 @@ ALLOWED: dict[str, set[str]] = {
     "detect": CORE,
     "mapping": CORE,
     "validation": CORE,
+    "delta": CORE,
     "prepare": CORE,
     "mapping_init": CORE,
     "clerk": BASE,
     "state": BASE,
     "reports": CORE | {"clerk", "state", "prepare"},
-    "runner": CORE | {"clerk", "state", "reports", "prepare"},
+    "runner": CORE | {"clerk", "state", "reports", "prepare", "delta"},
     "sandbox": BASE | {"hashers"},
     "instance": CORE | {"clerk", "state", "reports", "prepare", "runner"},
-    "api": CORE | {"clerk", "state", "reports", "prepare", "runner", "sandbox", "instance"},
+    "api": CORE
+    | {"clerk", "state", "reports", "prepare", "runner", "sandbox", "instance", "delta"},
     # the commands call the public API; `mapping init` and `sandbox` call their own modules
     "cli": BASE | {"api", "mapping_init", "reports", "sandbox"},
 }

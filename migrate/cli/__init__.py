@@ -27,6 +27,7 @@ COMMANDS: Final[dict[str, str]] = {
     "report": "report",
     "verify": "verify",
     "rollback": "rollback",
+    "sync": "sync",
     "mapping": "mapping",
     "sandbox": "sandbox",
 }

@@ -214,6 +214,7 @@ def summary_data(store: StateStore, stats: Mapping[str, Any] | None = None) -> d
             "rollbacks": store.get_meta("rolled_back") or {},
         },
         "run": dict(stats or {}),
+        "sync": store.get_meta("sync") or {},  # the last `sync`'s counts
     }
 
 

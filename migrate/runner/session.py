@@ -38,6 +38,7 @@ from migrate.runner.engine import (
 from migrate.runner.ledger import StoreLedger
 from migrate.runner.recorder import Progress
 from migrate.runner.workers import Stopper
+from migrate.runner.syncing import fingerprint_key, record_baseline
 from migrate.secrets import Secret
 from migrate.sources import SourceOptions
 from migrate.state import Fingerprints, PlanRow, RowState, StateStore
@@ -275,6 +276,8 @@ def open_run(
             if not store.planned:
                 store.plan(plan_rows(prepared.iter_plan()))
                 prepared.close()  # the state DB holds the plan now
+            if not store.count_fingerprints():  # planned before fingerprints existed
+                record_baseline(store, prepared, _key(run_dir))
             # rows that only gave up on transient errors (5xx, timeouts, an outage) are part of
             # "resume": send them again; rows Clerk refused wait for `retry`
             store.requeue_failed(retryable_only=True)
@@ -304,6 +307,7 @@ def open_run(
     try:
         store.plan(plan_rows(prepared.iter_plan()))
         prepared.close()  # the state DB holds the plan now
+        record_baseline(store, prepared, _key(run_dir))
     except BaseException:
         store.close()
         # Nothing was sent: leave no state DB bound to an input that could not be planned (a
@@ -319,6 +323,12 @@ def open_run(
         run_dir, store, input_path, mapping, prepared.source_options, dict(overrides), False,
         joins,
     )  # fmt: skip
+
+
+def _key(run_dir: Path) -> bytes:
+    key = fingerprint_key(run_dir, create=True)
+    assert key is not None  # made when absent
+    return key
 
 
 def read_run(run_dir: Path, *, lock: bool = False) -> RunPlan:

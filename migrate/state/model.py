@@ -25,7 +25,7 @@ __all__ = [
     "RowState",
 ]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 
 class RowState(StrEnum):

@@ -17,6 +17,7 @@ from typing import Any, Final, Literal, Self
 from migrate.errors import ResumeMismatchError, StateError
 from migrate.state.aftermoves import AfterRunMoves
 from migrate.state.db import RefusedMoveError, connect
+from migrate.state.fingerprints import FINGERPRINT_SCHEMA, FingerprintRecords, migrate_v1
 from migrate.state.model import (
     COLUMNS,
     INDEX_KEY,
@@ -46,11 +47,12 @@ _CLAIM: Final = (
 )
 
 
-class StateStore(AfterRunMoves):
+class StateStore(AfterRunMoves, FingerprintRecords):
     """The state DB of one run. Build with ``StateStore.create`` or ``StateStore.open``.
 
     The moves on a finished run (``requeue_failed``, ``revalidate``, ``roll_back``) come from
-    ``AfterRunMoves`` (``migrate.state.aftermoves``).
+    ``AfterRunMoves`` (``migrate.state.aftermoves``); the fingerprints ``sync`` compares from
+    ``FingerprintRecords`` (``migrate.state.fingerprints``).
     """
 
     def __init__(
@@ -89,7 +91,7 @@ class StateStore(AfterRunMoves):
         store = cls(conn, target, clock)
         try:
             with store._transaction():
-                for statement in [*SCHEMA.split(";"), INDEX_STATE, INDEX_KEY]:
+                for statement in [*SCHEMA.split(";"), INDEX_STATE, INDEX_KEY, FINGERPRINT_SCHEMA]:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
@@ -123,7 +125,9 @@ class StateStore(AfterRunMoves):
         ``close``: a second process, even a reader, gets ``StateError`` ("in use") after
         ``busy_timeout`` seconds instead of sending rows twice. The OS drops the lock when the
         process dies, kill -9 included. Raises ``StateError`` when the file is missing, not a
-        state DB, locked, or of a schema version this program does not know.
+        state DB, locked, or of a schema version this program does not know. A version-1 file
+        (made before fingerprints) is upgraded in place to version 2 (an empty fingerprints
+        table: ``sync`` then treats its rows as unknown).
         """
         target = Path(path)
         if not target.is_file():
@@ -134,6 +138,13 @@ class StateStore(AfterRunMoves):
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise StateError(f"{target}: not a clerk-migrate state DB ({exc})") from exc
+        if row is not None and row[0] == 1:
+            try:
+                migrate_v1(conn)  # a run made before fingerprints: add the table, empty
+            except sqlite3.Error as exc:
+                conn.close()
+                raise StateError(f"{target}: cannot upgrade the state DB: {exc}") from exc
+            row = (SCHEMA_VERSION,)
         if row is None or row[0] != SCHEMA_VERSION:
             conn.close()
             found = "none" if row is None else row[0]

@@ -1,0 +1,108 @@
+"""What a ``sync`` does with each key: pure joins of a newer export against a run.
+
+Actions (``Action``), per key of the newer export or of the run:
+
+- ``new``: the run has no Clerk user for it (never seen, or never created): created as ``run``
+  would create it;
+- ``unchanged``: its whole-row fingerprint equals the stored one: nothing is sent;
+- ``changed``: the fingerprints differ: the fields that differ are updated;
+- ``unknown``: the run has a user for it but no fingerprint (a run directory made before
+  fingerprints existed): every mapped field is sent, as for a change of all of them;
+- ``invalid``: the newer row fails validation: nothing is sent, it is reported;
+- ``gone``: the run has a user whose key the newer export lacks: reported; deleted or banned
+  only when asked.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Final
+
+import polars as pl
+
+__all__ = ["PLAN_SCHEMA", "Action", "count_actions", "decide", "gone_keys"]
+
+
+class Action(StrEnum):
+    """What ``sync`` does for one key; stored as-is in ``sync_plan.csv``."""
+
+    NEW = "new"
+    CHANGED = "changed"
+    UNCHANGED = "unchanged"
+    UNKNOWN = "unknown"
+    INVALID = "invalid"
+    GONE = "gone"
+
+
+PLAN_SCHEMA: Final = {
+    "_row": pl.Int64,
+    "_key": pl.Utf8,
+    "action": pl.Utf8,
+    "fields": pl.Utf8,
+    "clerk_user_id": pl.Utf8,
+}
+
+
+def decide(current: pl.DataFrame, users: pl.DataFrame, *, same_layout: bool = True) -> pl.DataFrame:
+    """The action of each row of the newer export.
+
+    ``current``: ``_row, _key, valid, whole, old_whole, fields`` (``old_whole`` null when the
+    run stored no fingerprint for the key; ``fields`` the changed fields, comma-separated, for
+    rows whose prints differ). ``users``: ``key, clerk_user_id`` of the run's created or existing
+    users. ``same_layout`` false (the mapping's fields differ from the stored ones) makes every
+    row with a stored fingerprint compare field by field (``fields`` decides). Returns
+    ``PLAN_SCHEMA`` rows in ``current``'s order.
+    """
+    joined = current.join(
+        users.rename({"key": "_key"}), on="_key", how="left", maintain_order="left"
+    )
+    same = (
+        pl.col("whole") == pl.col("old_whole")
+        if same_layout
+        else pl.col("fields").fill_null("") == ""
+    )
+    action = (
+        pl.when(~pl.col("valid"))
+        .then(pl.lit(Action.INVALID.value))
+        .when(pl.col("clerk_user_id").is_null())
+        .then(pl.lit(Action.NEW.value))
+        .when(pl.col("old_whole").is_null())
+        .then(pl.lit(Action.UNKNOWN.value))
+        .when(same)
+        .then(pl.lit(Action.UNCHANGED.value))
+        .otherwise(pl.lit(Action.CHANGED.value))
+    )
+    return joined.select(
+        "_row",
+        "_key",
+        action.alias("action"),
+        pl.when(action == Action.CHANGED.value).then(pl.col("fields")).alias("fields"),
+        "clerk_user_id",
+    )
+
+
+def gone_keys(current_keys: pl.Series, users: pl.DataFrame) -> pl.DataFrame:
+    """``PLAN_SCHEMA`` rows (no row number) for the run's users whose key the export lacks."""
+    gone = users.filter(~pl.col("key").is_in(current_keys.implode()))
+    return gone.select(
+        pl.lit(None, dtype=pl.Int64).alias("_row"),
+        pl.col("key").alias("_key"),
+        pl.lit(Action.GONE.value).alias("action"),
+        pl.lit(None, dtype=pl.Utf8).alias("fields"),
+        "clerk_user_id",
+    )
+
+
+def count_actions(plan: pl.DataFrame) -> tuple[dict[str, int], dict[str, int]]:
+    """Rows per action (every action present, 0 when none) and changed rows per field."""
+    counts = {a.value: 0 for a in Action}
+    for action, n in plan.group_by("action").len().iter_rows():
+        counts[str(action)] = int(n)
+    by_field = (
+        plan.filter(pl.col("action") == Action.CHANGED.value)
+        .select(pl.col("fields").str.split(",").explode().alias("field"))
+        .group_by("field")
+        .len()
+        .sort("field")
+    )
+    return counts, {str(f): int(n) for f, n in by_field.iter_rows() if f}

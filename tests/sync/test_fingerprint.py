@@ -1,0 +1,82 @@
+"""Keyed fingerprints: equal payloads print alike, a change shows in its field only."""
+
+from __future__ import annotations
+
+import polars as pl
+
+from migrate.delta.fingerprint import (
+    FIELD_PRINT_BYTES,
+    canonical_texts,
+    changed_fields,
+    field_prints,
+    fingerprinted_fields,
+    whole_prints,
+)
+
+KEY = b"k" * 32
+
+
+def mapped(**columns: list[object]) -> pl.DataFrame:
+    """A tiny mapped frame with ``_row``/``_key`` and the given CreateUser columns."""
+    n = len(next(iter(columns.values())))
+    return pl.DataFrame(
+        {"_row": list(range(2, n + 2)), "_key": [f"k{i}" for i in range(n)], **columns}
+    )
+
+
+def prints(
+    frame: pl.DataFrame, key: bytes = KEY
+) -> tuple[list[bytes], list[bytes], tuple[str, ...]]:
+    """Whole and per-field prints of a mapped frame."""
+    fields = fingerprinted_fields(frame.columns)
+    texts = frame.select("_row", "_key", *canonical_texts(frame.schema, fields))
+    return whole_prints(texts, fields, key), field_prints(texts, fields, key), fields
+
+
+def test_only_clerk_fields_are_fingerprinted_in_sorted_order() -> None:
+    """Internal columns and unknown columns are left out; the order does not depend on the frame."""
+    assert fingerprinted_fields(["_row", "last_name", "_key", "email_address", "x"]) == (
+        "email_address",
+        "last_name",
+    )
+
+
+def test_equal_rows_print_alike_and_a_changed_field_shows_alone() -> None:
+    """Two rows equal but for first_name: same prints except first_name's and the whole row's."""
+    frame = mapped(
+        first_name=["Ann", "Bob"],
+        email_address=[["a@x.io"], ["a@x.io"]],
+        public_metadata=['{"p":1}', '{"p":1}'],
+    )
+    whole, fields, names = prints(frame)
+    assert len(whole[0]) == 32
+    assert len(fields[0]) == FIELD_PRINT_BYTES * 3
+    assert whole[0] != whole[1]
+    assert changed_fields(fields[1], names, fields[0], names) == ["first_name"]
+    again, again_fields, _ = prints(frame)
+    assert again == whole
+    assert again_fields == fields
+
+
+def test_null_empty_and_list_items_are_told_apart() -> None:
+    """null vs "" and ["a","b"] vs ["ab"] give different prints (no value hides another)."""
+    frame = mapped(first_name=[None, ""], email_address=[["a", "b"], ["ab"]])
+    whole, fields, names = prints(frame)
+    assert whole[0] != whole[1]
+    assert changed_fields(fields[1], names, fields[0], names) == ["email_address", "first_name"]
+
+
+def test_the_key_changes_every_print() -> None:
+    """Another run directory's key gives other prints for the same rows."""
+    frame = mapped(first_name=["Ann"])
+    assert prints(frame)[0] != prints(frame, b"o" * 32)[0]
+    assert prints(frame)[1] != prints(frame, b"o" * 32)[1]
+
+
+def test_fields_added_to_the_mapping_count_as_changed_and_dropped_ones_do_not() -> None:
+    """A field only the new mapping maps is changed; one only the old mapped is left alone."""
+    old = mapped(first_name=["Ann"], last_name=["Lee"])
+    new = mapped(first_name=["Ann"], username=["ann"])
+    _, old_fields, old_names = prints(old)
+    _, new_fields, new_names = prints(new)
+    assert changed_fields(new_fields[0], new_names, old_fields[0], old_names) == ["username"]
