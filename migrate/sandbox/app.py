@@ -57,6 +57,7 @@ from migrate.sandbox.problems import (
 from migrate.sandbox.render import deleted_object, render_user
 from migrate.sandbox.restrictions import restriction_problem
 from migrate.sandbox.store import PLAINTEXT_HASHER, UserStore
+from migrate.sandbox.updates import PLAN_KEY, UpdateEndpoints
 from migrate.sandbox.validation import validate_create
 
 __all__ = ["ResponseLostError", "SandboxApp", "create_app"]
@@ -65,8 +66,17 @@ __all__ = ["ResponseLostError", "SandboxApp", "create_app"]
 # Clerk does not publish its body limit; 1 MiB is far above any CreateUser body (8 KB metadata x 3).
 MAX_BODY_BYTES: Final = 1024 * 1024
 _JSON: Final = "application/json"
-_PLAN: Final = "sandbox.plan"
+_PLAN: Final = PLAN_KEY
 _FAPI_PATHS: Final = frozenset({"/v1/environment", "/v1/dev_browser"})
+
+
+def _is_update(method: str, path: str) -> bool:
+    """A write ``sync`` sends: PATCH a user / metadata / address, add an address, ban."""
+    if method == "PATCH":
+        return True
+    if method == "POST":
+        return path.endswith("/ban") or path in ("/v1/email_addresses", "/v1/phone_numbers")
+    return method == "DELETE" and path.startswith(("/v1/email_addresses/", "/v1/phone_numbers/"))
 
 
 def _refuse_constant(name: str) -> Any:
@@ -79,7 +89,7 @@ def create_app(config: SandboxConfig | None = None) -> SandboxApp:
     return SandboxApp(config or SandboxConfig())
 
 
-class SandboxApp:
+class SandboxApp(UpdateEndpoints):
     """One Clerk instance in memory, served over ASGI.
 
     Attributes for tests: ``config`` (with the key filled in), ``secret_key``, ``store``
@@ -112,6 +122,15 @@ class SandboxApp:
                 Route("/v1/users/count", self._count_users, methods=["GET"]),
                 Route("/v1/users/{user_id}", self._get_user, methods=["GET"]),
                 Route("/v1/users/{user_id}", self._delete_user, methods=["DELETE"]),
+                Route("/v1/users/{user_id}", self._update_user, methods=["PATCH"]),
+                Route("/v1/users/{user_id}/metadata", self._update_metadata, methods=["PATCH"]),
+                Route("/v1/users/{user_id}/ban", self._ban_user, methods=["POST"]),
+                Route("/v1/email_addresses", self._create_email, methods=["POST"]),
+                Route("/v1/phone_numbers", self._create_phone, methods=["POST"]),
+                Route("/v1/email_addresses/{idn}", self._update_identification, methods=["PATCH"]),
+                Route("/v1/email_addresses/{idn}", self._delete_identification, methods=["DELETE"]),
+                Route("/v1/phone_numbers/{idn}", self._update_identification, methods=["PATCH"]),
+                Route("/v1/phone_numbers/{idn}", self._delete_identification, methods=["DELETE"]),
                 Route(
                     "/v1/users/{user_id}/verify_password", self._verify_password, methods=["POST"]
                 ),
@@ -166,7 +185,10 @@ class SandboxApp:
             status, body, headers = refusal
             await send_bytes(counted, status, body, headers)
             return
-        is_create = scope["method"] == "POST" and scope["path"] == "/v1/users"
+        # creates and sync's writes (each applies, then may lose its answer)
+        is_create = (scope["method"] == "POST" and scope["path"] == "/v1/users") or _is_update(
+            scope["method"], scope["path"]
+        )
         plan = self.faults.plan(is_create)
         if plan.delay:
             counters.faults["latency"] += 1

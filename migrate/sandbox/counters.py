@@ -20,6 +20,7 @@ class Counters:
         self.fapi_requests = 0
         self.creates = 0
         self.deletes = 0
+        self.updates = 0  # sync's writes: PATCH user / metadata, addresses, bans
         self.verifications = 0
         self.rate_limited = 0
         self.by_status: Counter[int] = Counter()
@@ -33,6 +34,7 @@ class Counters:
             "fapi_requests": self.fapi_requests,
             "creates": self.creates,
             "deletes": self.deletes,
+            "updates": self.updates,
             "verifications": self.verifications,
             "rate_limited": self.rate_limited,
             "users": users,

@@ -264,6 +264,51 @@ class UserStore:
             self.by_external_id[rec.external_id] = seq
         return self.user_id(seq)
 
+    def identification_of(self, idn: str) -> tuple[int, str, int] | None:
+        """``(seq, kind, index)`` of an identification id of an existing user, else None."""
+        if not idn.startswith("idn_") or len(idn) != 4 + _ID_DIGITS:
+            return None
+        n = _unb62(idn[4:])
+        if n is None or n < self._idn_base:
+            return None
+        seq, rest = divmod(n - self._idn_base, _IDN_STRIDE)
+        kind = next((k for k, off in _KIND_OFFSET.items() if off <= rest < off + 1024), None)
+        if kind is None or seq not in self._users:
+            return None
+        return seq, kind, rest - _KIND_OFFSET[kind]
+
+    def holder(self, kind: str, value: str) -> int | None:
+        """The user holding an email / phone / username / external_id value, if any."""
+        index = {
+            "email_address": self.by_email,
+            "phone_number": self.by_phone,
+            "username": self.by_username,
+            "external_id": self.by_external_id,
+        }[kind]
+        return index.get(value if kind in ("phone_number", "external_id") else value.lower())
+
+    def unindex(self, rec: UserRecord) -> None:
+        """Drop a stored user's identifiers from the indexes (before changing them)."""
+        for e in rec.emails:
+            self.by_email.pop(e.lower(), None)
+        for p in rec.phones:
+            self.by_phone.pop(p, None)
+        if rec.username is not None:
+            self.by_username.pop(rec.username.lower(), None)
+        if rec.external_id is not None:
+            self.by_external_id.pop(rec.external_id, None)
+
+    def reindex(self, rec: UserRecord) -> None:
+        """Put a stored user's (changed) identifiers back into the indexes."""
+        for e in rec.emails:
+            self.by_email[_lower(e)] = rec.seq
+        for p in rec.phones:
+            self.by_phone[p] = rec.seq
+        if rec.username is not None:
+            self.by_username[_lower(rec.username)] = rec.seq
+        if rec.external_id is not None:
+            self.by_external_id[rec.external_id] = rec.seq
+
     def delete(self, seq: int) -> UserRecord | None:
         """Remove a user and free its identifiers; return it, or None if it did not exist."""
         rec = self._users.pop(seq, None)

@@ -57,6 +57,7 @@ def test_counters_and_reset(sandbox: SandboxHandle) -> None:
             "fapi_requests": 0,
             "creates": 1,
             "deletes": 0,
+            "updates": 0,
             "verifications": 0,
             "rate_limited": 0,
             "users": 1,
