@@ -10,6 +10,7 @@ that is not unchanged: row, key, action, fields) and the counts into ``summary.j
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -68,16 +69,17 @@ def sync(
     plan = read_run(directory, lock=True)
     try:
         notices = []
-        key = fingerprint_key(directory, create=False)
-        if key is None or not plan.store.count_fingerprints():
+        key = fingerprint_key(directory, create=not dry_run)
+        usable = key is not None and plan.store.count_fingerprints() > 0
+        if not usable:
             notices.append(
                 f"{directory} holds no fingerprints (made by an older clerk-migrate): every "
-                "user of the run counts as unknown and a sync would send all its mapped fields; "
-                "rerun `run` once with the original input to record them"
+                "user of the run counts as unknown and sync sends all its mapped fields; "
+                "rerun `run` once with the original input first to record them"
             )
-            key = None
-        prepared = prepare_input(Path(newer), mapping, source, joins or ())
-        rows = plan_sync(plan.store, prepared, key)
+        prepared = prepare_input(Path(newer), mapping, source, joins or ()).prepared
+        rows = plan_sync(plan.store, prepared, key or secrets.token_bytes(32),
+                         use_baseline=usable)  # fmt: skip
         counts, by_field = count_actions(rows)
         plan_csv = directory / PLAN_FILE
         with atomic_open(plan_csv, newline="") as handle:

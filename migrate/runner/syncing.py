@@ -13,6 +13,8 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
@@ -26,23 +28,43 @@ from migrate.delta.fingerprint import (
     whole_prints,
 )
 from migrate.delta.plan import PLAN_SCHEMA, decide, gone_keys
-from migrate.errors import StateError
+from migrate.errors import SourceError, StateError
 from migrate.state import StateStore
+from migrate.validation import ValidationSettings, validate_frame
 
-__all__ = ["KEY_FILE", "MappedInput", "fingerprint_key", "plan_sync", "record_baseline"]
+__all__ = [
+    "KEY_FILE",
+    "SYNC_PLAN",
+    "MappedInput",
+    "MappedPieces",
+    "fingerprint_key",
+    "plan_sync",
+    "record_baseline",
+]
 
 KEY_FILE: Final = "fingerprint.key"
 _KEY_BYTES: Final = 32
+_GROUP_ROWS: Final = 100_000  # mapped rows matched to the run per join
+# the plan: PLAN_SCHEMA and, for rows to act on, the prints to store once done
+SYNC_PLAN: Final = {**PLAN_SCHEMA, "new_whole": pl.Binary, "new_fields": pl.Binary}
 
 
-class MappedInput(Protocol):
+class MappedPieces(Protocol):
     """What fingerprinting needs of a prepared input (``prepare.Prepared`` has it)."""
 
     def mapped(self) -> pl.LazyFrame: ...
 
     def mapped_pieces(self) -> Iterator[pl.DataFrame]: ...
 
-    def iter_plan(self, batch_size: int = ...) -> Iterator[pl.DataFrame]: ...
+
+class MappedInput(MappedPieces, Protocol):
+    """What planning a sync needs: the mapped pieces and how to validate them."""
+
+    @property
+    def now(self) -> datetime: ...
+
+    @property
+    def settings(self) -> ValidationSettings: ...
 
 
 def fingerprint_key(run_dir: Path, *, create: bool) -> bytes | None:
@@ -81,7 +103,7 @@ def _texts(mapped: pl.DataFrame) -> tuple[pl.DataFrame, tuple[str, ...]]:
     return texts, fields
 
 
-def record_baseline(store: StateStore, prepared: MappedInput, key: bytes) -> int:
+def record_baseline(store: StateStore, prepared: MappedPieces, key: bytes) -> int:
     """Store the fingerprints of every input row (a repeated key keeps its first row's)."""
     fields = fingerprinted_fields(prepared.mapped().collect_schema().names())
 
@@ -98,71 +120,123 @@ def record_baseline(store: StateStore, prepared: MappedInput, key: bytes) -> int
     return store.put_fingerprints(fields, rows(), replace=False)
 
 
-def plan_sync(store: StateStore, prepared: MappedInput, key: bytes | None) -> pl.DataFrame:
-    """One ``PLAN_SCHEMA`` row per newer row, then one per gone key (see ``sync.plan``).
+def plan_sync(
+    store: StateStore,
+    prepared: MappedInput,
+    key: bytes,
+    *,
+    use_baseline: bool = True,
+    group_rows: int = _GROUP_ROWS,
+) -> pl.DataFrame:
+    """One ``SYNC_PLAN`` row per newer row, then one per gone key (see ``delta.plan``).
 
-    ``key`` None (the run directory has none) makes every row with a user ``unknown``.
+    The export is mapped once, a piece at a time; pieces are taken ``group_rows`` rows at a
+    time so each group is matched to the run with one join. Only rows that are not unchanged
+    are validated (``validate_frame`` on those rows: a duplicate of an unchanged row is left to
+    Clerk to refuse) and get per-field prints. ``use_baseline=False`` (the run's prints cannot
+    be read: its key is lost, or it has none) makes every row with a user ``unknown``.
+    Raises ``SourceError`` when the export holds no row.
     """
-    users = _users(store)
+    users, baseline = _users(store, use_baseline=use_baseline)
     old_fields = store.fingerprint_fields()
-    baseline = _baseline(store) if key is not None else _empty_baseline()
-    valid = pl.concat(
-        [
-            b.select("_row", (pl.col("_errors").list.len() == 0).alias("valid"))
-            for b in prepared.iter_plan()
-        ]
-    )
-    parts = []
+    run = _Run(store, key, users, baseline, old_fields)
+    parts: list[pl.DataFrame] = []
+    group: list[pl.DataFrame] = []
+    held = 0
     for mapped in prepared.mapped_pieces():
-        texts, fields = _texts(mapped)
-        same_layout = fields == old_fields
-        frame = texts.select("_row", "_key").with_columns(
-            pl.Series("whole", whole_prints(texts, fields, key or b""), dtype=pl.Binary)
+        group.append(mapped)
+        held += mapped.height
+        if held >= group_rows:
+            parts.append(_plan_group(run, prepared, pl.concat(group)))
+            group, held = [], 0
+    if group:
+        parts.append(_plan_group(run, prepared, pl.concat(group)))
+    if not parts:
+        raise SourceError(f"{getattr(prepared, 'input', 'the newer export')}: no rows to sync")
+    plan = pl.concat(parts)
+    return pl.concat([plan, gone_keys(plan["_key"], users)], how="diagonal_relaxed").select(
+        [pl.col(name).cast(dtype) for name, dtype in SYNC_PLAN.items()]
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What a group of newer rows is matched against."""
+
+    store: StateStore
+    key: bytes
+    users: pl.DataFrame
+    baseline: pl.DataFrame
+    old_fields: tuple[str, ...]
+
+
+def _plan_group(run: _Run, prepared: MappedInput, mapped: pl.DataFrame) -> pl.DataFrame:
+    """The plan rows of one group of mapped rows (see ``plan_sync``)."""
+    store, key, users, baseline, old_fields = (
+        run.store, run.key, run.users, run.baseline, run.old_fields
+    )  # fmt: skip
+    texts, fields = _texts(mapped)
+    same_layout = not old_fields or fields == old_fields
+    keys = texts["_key"].implode()
+    mine = users.filter(pl.col("key").is_in(keys))
+    frame = (
+        texts.select("_row", "_key")
+        .with_columns(pl.Series("whole", whole_prints(texts, fields, key), dtype=pl.Binary))
+        .join(baseline.filter(pl.col("_key").is_in(keys)), on="_key", how="left",
+              maintain_order="left")
+        .join(mine.rename({"key": "_key"}), on="_key", how="left", maintain_order="left")
+    )  # fmt: skip
+    differs = (pl.col("whole") != pl.col("old_whole")) if same_layout else pl.lit(value=True)
+    need = frame.select(
+        (pl.col("clerk_user_id").is_null() | pl.col("old_whole").is_null() | differs).alias("n")
+    )["n"]
+    at = need.arg_true()
+    picked = texts[at]
+    checked = validate_frame(mapped[at].lazy(), now=prepared.now, settings=prepared.settings)
+    valid = checked.select(pl.col("_errors").list.len() == 0).collect().to_series()
+    prints = field_prints(picked, fields, key)
+    olds = store.field_prints(picked["_key"].to_list()) if len(baseline) else {}
+    changed = [
+        ",".join(changed_fields(new, fields, olds[k], old_fields)) if k in olds else None
+        for k, new in zip(picked["_key"].to_list(), prints, strict=True)
+    ]
+    height = frame.height
+    frame = frame.with_columns(
+        _spread(height, at, valid, pl.Boolean, fill=True).alias("valid"),
+        _spread(height, at, pl.Series(changed, dtype=pl.Utf8), pl.Utf8).alias("fields"),
+        _spread(height, at, pl.Series(prints, dtype=pl.Binary), pl.Binary).alias("new_fields"),
+    )
+    decided = decide(frame.drop("clerk_user_id"), mine, same_layout=same_layout)
+    return decided.with_columns(
+        pl.when(pl.Series(need)).then(frame["whole"]).alias("new_whole"),
+        frame["new_fields"],
+    )
+
+
+def _spread(
+    height: int, at: pl.Series, values: pl.Series, dtype: Any, *, fill: Any = None
+) -> pl.Series:
+    """A column of ``height`` rows holding ``values`` at positions ``at``, ``fill`` elsewhere."""
+    base = pl.Series([fill] * height, dtype=dtype)
+    return base.scatter(at, values.cast(dtype)) if len(at) else base
+
+
+def _users(store: StateStore, *, use_baseline: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``key, clerk_user_id`` of the run's users, and ``_key, old_whole`` of their prints."""
+    schema = {"key": pl.Utf8, "clerk_user_id": pl.Utf8, "old_whole": pl.Binary}
+    frames = [_frame(chunk, schema) for chunk in store.iter_users()]
+    users = pl.concat([pl.DataFrame(schema=schema), *frames]).unique(
+        "key", keep="first", maintain_order=True
+    )
+    baseline = (
+        users.filter(pl.col("old_whole").is_not_null()).select(
+            pl.col("key").alias("_key"), "old_whole"
         )
-        frame = frame.join(baseline, on="_key", how="left", maintain_order="left")
-        differs = pl.col("old_whole").is_not_null() & (
-            (pl.col("whole") != pl.col("old_whole")) if same_layout else pl.lit(value=True)
-        )
-        mask = frame.select(differs.alias("d"))["d"]
-        fields_col = pl.Series("fields", [None] * frame.height, dtype=pl.Utf8)
-        if key is not None and mask.any():
-            picked = texts.filter(mask)
-            olds = store.field_prints(picked["_key"].to_list())
-            news = field_prints(picked, fields, key)
-            found = [
-                ",".join(changed_fields(new, fields, olds.get(k, b""), old_fields))
-                for k, new in zip(picked["_key"].to_list(), news, strict=True)
-            ]
-            fields_col = fields_col.scatter(mask.arg_true(), pl.Series(found, dtype=pl.Utf8))
-        parts.append(frame.with_columns(fields_col))
-    current = pl.concat(parts).join(valid, on="_row", how="left", maintain_order="left")
-    plan = decide(current.with_columns(pl.col("valid").fill_null(value=False)), users,
-                  same_layout=not old_fields or fields == old_fields)  # fmt: skip
-    return pl.concat([plan, gone_keys(current["_key"], users)]).cast(PLAN_SCHEMA)  # type: ignore[arg-type]
+        if use_baseline
+        else pl.DataFrame(schema={"_key": pl.Utf8, "old_whole": pl.Binary})
+    )
+    return users.drop("old_whole"), baseline
 
 
-def _users(store: StateStore) -> pl.DataFrame:
-    """``key, clerk_user_id`` of the run's created and existing users."""
-    frames = []
-    chunk: list[tuple[str, str]] = []
-    for key, _external_id, user_id in store.iter_id_map():
-        chunk.append((key, user_id))
-        if len(chunk) >= 100_000:
-            frames.append(_frame(chunk, {"key": pl.Utf8, "clerk_user_id": pl.Utf8}))
-            chunk = []
-    frames.append(_frame(chunk, {"key": pl.Utf8, "clerk_user_id": pl.Utf8}))
-    return pl.concat(frames).unique("key", keep="first", maintain_order=True)
-
-
-def _baseline(store: StateStore) -> pl.DataFrame:
-    schema = {"_key": pl.Utf8, "old_whole": pl.Binary}
-    frames = [_frame(chunk, schema) for chunk in store.iter_fingerprints()]
-    return pl.concat([_empty_baseline(), *frames])
-
-
-def _empty_baseline() -> pl.DataFrame:
-    return pl.DataFrame(schema={"_key": pl.Utf8, "old_whole": pl.Binary})
-
-
-def _frame(rows: Sequence[tuple[str, Any]], schema: Mapping[str, Any]) -> pl.DataFrame:
+def _frame(rows: Sequence[tuple[Any, ...]], schema: Mapping[str, Any]) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema, orient="row")

@@ -7,7 +7,8 @@ run directory, never here; no payload and no digest is stored. ``sync`` compares
 export's fingerprints with these to find what changed, field by field.
 
 ``migrate_v1`` brings a version-1 file (made before fingerprints existed) to version 2: the
-table is added empty, so every row of such a run is "unknown" to ``sync``.
+table is added empty, so every row of such a run is "unknown" to ``sync`` (and the
+``sync_rows`` table, where ``sync`` records its own moves, is added).
 """
 
 from __future__ import annotations
@@ -19,13 +20,36 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-__all__ = ["FIELDS_META", "FINGERPRINT_SCHEMA", "FingerprintRecords", "migrate_v1"]
+__all__ = ["FIELDS_META", "FINGERPRINT_SCHEMA", "SYNC_SCHEMA", "FingerprintRecords", "migrate_v1"]
 
 FIELDS_META: Final = "fingerprint_fields"  # meta: the field names, in the layout of ``fields``
 FINGERPRINT_SCHEMA: Final = (
     "CREATE TABLE IF NOT EXISTS fingerprints ("
     "key TEXT PRIMARY KEY, whole BLOB NOT NULL, fields BLOB NOT NULL) WITHOUT ROWID"
 )
+# sync's own rows, by key: what it does (new / changed / unknown / gone) and how far it got
+SYNC_SCHEMA: Final = """CREATE TABLE IF NOT EXISTS sync_rows (
+    key           TEXT PRIMARY KEY,
+    row           INTEGER,               -- the row of the newer export (null: gone)
+    action        TEXT NOT NULL,
+    state         TEXT NOT NULL,         -- pending, in_flight, done, failed
+    clerk_user_id TEXT,
+    code          TEXT,                  -- done: what was done; failed: Clerk's code
+    message       TEXT,
+    attempts      INTEGER NOT NULL DEFAULT 0,
+    updated_at    REAL NOT NULL
+) WITHOUT ROWID"""
+# the run's users: created or present, or created by sync, less those sync deleted
+_USERS: Final = """
+WITH users(key, uid) AS (
+    SELECT key, clerk_user_id FROM rows WHERE state IN ('created', 'exists')
+    UNION ALL
+    SELECT key, clerk_user_id FROM sync_rows WHERE action = 'new' AND state = 'done'
+)
+SELECT u.key, u.uid, f.whole FROM users u LEFT JOIN fingerprints f ON f.key = u.key
+WHERE u.key NOT IN (
+    SELECT key FROM sync_rows WHERE action = 'gone' AND state = 'done' AND code = 'deleted'
+)"""
 _CHUNK: Final = 10_000
 
 
@@ -34,6 +58,7 @@ def migrate_v1(conn: sqlite3.Connection) -> None:
     conn.execute("BEGIN IMMEDIATE")
     try:
         conn.execute(FINGERPRINT_SCHEMA)
+        conn.execute(SYNC_SCHEMA)
         conn.execute("UPDATE schema_version SET version = 2")
     except BaseException:
         conn.execute("ROLLBACK")
@@ -105,6 +130,19 @@ class FingerprintRecords:
     def iter_fingerprints(self) -> Iterator[list[tuple[str, bytes]]]:
         """``(key, whole)`` of every key, in chunks (for building one frame fast)."""
         cursor = self._conn.execute("SELECT key, whole FROM fingerprints")
+        try:
+            while chunk := cursor.fetchmany(100_000):
+                yield chunk
+        finally:
+            cursor.close()
+
+    def iter_users(self) -> Iterator[list[tuple[str, str, bytes | None]]]:
+        """``(key, clerk_user_id, whole print or None)`` of the run's users, in chunks.
+
+        The run's users: rows created or found present, users ``sync`` created, less those
+        ``sync`` deleted.
+        """
+        cursor = self._conn.execute(_USERS)
         try:
             while chunk := cursor.fetchmany(100_000):
                 yield chunk

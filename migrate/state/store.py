@@ -17,7 +17,12 @@ from typing import Any, Final, Literal, Self
 from migrate.errors import ResumeMismatchError, StateError
 from migrate.state.aftermoves import AfterRunMoves
 from migrate.state.db import RefusedMoveError, connect
-from migrate.state.fingerprints import FINGERPRINT_SCHEMA, FingerprintRecords, migrate_v1
+from migrate.state.fingerprints import (
+    FINGERPRINT_SCHEMA,
+    SYNC_SCHEMA,
+    FingerprintRecords,
+    migrate_v1,
+)
 from migrate.state.model import (
     COLUMNS,
     INDEX_KEY,
@@ -91,7 +96,13 @@ class StateStore(AfterRunMoves, FingerprintRecords):
         store = cls(conn, target, clock)
         try:
             with store._transaction():
-                for statement in [*SCHEMA.split(";"), INDEX_STATE, INDEX_KEY, FINGERPRINT_SCHEMA]:
+                for statement in [
+                    *SCHEMA.split(";"),
+                    INDEX_STATE,
+                    INDEX_KEY,
+                    FINGERPRINT_SCHEMA,
+                    SYNC_SCHEMA,
+                ]:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hmac
+
 import polars as pl
 
 from migrate.delta.fingerprint import (
@@ -10,6 +12,7 @@ from migrate.delta.fingerprint import (
     changed_fields,
     field_prints,
     fingerprinted_fields,
+    hmac_sha256,
     whole_prints,
 )
 
@@ -80,3 +83,10 @@ def test_fields_added_to_the_mapping_count_as_changed_and_dropped_ones_do_not() 
     _, old_fields, old_names = prints(old)
     _, new_fields, new_names = prints(new)
     assert changed_fields(new_fields[0], new_names, old_fields[0], old_names) == ["username"]
+
+
+def test_the_fast_hmac_is_hmac_sha256() -> None:
+    """hmac_sha256 equals the standard library's HMAC-SHA256 for short and long keys."""
+    for key in (b"k" * 32, b"", b"x" * 100):
+        for message in (b"", b"user@example.com", b"m" * 1000):
+            assert hmac_sha256(key)(message) == hmac.digest(key, message, "sha256")
