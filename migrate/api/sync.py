@@ -20,8 +20,9 @@ import polars as pl
 from migrate.api.results import ExitCode
 from migrate.delta.plan import Action, count_actions
 from migrate.errors import ConfigError, StateError
+from migrate.prepare import prepare_input
 from migrate.reports.atomic import atomic_open, atomic_write_text
-from migrate.runner.session import STATE_FILE, prepare_input, read_run
+from migrate.runner.session import STATE_FILE, read_run
 from migrate.runner.syncing import fingerprint_key, plan_sync
 
 __all__ = ["PLAN_FILE", "SyncResult", "sync"]
@@ -77,7 +78,7 @@ def sync(
                 "user of the run counts as unknown and sync sends all its mapped fields; "
                 "rerun `run` once with the original input first to record them"
             )
-        prepared = prepare_input(Path(newer), mapping, source, joins or ()).prepared
+        prepared = prepare_input(Path(newer), mapping, source, joins or ())
         rows = plan_sync(plan.store, prepared, key or secrets.token_bytes(32),
                          use_baseline=usable)  # fmt: skip
         counts, by_field = count_actions(rows)

@@ -37,8 +37,8 @@ from migrate.runner.engine import (
 )
 from migrate.runner.ledger import StoreLedger
 from migrate.runner.recorder import Progress
-from migrate.runner.workers import Stopper
 from migrate.runner.syncing import fingerprint_key, record_baseline
+from migrate.runner.workers import Stopper
 from migrate.secrets import Secret
 from migrate.sources import SourceOptions
 from migrate.state import Fingerprints, PlanRow, RowState, StateStore
