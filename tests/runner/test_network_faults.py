@@ -211,3 +211,21 @@ def test_a_second_ctrl_c_still_returns_the_pass_outcome(tmp_path: Path) -> None:
     assert outcome.abandoned
     assert outcome.pacing.requests == 1
     assert store.counts()[RowState.IN_FLIGHT] == 1
+
+
+def test_the_pass_reports_the_rate_in_force_after_a_429(tmp_path: Path) -> None:
+    """A 429 cuts the rate; the pass's outcome carries the rate in force at its end, below the
+    configured one, for the summary."""
+    store = StateStore.create(tmp_path / "state.sqlite", Fingerprints({"in.csv": "x"}, "m"))
+    store.plan([PlanRow(r, f"u{r}", f"u{r}", f"u{r}@example.com") for r in range(2, 7)])
+    api = FakeApi({"u2": [limited(retry_after=0.01)]})
+
+    def payloads(rows: Sequence[int]) -> Iterator[Any]:
+        for row in rows:
+            yield SimpleNamespace(row=row, key=f"u{row}", body=_job(f"u{row}").body)
+
+    settings = EngineSettings(rate=1000.0, concurrency=1)
+    outcome = anyio.run(execute, api, StoreLedger(store), payloads, settings)
+    assert outcome.tally.created == 5
+    assert outcome.pacing.rate_limited == 1
+    assert outcome.pacing.rate_in_force == pytest.approx(700.0)  # cut by 0.7 once
