@@ -68,10 +68,6 @@ class InstantApi:
         """Nobody is there."""
         return []
 
-    async def delete(self, user_id: str) -> Reply:
-        """Always deleted."""
-        return Reply(ReplyAction.OK, user_id=user_id, status=200)
-
 
 def measure_engine(n: int, concurrency: int) -> dict[str, float]:
     """Prepare + plan + one engine pass over ``n`` rows with ``InstantApi``, in this process."""

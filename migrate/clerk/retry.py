@@ -56,7 +56,6 @@ __all__ = [
     "config_suspect",
     "hint_for",
     "parse_retry_after",
-    "retry_delay",
     "rule_for",
 ]
 
@@ -201,25 +200,6 @@ def backoff(attempt: int, rng: random.Random, base: float = 0.5, cap: float = 30
         raise ValueError("attempt counts from 1")
     ceiling = min(cap, base * 2.0 ** min(attempt - 1, 62))
     return rng.uniform(0.0, ceiling)
-
-
-def retry_delay(
-    outcome: Transient,
-    attempt: int,
-    rng: random.Random,
-    base: float = 0.5,
-    cap: float = 30.0,
-) -> float:
-    """Seconds to wait before retrying after ``outcome``.
-
-    ``Retry-After`` wins when present (and is never shortened by jitter); a 429 without it waits
-    ``DEFAULT_429_WAIT``; everything else backs off with full jitter.
-    """
-    if outcome.retry_after is not None:
-        return outcome.retry_after
-    if outcome.kind == "rate_limited":
-        return DEFAULT_429_WAIT
-    return backoff(attempt, rng, base, cap)
 
 
 def parse_retry_after(value: str | None, now: datetime) -> float | None:

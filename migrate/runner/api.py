@@ -92,7 +92,3 @@ class ClientApi:
         if isinstance(outcome, Users):
             return [found_from_user(u) for u in outcome.users]
         return reply_from_outcome(outcome)
-
-    async def delete(self, user_id: str) -> Reply:
-        """DELETE /v1/users/{id}."""
-        return reply_from_outcome(await self.client.delete_user(user_id))

@@ -63,10 +63,6 @@ class UsersApi(Protocol):
         """GET /v1/users filtered (at most 100 values): the users found, or the failed reply."""
         ...
 
-    async def delete(self, user_id: str) -> Reply:
-        """DELETE /v1/users/{id}."""
-        ...
-
 
 @dataclass(frozen=True)
 class WorkerSettings:

@@ -11,9 +11,8 @@ leading zero or an id's digits survive) plus two internal columns:
   decoded in the chosen encoding (they show as U+FFFD in its values), else null.
 
 **Empty rows** (every source column null or empty text) are dropped by ``read_source`` and keep
-their row number's place, so later rows are numbered as in the file. Count them with
-``count_empty_rows(path, options)`` (a second, projection-only pass), or call ``scan_source``, which
-keeps them and marks them with a boolean ``_empty`` column, to count and drop them in one pass.
+their row number's place, so later rows are numbered as in the file. ``scan_source`` keeps them
+and marks them with a boolean ``_empty`` column, to count and drop them in one pass.
 
 Plain UTF-8 CSV, NDJSON and Parquet are scanned lazily by polars; a run reads them through
 ``SourceReader`` (``pieces.py``) in bounded pieces. NDJSON schemas are inferred from every record
@@ -73,7 +72,6 @@ __all__ = [
     "Piece",
     "SourceOptions",
     "SourceReader",
-    "count_empty_rows",
     "csv_delimiter",
     "detect_format",
     "read_source",
@@ -171,17 +169,10 @@ def csv_delimiter(path: str | Path, options: SourceOptions) -> str:
 def read_source(path: str | Path, options: SourceOptions | None = None) -> pl.LazyFrame:
     """Read one input lazily: its columns verbatim plus ``_row`` and ``_source_error``.
 
-    Empty rows are dropped (see ``count_empty_rows``). Raises ``SourceError``.
+    Empty rows are dropped (``scan_source`` keeps and marks them). Raises ``SourceError``.
     """
     frame = scan_source(path, options)
     return frame.filter(~pl.col(EMPTY_COLUMN)).drop(EMPTY_COLUMN)
-
-
-def count_empty_rows(path: str | Path, options: SourceOptions | None = None) -> int:
-    """How many rows ``read_source`` skips as empty in this file (a separate pass)."""
-    frame = scan_source(path, options)
-    with reading(path):
-        return int(frame.select(pl.col(EMPTY_COLUMN).sum()).collect().item())
 
 
 def scan_source(path: str | Path, options: SourceOptions | None = None) -> pl.LazyFrame:

@@ -10,7 +10,6 @@ import pytest
 from migrate.clerk.outcomes import Rejected, Transient, TransientKind
 from migrate.clerk.retry import (
     ANY,
-    DEFAULT_429_WAIT,
     RULES,
     Action,
     ConfigStreak,
@@ -19,7 +18,6 @@ from migrate.clerk.retry import (
     config_suspect,
     hint_for,
     parse_retry_after,
-    retry_delay,
     rule_for,
 )
 
@@ -179,24 +177,6 @@ def test_backoff_counts_attempts_from_one() -> None:
     """Attempt 0 is a programming error."""
     with pytest.raises(ValueError, match="from 1"):
         backoff(0, random.Random(0))
-
-
-def test_retry_delay_prefers_retry_after() -> None:
-    """Retry-After is honoured exactly, even on a 5xx."""
-    rng = random.Random(0)
-    assert retry_delay(Transient("rate_limited", 429, retry_after=7.0), 1, rng) == 7.0
-    assert retry_delay(Transient("server_error", 503, retry_after=2.0), 4, rng) == 2.0
-
-
-def test_retry_delay_on_429_without_header_waits_the_default() -> None:
-    """A 429 without Retry-After waits DEFAULT_429_WAIT (Clerk's tools use 10 s)."""
-    assert retry_delay(Transient("rate_limited", 429), 1, random.Random(0)) == DEFAULT_429_WAIT
-
-
-def test_retry_delay_otherwise_backs_off() -> None:
-    """A timeout without Retry-After backs off with jitter within the attempt's bound."""
-    delay = retry_delay(Transient("timeout"), 3, random.Random(0), base=1.0, cap=60.0)
-    assert 0.0 <= delay <= 4.0
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,10 @@ first_name = "first"
 """
 
 
+# Requests per second of the runs that get killed (a burst of at most 0.1 s of them).
+KILL_RATE = 30
+
+
 def write_input(directory: Path, n: int) -> Path:
     """``n`` valid rows and their mapping."""
     path = directory / "users.csv"
@@ -118,7 +122,9 @@ def crash_loop(handle: SandboxHandle, path: Path, n: int, kills: int, seed: int)
     rng = random.Random(seed)
     for kill in range(kills):
         seen = handle.counters()["creates"]
-        proc = start(handle, path)
+        # Paced slowly, a run cannot end in the moment between the test seeing the count it
+        # waits for and the kill, however loaded the machine (n=100: about 2.5 s still to go).
+        proc = start(handle, path, "--rate", str(KILL_RATE))
         running = wait_for_creates(handle, proc, seen + rng.randint(1, max(2, n // (kills + 2))))
         if running:
             proc.send_signal(signal.SIGKILL)
@@ -151,7 +157,7 @@ def test_ctrl_c_saves_state_exits_130_and_resumes(
 ) -> None:
     """SIGINT mid-run: exit 130 with a resume hint, nothing left in flight; a rerun finishes."""
     path = write_input(tmp_path, 200)
-    proc = start(lossy_sandbox, path, "--rate", "100")
+    proc = start(lossy_sandbox, path, "--rate", str(KILL_RATE))
     assert wait_for_creates(lossy_sandbox, proc, 20)
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=60)

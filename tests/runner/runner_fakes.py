@@ -56,7 +56,6 @@ class FakeApi:
         self.users: dict[str, Found] = {}
         self.posts: list[str] = []
         self.finds = 0
-        self.deletes: list[str] = []
         self.find_script: list[Reply] = []
         self._ids = itertools.count(1)
 
@@ -103,9 +102,3 @@ class FakeApi:
             for u in self.users.values()
             if (u.external_id in wanted_ext) or any(e.lower() in wanted_mail for e in u.emails)
         ]
-
-    async def delete(self, user_id: str) -> Reply:
-        self.deletes.append(user_id)
-        if self.users.pop(user_id, None) is None:
-            return rejected("resource_not_found")
-        return Reply(OK, user_id=user_id, status=200)

@@ -46,7 +46,7 @@ def test_a_huge_retry_after_is_capped_and_announced() -> None:
     now = [1000.0]
     pacer = Pacer(100.0, max_retry_after=600.0, notice=notices.append, clock=lambda: now[0])
     pacer.on_rate_limited(86400.0)
-    assert pacer._paused_until == pytest.approx(1600.0)
+    assert pacer.stats.paused_seconds == pytest.approx(600.0)  # from 1000 until 1600
     assert len(notices) == 1
     assert "Clerk asked to wait 24 h 00 min" in notices[0]
     assert "capped at 10 min 00 s" in notices[0]

@@ -36,7 +36,7 @@ def test_a_429_pauses_everyone_and_cuts_the_rate_once_per_episode() -> None:
         assert pacer.factor == pytest.approx(0.7)
         assert pacer.stats.pauses == 1
         assert pacer.stats.rate_limited == 2
-        assert pacer._paused_until == pytest.approx(3.0)
+        assert pacer.stats.paused_seconds == pytest.approx(3.0)  # paused from 0 until 3.0
         clock.now = 3.5
         pacer.on_rate_limited(1.0)  # a new episode after the pause ended
         assert pacer.factor == pytest.approx(0.49)
@@ -52,7 +52,7 @@ def test_a_429_without_retry_after_waits_ten_seconds() -> None:
         clock = Clock()
         pacer = Pacer(90.0, clock=clock)
         pacer.on_rate_limited(None)
-        assert pacer._paused_until == pytest.approx(10.0)
+        assert pacer.stats.paused_seconds == pytest.approx(10.0)
 
     anyio.run(main)
 
