@@ -1,34 +1,45 @@
 """``migrate.sync``: bring a run's users up to date with a newer export of the same system.
 
-The plan (``--dry-run``) reads the newer export once, fingerprints each mapped row with the run
-directory's key and matches it by key to the run's users: new, changed (by field), unchanged,
-unknown (the run has no fingerprints), invalid, gone. It writes ``sync_plan.csv`` (every row
-that is not unchanged: row, key, action, fields) and the counts into ``summary.json`` (key
-``sync``), and sends nothing.
+The plan reads the newer export once, fingerprints each mapped row with the run directory's
+key and matches it by key to the run's users: new, changed (by field), unchanged, unknown (the
+run has no fingerprints), invalid, gone. It writes ``sync_plan.csv`` (every row that is not
+unchanged: row, key, action, fields) and the counts into ``summary.json`` (key ``sync``).
+``dry_run`` stops there. Otherwise the plan is sent (``runner.sync_send``): new rows created,
+changed and unknown users updated, gone users deleted (``delete_gone``, after a confirmation,
+never more than ``max_delete``) or banned (``ban_gone``); a rerun resumes.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+import anyio
 import polars as pl
 
+from migrate.api.connection import Connection, connect, default_rate_for
 from migrate.api.results import ExitCode
+from migrate.delta.fingerprint import fingerprinted_fields
 from migrate.delta.plan import Action, count_actions
 from migrate.errors import ConfigError, StateError
-from migrate.prepare import prepare_input
+from migrate.prepare import Prepared, prepare_input
 from migrate.reports.atomic import atomic_open, atomic_write_text
-from migrate.runner.session import STATE_FILE, read_run
+from migrate.runner.pacing import Pacer
+from migrate.runner.session import STATE_FILE, bind_target, read_run
+from migrate.runner.sync_send import SyncItem, SyncOptions, SyncTally, send_sync
 from migrate.runner.syncing import fingerprint_key, plan_sync
+from migrate.state import StateStore
 
 __all__ = ["PLAN_FILE", "SyncResult", "sync"]
 
 PLAN_FILE: Final = "sync_plan.csv"
 SYNC_META: Final = "sync"
+_BODY_GROUP: Final = 5_000  # action rows whose bodies are read from the export at once
+_ACTS: Final = (Action.NEW.value, Action.CHANGED.value, Action.UNKNOWN.value)
 
 
 @dataclass(frozen=True)
@@ -41,11 +52,16 @@ class SyncResult:
     summary_json: Path
     dry_run: bool
     notices: tuple[str, ...] = ()
+    sent: dict[str, int] | None = None  # created / updated / matched / deleted / banned / failed
+    requests: int = 0
+    failures: tuple[tuple[str, int | None, str, str | None, str | None], ...] = ()
 
     @property
     def exit_code(self) -> ExitCode:
-        """0, or 3 when rows of the newer export are invalid."""
-        return ExitCode.FAILED_ROWS if self.counts.get(Action.INVALID, 0) else ExitCode.OK
+        """0, or 3 when rows of the newer export are invalid or keys failed."""
+        failed = (self.sent or {}).get("failed", 0)
+        bad = self.counts.get(Action.INVALID, 0) or failed
+        return ExitCode.FAILED_ROWS if bad else ExitCode.OK
 
 
 def sync(
@@ -54,16 +70,38 @@ def sync(
     *,
     run_dir: str | Path,
     dry_run: bool = False,
+    connection: Connection | None = None,
+    delete_gone: bool = False,
+    ban_gone: bool = False,
+    max_delete: int | None = None,
+    replace_identifiers: bool = False,
+    confirm: Callable[[str], bool] | None = None,
+    yes: bool = False,
+    rate: float | None = None,
+    concurrency: int | None = None,
     source: dict[str, Any] | None = None,
     joins: dict[str, Path] | list[Path] | None = None,
 ) -> SyncResult:
-    """Plan (and with ``dry_run`` only plan) the changes of ``newer`` against ``run_dir``.
+    """Plan, and unless ``dry_run`` send, the changes of ``newer`` against ``run_dir``.
 
-    Raises ``ConfigError`` for options that cannot work, ``StateError`` when ``run_dir`` holds
-    no run, ``SourceError`` / ``MappingError`` for an unusable input or mapping.
+    ``delete_gone`` deletes the users whose key the export lacks (``confirm(message)`` must
+    return True, or ``yes``; refused when more than ``max_delete``); ``ban_gone`` bans them.
+    ``replace_identifiers`` removes the addresses a user no longer has. Raises ``ConfigError``
+    for options that cannot work (before anything is read or sent), ``StateError`` when
+    ``run_dir`` holds no run, ``SourceError`` / ``MappingError`` for an unusable input.
     """
-    if not dry_run:
-        raise ConfigError("sync sends nothing yet: pass --dry-run to see the plan")
+    if delete_gone and ban_gone:
+        raise ConfigError("--delete-gone and --ban-gone exclude each other: pick one")
+    if max_delete is not None and max_delete < 0:
+        raise ConfigError(f"--max-delete must be 0 or more, got {max_delete}")
+    if delete_gone and max_delete is None:
+        raise ConfigError("--delete-gone needs --max-delete N: the most users it may delete")
+    if rate is not None and rate <= 0:
+        raise ConfigError(f"--rate must be positive, got {rate:g}")
+    if concurrency is not None and concurrency < 1:
+        raise ConfigError(f"--concurrency must be at least 1, got {concurrency}")
+    if not dry_run and connection is None:
+        raise ConfigError("sync needs a connection (or dry_run=True)")
     directory = Path(run_dir)
     if not (directory / STATE_FILE).is_file():
         raise StateError(f"{directory}: no run here (no {STATE_FILE}); run `run` first")
@@ -90,13 +128,114 @@ def sync(
                 "action",
                 "fields",
             ).write_csv(handle)
-        figures = {"counts": counts, "changed_fields": by_field, "dry_run": dry_run}
+        figures: dict[str, Any] = {"counts": counts, "changed_fields": by_field, "dry_run": dry_run}
+        tally = None
+        if not dry_run:
+            assert connection is not None
+            _check_gone(counts[Action.GONE.value], delete_gone=delete_gone, ban_gone=ban_gone,
+                        max_delete=max_delete, confirm=confirm, yes=yes)  # fmt: skip
+            options = SyncOptions(delete_gone=delete_gone, ban_gone=ban_gone,
+                                  replace_identifiers=replace_identifiers)  # fmt: skip
+            tally = _send_plan(plan.store, rows, prepared, connection, options,
+                               usable=usable, rate=rate, concurrency=concurrency)  # fmt: skip
+            figures["sent"] = tally.counts
+            figures["requests"] = tally.requests
         plan.store.set_meta(SYNC_META, figures)
         summary = directory / "summary.json"
         _merge_summary(summary, figures)
+        failures = tuple(plan.store.sync_failures()) if tally is not None else ()
     finally:
         plan.store.close()
-    return SyncResult(counts, by_field, plan_csv, summary, dry_run, tuple(notices))
+    return SyncResult(
+        counts, by_field, plan_csv, summary, dry_run, tuple(notices),
+        None if tally is None else dict(tally.counts), 0 if tally is None else tally.requests,
+        failures,
+    )  # fmt: skip
+
+
+def _send_plan(
+    store: StateStore,
+    rows: pl.DataFrame,
+    prepared: Prepared,
+    connection: Connection,
+    options: SyncOptions,
+    *,
+    usable: bool,
+    rate: float | None,
+    concurrency: int | None,
+) -> SyncTally:
+    """Connect and send the plan's rows to act on (``runner.sync_send``)."""
+    layout = fingerprinted_fields(prepared.mapped().collect_schema().names())
+    stored = store.fingerprint_fields()
+    if usable and stored != layout:
+        raise ConfigError(
+            f"the mapping maps other fields ({', '.join(layout)}) than the run's "
+            f"({', '.join(stored)}): sync with the run's mapping"
+        )
+    if not usable:
+        store.put_fingerprints(layout, [])  # the layout of the prints sync stores from now on
+    gone = (pl.col("action") == Action.GONE.value) & (options.delete_gone or options.ban_gone)
+    act = rows.filter(pl.col("action").is_in(_ACTS) | gone)
+    with connect(connection) as target:
+        bind_target(store, target)
+        pacer = Pacer(rate or default_rate_for(target), fixed_concurrency=concurrency)
+
+        async def go() -> SyncTally:
+            async with target.client() as client:
+                batches = _items(act, prepared, layout, options.batch)
+                return await send_sync(client, pacer, store, batches, options)
+
+        return anyio.run(go)
+
+
+def _check_gone(
+    gone: int,
+    *,
+    delete_gone: bool,
+    ban_gone: bool,
+    max_delete: int | None,
+    confirm: Callable[[str], bool] | None,
+    yes: bool,
+) -> None:
+    """Refuse to delete more than ``max_delete`` users, and ask before deleting or banning."""
+    if not gone or not (delete_gone or ban_gone):
+        return
+    verb = "delete" if delete_gone else "ban"
+    if delete_gone and max_delete is not None and gone > max_delete:
+        raise ConfigError(
+            f"{gone:,} users of the run are gone from the newer export, more than "
+            f"--max-delete {max_delete}: nothing was sent; check the export, or raise the limit"
+        )
+    if yes:
+        return
+    question = f"{verb} {gone:,} users of the run that the newer export no longer has?"
+    if confirm is None:
+        raise ConfigError(f"sync would {verb} {gone:,} users: pass --yes to confirm")
+    if not confirm(question):
+        done = "deleted" if delete_gone else "banned"
+        raise ConfigError(f"not confirmed: no user was {done} and nothing was sent")
+
+
+def _items(
+    act: pl.DataFrame, prepared: Prepared, layout: tuple[str, ...], batch: int
+) -> Iterator[Sequence[SyncItem]]:
+    """The plan's rows to act on as ``SyncItem`` batches, bodies read a group at a time."""
+    out: list[SyncItem] = []
+    for group in act.iter_slices(_BODY_GROUP):
+        numbers = [r for r in group["_row"].to_list() if r is not None]
+        bodies = {p.row: p.body for p in prepared.payloads(numbers)} if numbers else {}
+        for rec in group.iter_rows(named=True):
+            row = rec["_row"]
+            fields = tuple(rec["fields"].split(",")) if rec["fields"] else layout
+            prints = (rec["new_whole"], rec["new_fields"]) if rec["new_whole"] else None
+            body = bodies.get(row, {}) if row is not None else {}
+            out.append(SyncItem(rec["_key"], row, rec["action"], rec["clerk_user_id"], fields,
+                                body, prints))  # fmt: skip
+            if len(out) >= batch:
+                yield out
+                out = []
+    if out:
+        yield out
 
 
 def _merge_summary(path: Path, figures: dict[str, Any]) -> None:

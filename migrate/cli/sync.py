@@ -7,7 +7,15 @@ from pathlib import Path
 import click
 
 from migrate.cli._common import handle_errors
-from migrate.cli._options import join_option, parse_joins, source_options, source_options_from
+from migrate.cli._options import (
+    join_option,
+    pacing_options,
+    parse_joins,
+    source_options,
+    source_options_from,
+    target_options,
+)
+from migrate.cli._shell import connection_from, interactive
 
 
 @click.command()
@@ -22,6 +30,26 @@ from migrate.cli._options import join_option, parse_joins, source_options, sourc
 @click.option(
     "--dry-run", is_flag=True, help="Only plan: count and list the changes, send nothing."
 )
+@target_options
+@pacing_options
+@click.option(
+    "--delete-gone",
+    is_flag=True,
+    help="Delete the users whose key the newer export lacks (asks first; needs --max-delete).",
+)
+@click.option(
+    "--max-delete",
+    type=int,
+    metavar="N",
+    help="With --delete-gone: refuse, sending nothing, when more than N users are gone.",
+)
+@click.option("--ban-gone", is_flag=True, help="Ban the gone users instead of deleting them.")
+@click.option(
+    "--replace-identifiers",
+    is_flag=True,
+    help="Remove the emails and phones a user no longer has (default: keep them as secondary).",
+)
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before deleting or banning.")
 @join_option
 @source_options
 def command(
@@ -30,28 +58,57 @@ def command(
     mapping: str,
     run_dir: Path,
     dry_run: bool,
+    sandbox: bool,
+    api_url: str | None,
+    secret_key_file: Path | None,
+    proxy: str | None,
+    rate: float | None,
+    concurrency: int | None,
+    delete_gone: bool,
+    max_delete: int | None,
+    ban_gone: bool,
+    replace_identifiers: bool,
+    yes: bool,
     joins: tuple[str, ...],
     fmt: str | None,
     encoding: str | None,
     delimiter: str | None,
     no_header: bool,
 ) -> None:
-    """Match NEWER_EXPORT's rows to the run's users by key and plan what changed.
+    """Bring the users of RUN_DIR up to date with NEWER_EXPORT (the cutover step).
 
-    Each row is new, changed (by field), unchanged, unknown (the run has no fingerprints),
-    invalid, or gone (a user of the run whose key the export lacks). --dry-run prints the
-    counts, writes sync_plan.csv and the counts into summary.json, and sends nothing.
+    Rows are matched to the run's users by key: new rows are created, changed ones updated
+    (only the mapped fields that changed; names, username and external id, the password digest,
+    metadata with removed keys set to null, a new primary email or phone), unchanged ones get
+    no request. Users whose key the export lacks are reported, or deleted (--delete-gone) or
+    banned (--ban-gone). Every request is paced like `run`; a rerun resumes and sends only what
+    is still missing. --dry-run prints the counts and writes sync_plan.csv, sending nothing.
 
-    Exit codes: 0 planned; 1 run error; 2 usage; 3 the export has invalid rows.
+    Exit codes: 0 done (or planned); 1 run error; 2 usage; 3 invalid rows or failed keys.
     """
     import migrate  # noqa: PLC0415 - the library loads polars: not for --help
 
+    def ask(question: str) -> bool:
+        if not interactive():
+            return False
+        return click.confirm(question, default=False, err=True)
+
     with handle_errors():
+        connection = connection_from(sandbox, api_url, secret_key_file, proxy)
         result = migrate.sync(
             newer,
             mapping,
             run_dir=run_dir,
             dry_run=dry_run,
+            connection=None if dry_run else connection,
+            delete_gone=delete_gone,
+            ban_gone=ban_gone,
+            max_delete=max_delete,
+            replace_identifiers=replace_identifiers,
+            confirm=ask,
+            yes=yes,
+            rate=rate,
+            concurrency=concurrency,
             source=source_options_from(fmt, encoding, delimiter, no_header),
             joins=parse_joins(joins),
         )
@@ -65,5 +122,11 @@ def command(
         )
         for field, n in result.changed_fields.items():
             click.echo(f"  changed {field}: {n:,}")
+        if result.sent is not None:
+            done = ", ".join(f"{n:,} {what}" for what, n in sorted(result.sent.items()))
+            click.echo(f"sent: {done or 'nothing'} ({result.requests:,} requests)")
+            for key, row, action, code, message in result.failures[:10]:
+                where = f"row {row}" if row is not None else "gone"
+                click.echo(f"  failed: {where} key {key} ({action}): {code}: {message}", err=True)
         click.echo(f"plan: {result.plan_csv}")
     raise click.exceptions.Exit(result.exit_code)

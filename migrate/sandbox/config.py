@@ -53,8 +53,9 @@ class FaultConfig:
       anything is done, so nothing is stored.
     - ``latency_mean_ms`` / ``latency_sigma``: every /v1 request waits a log-normal delay with
       that mean; ``sigma`` is the shape (0.5 a mild tail, 1.0 a long one). 0 means no delay.
-    - ``lost_rate``: creates whose user IS stored but whose connection is then closed without
-      a response (in-process: the transport raises ``httpx.RemoteProtocolError``).
+    - ``lost_rate``: creates (and sync's writes: PATCH user / metadata, addresses, bans) that
+      ARE applied but whose connection is then closed without a response (in-process: the
+      transport raises ``httpx.RemoteProtocolError``).
     - ``stall_rate`` / ``stall_seconds`` / ``stall_after_store``: /v1 requests held until the
       client gives up (disconnects) or ``stall_seconds`` pass; with ``stall_after_store`` a
       create stores the user before stalling, otherwise a stalled request whose client left is

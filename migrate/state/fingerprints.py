@@ -20,7 +20,14 @@ from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-__all__ = ["FIELDS_META", "FINGERPRINT_SCHEMA", "SYNC_SCHEMA", "FingerprintRecords", "migrate_v1"]
+__all__ = [
+    "FIELDS_META",
+    "FINGERPRINT_SCHEMA",
+    "SYNC_SCHEMA",
+    "FingerprintRecords",
+    "SyncMoves",
+    "migrate_v1",
+]
 
 FIELDS_META: Final = "fingerprint_fields"  # meta: the field names, in the layout of ``fields``
 FINGERPRINT_SCHEMA: Final = (
@@ -41,15 +48,14 @@ SYNC_SCHEMA: Final = """CREATE TABLE IF NOT EXISTS sync_rows (
 ) WITHOUT ROWID"""
 # the run's users: created or present, or created by sync, less those sync deleted
 _USERS: Final = """
-WITH users(key, uid) AS (
-    SELECT key, clerk_user_id FROM rows WHERE state IN ('created', 'exists')
+WITH users(key, uid, p) AS (
+    SELECT key, clerk_user_id, 0 FROM sync_rows WHERE clerk_user_id IS NOT NULL
+        AND NOT (action = 'gone' AND state = 'done' AND code = 'deleted')
     UNION ALL
-    SELECT key, clerk_user_id FROM sync_rows WHERE action = 'new' AND state = 'done'
+    SELECT key, clerk_user_id, 1 FROM rows WHERE state IN ('created', 'exists')
+        AND key NOT IN (SELECT key FROM sync_rows WHERE clerk_user_id IS NOT NULL)
 )
-SELECT u.key, u.uid, f.whole FROM users u LEFT JOIN fingerprints f ON f.key = u.key
-WHERE u.key NOT IN (
-    SELECT key FROM sync_rows WHERE action = 'gone' AND state = 'done' AND code = 'deleted'
-)"""
+SELECT u.key, u.uid, f.whole FROM users u LEFT JOIN fingerprints f ON f.key = u.key"""
 _CHUNK: Final = 10_000
 
 
@@ -159,3 +165,94 @@ class FingerprintRecords:
             )
             found.update(self._conn.execute(sql, part).fetchall())
         return found
+
+
+class SyncMoves:
+    """``sync``'s moves on ``sync_rows``: queue, claim (durable before a request), finish."""
+
+    if TYPE_CHECKING:  # provided by StateStore
+        _conn: sqlite3.Connection
+        path: Path
+        _clock: Callable[[], float]
+
+        def _transaction(self) -> AbstractContextManager[None]: ...
+        def _put(self, batch: list[tuple[str, bytes, bytes]], replace: bool) -> int: ...
+
+    def sync_queue(self, rows: Iterable[tuple[str, int | None, str, str | None]]) -> int:
+        """Queue ``(key, row, action, clerk_user_id)`` as ``pending`` in one transaction.
+
+        A key already ``in_flight`` (a request may have left before a crash) stays so, for the
+        sender to reconcile it first. Returns how many keys were given.
+        """
+        now = self._clock()
+        given = [(k, r, a, u, now) for k, r, a, u in rows]
+        with self._transaction():
+            self._conn.executemany(
+                "INSERT INTO sync_rows (key, row, action, state, clerk_user_id, updated_at) "
+                "VALUES (?, ?, ?, 'pending', ?, ?) ON CONFLICT (key) DO UPDATE SET "
+                "row = excluded.row, action = excluded.action, "
+                "clerk_user_id = coalesce(excluded.clerk_user_id, sync_rows.clerk_user_id), "
+                "state = CASE sync_rows.state WHEN 'in_flight' THEN 'in_flight' ELSE 'pending' END, "  # noqa: E501
+                "code = NULL, message = NULL, updated_at = excluded.updated_at",
+                given,
+            )
+        return len(given)
+
+    def sync_claim(self, keys: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+        """Mark ``keys`` ``in_flight`` (committed before any request leaves).
+
+        Returns, per key, its state before the claim (``in_flight`` means a request of an
+        earlier pass may have reached Clerk: reconcile first) and its Clerk user id.
+        """
+        before: dict[str, tuple[str, str | None]] = {}
+        with self._transaction():
+            for start in range(0, len(keys), 500):
+                part = list(keys[start : start + 500])
+                marks = ", ".join("?" * len(part))
+                before.update(
+                    (k, (s, u))
+                    for k, s, u in self._conn.execute(
+                        f"SELECT key, state, clerk_user_id FROM sync_rows WHERE key IN ({marks})",  # noqa: S608
+                        part,
+                    )
+                )
+                self._conn.execute(
+                    f"UPDATE sync_rows SET state = 'in_flight', attempts = attempts + 1, "  # noqa: S608
+                    f"updated_at = ? WHERE key IN ({marks})",
+                    [self._clock(), *part],
+                )
+        return before
+
+    def sync_finish(
+        self,
+        outcomes: Iterable[tuple[str, str, str | None, str | None, str | None]],
+        prints: Iterable[tuple[str, bytes, bytes]] = (),
+    ) -> None:
+        """Record ``(key, state, clerk_user_id, code, message)`` per key and the prints of the
+        users now matching the newer export, in one transaction."""
+        now = self._clock()
+        with self._transaction():
+            self._conn.executemany(
+                "UPDATE sync_rows SET state = ?, clerk_user_id = coalesce(?, clerk_user_id), "
+                "code = ?, message = ?, updated_at = ? WHERE key = ?",
+                [(s, u, c, m, now, k) for k, s, u, c, m in outcomes],
+            )
+            self._put(list(prints), True)
+
+    def sync_counts(self) -> dict[tuple[str, str], int]:
+        """Keys per ``(action, state)``."""
+        return {
+            (a, s): n
+            for a, s, n in self._conn.execute(
+                "SELECT action, state, count(*) FROM sync_rows GROUP BY action, state"
+            )
+        }
+
+    def sync_failures(self) -> list[tuple[str, int | None, str, str | None, str | None]]:
+        """``(key, row, action, code, message)`` of failed keys, by row."""
+        return list(
+            self._conn.execute(
+                "SELECT key, row, action, code, message FROM sync_rows WHERE state = 'failed' "
+                "ORDER BY row"
+            )
+        )

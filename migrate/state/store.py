@@ -21,6 +21,7 @@ from migrate.state.fingerprints import (
     FINGERPRINT_SCHEMA,
     SYNC_SCHEMA,
     FingerprintRecords,
+    SyncMoves,
     migrate_v1,
 )
 from migrate.state.model import (
@@ -52,7 +53,7 @@ _CLAIM: Final = (
 )
 
 
-class StateStore(AfterRunMoves, FingerprintRecords):
+class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves):
     """The state DB of one run. Build with ``StateStore.create`` or ``StateStore.open``.
 
     The moves on a finished run (``requeue_failed``, ``revalidate``, ``roll_back``) come from
