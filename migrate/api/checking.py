@@ -33,13 +33,16 @@ def check(
     source: Mapping[str, Any] | None = None,
     joins: Mapping[str, Path] | Sequence[Path] = (),
     rate: float | None = None,
+    providers_column: str | None = None,
 ) -> CheckReport:
     """Check ``input`` (mapped by ``mapping``) against a Clerk instance; nothing is written.
 
     Settings come from ``settings`` (a document ``--save-settings`` wrote) or the Frontend API
     of ``publishable_key`` / ``frontend_api_url``; existing users and a development instance's
     headroom from ``connection`` (None: skipped, and said so in ``CheckReport.skipped``),
-    paced at ``rate`` (default 90 % of the instance's limit). Raises ``ConfigError`` (a bad key
+    paced at ``rate`` (default 90 % of the instance's limit). ``providers_column``: an input
+    column naming each user's legacy sign-in providers, checked against the instance's social
+    connections. Raises ``ConfigError`` (a bad key
     or URL, before any work), ``MappingError``, ``SourceError``, ``ClerkError``.
     """
     resolve_frontend_api(publishable_key, frontend_api_url)
@@ -59,6 +62,7 @@ def check(
         "frontend_api_url_": frontend_api_url,
         "rate": rate,
         "environment": settings,
+        "providers_column": providers_column,
     }
     try:
         if connection is None:

@@ -68,6 +68,13 @@ FRONTEND_API_ENV = "CLERK_FRONTEND_API_URL"
     type=click.FloatRange(min=0, min_open=True),
     help="Lookups per second (default: 90 % of the instance's documented limit).",
 )
+@click.option(
+    "--providers-column",
+    metavar="COLUMN",
+    help="An input column naming each user's legacy sign-in providers (Auth0 identities, "
+    "Firebase providerUserInfo, ...): rows whose provider has no enabled social connection "
+    "are reported.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @join_option
 @source_options
@@ -82,6 +89,7 @@ def command(
     api_url: str | None,
     secret_key_file: Path | None,
     rate: float | None,
+    providers_column: str | None,
     as_json: bool,
     joins: tuple[str, ...],
     fmt: str | None,
@@ -112,6 +120,7 @@ def command(
                 api_url=api_url,
                 secret_key_file=secret_key_file,
                 rate=rate,
+                providers_column=providers_column,
                 as_json=as_json,
                 joins=joins,
                 source=source_options_from(fmt, encoding, delimiter, no_header),
@@ -132,6 +141,7 @@ def _check(
     api_url: str | None,
     secret_key_file: Path | None,
     rate: float | None,
+    providers_column: str | None,
     as_json: bool,
     joins: tuple[str, ...],
     source: dict[str, Any],
@@ -161,6 +171,7 @@ def _check(
         source=source,
         joins=parse_joins(joins),
         rate=rate,
+        providers_column=providers_column,
     )
     if save_settings is not None and report.settings is not None:
         _write_settings(save_settings, dict(report.settings.document))

@@ -24,6 +24,7 @@ import httpx
 import polars as pl
 
 from migrate.clerk.client import ClerkClient
+from migrate.errors import ConfigError
 from migrate.instance.existing import ExistingUsers, claims_frame, lookup_existing
 from migrate.instance.fapi import fetch_settings
 from migrate.instance.findings import (
@@ -34,9 +35,11 @@ from migrate.instance.findings import (
     summarize_rows,
 )
 from migrate.instance.settings import InstanceSettings, frontend_api_url, is_development_key
+from migrate.instance.social import provider_strategies, social_findings
 from migrate.prepare import Prepared
 from migrate.runner.pacing import Pacer, default_rate
 from migrate.runner.session import DEVELOPMENT_USER_CAP, Target
+from migrate.sources import read_source
 
 __all__ = ["CheckReport", "check_input", "check_prepared"]
 
@@ -129,8 +132,12 @@ async def check_prepared(
     development: bool | None = None,
     skipped: tuple[str, ...] = (),
     frontend_api: str | None = None,
+    providers_column: str | None = None,
 ) -> CheckReport:
     """Check a prepared input against ``settings`` and, with an open ``client``, the users there.
+
+    ``providers_column``: a source column naming each user's legacy sign-in providers, checked
+    against the instance's social connections (``migrate.instance.social``).
 
     ``development``: whether the instance has a user cap to check (None: from the settings).
     Raises ``ClerkError`` when the lookups fail, ``SourceError`` when the input cannot be read.
@@ -145,6 +152,11 @@ async def check_prepared(
         findings += summarize_rows(lines, row_rules(valid.collect_schema().names(), settings))
         findings += file_findings(valid, settings)
         parts.append(lines)
+        if providers_column is not None:
+            source = read_source(prepared.input, prepared.source_options)
+            source = source.filter(~pl.col("_row").is_in(invalid_rows.implode()))
+            found = provider_strategies(source, providers_column)
+            findings += social_findings(found, settings, providers_column)
     existing = None
     if client is not None:
         if development is None:
@@ -241,9 +253,16 @@ def check_input(
     rate: float | None = None,
     environment: Mapping[str, Any] | None = None,
     fapi_transport: httpx.AsyncBaseTransport | None = None,
+    providers_column: str | None = None,
 ) -> CheckReport:
     """``check`` on an input already prepared (``run`` shares its own; not closed here)."""
     url = frontend_api_url(publishable_key, frontend_api_url_)
+    if providers_column is not None:
+        columns = read_source(prepared.input, prepared.source_options).collect_schema().names()
+        if providers_column not in columns:
+            raise ConfigError(
+                f"--providers-column {providers_column}: the input has no such column"
+            )
     skipped: list[str] = []
     if environment is None and url is None:
         skipped.append(
@@ -269,6 +288,7 @@ def check_input(
                 network=target.network if target is not None else None,
             )
         common: dict[str, Any] = {
+            "providers_column": providers_column,
             "settings": settings,
             "skipped": tuple(skipped),
             "frontend_api": url,
