@@ -62,7 +62,7 @@ def verify(
     folder = Path(run_dir)
     plan = read_run(folder)
     try:
-        with connect(connection) as target:
+        with connect(connection, run_dir=folder) as target:
             bind_target(plan.store, target)
             pace = rate or default_rate_for(target)
             found, checks = anyio.run(_verify, target, plan, pace, concurrency, canaries)
@@ -122,7 +122,7 @@ def rollback(
         created = plan.counts()[RowState.CREATED]
         if created == 0:
             return RollbackResult(0, 0, 0, (), None)
-        with connect(connection) as target:
+        with connect(connection, run_dir=plan.run_dir) as target:
             bind_target(plan.store, target)
             where = f"the {target.instance} instance at {target.base_url}"
             if confirm is not None:

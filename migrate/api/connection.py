@@ -81,12 +81,14 @@ def check_connection(connection: Connection) -> None:
 
 
 @contextmanager
-def connect(connection: Connection) -> Iterator[Target]:
-    """The ``Target`` to talk to; with ``sandbox``, a sandbox running for the ``with`` block.
+def connect(connection: Connection, *, run_dir: Path | None = None) -> Iterator[Target]:
+    """The ``Target`` to talk to; with ``sandbox``, a sandbox running for the ``with`` block,
+    holding the users ``run_dir``'s sandbox file kept (saved back there when it stops), so
+    every command of a rehearsal meets the same instance.
 
     Raises ``ConfigError`` (see ``check_connection``) or ``SandboxError``.
     """
-    from migrate.runner.session import Target  # noqa: PLC0415 - the runner is heavy
+    from migrate.runner.session import SANDBOX_FILE, Target  # noqa: PLC0415 - the runner is heavy
 
     check_connection(connection)
     if connection.sandbox:
@@ -103,7 +105,8 @@ def connect(connection: Connection) -> Iterator[Target]:
                 connection.sandbox_settings, config, where="--settings"
             )
             config = replace(mirrored, instance="development")
-        with running_sandbox(config) as handle:
+        state = run_dir / SANDBOX_FILE if run_dir is not None else None
+        with running_sandbox(config, state=state) as handle:
             yield Target(handle.url, Secret(handle.secret_key), sandbox=True)
         return
     url = connection.api_url or _default_url()

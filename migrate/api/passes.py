@@ -262,7 +262,7 @@ def _send(
 ) -> RunResult:
     """Connect, confirm, (``before``: the instance checks), run one pass, record it and rewrite
     the reports."""
-    with connect(connection) as target:
+    with connect(connection, run_dir=plan.run_dir) as target:
         bind_target(plan.store, target)
         settings = EngineSettings(
             rate=control.rate or default_rate_for(target), concurrency=control.concurrency

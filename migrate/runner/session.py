@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEVELOPMENT_USER_CAP",
+    "SANDBOX_FILE",
     "STATE_FILE",
     "RunPlan",
     "Target",
@@ -68,6 +69,7 @@ __all__ = [
 ]
 
 STATE_FILE = "state.sqlite"
+SANDBOX_FILE = "sandbox.json"  # a --sandbox run directory's sandbox users (owner-only)
 _REDACT_META = "redact_emails"
 # Development instances hold at most 100 users (reference/clerk-api.md §3, user_quota_exceeded);
 # Clerk can raise it per instance, and no API serves the value.

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import uvicorn
@@ -25,6 +26,7 @@ from migrate.sandbox.app import SandboxApp, create_app
 from migrate.sandbox.coalesce import CoalescingHTTPProtocol
 from migrate.sandbox.config import SandboxConfig
 from migrate.sandbox.environment import publishable_key
+from migrate.sandbox.persist import load_store, save_store
 from migrate.sandbox.store import UserStore
 
 __all__ = ["SandboxHandle", "bind_socket", "running_sandbox", "serve_forever"]
@@ -109,13 +111,18 @@ def _url(sock: socket.socket) -> str:
 
 @contextmanager
 def running_sandbox(
-    config: SandboxConfig | None = None, *, port: int = 0
+    config: SandboxConfig | None = None, *, port: int = 0, state: Path | None = None
 ) -> Iterator[SandboxHandle]:
     """Serve a fresh sandbox on 127.0.0.1 in a background thread for the ``with`` block.
 
-    Raises ``SandboxError`` if the port cannot be bound or the server does not start.
+    With ``state``, the users saved there (``persist.save_store``) are loaded first and the
+    users are saved there once the server has stopped, even when the block raises.
+    Raises ``SandboxError`` if the port cannot be bound, the server does not start, or the
+    state file cannot be read or written.
     """
     app = create_app(config)
+    if state is not None and state.exists():
+        app.store = load_store(state)
     sock = bind_socket(port)
     server = _server(app)
     thread = threading.Thread(
@@ -135,6 +142,8 @@ def running_sandbox(
         server.should_exit = True
         thread.join(timeout=10)
         sock.close()
+        if state is not None:
+            save_store(app.store, state)
 
 
 def serve_forever(

@@ -16,7 +16,7 @@ import hashlib
 import hmac
 import random
 from collections.abc import Iterator
-from typing import Final
+from typing import Any, Final
 
 __all__ = [
     "BACKUP_CODES",
@@ -50,6 +50,7 @@ _ID_DIGITS: Final = 27
 _ID_SPAN: Final = 62**_ID_DIGITS - 62 ** (_ID_DIGITS - 1)
 _IDN_STRIDE: Final = 1 << 12  # per user: 3 kinds x up to 1024 identifications
 _KIND_OFFSET: Final = {"email": 0, "phone": 1024, "web3": 2048}
+_DUMP_VERSION: Final = 1
 
 
 def _b62(n: int, width: int = 0) -> str:
@@ -207,6 +208,48 @@ class UserStore:
     def check_plaintext(self, digest: str, password: str) -> bool:
         """Whether ``password`` is the plaintext behind ``plaintext_digest`` output ``digest``."""
         return hmac.compare_digest(digest, self.plaintext_digest(password))
+
+    # persistence --------------------------------------------------------------------------
+
+    def dump(self) -> dict[str, Any]:
+        """Everything the store holds, as JSON-ready data (digests and the pepper included:
+        whoever writes it out keeps it private)."""
+        return {
+            "version": _DUMP_VERSION,
+            "user_base": self._user_base,
+            "idn_base": self._idn_base,
+            "pepper": self._pepper.hex(),
+            "next": self._next,
+            "users": [
+                {name: getattr(rec, name) for name in UserRecord.__slots__}
+                for rec in self._users.values()
+            ],
+        }
+
+    @classmethod
+    def restore(cls, data: dict[str, Any]) -> UserStore:
+        """A store equal to the one ``dump`` saw (same ids, same users, same pepper).
+
+        Raises ``ValueError`` when ``data`` is not a dump of this version.
+        """
+        if not isinstance(data, dict) or data.get("version") != _DUMP_VERSION:
+            raise ValueError("not a sandbox user store (or one of another version)")
+        store = cls(seed=0)
+        try:
+            store._user_base = int(data["user_base"])
+            store._idn_base = int(data["idn_base"])
+            store._pepper = bytes.fromhex(data["pepper"])
+            for fields in data["users"]:
+                rec = UserRecord()
+                for name in UserRecord.__slots__:
+                    value = fields[name]
+                    setattr(rec, name, tuple(value) if isinstance(value, list) else value)
+                store._next = rec.seq
+                store.add(rec)
+            store._next = int(data["next"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"a damaged sandbox user store ({exc})") from exc
+        return store
 
     # records ------------------------------------------------------------------------------
 
