@@ -6,10 +6,12 @@ them through one shared ``Pacer``; the recorder owns the ledger and the progress
 Before anything is sent, rows left ``in_flight`` by an earlier process are reconciled.
 
 Stopping: ``Stopper.interrupt()`` (Ctrl-C) or an abort code stops claiming and ends every
-pacer wait (a Retry-After pause, an outage); queued rows are handed back unsent (``pending``),
-requests already on the wire finish, and everything received is committed.
-``Stopper.abandon()`` (a second Ctrl-C) also drops the requests on the wire (their rows stay
-``in_flight``); the pass still returns its outcome. The caller turns
+pacer wait (a Retry-After pause, an outage); queued rows, and rows whose worker was still
+waiting for the pacer, are handed back unsent (``pending``): nothing new leaves. Requests
+already on the wire finish, and everything received is committed. ``Stopper.abandon()`` (a
+second Ctrl-C) also drops the requests on the wire (only their rows stay ``in_flight``; every
+claimed row never sent goes back to pending); the pass still returns its outcome. The caller
+turns
 ``RunOutcome.interrupted`` / ``abort_code`` into an exit code.
 """
 
@@ -156,6 +158,31 @@ def _jobs(payloads: Iterable[Payload]) -> Iterator[Job]:
         yield Job(p.row, p.key, ext if isinstance(ext, str) and ext else None, email, body)
 
 
+class _Claims:
+    """The rows this pass claimed and that have not settled yet (their ``Job``, which says
+    whether a POST of it left): when the requests on the wire are abandoned (a second Ctrl-C),
+    those never sent go back to pending and only those on the wire stay in_flight."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.open: dict[int, Job] = {}
+
+    def claim(self, batch: Sequence[Job]) -> None:
+        """Claim the jobs' rows (durably, through the recorder) and keep them until settled."""
+        self.recorder.claim([j.row for j in batch])
+        self.open.update((j.row, j) for j in batch)
+
+    def put(self, event: Event) -> None:
+        """``Recorder.put``, noting the rows that settled (any event but a retry)."""
+        if event.kind is not EventKind.RETRYING:
+            self.open.pop(event.row, None)
+        self.recorder.put(event)
+
+    def unsent(self) -> list[int]:
+        """Rows claimed, not settled, and never sent."""
+        return [row for row, job in self.open.items() if not job.sent]
+
+
 async def execute(
     api: UsersApi,
     ledger: Ledger,
@@ -208,6 +235,7 @@ async def execute(
         array("q", ledger.pending_rows(first=window.first, last=window.last, limit=window.limit))
     )
     send, receive = anyio.create_memory_object_stream[Job](settings.queue_size)
+    claims = _Claims(recorder)
 
     async def produce() -> None:
         async with send:
@@ -216,11 +244,11 @@ async def execute(
                 batch = list(islice(jobs, settings.claim_batch))
                 if not batch:
                     break
-                recorder.claim([j.row for j in batch])  # durable before any is queued
+                claims.claim(batch)  # durable before any is queued
                 for index, job in enumerate(batch):
                     if stopper.event.is_set():  # a stop may arrive while we wait to queue
                         for unsent in batch[index:]:
-                            recorder.put(Event(EventKind.RELEASED, unsent.row))
+                            claims.put(Event(EventKind.RELEASED, unsent.row))
                         break
                     await send.send(job)
 
@@ -229,7 +257,7 @@ async def execute(
             with stopper.attach(anyio.CancelScope()):
                 async with receive, anyio.create_task_group() as tg:
                     for worker in workers:
-                        tg.start_soon(worker.run, receive, recorder.put)
+                        tg.start_soon(worker.run, receive, claims.put)
                     tg.start_soon(produce)
         finally:
             recorder.close()  # every event is in: the recorder commits the rest and returns
@@ -239,6 +267,9 @@ async def execute(
             tg.start_soon(recorder.run)
             tg.start_soon(send_rows)
     finally:
+        # plain synchronous calls, after the recorder's last commit: done even when cancelled
+        if unsent := claims.unsent():
+            ledger.record([Event(EventKind.RELEASED, row) for row in unsent])
         if progress is not None:
             progress.close()
     pacer.stats.rate_in_force = pacer.current_rate

@@ -62,6 +62,7 @@ class Job:
     external_id: str | None
     email: str | None
     body: dict[str, Any] = field(repr=False)
+    sent: bool = False  # a POST of it has left (so an abandoned pass cannot hand it back)
 
 
 class EventKind(StrEnum):

@@ -236,6 +236,9 @@ class Worker:
     async def _call_create(self, job: Job) -> Reply:
         async with self.pacer.gate:
             await self.pacer.acquire()
+            if self.stopper.stopping:  # stopped while it waited: nothing new leaves
+                raise Stopped
+            job.sent = True
             started = time.perf_counter()
             reply = await self.api.create(job.body)
         if not reply.unreachable:
@@ -246,6 +249,8 @@ class Worker:
     async def _call_find(self, job: Job) -> list[Found] | Reply:
         async with self.pacer.gate:
             await self.pacer.acquire()
+            if self.stopper.stopping:
+                raise Stopped
             if job.external_id:
                 found = await self.api.find(external_ids=[job.external_id])
             elif job.email:
