@@ -232,12 +232,28 @@ def _requeue_notices(result: RequeueResult, fixed: Path | None, gone: Path | Non
             f"Left as invalid: {result.shared_key:,} rows whose key other rows of the run share "
             "(sending them could create a user twice)."
         )
+    if result.unmatched:
+        lines.append(_unmatched_notice(result.unmatched, fixed))
     if gone is not None:
         lines.append(
             f"The original input {gone} is not there: only rows found in {fixed} are sent; "
             "other pending rows wait for it."
         )
     return lines
+
+
+def _unmatched_notice(rows: tuple[int, ...], fixed: Path) -> str:
+    """Rows of the corrected file whose key no run row has: by count and row, with a path."""
+    n = len(rows)
+    one = n == 1
+    shown = ", ".join(str(r) for r in rows[:10]) + (", …" if n > 10 else "")
+    return (
+        f"{n:,} {'row' if one else 'rows'} of {fixed} {'has' if one else 'have'} a key no row "
+        f"of the run has ({'row' if one else 'rows'} {shown}), so retry did not send "
+        f"{'it' if one else 'them'}: retry matches rows by key. Send rows with new keys as a "
+        "new run: put them in a file of their own and `clerk-migrate run FILE --mapping "
+        "MAPPING --run-dir NEW_DIR`."
+    )
 
 
 def _corrected_notices(plan: RunPlan, fixed: Path | None) -> list[str]:

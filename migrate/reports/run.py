@@ -100,7 +100,8 @@ def error_lines(record: RowRecord, *, redact: bool = False) -> Iterator[dict[str
                 "code": code,
                 "param": param or "",
                 "message": problem.get("message") or "",
-                "hint": "fix the value in the input (see message), then `clerk-migrate retry`",
+                "hint": "fix the value in a copy of failed_rows (see message), then "
+                "`clerk-migrate retry RUN_DIR --input FIXED_FILE`",
             }
         return
     yield base | {

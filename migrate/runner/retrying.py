@@ -41,7 +41,8 @@ class RequeueResult:
     failed (no row with their key in the fixed file / its row there is invalid).
     ``revalidated``: invalid -> pending. ``invalid_again``: invalid rows whose corrected row is
     still invalid (new reasons recorded). ``shared_key``: invalid rows not touched because
-    several rows of the run have their key.
+    several rows of the run have their key. ``unmatched``: row numbers, in the corrected file,
+    of rows whose key no row of the run has (not sent: ``retry`` matches by key).
     """
 
     requeued: int
@@ -50,6 +51,7 @@ class RequeueResult:
     revalidated: int = 0
     invalid_again: int = 0
     shared_key: int = 0
+    unmatched: tuple[int, ...] = ()
 
 
 def check_fixed(store: StateStore, fixed: Prepared) -> None:
@@ -77,7 +79,9 @@ class KeyedPayloads:
         self.original = original
         self.valid: dict[str, PlanRow] = {}
         self.invalid: dict[str, PlanRow] = {}
+        self.rows_of: dict[str, list[int]] = {}  # key -> the corrected file's rows with it
         for item in plan_rows(fixed.iter_plan()):
+            self.rows_of.setdefault(item.key, []).append(item.row)
             if item.errors:
                 self.invalid.setdefault(item.key, item)
             else:
@@ -86,6 +90,11 @@ class KeyedPayloads:
             del self.invalid[key]  # a valid version of the key wins
         self.valid_rows: dict[str, int] = {k: p.row for k, p in self.valid.items()}
         self.invalid_keys = set(self.invalid)
+
+    def unmatched(self) -> tuple[int, ...]:
+        """Row numbers (in the corrected file) of rows whose key no row of the run has."""
+        known = self.store.known_keys(self.rows_of)
+        return tuple(sorted(r for k, rows in self.rows_of.items() if k not in known for r in rows))
 
     def payloads(self, rows: Sequence[int]) -> Iterator[Payload]:
         """The bodies of ``rows`` (original row numbers): corrected ones first, then the rest
@@ -164,4 +173,5 @@ def requeue(
         revalidated=counts[RowState.PENDING],
         invalid_again=counts[RowState.INVALID],
         shared_key=len(shared_rows),
+        unmatched=keyed.unmatched(),
     )

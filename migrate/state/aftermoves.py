@@ -220,6 +220,16 @@ class AfterRunMoves:
             waiting[corrected[row]] = waiting.get(corrected[row], 0) + 1
         return waiting
 
+    def known_keys(self, keys: Iterable[str]) -> set[str]:
+        """The keys among ``keys`` that some row of the run has."""
+        wanted = list(dict.fromkeys(keys))
+        known: set[str] = set()
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            sql = f"SELECT DISTINCT key FROM rows WHERE key IN ({', '.join('?' * len(part))})"  # noqa: S608
+            known.update(r[0] for r in self._conn.execute(sql, part))
+        return known
+
     def shared_keys(self, keys: Iterable[str]) -> set[str]:
         """The keys among ``keys`` that more than one row of the run has."""
         wanted = list(dict.fromkeys(keys))

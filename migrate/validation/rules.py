@@ -437,14 +437,16 @@ _DUPLICATE_RULES: Final = (
         "duplicate_external_id",
         "external_id",
         "The same external_id appears earlier in the file; it must identify one user. Merge the "
-        "rows, or fix the id on this one.",
+        "rows, or give this one its own id: when the id is the row's key, `retry` cannot match "
+        "the changed row, so send it as a new run (a file of its own, a new --run-dir).",
         hashed("external_id", as_is),
     ),
     DuplicateRule(
         "duplicate_key",
         "_key",
         "The same row key appears earlier in the file, so the rows cannot be told apart across "
-        "runs. Choose a unique column as [source] key in the mapping.",
+        "runs. Choose a unique column as [source] key in the mapping (a new run), or give this "
+        "row its own key and send it as a new run (a file of its own, a new --run-dir).",
         # A key that is the row's external_id or primary email is reported under that field.
         own_key,
     ),

@@ -3,61 +3,18 @@ in-process against a real-socket sandbox, the checkpoint a real SQLite file."""
 
 from __future__ import annotations
 
-import csv
-import json
 from pathlib import Path
 
-from click.testing import CliRunner, Result
+from cycle_cli import counts, invoke, run, users, write_csv
 
-from migrate.cli import main
 from migrate.sandbox import SandboxHandle
 from migrate.state import Completed, Failed, Fingerprints, PlanRow, StateStore
 
-MAPPING = """
-[source]
-format = "csv"
-key = "id"
-
-[fields]
-external_id = "id"
-email_address = "email"
-"""
 ROWS = [
     ["u1", "user1@example.com"],
     ["u2", "not-an-email"],
     ["u3", "also bad"],
 ]
-
-
-def write_csv(path: Path, rows: list[list[str]]) -> Path:
-    """A CSV export with a header and ``rows``; the mapping beside it."""
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "email"])
-        writer.writerows(rows)
-    (path.parent / "map.toml").write_text(MAPPING)
-    return path
-
-
-def invoke(handle: SandboxHandle, *args: str) -> Result:
-    """The CLI in-process with the sandbox's URL and key in the environment."""
-    env = {"CLERK_SECRET_KEY": handle.secret_key, "CLERK_API_URL": handle.url}
-    return CliRunner().invoke(main, [*args, "--rate", "2000"], env=env, catch_exceptions=False)
-
-
-def run(handle: SandboxHandle, path: Path) -> Result:
-    """``clerk-migrate run`` with the mapping beside the input."""
-    return invoke(handle, "run", str(path), "--mapping", str(path.parent / "map.toml"), "-q")
-
-
-def users(handle: SandboxHandle) -> dict[str | None, tuple[str, ...]]:
-    """The sandbox's users: external_id -> emails."""
-    return {u.external_id: u.emails for u in handle.store}
-
-
-def counts(run_dir: Path) -> dict[str, int]:
-    """Rows per state in summary.json."""
-    return dict(json.loads((run_dir / "summary.json").read_text())["counts"])
 
 
 def test_run_after_rollback_never_sends_a_corrected_row_from_the_original(
