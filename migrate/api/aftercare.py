@@ -52,7 +52,7 @@ def verify(
     ``ConfigError`` / ``StateError`` / ``ClerkError``.
     """
     check_rate(rate, concurrency)
-    check_connection(connection)
+    connection = check_connection(connection)
     if passwords is None:
         canaries: list[tuple[str, Secret]] = []
     elif isinstance(passwords, str | Path):
@@ -91,7 +91,7 @@ async def _verify(
 
 def _write_verify_report(path: Path, mismatches: Sequence[aftercare.Mismatch]) -> None:
     with atomic_open(path, newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["row", "key", "clerk_user_id", "problem", "expected", "found"])
         for m in mismatches:
             cells = [m.row, m.key, m.clerk_user_id, m.problem, m.expected or "", m.found or ""]
@@ -116,7 +116,7 @@ def rollback(
     ``ClerkError``.
     """
     check_rate(rate, concurrency)
-    check_connection(connection)
+    connection = check_connection(connection)
     plan = read_run(Path(run_dir), lock=True)
     try:
         created = plan.counts()[RowState.CREATED]

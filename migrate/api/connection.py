@@ -59,9 +59,13 @@ class Connection:
     sandbox_settings: Mapping[str, Any] | None = field(default=None, repr=False)
 
 
-def check_connection(connection: Connection) -> None:
+def check_connection(connection: Connection) -> Connection:
     """Refuse options that cannot work together, a bad API URL (another scheme, plain http to a
-    non-loopback host, credentials, a query) and a missing key (``ConfigError``)."""
+    non-loopback host, credentials, a query) and a missing key (``ConfigError``).
+
+    Returns the connection with its key read: a ``secret_key_file`` (which may be a pipe or
+    ``/dev/fd/N``, readable once) is read here and only here; use the result from then on.
+    """
     c = connection
     if c.sandbox_settings is not None and not c.sandbox:
         raise ConfigError("--settings mirrors an instance in the sandbox: add --sandbox")
@@ -72,12 +76,12 @@ def check_connection(connection: Connection) -> None:
             raise ConfigError("--proxy is for the real API; the sandbox runs on this machine")
         if c.ca_bundle:
             raise ConfigError("--ca-bundle is for the real API; the sandbox runs on this machine")
-        return
+        return c
     from migrate.clerk.client import validate_base_url  # noqa: PLC0415 - keep parsing light
 
     validate_base_url(c.api_url or _default_url())  # before a run directory exists or is bound
     _network(c, c.api_url or _default_url())
-    read_secret_key(c)
+    return replace(c, secret_key=read_secret_key(c), secret_key_file=None)
 
 
 @contextmanager
@@ -90,7 +94,7 @@ def connect(connection: Connection, *, run_dir: Path | None = None) -> Iterator[
     """
     from migrate.runner.session import SANDBOX_FILE, Target  # noqa: PLC0415 - the runner is heavy
 
-    check_connection(connection)
+    connection = check_connection(connection)
     if connection.sandbox:
         from migrate.sandbox import SandboxConfig, running_sandbox  # noqa: PLC0415 - heavy
 

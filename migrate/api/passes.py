@@ -133,7 +133,7 @@ def run(
     input_path = Path(input)
     check_rate(control.rate, control.concurrency)
     window = row_window(rows, limit, sample)
-    check_connection(connection)
+    connection = check_connection(connection)
     overrides = dict(source or {})
     prepared = prepare_input(input_path, mapping, overrides, joins)
     folder = Path(run_dir) if run_dir else default_run_dir(input_path, sandbox=connection.sandbox)
@@ -178,7 +178,7 @@ def retry(
     """
     control = PassControl(**options)
     check_rate(control.rate, control.concurrency)
-    check_connection(connection)
+    connection = check_connection(connection)
     plan = read_run(Path(run_dir), lock=True)
     said: list[str] = []
     try:

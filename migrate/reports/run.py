@@ -119,7 +119,7 @@ def _write_errors(store: StateStore, csv_path: Path, jsonl_path: Path, *, redact
         atomic_open(csv_path, newline="") as csv_handle,
         atomic_open(jsonl_path) as jsonl_handle,
     ):
-        writer = csv.DictWriter(csv_handle, fieldnames=ERROR_COLUMNS)
+        writer = csv.DictWriter(csv_handle, fieldnames=ERROR_COLUMNS, lineterminator="\n")
         writer.writeheader()
         for record in store.iter_errors():
             for line in error_lines(record, redact=redact):
@@ -132,7 +132,7 @@ def _write_errors(store: StateStore, csv_path: Path, jsonl_path: Path, *, redact
 def _write_id_map(store: StateStore, path: Path) -> int:
     count = 0
     with atomic_open(path, newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["key", "external_id", "clerk_user_id"])
         for key, external_id, user_id in store.iter_id_map():
             writer.writerow([key, external_id or "", user_id])
@@ -149,7 +149,7 @@ def write_rolled_back(store: StateStore, run_dir: Path) -> Path | None:
         target.unlink(missing_ok=True)
         return None
     with atomic_open(target, newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["row", "key", "external_id", "deleted_clerk_user_id"])
         for row, key, external_id, user_id in (first, *rows):
             writer.writerow([row, key, external_id or "", user_id])

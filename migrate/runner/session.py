@@ -77,6 +77,7 @@ DEVELOPMENT_USER_CAP = 100
 _BUSY_TIMEOUT = 1.0  # seconds to wait for another process's lock before refusing
 _SUFFIXES = (".gz", ".gzip", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".ndjson", ".jsonl",
              ".json")  # fmt: skip
+_PACKED = (".gz", ".gzip")
 
 
 def input_fingerprints(prepared: Prepared) -> Fingerprints:
@@ -192,16 +193,21 @@ class RunPlan:
 
 
 def default_run_dir(input_path: Path, *, sandbox: bool = False) -> Path:
-    """``<dir>/<stem>.clerk-migrate`` next to the input (``users.csv.gz`` -> ``users``).
+    """``<dir>/<stem>.clerk-migrate`` next to the input (``users.csv`` -> ``users``); a
+    compressed input keeps the mark (``users.csv.gz`` -> ``users.gz``), so the two files of one
+    export do not share (and refuse) one checkpoint.
 
     A ``--sandbox`` rehearsal gets ``<stem>.sandbox.clerk-migrate``, so the real run that follows
     it with the same command line starts its own checkpoint instead of finding the rehearsal's.
     """
     name = input_path.name
+    packed = ""
     while (suffix := Path(name).suffix.lower()) in _SUFFIXES and suffix:
+        if suffix in _PACKED:
+            packed = ".gz"
         name = name[: -len(suffix)]
     kind = ".sandbox" if sandbox else ""
-    return input_path.parent / f"{name or input_path.name}{kind}.clerk-migrate"
+    return input_path.parent / f"{name or input_path.name}{packed}{kind}.clerk-migrate"
 
 
 def _source_options_json(source: SourceOptions) -> dict[str, Any]:
