@@ -203,6 +203,7 @@ class Prepared:
         self._plan_files: list[Path] | None = None
         self._dups: pl.DataFrame | None = None
         self._skipped = 0
+        self._messages = _mapping_messages(spec)
 
     def _compile(self) -> pl.LazyFrame:
         source = scan_source(self.input, self.source_options)
@@ -344,7 +345,7 @@ class Prepared:
     def _finish(self, batch: pl.DataFrame, dups: pl.DataFrame) -> pl.DataFrame:
         """``batch`` (verdicts of consecutive rows) with its duplicate bits and decoded errors."""
         batch = _with_duplicates(batch, dups)
-        table = _decode_table(batch["_mask"], self.settings)
+        table = _decode_table(batch["_mask"], self.settings, self._messages)
         # Each row's errors are gathered from the table of distinct masks (a handful), so no
         # per-row decoding and no copy of the other columns.
         index = batch["_mask"].replace_strict(
@@ -407,7 +408,7 @@ class Prepared:
             if parts
             else pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "_key": pl.Utf8, "_mask": pl.UInt64})
         )
-        table = _decode_table(invalid["_mask"], self.settings)
+        table = _decode_table(invalid["_mask"], self.settings, self._messages)
         lines = (
             invalid.join(table, on="_mask", how="left", maintain_order="left")
             .select(pl.col(ROW_COLUMN).alias("row"), pl.col("_key").alias("key"), "_errors")
@@ -571,10 +572,43 @@ def _with_bits(frame: pl.DataFrame, dups: pl.DataFrame) -> pl.Series:
     return mask.scatter(at, mask.gather(at) | dups["_dup_mask"])
 
 
-def _decode_table(masks: pl.Series, settings: ValidationSettings) -> pl.DataFrame:
-    """``_mask, _errors`` for each distinct mask value (rows with the same mask share errors)."""
+def _decode_table(
+    masks: pl.Series, settings: ValidationSettings, messages: Mapping[tuple[str, str], str]
+) -> pl.DataFrame:
+    """``_mask, _errors`` for each distinct mask value (rows with the same mask share errors),
+    with ``messages`` (by reason and field) replacing the rules' own."""
     distinct = masks.unique().to_frame("_mask")
-    return distinct.with_columns(errors_from_mask(pl.col("_mask"), settings))
+    table = distinct.with_columns(errors_from_mask(pl.col("_mask"), settings))
+    if not messages or not table.height:
+        return table
+    # a handful of distinct masks: plain Python is cheaper than an expression here
+    errors = [
+        [e | {"message": messages.get((e["reason"], e["field"]), e["message"])} for e in row]
+        for row in table["_errors"].to_list()
+    ]
+    return table.with_columns(pl.Series("_errors", errors, dtype=ERROR_DTYPE))
+
+
+def _mapping_messages(spec: MappingSpec) -> dict[tuple[str, str], str]:
+    """Messages that depend on the mapping, by (reason, field): advice the rule gives in
+    general but that this mapping already follows, or that would hurt here."""
+    found: dict[tuple[str, str], str] = {}
+    for column in ("created_at", "legal_accepted_at"):
+        field = spec.field_spec(column)
+        if field is not None and any(t.name == "timestamp" for t in field.transforms):
+            found["invalid_timestamp", column] = (
+                f"{column} is a value the mapping's timestamp transform cannot read (an "
+                "impossible date such as 2021-02-30, or a shape it does not know). Correct the "
+                "value in the input, or give the transform a format."
+            )
+    hasher = spec.field_spec("password_hasher")
+    if hasher is not None and isinstance(hasher.source, InferSource):
+        found["digest_without_hasher", "password_hasher"] = (
+            "password_digest has the shape of no hasher, so its hasher cannot be inferred (a "
+            "truncated or damaged digest?). Correct the digest in the input; one "
+            "password_hasher for every row would mislabel the other rows' digests."
+        )
+    return found
 
 
 def _sha256(path: Path) -> str:
