@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KEY_ENV",
+    "SANDBOX_KIND",
     "Connection",
     "check_connection",
     "connect",
@@ -35,6 +36,10 @@ KEY_ENV = "CLERK_SECRET_KEY"
 # The sandbox a rehearsal starts: production's rate limit (so the rehearsal paces like the real
 # run) on a development key, and no user cap (a rehearsal of a large file must not stop at 100).
 SANDBOX_LIMIT_PER_WINDOW = 1000
+SANDBOX_KIND = (
+    f"a development key with production's rate limit, {SANDBOX_LIMIT_PER_WINDOW} requests per "
+    "10 s, and no user cap"
+)
 
 
 @dataclass(frozen=True)

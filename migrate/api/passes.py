@@ -21,7 +21,13 @@ from typing import Any, TypedDict, Unpack
 
 import anyio
 
-from migrate.api.connection import Connection, check_connection, connect, default_rate_for
+from migrate.api.connection import (
+    SANDBOX_KIND,
+    Connection,
+    check_connection,
+    connect,
+    default_rate_for,
+)
 from migrate.api.preflight import preflight
 from migrate.api.results import (
     CodeCount,
@@ -34,6 +40,7 @@ from migrate.api.results import (
 from migrate.errors import ConfigError, MigrateError
 from migrate.prepare import Prepared, prepare_input
 from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow, RunOutcome
+from migrate.runner.progress import LiveRate, bar_total
 from migrate.runner.recorder import RunTally
 from migrate.runner.retrying import KeyedPayloads, RequeueResult, check_fixed, requeue
 from migrate.runner.session import (
@@ -285,9 +292,13 @@ def _send(
         )
         _confirm(target, plan, window, settings.rate, control)
         verb = "resuming" if plan.resumed else "planned"
-        where = f" (sandbox {target.base_url})" if target.sandbox else ""
+        where = (
+            f"the built-in sandbox at {target.base_url} ({SANDBOX_KIND})"
+            if target.sandbox
+            else f"{target.instance} instance"
+        )
         control.notice(
-            f"{verb} {plan.run_dir} · {target.instance} instance{where} · rate {settings.rate:g}/s"
+            f"{verb} {plan.run_dir} · {where} · rate {settings.rate:g}/s"
             f"{'' if target.sandbox else ' · route ' + target.route()}",
             said,
         )
@@ -428,7 +439,9 @@ def signals_supported() -> bool:
 class _ProgressFeed:
     """The recorder's ``Progress`` turned into ``Progress`` snapshots for ``on_progress``."""
 
-    def __init__(self, total: int, rate: float, callback: Callable[[Progress], None]) -> None:
+    def __init__(
+        self, total: int, rate: Callable[[], float], callback: Callable[[Progress], None]
+    ) -> None:
         self.total, self.rate, self.callback = total, rate, callback
         self.done = 0
 
@@ -436,7 +449,7 @@ class _ProgressFeed:
         self.done += done
         self.callback(
             Progress(self.total, self.done, tally.created, tally.exists, tally.failed,
-                     tally.retrying, self.rate)
+                     tally.retrying_now, self.rate())
         )  # fmt: skip
 
     def close(self) -> None:
@@ -470,8 +483,9 @@ async def _guarded_pass(
             said,
         )
     progress = None
+    live = LiveRate(settings.rate)
     if control.on_progress is not None:
-        progress = _ProgressFeed(pending, settings.rate, control.on_progress)
+        progress = _ProgressFeed(bar_total(plan.store, window), live, control.on_progress)
     async with anyio.create_task_group() as tg:
 
         async def watch_signals() -> None:
@@ -498,7 +512,7 @@ async def _guarded_pass(
             tg.start_soon(watch_event, control.should_stop)
         outcome = await run_pass(
             target, plan, payloads, settings, window=window, stopper=stopper, progress=progress,
-            notice=partial(control.notice, said=said),
+            notice=partial(control.notice, said=said), on_started=live.started,
         )  # fmt: skip
         result.append(outcome)
         tg.cancel_scope.cancel()

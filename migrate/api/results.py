@@ -215,13 +215,13 @@ class ReportResult:
 class Progress:
     """A sending pass so far (given to ``on_progress`` after each batch of state moves)."""
 
-    total: int  # rows this pass means to send
+    total: int  # rows this pass may send (rows left in flight included: missing ones are re-sent)
     done: int  # rows that reached a final state in this pass
     created: int
     exists: int
     failed: int
-    retrying: int
-    rate: float  # the configured requests per second
+    retrying: int  # rows retrying now (failed an attempt, not settled yet)
+    rate: float  # the requests per second in force (the pacer's: lowered after a 429)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from typing import Any, Final, TypeVar
 
 import click
 
-from migrate.api.connection import KEY_ENV
+from migrate.api.connection import KEY_ENV, SANDBOX_KIND
 from migrate.errors import ConfigError
 
 __all__ = [
@@ -96,7 +96,7 @@ def target_options(func: F) -> F:
             click.option(
                 "--sandbox",
                 is_flag=True,
-                help="Rehearse against the built-in sandbox (started in-process, test key).",
+                help=f"Rehearse against the built-in sandbox (in-process: {SANDBOX_KIND}).",
             ),
             click.option(
                 "--api-url",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import anyio
@@ -80,16 +80,28 @@ class RunTally:
     failed: int = 0
     released: int = 0
     unresolved: int = 0
-    retrying: int = 0
+    retrying: int = 0  # retries so far (every RETRYING event)
     codes: Counter[str] | None = None
+    retrying_rows: set[int] = field(default_factory=set)  # rows between a retry and their end
 
     def __post_init__(self) -> None:
         if self.codes is None:
             self.codes = Counter()
 
+    @property
+    def retrying_now(self) -> int:
+        """Rows that failed an attempt and have not settled yet."""
+        return len(self.retrying_rows)
+
     def note(self, event: Event) -> bool:
         """Count ``event``; True when it is final for its row."""
         kind = event.kind
+        if kind is EventKind.RETRYING:
+            self.retrying += 1
+            self.retrying_rows.add(event.row)
+            return False
+        if self.retrying_rows:
+            self.retrying_rows.discard(event.row)
         if kind is EventKind.CREATED:
             self.created += 1
         elif kind is EventKind.EXISTS:
@@ -103,9 +115,6 @@ class RunTally:
             return False
         elif kind is EventKind.UNRESOLVED:
             self.unresolved += 1
-            return False
-        else:
-            self.retrying += 1
             return False
         return True
 

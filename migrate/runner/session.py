@@ -36,6 +36,7 @@ from migrate.runner.engine import (
     execute,
 )
 from migrate.runner.ledger import StoreLedger
+from migrate.runner.pacing import Pacer
 from migrate.runner.recorder import Progress
 from migrate.runner.syncing import fingerprint_key, record_baseline
 from migrate.runner.workers import Stopper
@@ -372,16 +373,18 @@ async def run_pass(
     progress: Progress | None = None,
     client: ClerkClient | None = None,
     notice: Callable[[str], None] | None = None,
+    on_started: Callable[[Pacer], None] | None = None,
 ) -> RunOutcome:
     """Reconcile, then send every pending row in ``window`` through one ``ClerkClient``.
 
     ``client`` (already open) replaces the one built from ``target``: the test seam.
     ``notice`` receives what the operator should hear mid-pass (long pauses, outages).
+    ``on_started`` receives the pass's ``Pacer`` (e.g. ``progress.LiveRate.started``).
     """
     if client is not None:
         return await execute(
             ClientApi(client), StoreLedger(plan.store), payloads, settings,
-            window=window, stopper=stopper, progress=progress, notice=notice,
+            window=window, stopper=stopper, progress=progress, notice=notice, on_started=on_started,
         )  # fmt: skip
     # At most one connection per worker: ClerkClient's transport opens no more than this.
     size = settings.concurrency or settings.max_concurrency
@@ -389,7 +392,7 @@ async def run_pass(
     async with target.client(limits) as opened:
         return await execute(
             ClientApi(opened), StoreLedger(plan.store), payloads, settings,
-            window=window, stopper=stopper, progress=progress, notice=notice,
+            window=window, stopper=stopper, progress=progress, notice=notice, on_started=on_started,
         )  # fmt: skip
 
 

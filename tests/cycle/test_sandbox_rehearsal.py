@@ -118,3 +118,14 @@ def test_a_damaged_sandbox_file_is_named(tmp_path: Path) -> None:
         f"cannot read the sandbox's users from {tmp_path / 'sandbox.json'}"
     )
     assert "move the file away" in str(caught.value)
+
+
+def test_banner_help_and_runbook_describe_one_sandbox(tmp_path: Path) -> None:
+    """The --sandbox banner, --help and the runbook agree on the sandbox's key type and pace."""
+    path = write_csv(tmp_path / "users.csv", [["u1", "a@example.com"]])
+    result = run(path)
+    kind = "a development key with production's rate limit, 1000 requests per 10 s, and no user cap"
+    assert f"({kind}) · rate 90/s" in result.output, result.output
+    assert kind in " ".join(invoke("run", "--help").output.split())
+    runbook = " ".join((Path(__file__).parents[2] / "docs" / "runbook.md").read_text().split())
+    assert "a development key with production's rate limit (1,000 requests per 10 s)" in runbook
