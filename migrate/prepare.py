@@ -46,6 +46,7 @@ import polars as pl
 
 from migrate.errors import ConfigError, SourceError
 from migrate.mapping.compile import compile_mapping
+from migrate.mapping.fingerprint import mapping_fingerprint
 from migrate.mapping.load import load_mapping
 from migrate.mapping.payload import mask_payload, payloads_from_frame
 from migrate.mapping.spec import InferSource, JoinSpec, MappingSpec
@@ -203,7 +204,7 @@ class Prepared:
         self._plan_files: list[Path] | None = None
         self._dups: pl.DataFrame | None = None
         self._skipped = 0
-        self._messages = _mapping_messages(spec)
+        self._messages = mapping_messages(spec)
 
     def _compile(self) -> pl.LazyFrame:
         source = scan_source(self.input, self.source_options)
@@ -261,11 +262,12 @@ class Prepared:
 
     @cached_property
     def fingerprints(self) -> dict[str, str]:
-        """sha256 of the input (``input``), each join file (``join:<name>``) and the mapping."""
+        """sha256 of the input (``input``) and each join file (``join:<name>``), and the
+        mapping's ``mapping_fingerprint`` (what it does, not its file's text)."""
         out = {"input": _sha256(self.input)}
         for name, path in self.join_paths.items():
             out[f"join:{name}"] = _sha256(path)
-        out["mapping"] = _sha256(Path(self.spec.file)) if Path(self.spec.file).is_file() else ""
+        out["mapping"] = mapping_fingerprint(self.spec)
         return out
 
     def mapped_pieces(self) -> Iterator[pl.DataFrame]:
@@ -579,17 +581,23 @@ def _decode_table(
     with ``messages`` (by reason and field) replacing the rules' own."""
     distinct = masks.unique().to_frame("_mask")
     table = distinct.with_columns(errors_from_mask(pl.col("_mask"), settings))
-    if not messages or not table.height:
-        return table
-    # a handful of distinct masks: plain Python is cheaper than an expression here
+    return with_messages(table, messages)
+
+
+def with_messages(frame: pl.DataFrame, messages: Mapping[tuple[str, str], str]) -> pl.DataFrame:
+    """``frame`` with the messages of its ``_errors`` replaced by ``messages`` (by reason and
+    field, from ``mapping_messages``) where one applies."""
+    if not messages or not frame.height:
+        return frame
+    # used on a handful of distinct masks: plain Python is cheaper than an expression here
     errors = [
         [e | {"message": messages.get((e["reason"], e["field"]), e["message"])} for e in row]
-        for row in table["_errors"].to_list()
+        for row in frame["_errors"].to_list()
     ]
-    return table.with_columns(pl.Series("_errors", errors, dtype=ERROR_DTYPE))
+    return frame.with_columns(pl.Series("_errors", errors, dtype=ERROR_DTYPE))
 
 
-def _mapping_messages(spec: MappingSpec) -> dict[tuple[str, str], str]:
+def mapping_messages(spec: MappingSpec) -> dict[tuple[str, str], str]:
     """Messages that depend on the mapping, by (reason, field): advice the rule gives in
     general but that this mapping already follows, or that would hurt here."""
     found: dict[tuple[str, str], str] = {}

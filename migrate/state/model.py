@@ -56,6 +56,20 @@ class Fingerprints:
         data = json.loads(text)
         return cls(inputs=dict(data["inputs"]), mapping=str(data["mapping"]))
 
+    def mapping_changes(self, other: Fingerprints) -> list[str]:
+        """The parts of the mapping that differ (``fields.email_address``, ``[source]``, …, in
+        name order), from two ``mapping.fingerprint`` values; ``["the mapping"]`` when one of
+        them is another kind (e.g. a hash of the file's text); ``[]`` when equal."""
+        before, after = self.mapping, other.mapping
+        if before == after:
+            return []
+        prefix = "spec1:"
+        if not (before.startswith(prefix) and after.startswith(prefix)):
+            return ["the mapping"]
+        old = json.loads(before[len(prefix) :])
+        new = json.loads(after[len(prefix) :])
+        return sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+
 
 class PlanRow(NamedTuple):
     """One input row as the planner sees it (``Prepared.plan()``): keys only, no payload.

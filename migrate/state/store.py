@@ -227,8 +227,12 @@ class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves):
                 changes.append(f"input {name} is no longer given")
             elif before != now:
                 changes.append(f"input {name} changed")
-        if planned.mapping != current.mapping:
-            changes.append("the mapping changed")
+        if parts := planned.mapping_changes(current):
+            changes.append(
+                "the mapping changed"
+                if parts == ["the mapping"]
+                else f"the mapping changed ({', '.join(parts)})"
+            )
         if changes:
             raise ResumeMismatchError(
                 f"cannot resume {self.path}: {', '.join(changes)} since the run was planned; "

@@ -132,7 +132,7 @@ def test_retry_input_refuses_another_mapping_or_a_changed_original(
     run(sandbox, path)
     out = tmp_path / "users.clerk-migrate"
     fixed = write_csv(tmp_path / "fixed.csv", [["u2", "user2@example.com", ""]])
-    (tmp_path / "map.toml").write_text(MAPPING + "\n# edited\n")
+    (tmp_path / "map.toml").write_text(MAPPING + "\n[options]\nskip_password_checks = true\n")
     changed = invoke(sandbox, "retry", str(out), "--input", str(fixed), "-q")
     assert changed.exit_code == 1
     assert (

@@ -12,7 +12,15 @@ import pytest
 
 from migrate.errors import ConfigError, MappingError, SourceError
 from migrate.mapping import compile_mapping
-from migrate.prepare import Counts, Prepared, PrepareOptions, RowPayload, prepare
+from migrate.prepare import (
+    Counts,
+    Prepared,
+    PrepareOptions,
+    RowPayload,
+    mapping_messages,
+    prepare,
+    with_messages,
+)
 from migrate.sources import read_source
 from migrate.validation import ERROR_DTYPE, validate_frame
 
@@ -111,6 +119,7 @@ def test_plan_agrees_with_validate_frame(files: tuple[Path, Path]) -> None:
     """The streaming plan reports exactly what validate_frame reports on the same mapped frame."""
     prepared = prepare(files[0], files[1], PrepareOptions(now=NOW))
     lazy = validate_frame(whole_mapped(prepared), now=NOW).select("_row", "_errors").collect()
+    lazy = with_messages(lazy, mapping_messages(prepared.spec))
     assert prepared.plan().select("_row", "_errors").equals(lazy)
 
 
@@ -276,6 +285,7 @@ def test_inferred_hasher_skips_no_grammar_error(tmp_path: Path) -> None:
     )
     prepared = prepare(tmp_path / "u.csv", tmp_path / "m.toml", PrepareOptions(now=NOW))
     lazy = validate_frame(whole_mapped(prepared), now=NOW).select("_row", "_errors").collect()
+    lazy = with_messages(lazy, mapping_messages(prepared.spec))
     assert prepared.plan().select("_row", "_errors").equals(lazy)
     reasons = {r for errors in lazy["_errors"].to_list() for r in (e["reason"] for e in errors)}
     assert {"unsupported_hash", "digest_without_hasher"} <= reasons
@@ -354,6 +364,7 @@ def test_iter_plan_agrees_with_validate_frame(dup_files: tuple[Path, Path]) -> N
     """Batch by batch, the streamed plan reports what validate_frame reports on the whole input."""
     prepared = prepare(dup_files[0], dup_files[1], PrepareOptions(now=NOW))
     lazy = validate_frame(whole_mapped(prepared), now=NOW).select("_row", "_errors").collect()
+    lazy = with_messages(lazy, mapping_messages(prepared.spec))
     streamed = pl.concat(list(prepared.iter_plan(3))).select("_row", "_errors")
     assert streamed.equals(lazy)
 
