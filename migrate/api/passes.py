@@ -161,9 +161,8 @@ def run(
             frontend_api_url=frontend_api_url,
             notice=lambda line: control.notice(line, said),
         )
-        return _send(
-            plan, prepared.payloads, connection, control, window=window, said=said, before=checks
-        )
+        payloads = original_payloads(plan.store, prepared)
+        return _send(plan, payloads, connection, control, window=window, said=said, before=checks)
     finally:
         plan.store.close()
 
