@@ -354,6 +354,10 @@ class Prepared:
             table["_mask"], pl.Series(range(table.height), dtype=pl.UInt32)
         )
         errors = table["_errors"].gather(index)
+        if self._firsts.height:
+            firsts = self._firsts.filter(pl.col(ROW_COLUMN).is_in(batch[ROW_COLUMN].implode()))
+            if firsts.height:
+                errors = _with_firsts(batch[ROW_COLUMN], errors, firsts)
         return batch.with_columns(errors).select(_PLAN_COLUMNS)
 
     def _plan_file(self) -> tuple[list[Path], pl.DataFrame]:
@@ -572,6 +576,21 @@ def _with_bits(frame: pl.DataFrame, dups: pl.DataFrame) -> pl.Series:
         return mask | bits
     at = rows.search_sorted(dups[ROW_COLUMN])
     return mask.scatter(at, mask.gather(at) | dups["_dup_mask"])
+
+
+def _with_firsts(rows: pl.Series, errors: pl.Series, firsts: pl.DataFrame) -> pl.Series:
+    """``errors`` (one list per row of ``rows``) with each duplicate's message ending in the
+    row that holds the value first, as ``errors()`` says it (``firsts``: ``_row, reason,
+    _first`` of the few duplicates among ``rows``)."""
+    first_of = {(r, reason): f for r, reason, f in firsts.iter_rows()}
+    # plain Python over the batch: only batches holding a duplicate come here (few)
+    values = errors.to_list()
+    for i, row in enumerate(rows.to_list()):
+        for e in values[i]:
+            first = first_of.get((row, e["reason"]))
+            if first is not None:
+                e["message"] = f"{e['message']} Row {first} has it first."
+    return pl.Series(errors.name, values, dtype=ERROR_DTYPE)
 
 
 def _decode_table(

@@ -1,9 +1,11 @@
 """The ``validate`` command's reports: ``errors.csv`` and ``summary.json``, written atomically.
 
 ``errors.csv`` has one line per (row, reason): ``row, key, field, reason, message``, in file order,
-UTF-8 with a byte-order mark so spreadsheet programs read it as UTF-8, formula-looking cells
-neutralised with a leading ``'`` (``reports.cells``). ``summary.json`` holds the
-counts and, per reason, how many rows have it and a few example row numbers. Neither holds a
+UTF-8 without a byte-order mark and with ``\n`` line ends, like every CSV the tool writes (a
+duplicate's message ends with the row that holds the value first, as in ``run``'s),
+formula-looking cells neutralised with a leading ``'`` (``reports.cells``). ``summary.json``
+holds the counts and, per reason, how many rows have it and a few example row numbers. Neither
+holds a
 value from the input other than row keys: messages are fixed text, so no secret can leak.
 """
 
@@ -116,7 +118,6 @@ def write_validation_reports(
     errors_path = out_dir / ERRORS_CSV
     summary_path = out_dir / SUMMARY_JSON
     with atomic_open(errors_path, newline="") as handle:
-        handle.write("\ufeff")  # lets spreadsheet programs detect UTF-8
         safe_frame(errors.select(ERROR_COLUMNS)).write_csv(handle)
     atomic_write_text(
         summary_path, json.dumps(summary.to_dict(), indent=2, ensure_ascii=False) + "\n"

@@ -101,7 +101,7 @@ def test_reason_table_is_aligned(tmp_path: Path) -> None:
 
 
 def test_errors_csv_and_summary_json(tmp_path: Path) -> None:
-    """errors.csv has one line per (row, reason) with a UTF-8 BOM; summary.json has the counts."""
+    """errors.csv has one line per (row, reason) in UTF-8; summary.json has the counts."""
     users, toml = _write(tmp_path, BAD)
     _run(users, "--mapping", toml, "--out", tmp_path / "out")
     with (tmp_path / "out" / "errors.csv").open(encoding="utf-8-sig", newline="") as handle:
@@ -114,7 +114,7 @@ def test_errors_csv_and_summary_json(tmp_path: Path) -> None:
         ("6", "u4", "created_at", "invalid_timestamp"),
     ]
     assert rows[0]["message"].startswith("email_address is not a valid, routable email address")
-    assert (tmp_path / "out" / "errors.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    assert not (tmp_path / "out" / "errors.csv").read_bytes().startswith(b"\xef\xbb\xbf")
     summary = json.loads((tmp_path / "out" / "summary.json").read_text(encoding="utf-8"))
     assert summary["read"] == 4
     assert (summary["valid"], summary["invalid"], summary["skipped_empty"]) == (1, 3, 1)
