@@ -22,7 +22,7 @@ from typing import Any, Final
 from urllib.parse import parse_qsl
 
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route, Router
 
@@ -486,7 +486,10 @@ class SandboxApp(UpdateEndpoints):
         declared = request.headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
             return self._too_large()
-        raw = await request.body()
+        try:
+            raw = await request.body()
+        except ClientDisconnect:  # the client left before sending its body: nothing is done
+            return NoResponse()
         if len(raw) > MAX_BODY_BYTES:
             return self._too_large()
         try:
