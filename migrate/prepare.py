@@ -45,6 +45,7 @@ from typing import Any, Final
 import polars as pl
 
 from migrate.errors import ConfigError, SourceError
+from migrate.mapping.accounts import SKIP_COLUMN, USERNAME_WARNING, WARNING_COLUMN
 from migrate.mapping.compile import compile_mapping
 from migrate.mapping.fingerprint import mapping_fingerprint
 from migrate.mapping.load import load_mapping
@@ -72,12 +73,20 @@ from migrate.validation import (
 
 __all__ = ["Counts", "PrepareOptions", "Prepared", "RowPayload", "prepare", "prepare_input"]
 
-_PLAN_COLUMNS: Final = ("_row", "_key", "external_id", "email", "_errors")
+_PLAN_COLUMNS: Final = ("_row", "_key", "external_id", "email", "_errors", SKIP_COLUMN)
 _CHUNK: Final = 1 << 20
 # Rows mapped at once when bodies are made: bounds the mapped frame (which holds secrets in
 # memory only) while keeping polars' per-query cost small.
 _MAP_ROWS: Final = 50_000
-_VERDICT_COLUMNS: Final = (ROW_COLUMN, "_key", "external_id", "email", "_mask")
+_VERDICT_COLUMNS: Final = (
+    ROW_COLUMN, "_key", "external_id", "email", "_mask", SKIP_COLUMN, WARNING_COLUMN,
+)  # fmt: skip
+_WARNING_FIELDS: Final = {USERNAME_WARNING: "username"}
+_WARNING_MESSAGES: Final = {
+    USERNAME_WARNING: "Clerk refuses this username (4-64 characters of letters, digits, _ "
+    "and -, not all digits): the user is created without one and the value is kept in "
+    "private_metadata.legacy_username.",
+}
 
 
 @dataclass(frozen=True)
@@ -100,12 +109,14 @@ class PrepareOptions:
 
 @dataclass(frozen=True)
 class Counts:
-    """Row counts of one input: non-empty rows read, valid, invalid, and empty rows skipped."""
+    """Row counts of one input: non-empty rows read, valid, invalid, empty rows skipped, and
+    rows skipped because the source marks the account deleted (or disabled, when asked)."""
 
     read: int
     valid: int
     invalid: int
     skipped_empty: int
+    skipped: int = 0
 
 
 @dataclass(frozen=True)
@@ -342,6 +353,7 @@ class Prepared:
             "external_id": pl.Utf8(),
             "email": pl.Utf8(),
             "_errors": ERROR_DTYPE,
+            SKIP_COLUMN: pl.Utf8(),
         }
 
     def _finish(self, batch: pl.DataFrame, dups: pl.DataFrame) -> pl.DataFrame:
@@ -396,12 +408,59 @@ class Prepared:
         return files, dups
 
     def counts(self) -> Counts:
-        """Rows read (non-empty), valid, invalid, and empty rows skipped. Raises ``SourceError``."""
-        read = invalid = 0
+        """Rows read (non-empty), valid, invalid, empty rows skipped, and rows skipped by their
+        status in the source. Raises ``SourceError``."""
+        read = invalid = skipped = 0
         for verdicts in self._verdicts():
             read += verdicts.height
             invalid += int((verdicts["_mask"] != 0).sum())
-        return Counts(read, read - invalid, invalid, self._skipped)
+            skipped += int(verdicts[SKIP_COLUMN].is_not_null().sum())
+        return Counts(read, read - invalid - skipped, invalid, self._skipped, skipped)
+
+    def skipped(self) -> pl.DataFrame:
+        """One line per row the source marks deleted (or disabled, with ``disabled = "skip"``):
+        ``row, key, reason``, in file order. Such rows are not created and not invalid."""
+        parts = [
+            v.filter(pl.col(SKIP_COLUMN).is_not_null()).select(
+                pl.col(ROW_COLUMN).alias("row"),
+                pl.col("_key").alias("key"),
+                pl.col(SKIP_COLUMN).alias("reason"),
+            )
+            for v in self._verdicts()
+        ]
+        if parts:
+            return pl.concat(parts)
+        return pl.DataFrame(schema={"row": pl.Int64, "key": pl.Utf8, "reason": pl.Utf8})
+
+    def warnings(self) -> pl.DataFrame:
+        """One line per (row, warning): ``row, key, field, reason, message``, in file order.
+
+        A warning does not make a row invalid (a username Clerk refuses is kept in metadata).
+        Rows skipped or invalid are left out: they are not created anyway.
+        """
+        parts = [
+            v.filter(
+                pl.col(WARNING_COLUMN).is_not_null()
+                & (pl.col("_mask") == 0)
+                & pl.col(SKIP_COLUMN).is_null()
+            )
+            for v in self._verdicts()
+        ]
+        found = (
+            pl.concat(parts)
+            if parts
+            else pl.DataFrame(
+                schema={ROW_COLUMN: pl.Int64, "_key": pl.Utf8, WARNING_COLUMN: pl.Utf8}
+            )
+        )
+        reason = pl.col(WARNING_COLUMN)
+        return found.select(
+            pl.col(ROW_COLUMN).alias("row"),
+            pl.col("_key").alias("key"),
+            reason.replace_strict(_WARNING_FIELDS, return_dtype=pl.Utf8).alias("field"),
+            reason.alias("reason"),
+            reason.replace_strict(_WARNING_MESSAGES, return_dtype=pl.Utf8).alias("message"),
+        )
 
     def errors(self) -> pl.DataFrame:
         """One line per (row, reason): ``row, key, field, reason, message``, in file order.
@@ -474,13 +533,13 @@ class Prepared:
                     yield RowPayload(row, key, body)
 
     def _verdicts(self) -> Iterator[pl.DataFrame]:
-        """``_row, _key, _mask`` (duplicate bits included) of the non-empty rows, a verdict
-        file at a time: what ``counts`` and ``errors`` read, from the same pass as the plan."""
+        """``_row, _key, _mask`` (duplicate bits included), ``_skip`` and ``_warning`` of the
+        non-empty rows, a verdict file at a time: what ``counts``, ``errors``, ``skipped`` and
+        ``warnings`` read, from the same pass as the plan."""
         files, dups = self._plan_file()
         for file in files:
-            yield _with_duplicates(
-                pl.read_parquet(file, columns=[ROW_COLUMN, "_key", "_mask"]), dups
-            )
+            columns = [ROW_COLUMN, "_key", "_mask", SKIP_COLUMN, WARNING_COLUMN]
+            yield _with_duplicates(pl.read_parquet(file, columns=columns), dups)
 
     def _no_rows(self) -> SourceError:
         """The error for an input that holds no row to migrate: never a success."""
@@ -498,13 +557,21 @@ class Prepared:
         hasher = self.spec.field_spec("password_hasher")
         inferred = hasher is not None and isinstance(hasher.source, InferSource)
         mapped = with_all_fields(mapped, hasher_inferred=inferred)
+        # A row skipped by its status is neither checked nor a holder of unique values: a deleted
+        # account does not make the live one with its address a duplicate.
+        skip = pl.col(SKIP_COLUMN) if SKIP_COLUMN in present else pl.lit(None, pl.Utf8)
+        warning = pl.col(WARNING_COLUMN) if WARNING_COLUMN in present else pl.lit(None, pl.Utf8)
+        live = skip.is_null()
+        mask = row_mask(self.now, self.settings, present)
         return mapped.select(
             ROW_COLUMN,
             "_key",
             pl.col("external_id"),
             pl.col("email_address").list.first().alias("email"),
-            row_mask(self.now, self.settings, present),
-            *key_columns(present),
+            pl.when(live).then(mask).otherwise(pl.lit(0, pl.UInt64)).alias("_mask"),
+            skip.alias(SKIP_COLUMN),
+            warning.alias(WARNING_COLUMN),
+            *(pl.when(live).then(k).alias(k.meta.output_name()) for k in key_columns(present)),
         )
 
 

@@ -39,6 +39,7 @@ from migrate.api.results import (
 )
 from migrate.errors import ConfigError, MigrateError
 from migrate.prepare import Prepared, prepare_input
+from migrate.reports.run import write_warnings
 from migrate.runner.engine import EngineSettings, PayloadSource, RowWindow, RunOutcome
 from migrate.runner.progress import LiveRate, bar_total
 from migrate.runner.recorder import RunTally
@@ -149,6 +150,9 @@ def run(
     try:
         for line in prepared.notices(sum(plan.counts().values())):
             control.notice(line, said)
+        if not plan.resumed:
+            # Warnings are not in the state DB: written once, from the input, at planning.
+            write_warnings(folder, prepared.warnings(), redact=redact_emails)
         if redact_emails:
             redact_reports(plan)
         checks = partial(

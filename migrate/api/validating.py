@@ -30,7 +30,8 @@ def validate(
 ) -> ValidateResult:
     """Check every row of ``input`` with ``mapping`` (a file or a preset name), offline.
 
-    Writes ``errors.csv`` (row, key, field, reason, message) and ``summary.json`` to
+    Writes ``errors.csv`` (row, key, field, reason, message), ``summary.json``, and while there
+    are any ``warnings.csv`` (the same columns) and ``skipped.csv`` (row, key, reason) to
     ``out_dir`` (default ``<input stem>.validation/`` beside the input); ``preview`` rows'
     bodies come back masked. Raises ``MappingError``, ``SourceError``, ``StateError`` (the reports
     cannot be written), ``ConfigError`` (a join the mapping does not have).
@@ -41,6 +42,8 @@ def validate(
     previews = tuple(RowPreview(p.row, p.key, p.masked()) for p in prepared.preview(preview))
     counts = prepared.counts()
     errors = prepared.errors()
+    warnings = prepared.warnings()
+    skipped = prepared.skipped()
     summary = summarize(
         input=str(input_path),
         mapping=str(mapping),
@@ -48,12 +51,14 @@ def validate(
         invalid=counts.invalid,
         skipped_empty=counts.skipped_empty,
         errors=errors,
+        skipped=counts.skipped,
+        warnings=warnings["row"].n_unique(),
     )
     notices = tuple(prepared.notices(counts.read))
     target = Path(out_dir) if out_dir else validation_dir(input_path)
     try:
         errors_path, summary_path = write_validation_reports(
-            target, summary, errors, redact_emails=redact_emails
+            target, summary, errors, redact_emails=redact_emails, warnings=warnings, skipped=skipped
         )
     except OSError as exc:
         raise StateError(f"{target}: cannot write the reports: {exc.strerror or exc}") from exc

@@ -118,6 +118,10 @@ def render_summary(summary: Mapping[str, Any], seconds: float | None = None) -> 
         f"  invalid          {summary['invalid']:>10,}",
         f"  skipped (empty)  {summary['skipped_empty']:>10,}",
     ]
+    if summary.get("skipped"):
+        lines.append(f"  skipped (status) {summary['skipped']:>10,}   see skipped.csv")
+    if summary.get("warnings"):
+        lines.append(f"  with a warning   {summary['warnings']:>10,}   see warnings.csv")
     reasons = summary["reasons"]
     if reasons:
         width_r = max(len("reason"), *(len(r["reason"]) for r in reasons))

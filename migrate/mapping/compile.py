@@ -24,6 +24,14 @@ import polars as pl
 
 from migrate.errors import MappingError, MappingProblem
 from migrate.hashers import infer_hasher_expr
+from migrate.mapping.accounts import (
+    SKIP_COLUMN,
+    USERNAME_WARNING,
+    WARNING_COLUMN,
+    status_flag,
+    username_split,
+    with_metadata_entry,
+)
 from migrate.mapping.builders import BUILDERS
 from migrate.mapping.spec import (
     CLERK_FIELDS,
@@ -139,6 +147,7 @@ def compile_mapping(
     elif hasher is None and builder_hasher is not None:
         columns["password_hasher"] = builder_hasher
     _hasher_needs_digest(spec, columns, problems)
+    marks = _accounts(spec, ctx, columns)
     per_row = _statuses(spec, ctx, columns, problems)
     key = _key(spec, ctx, columns)
     _identifiers_left(spec, columns, problems)
@@ -157,6 +166,7 @@ def compile_mapping(
         key.alias(KEY_COLUMN),
         pl.col(SOURCE_ERROR_COLUMN),
         *typed,
+        *marks,
         *(expr.alias(name) for name, expr in columns.items()),
         *flags,
     )
@@ -171,6 +181,45 @@ def compile_mapping(
         .alias(name)
         for name, parent in per_row.items()
     )
+
+
+def _accounts(spec: MappingSpec, ctx: _Context, columns: dict[str, pl.Expr]) -> list[pl.Expr]:
+    """Refused usernames to metadata (with a warning), deleted / disabled accounts to skipped or
+    banned (see ``accounts``); returns the ``_warning`` / ``_skip`` columns to add."""
+    out: list[pl.Expr] = []
+    field = spec.field_spec("username")
+    if field is not None and field.if_invalid and "username" in columns:
+        accepted, refused = username_split(columns["username"])
+        columns["username"] = accepted
+        columns["private_metadata"] = with_metadata_entry(
+            columns.get("private_metadata"), "legacy_username", refused
+        )
+        out.append(
+            pl.when(refused.is_not_null()).then(pl.lit(USERNAME_WARNING)).alias(WARNING_COLUMN)
+        )
+    deleted: list[pl.Expr] = []
+    disabled: list[pl.Expr] = []
+    for key, status in spec.status:
+        value = ctx.value(status, scalar=True)
+        if value is not None:
+            (deleted if key == "deleted" else disabled).append(status_flag(key, _text(value)))
+    if not deleted and not disabled:
+        return out
+    is_deleted = pl.any_horizontal(deleted) if deleted else pl.lit(False)
+    is_disabled = pl.any_horizontal(disabled) if disabled else pl.lit(False)
+    skip_disabled = is_disabled if spec.disabled == "skip" else pl.lit(False)
+    if spec.disabled == "ban" and disabled:
+        banned = columns.get("banned", pl.lit(None, pl.Boolean))
+        columns["banned"] = pl.when(is_disabled).then(pl.lit(True)).otherwise(banned)
+    skip = (
+        pl.when(is_deleted)
+        .then(pl.lit("deleted_in_source"))
+        .when(skip_disabled)
+        .then(pl.lit("disabled_in_source"))
+        .otherwise(pl.lit(None, pl.Utf8))
+    )
+    out.append(skip.alias(SKIP_COLUMN))
+    return out
 
 
 def _identifiers_left(

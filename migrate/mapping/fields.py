@@ -41,7 +41,9 @@ ORIGINS: Final = (
     "column", "columns", "columns_any", "first_of", "value", "template", "env", "infer", "builder",
     "object", "verified",
 )  # fmt: skip
-MODIFIERS: Final = ("transform", "default", "split", "parse", "format", "region", "optional")
+MODIFIERS: Final = (
+    "transform", "default", "split", "parse", "format", "region", "optional", "if_invalid",
+)  # fmt: skip
 PARSES: Final = ("json", "timestamp")
 ENV_PREFIX: Final = "env:"
 
@@ -112,9 +114,19 @@ class FieldParser:
         if not isinstance(optional, bool):
             self.problem(f"{path}.optional", f"must be true or false, not {type_name(optional)}")
             return None
+        if_invalid = value.get("if_invalid")
+        if if_invalid is not None and (
+            clerk_field != "username" or if_invalid != "legacy_username"
+        ):
+            self.problem(
+                f"{path}.if_invalid",
+                'only username takes it, as "legacy_username" (a username Clerk refuses is '
+                "kept in private_metadata.legacy_username)",
+            )
+            return None
         if source is None or transforms is None:
             return None
-        return FieldSpec(source, transforms, default, path, optional)
+        return FieldSpec(source, transforms, default, path, optional, if_invalid)
 
     def origin(self, path: str, key: str, raw: Any, kind: str, clerk_field: str) -> Source | None:
         where = f"{path}.{key}"

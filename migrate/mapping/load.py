@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from migrate.errors import MappingError, MappingProblem
+from migrate.mapping.accounts import DISABLED_MODES, STATUS_KEYS
 from migrate.mapping.fields import FieldParser, names, type_name
 from migrate.mapping.spec import (
     CLERK_FIELDS,
@@ -29,7 +30,7 @@ from migrate.sources import FORMATS, SourceOptions
 
 __all__ = ["load_mapping", "parse_mapping", "preset_names", "presets_dir"]
 
-TOP_KEYS: Final = ("description", "source", "fields", "options", "join")
+TOP_KEYS: Final = ("description", "source", "fields", "options", "status", "join")
 SOURCE_KEYS: Final = (
     "format", "key", "has_header", "delimiter", "quote_char", "encoding", "json_key",
     "column_names", "null_values",
@@ -113,11 +114,32 @@ class _Loader(FieldParser):
         source = self.source(self.table(doc, "source") or {})
         table = self.table(doc, "fields")
         fields = self.fields(table) if table is not None else []
-        options = self.options(self.table(doc, "options") or {}, {name for name, _ in fields})
+        raw_options = dict(self.table(doc, "options") or {})
+        disabled = raw_options.pop("disabled", "ban")
+        if disabled not in DISABLED_MODES:
+            self.problem(
+                "options.disabled",
+                f"must be {' or '.join(repr(m) for m in DISABLED_MODES)} (what to do with an "
+                "account the source marks disabled)",
+            )
+        options = self.options(raw_options, {name for name, _ in fields})
+        status = self.status(self.table(doc, "status") or {})
         joins = self.joins(doc.get("join", []))
         if self.problems:
             raise MappingError(file, self.problems)
-        return MappingSpec(file, source, tuple(fields), tuple(options), tuple(joins))
+        return MappingSpec(
+            file, source, tuple(fields), tuple(options), tuple(joins), tuple(status), disabled
+        )
+
+    def status(self, table: Mapping[str, Any]) -> list[tuple[str, FieldSpec]]:
+        self.unknown_keys(table, tuple(STATUS_KEYS), "status")
+        out: list[tuple[str, FieldSpec]] = []
+        for key in STATUS_KEYS:
+            if key in table:
+                spec = self.field(f"status.{key}", table[key], "string")
+                if spec is not None:
+                    out.append((key, spec))
+        return out
 
     # --- [source] and [[join]] -----------------------------------------------------------------
 

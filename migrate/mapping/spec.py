@@ -213,6 +213,7 @@ class FieldSpec:
     default: str | int | bool | float | tuple[str, ...] | None = None
     path: str = ""  # the key path in the mapping file, for error messages
     optional: bool = False
+    if_invalid: str | None = None  # username: "legacy_username" keeps a refused one in metadata
 
 
 @dataclass(frozen=True)
@@ -272,6 +273,8 @@ class MappingSpec:
     fields: tuple[tuple[str, FieldSpec], ...]
     options: tuple[tuple[str, bool | int], ...] = ()
     joins: tuple[JoinSpec, ...] = ()
+    status: tuple[tuple[str, FieldSpec], ...] = ()  # [status]: deleted / disabled markers
+    disabled: str = "ban"  # [options] disabled: "ban" or "skip"
 
     def field_spec(self, name: str) -> FieldSpec | None:
         """The spec of one CreateUser field, or None when the mapping does not set it."""

@@ -9,11 +9,14 @@
   deleted by ``rollback`` is not listed: its row is pending again).
 - ``rolled_back.csv`` (only while there are any): ``row, key, external_id,
   deleted_clerk_user_id`` of rows whose user ``rollback`` deleted and that were not sent again.
+- ``skipped.csv`` (only while there are any): ``row, key, reason`` of rows not created because
+  the source marks the account deleted (or disabled, with ``disabled = "skip"``).
 - ``summary.json``: counts by state and code, rolled-back rows, plus the run's statistics.
 
 Every file is written atomically, 0600, and is built from keys, row numbers, emails, codes and
 Clerk's messages only: never a password, digest, TOTP secret, backup code or the secret key. In
-``errors.csv`` a text cell starting with ``= + - @``, a tab or a CR gets a leading ``'`` so a
+``errors.csv``, ``skipped.csv`` and ``warnings.csv`` (``row, key, field, reason, message``, written
+at planning by ``write_warnings``) a text cell starting with ``= + - @``, a tab or a CR gets a leading ``'`` so a
 spreadsheet shows it instead of running it (``reports.cells``); the data files (``errors.jsonl``,
 ``id_map.csv``, ``rolled_back.csv``, ``failed_rows``) keep values exactly as they are.
 """
@@ -31,8 +34,13 @@ import polars as pl
 
 from migrate.clerk.retry import hint_for
 from migrate.reports.atomic import atomic_open, atomic_write_text
-from migrate.reports.cells import safe_cell
-from migrate.secrets import mask_email, redact_emails
+from migrate.reports.cells import safe_cell, safe_frame
+from migrate.secrets import (
+    EMAIL_LOCAL_PATTERN,
+    EMAIL_LOCAL_REPLACEMENT,
+    mask_email,
+    redact_emails,
+)
 from migrate.sources import (
     EMPTY_COLUMN,
     ROW_COLUMN,
@@ -50,6 +58,8 @@ __all__ = [
     "summary_data",
     "write_failed_rows",
     "write_run_reports",
+    "write_skipped",
+    "write_warnings",
 ]
 
 ERROR_COLUMNS: Final = ("row", "key", "email", "stage", "code", "param", "message", "hint")
@@ -66,12 +76,14 @@ class ReportPaths:
     id_map: Path
     summary: Path
     rolled_back: Path | None = None
+    skipped: Path | None = None
 
     def all(self) -> list[Path]:
         """Every report that was written."""
         found = [self.errors_csv, self.errors_jsonl, self.id_map, self.summary]
         found += [self.failed_rows] if self.failed_rows is not None else []
-        return found + ([self.rolled_back] if self.rolled_back is not None else [])
+        found += [self.rolled_back] if self.rolled_back is not None else []
+        return found + ([self.skipped] if self.skipped is not None else [])
 
 
 def error_lines(record: RowRecord, *, redact: bool = False) -> Iterator[dict[str, Any]]:
@@ -153,6 +165,39 @@ def write_rolled_back(store: StateStore, run_dir: Path) -> Path | None:
         writer.writerow(["row", "key", "external_id", "deleted_clerk_user_id"])
         for row, key, external_id, user_id in (first, *rows):
             writer.writerow([row, key, external_id or "", user_id])
+    return target
+
+
+def write_skipped(store: StateStore, run_dir: Path) -> Path | None:
+    """Write ``skipped.csv`` (rows skipped by their status in the source); None when none."""
+    target = run_dir / "skipped.csv"
+    rows = store.iter_rows((RowState.SKIPPED,))
+    first = next(rows, None)
+    if first is None:
+        target.unlink(missing_ok=True)
+        return None
+    with atomic_open(target, newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["row", "key", "reason"])
+        for record in (first, *rows):
+            writer.writerow([record.row, safe_cell(record.key), record.code or ""])
+    return target
+
+
+def write_warnings(run_dir: Path, warnings: pl.DataFrame, *, redact: bool = False) -> Path | None:
+    """Write ``warnings.csv`` (``row, key, field, reason, message``: rows created with something
+    kept elsewhere, such as a refused username) when there are any; written when the run is
+    planned, from the input (the state DB does not hold warnings)."""
+    target = run_dir / "warnings.csv"
+    if warnings.is_empty():
+        target.unlink(missing_ok=True)
+        return None
+    if redact:
+        masked = pl.col("key").str.replace_all(EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT)
+        warnings = warnings.with_columns(masked)
+    with atomic_open(target, newline="") as handle:
+        handle.write("\ufeff")
+        safe_frame(warnings.select("row", "key", "field", "reason", "message")).write_csv(handle)
     return target
 
 
@@ -246,7 +291,7 @@ def write_run_reports(
     failed = write_failed_rows(store, run_dir, input_path, options)
     paths = ReportPaths(
         paths.errors_csv, paths.errors_jsonl, failed, paths.id_map, paths.summary,
-        write_rolled_back(store, run_dir),
+        write_rolled_back(store, run_dir), write_skipped(store, run_dir),
     )  # fmt: skip
     data = summary_data(store, stats)
     data["reports"] = sorted(p.name for p in paths.all())

@@ -1,4 +1,6 @@
-"""The ``validate`` command's reports: ``errors.csv`` and ``summary.json``, written atomically.
+"""The ``validate`` command's reports: ``errors.csv`` and ``summary.json``, written atomically;
+``warnings.csv`` (``row, key, field, reason, message``) and ``skipped.csv`` (``row, key,
+reason``) too while there are any.
 
 ``errors.csv`` has one line per (row, reason): ``row, key, field, reason, message``, in file order,
 UTF-8 without a byte-order mark and with ``\n`` line ends, like every CSV the tool writes (a
@@ -33,6 +35,8 @@ __all__ = [
 ]
 
 ERRORS_CSV: Final = "errors.csv"
+WARNINGS_CSV: Final = "warnings.csv"
+SKIPPED_CSV: Final = "skipped.csv"
 SUMMARY_JSON: Final = "summary.json"
 ERROR_COLUMNS: Final = ("row", "key", "field", "reason", "message")
 
@@ -58,6 +62,8 @@ class ValidationSummary:
     invalid: int
     skipped_empty: int
     reasons: tuple[ReasonCount, ...]
+    skipped: int = 0  # the source marks the account deleted (or disabled): not created
+    warnings: int = 0  # rows with a warning (created, with something kept elsewhere)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form written to ``summary.json`` (and printed by ``validate --json``)."""
@@ -75,6 +81,8 @@ def summarize(
     skipped_empty: int,
     errors: pl.DataFrame,
     examples: int = 5,
+    skipped: int = 0,
+    warnings: int = 0,
 ) -> ValidationSummary:
     """Count the reasons in ``errors`` (columns ``ERROR_COLUMNS``), keeping ``examples`` rows each.
 
@@ -96,25 +104,48 @@ def summarize(
         input=input,
         mapping=mapping,
         read=read,
-        valid=read - invalid,
+        valid=read - invalid - skipped,
         invalid=invalid,
         skipped_empty=skipped_empty,
         reasons=reasons,
+        skipped=skipped,
+        warnings=warnings,
     )
 
 
 def write_validation_reports(
-    out_dir: Path, summary: ValidationSummary, errors: pl.DataFrame, *, redact_emails: bool = False
+    out_dir: Path,
+    summary: ValidationSummary,
+    errors: pl.DataFrame,
+    *,
+    redact_emails: bool = False,
+    warnings: pl.DataFrame | None = None,
+    skipped: pl.DataFrame | None = None,
 ) -> tuple[Path, Path]:
     """Write ``errors.csv`` and ``summary.json`` into ``out_dir`` (created); return their paths.
 
-    ``redact_emails`` masks email addresses in the keys and messages (``--redact-emails``).
-    Raises ``OSError`` when the directory cannot be written.
+    ``warnings.csv`` and ``skipped.csv`` are written from ``warnings`` / ``skipped`` when they
+    hold rows (and removed when not). ``redact_emails`` masks email addresses in the keys and
+    messages (``--redact-emails``). Raises ``OSError`` when the directory cannot be written.
     """
     if redact_emails:
         errors = errors.with_columns(
             pl.col("key", "message").str.replace_all(EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT)
         )
+    for name, frame, columns in (
+        (WARNINGS_CSV, warnings, ERROR_COLUMNS),
+        (SKIPPED_CSV, skipped, ("row", "key", "reason")),
+    ):
+        path = out_dir / name
+        if frame is None or frame.is_empty():
+            path.unlink(missing_ok=True)
+            continue
+        key = pl.col("key")
+        if redact_emails:
+            key = key.str.replace_all(EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT)
+        with atomic_open(path, newline="") as handle:
+            handle.write("\ufeff")
+            safe_frame(frame.with_columns(key).select(columns)).write_csv(handle)
     errors_path = out_dir / ERRORS_CSV
     summary_path = out_dir / SUMMARY_JSON
     with atomic_open(errors_path, newline="") as handle:

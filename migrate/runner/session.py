@@ -221,11 +221,12 @@ def _source_options_json(source: SourceOptions) -> dict[str, Any]:
 def plan_rows(batches: Iterable[pl.DataFrame]) -> Iterator[PlanRow]:
     """``Prepared.iter_plan()`` batches as ``PlanRow``s (errors as plain dicts)."""
     for chunk in batches:
-        for row, key, external_id, email, errors in chunk.select(
-            "_row", "_key", "external_id", "email", "_errors"
+        skips = pl.col("_skip") if "_skip" in chunk.columns else pl.lit(None, pl.Utf8)
+        for row, key, external_id, email, errors, skip in chunk.select(
+            "_row", "_key", "external_id", "email", "_errors", skips
         ).iter_rows():
             yield PlanRow(row, key if key is not None else str(row), external_id, email,
-                          tuple(errors or ()))  # fmt: skip
+                          tuple(errors or ()), skip)  # fmt: skip
 
 
 def original_payloads(store: StateStore, prepared: Prepared) -> PayloadSource:

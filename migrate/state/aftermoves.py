@@ -119,7 +119,7 @@ class AfterRunMoves:
         now = self._clock()
         note = f"corrected in {source}" if source else "corrected"
         params: list[tuple[Any, ...]] = []
-        for row, _key, external_id, email, errors in batch:
+        for row, _key, external_id, email, errors, _skip in batch:
             if errors:
                 first = errors[0]
                 params.append(

@@ -37,6 +37,7 @@ class RowState(StrEnum):
     EXISTS = "exists"
     FAILED = "failed"
     INVALID = "invalid"
+    SKIPPED = "skipped"  # the source marks the account deleted (or disabled): never sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +76,8 @@ class PlanRow(NamedTuple):
     """One input row as the planner sees it (``Prepared.plan()``): keys only, no payload.
 
     ``errors`` holds validation problems as mappings with ``field``, ``reason``, ``message``;
-    a row with any is planned ``invalid``, else ``pending``.
+    a row with any is planned ``invalid``, else ``pending``. ``skip`` (a reason such as
+    ``deleted_in_source``) plans it ``skipped`` instead.
     """
 
     row: int
@@ -83,6 +85,7 @@ class PlanRow(NamedTuple):
     external_id: str | None = None
     email: str | None = None
     errors: Sequence[Mapping[str, Any]] = ()
+    skip: str | None = None
 
 
 class RowRecord(NamedTuple):

@@ -257,7 +257,7 @@ class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves):
         if self.planned:
             raise StateError(f"{self.path}: already planned; resume it instead")
         now = self._clock()
-        counts = {RowState.PENDING: 0, RowState.INVALID: 0}
+        counts = {RowState.PENDING: 0, RowState.INVALID: 0, RowState.SKIPPED: 0}
         sql = (
             "INSERT INTO rows (row, key, external_id, email, state, code, param, message, "
             "updated_at, details) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -270,8 +270,15 @@ class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves):
                 self._conn.execute("DROP INDEX rows_key")
                 batch: list[tuple[Any, ...]] = []
                 for item in rows:
-                    row, key, external_id, email, errors = item
-                    if errors:
+                    row, key, external_id, email, errors, skip = item
+                    if skip:
+                        batch.append(
+                            (row, key, external_id, email, "skipped", skip, "row",
+                             "The source marks this account " + skip.removesuffix("_in_source")
+                             + "; it is not created.", now, None)
+                        )  # fmt: skip
+                        counts[RowState.SKIPPED] += 1
+                    elif errors:
                         first = errors[0]
                         batch.append(
                             (row, key, external_id, email, "invalid", first.get("reason"),

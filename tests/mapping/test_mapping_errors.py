@@ -32,7 +32,7 @@ FLAGS = (
 ORIGINS = (
     "column, columns, columns_any, first_of, value, template, env, infer, builder, object, verified"
 )
-FIELD_KEYS = f"{ORIGINS}, transform, default, split, parse, format, region, optional"
+FIELD_KEYS = f"{ORIGINS}, transform, default, split, parse, format, region, optional, if_invalid"
 ENV = {"SIGNER": "c2lnbmVy"}
 
 
@@ -47,7 +47,7 @@ OK_FIELD = '[fields]\nexternal_id = "id"\n'
 CASES: list[tuple[str, list[str]]] = [
     (
         "version = 2\n" + OK_FIELD,
-        ["version: unknown key; allowed: description, source, fields, options, join"],
+        ["version: unknown key; allowed: description, source, fields, options, status, join"],
     ),
     ('fields = "id"\n', ["fields: must be a table, not a string"]),
     ("[fields]\n", ["fields: no fields are mapped; map at least one CreateUser field"]),

@@ -277,3 +277,117 @@ def test_first_of_with_no_candidate_present_is_an_error_unless_optional() -> Non
     notes: list[str] = []
     assert "last_name" not in mapped(toml % ", optional = true", {"id": ["1"]}, notes=notes)
     assert len(notes) == 1
+
+
+# --- usernames and account states --------------------------------------------------------------
+
+_ACCOUNTS = """
+[fields]
+external_id = "id"
+email_address = "email"
+username = { column = "login", if_invalid = "legacy_username" }
+private_metadata = { column = "meta", parse = "json", optional = true }
+
+[status]
+deleted = { column = "deleted_at", optional = true }
+enabled = { column = "enabled", optional = true }
+locked_until = { column = "lockout", optional = true }
+"""
+
+
+def test_a_username_clerk_refuses_goes_to_private_metadata_with_a_warning() -> None:
+    """jane.doe (a dot) and 12345 (all digits) are kept as legacy_username; jane_doe is sent."""
+    df = mapped(
+        _ACCOUNTS,
+        {
+            "id": ["1", "2", "3", "4"],
+            "email": ["a@x.io", "b@x.io", "c@x.io", "d@x.io"],
+            "login": ["jane_doe", "jane.doe", "12345", None],
+            "meta": [None, '{"plan": "pro"}', "{}", None],
+        },
+    )
+    assert df["username"].to_list() == ["jane_doe", None, None, None]
+    assert [json.loads(m) if m else None for m in df["private_metadata"]] == [
+        None,
+        {"plan": "pro", "legacy_username": "jane.doe"},
+        {"legacy_username": "12345"},
+        None,
+    ]
+    assert df["_warning"].to_list() == [
+        None,
+        "username_not_accepted",
+        "username_not_accepted",
+        None,
+    ]
+
+
+def test_if_invalid_is_only_for_username() -> None:
+    """if_invalid on another field is a mapping problem naming what it does."""
+    with pytest.raises(MappingError, match=r"fields\.first_name\.if_invalid: only username"):
+        parse_mapping(
+            '[fields]\nfirst_name = { column = "f", if_invalid = "legacy_username" }\n', {}
+        )
+
+
+def test_deleted_rows_are_skipped_and_disabled_ones_banned_by_default() -> None:
+    """deleted_at set -> _skip deleted_in_source; enabled false or a lockout until 9999 ->
+    banned; a lockout until 2025 (temporary) is ignored."""
+    df = mapped(
+        _ACCOUNTS,
+        {
+            "id": ["1", "2", "3", "4", "5"],
+            "email": ["a@x.io", "b@x.io", "c@x.io", "d@x.io", "e@x.io"],
+            "login": ["aaaa", "bbbb", "cccc", "dddd", "eeee"],
+            "deleted_at": ["2024-01-01 00:00:00+00", "", None, None, None],
+            "enabled": ["t", "t", "f", "t", "true"],
+            "lockout": [None, None, None, "9999-12-31 23:59:59.9999999 +00:00", "2025-01-01"],
+        },
+    )
+    assert df["_skip"].to_list() == ["deleted_in_source", None, None, None, None]
+    assert df["banned"].to_list() == [None, None, True, True, None]
+
+
+def test_disabled_skip_option_skips_disabled_accounts() -> None:
+    """[options] disabled = "skip" turns a disabled account into _skip disabled_in_source."""
+    toml = _ACCOUNTS + '\n[options]\ndisabled = "skip"\n'
+    df = mapped(
+        toml,
+        {
+            "id": ["1", "2"],
+            "email": ["a@x.io", "b@x.io"],
+            "login": ["aaaa", "bbbb"],
+            "enabled": ["false", "true"],
+        },
+    )
+    assert df["_skip"].to_list() == ["disabled_in_source", None]
+    assert "banned" not in df.columns
+
+
+def test_options_disabled_must_be_ban_or_skip() -> None:
+    """disabled = "delete" is a mapping problem listing the two choices."""
+    with pytest.raises(MappingError, match=r"options\.disabled: must be 'ban' or 'skip'"):
+        parse_mapping('[fields]\nexternal_id = "id"\n[options]\ndisabled = "delete"\n', {})
+
+
+def test_skipped_rows_are_counted_apart_and_hold_no_duplicates(tmp_path: Path) -> None:
+    """A deleted row is skipped, not invalid, and its e-mail does not make the live row with
+    the same address a duplicate; warnings list refused usernames of rows that are created."""
+    path = tmp_path / "users.csv"
+    path.write_text(
+        "id,email,login,deleted_at\n"
+        "1,ann@example.com,ann.old,2024-01-01\n"
+        "2,ann@example.com,ann.new,\n"
+        "3,bob@example.com,bob_ok,\n",
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(_ACCOUNTS, encoding="utf-8")
+    prepared = prepare(path, mapping)
+    counts = prepared.counts()
+    assert (counts.read, counts.valid, counts.invalid, counts.skipped) == (3, 2, 0, 1)
+    assert prepared.skipped().rows() == [(2, "1", "deleted_in_source")]
+    assert prepared.warnings().select("row", "key", "field", "reason").rows() == [
+        (3, "2", "username", "username_not_accepted")
+    ]
+    plan = prepared.plan()
+    assert plan["_skip"].to_list() == ["deleted_in_source", None, None]

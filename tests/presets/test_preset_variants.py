@@ -168,3 +168,112 @@ def test_django_flags_reach_metadata_as_booleans(tmp_path: Path) -> None:
     (body,) = _previews(result)
     assert body["private_metadata"] == {"is_staff": False, "is_superuser": True, "is_active": True}
     assert "last_name" not in body
+
+
+def _csv_rows(path: Path) -> list[list[str]]:
+    text = path.read_text("utf-8-sig")
+    return [line.split(",") for line in text.splitlines()]
+
+
+def test_wordpress_logins_clerk_refuses_are_kept_with_a_warning(tmp_path: Path) -> None:
+    """user_login 'jane.doe' and 'bob' become private_metadata.legacy_username with a warning
+    in warnings.csv; 'admin_1' is the username; the exit code stays 0."""
+    path = tmp_path / "wp_users.csv"
+    phpass = "$P$BxxxxxxxxxxxxxxxxxxxxxxxxxxxxX."
+    path.write_text(
+        "ID,user_login,user_pass,user_email,first_name,last_name\n"
+        f"1,admin_1,{phpass},admin@example.com,Site,Admin\n"
+        f"2,jane.doe,{phpass},jane@example.com,Jane,Doe\n"
+        f"7,bob,{phpass},bob@example.com,Bob,Builder\n",
+        encoding="utf-8",
+    )
+    result = _validate(path, "wordpress", "--json", "--preview", "3")
+    assert result.exit_code == 0, result.output
+    bodies = _previews(result)
+    assert [b.get("username") for b in bodies] == ["admin_1", None, None]
+    assert [b.get("private_metadata") for b in bodies] == [
+        None,
+        {"legacy_username": "jane.doe"},
+        {"legacy_username": "bob"},
+    ]
+    summary = json.loads(result.stdout)
+    assert (summary["valid"], summary["warnings"]) == (3, 2)
+    rows = _csv_rows(tmp_path / "out" / "warnings.csv")
+    assert rows[0] == ["row", "key", "field", "reason", "message"]
+    assert [r[:4] for r in rows[1:]] == [
+        ["3", "2", "username", "username_not_accepted"],
+        ["4", "7", "username", "username_not_accepted"],
+    ]
+    ran, run_summary = _run(path, "wordpress")
+    assert ran.exit_code == 0, ran.output
+    assert run_summary["counts"]["created"] == 3
+    assert len(_csv_rows(tmp_path / "run" / "warnings.csv")) == 3
+
+
+def test_supabase_soft_deleted_users_are_skipped_not_created(tmp_path: Path) -> None:
+    """A deleted_at user is listed in skipped.csv and counted as skipped by validate and run;
+    it is not created and the exit code stays 0."""
+    path = tmp_path / "auth_users.csv"
+    path.write_text(
+        "id,email,encrypted_password,email_confirmed_at,created_at,deleted_at\n"
+        "u1,live@example.com,,2023-01-01 00:00:00+00,2023-01-01 00:00:00+00,\n"
+        "u2,gone@example.com,,2023-01-01 00:00:00+00,2023-01-01 00:00:00+00,"
+        "2024-02-02 00:00:00+00\n",
+        encoding="utf-8",
+    )
+    result = _validate(path, "supabase", "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert (summary["read"], summary["valid"], summary["invalid"], summary["skipped"]) == (
+        2, 1, 0, 1,
+    )  # fmt: skip
+    assert _csv_rows(tmp_path / "out" / "skipped.csv") == [
+        ["row", "key", "reason"],
+        ["3", "u2", "deleted_in_source"],
+    ]
+    ran, run_summary = _run(path, "supabase")
+    assert ran.exit_code == 0, ran.output
+    assert (run_summary["counts"]["created"], run_summary["counts"]["skipped"]) == (1, 1)
+    assert _csv_rows(tmp_path / "run" / "skipped.csv")[1] == ["3", "u2", "deleted_in_source"]
+
+
+def test_keycloak_disabled_users_are_banned_or_skipped(tmp_path: Path) -> None:
+    """enabled = f is created banned by default; with [options] disabled = "skip" it is skipped
+    as disabled_in_source."""
+    path = tmp_path / "users.csv"
+    path.write_text(
+        "id,username,email,email_verified,enabled,first_name,last_name,secret_data,"
+        "credential_data\n"
+        "k1,on_user,on@example.com,t,t,On,User,,\n"
+        "k2,off_user,off@example.com,t,f,Off,User,,\n",
+        encoding="utf-8",
+    )
+    result = _validate(path, "keycloak", "--json", "--preview", "2")
+    assert result.exit_code == 0, result.output
+    assert [b.get("banned") for b in _previews(result)] == [None, True]
+    ran, summary = _run(path, "keycloak")
+    assert ran.exit_code == 0, ran.output
+    assert summary["counts"]["created"] == 2
+    preset = (Path(__file__).parents[2] / "migrate" / "mappings" / "keycloak.toml").read_text()
+    skipping = tmp_path / "keycloak_skip.toml"
+    skipping.write_text(preset.replace("[options]\n", '[options]\ndisabled = "skip"\n'), "utf-8")
+    result = _validate(path, str(skipping), "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["skipped"] == 1
+    assert _csv_rows(tmp_path / "out" / "skipped.csv")[1] == ["3", "k2", "disabled_in_source"]
+
+
+def test_aspnet_lockout_until_9999_is_banned_a_temporary_one_is_not(tmp_path: Path) -> None:
+    """LockoutEnd in the year 9999 disables the account (banned); one in 2024 is ignored."""
+    path = tmp_path / "AspNetUsers.csv"
+    path.write_text(
+        "Id,UserName,Email,EmailConfirmed,PasswordHash,LockoutEnd,FirstName,LastName\n"
+        "a1,ann,ann@example.com,True,NULL,9999-12-31 23:59:59.9999999 +00:00,Ann,Lee\n"
+        "b2,bob,bob@example.com,True,NULL,2024-05-01 10:00:00.0000000 +00:00,Bob,Ray\n",
+        encoding="utf-8",
+    )
+    result = _validate(path, "aspnet-identity", "--json", "--preview", "2")
+    assert result.exit_code == 0, result.output
+    bodies = _previews(result)
+    assert [b.get("banned") for b in bodies] == [True, None]
+    assert [b["first_name"] for b in bodies] == ["Ann", "Bob"]
