@@ -180,7 +180,7 @@ def test_plan_counts_and_records_invalid_rows(store: StateStore) -> None:
     assert store.planned
     assert store.counts() == {
         RowState.PENDING: 5, RowState.IN_FLIGHT: 0, RowState.CREATED: 0, RowState.EXISTS: 0,
-        RowState.FAILED: 0, RowState.INVALID: 1,
+        RowState.FAILED: 0, RowState.INVALID: 1, RowState.SKIPPED: 0,
     }  # fmt: skip
     invalid = store.get(7)
     assert invalid is not None
@@ -195,7 +195,20 @@ def test_plan_returns_counts_per_state(tmp_path: Path) -> None:
     """plan() reports how many rows became pending and invalid."""
     with StateStore.create(tmp_path / "s.sqlite", FP) as s:
         counts = s.plan([PlanRow(2, "a"), PlanRow(3, "b", errors=[BAD_EMAIL])])
-        assert counts == {RowState.PENDING: 1, RowState.INVALID: 1}
+        assert counts == {RowState.PENDING: 1, RowState.INVALID: 1, RowState.SKIPPED: 0}
+
+
+def test_plan_puts_rows_with_a_skip_reason_in_skipped(tmp_path: Path) -> None:
+    """A PlanRow with skip is planned skipped with the reason as its code, even with errors."""
+    with StateStore.create(tmp_path / "s.sqlite", FP) as s:
+        counts = s.plan(
+            [PlanRow(2, "a"), PlanRow(3, "b", errors=[BAD_EMAIL], skip="deleted_in_source")]
+        )
+        assert counts == {RowState.PENDING: 1, RowState.INVALID: 0, RowState.SKIPPED: 1}
+        record = s.get(3)
+        assert record is not None
+        assert (record.state, record.code) == (RowState.SKIPPED, "deleted_in_source")
+        assert [r.row for r in s.iter_rows((RowState.PENDING,))] == [2]
 
 
 def test_plan_runs_once(store: StateStore) -> None:

@@ -241,7 +241,10 @@ def write_failed_rows(
 
 def summary_data(store: StateStore, stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Counts by state and by code, the run's statistics, and nothing secret."""
-    counts = {str(state): n for state, n in store.counts().items()}
+    # "skipped" only when some rows are (most sources mark no account deleted or disabled).
+    counts = {
+        str(state): n for state, n in store.counts().items() if n or state is not RowState.SKIPPED
+    }
     by_code: dict[str, dict[str, int]] = {}
     for (state, code), n in store.code_counts().items():
         by_code.setdefault(str(state), {})[code] = n
