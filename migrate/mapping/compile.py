@@ -591,6 +591,10 @@ class _Context:
                 continue  # absent by design: the key is left out
             if value is None:
                 return None
+            if value.shape in ("text", "jsonpath"):
+                # Empty text is no value here as in a field (a quoted "" cell in a CSV).
+                empty = value.expr.cast(pl.Utf8) == ""
+                value = _Value(pl.when(empty).then(None).otherwise(value.expr), value.shape)
             if entry.default is not None:
                 value = _Value(value.expr.fill_null(_json_lit(entry.default)), value.shape)
             pieces.append(pl.lit(json.dumps(key) + ":") + _json_fragment(value))
@@ -735,9 +739,21 @@ def _utc(expr: pl.Expr) -> pl.Expr:
     return expr.cast(pl.Datetime("us", "UTC")).dt.replace_time_zone(None)
 
 
+# An object member whose value is null: polars gives a struct every field any record has, so a
+# record without the key (Auth0's empty user_metadata {}) would be sent as {"plan": null}.
+_NULL_MEMBER: Final = r'"(?:[^"\\]|\\.)*":null'
+
+
 def _json_encode(expr: pl.Expr) -> pl.Expr:
+    """JSON text of any value; object members that are null are left out (see _NULL_MEMBER)."""
     wrapped = pl.struct(expr.alias("v")).struct.json_encode()
-    encoded = wrapped.str.strip_prefix('{"v":').str.strip_suffix("}")
+    encoded = (
+        wrapped.str.strip_prefix('{"v":')
+        .str.strip_suffix("}")
+        .str.replace_all("," + _NULL_MEMBER, "")
+        .str.replace_all(r"\{" + _NULL_MEMBER + ",", "{")
+        .str.replace_all(r"\{" + _NULL_MEMBER + r"\}", "{}")
+    )
     return pl.when(expr.is_null()).then(pl.lit(None, pl.Utf8)).otherwise(encoded)
 
 

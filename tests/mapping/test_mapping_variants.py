@@ -391,3 +391,32 @@ def test_skipped_rows_are_counted_apart_and_hold_no_duplicates(tmp_path: Path) -
     ]
     plan = prepared.plan()
     assert plan["_skip"].to_list() == ["deleted_in_source", None, None]
+
+
+def test_struct_members_a_record_lacks_are_not_sent_as_null(tmp_path: Path) -> None:
+    """NDJSON {} beside {"plan": "pro"} gives no metadata, not {"plan": null}."""
+    path = tmp_path / "users.ndjson"
+    path.write_text(
+        '{"id": "1", "email": "a@example.com", "meta": {"plan": "pro"}}\n'
+        '{"id": "2", "email": "b@example.com", "meta": {}}\n',
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        '[fields]\nexternal_id = "id"\nemail_address = "email"\npublic_metadata = "meta"\n'
+    )
+    bodies = [p.body.get("public_metadata") for p in prepare(path, mapping).preview(2)]
+    assert bodies == [{"plan": "pro"}, {}]
+
+
+def test_an_empty_text_metadata_entry_is_no_value() -> None:
+    """A quoted empty CSV cell under a metadata key leaves the key out, like an empty field."""
+    toml = '[fields]\nexternal_id = "id"\n[fields.public_metadata]\nlocale = "locale"\n'
+    df = mapped(toml, {"id": ["1", "2"], "locale": ["", "en"]})
+    assert df["public_metadata"].to_list() == [None, '{"locale":"en"}']
+
+
+def test_columns_with_optional_uses_the_columns_present() -> None:
+    """columns = [alt_id, _id] with optional = true reads _id alone when alt_id is absent."""
+    toml = '[fields]\nexternal_id = { columns = ["alt_id", "oid"], optional = true }\n'
+    assert mapped(toml, {"oid": ["x1"]})["external_id"].to_list() == ["x1"]

@@ -64,7 +64,7 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
 def test_plan_has_one_row_per_non_empty_row(files: tuple[Path, Path]) -> None:
     """The plan keeps row numbers as the file shows them, skips the empty row, holds no payload."""
     plan = prepare(files[0], files[1], PrepareOptions(now=NOW)).plan()
-    assert plan.columns == ["_row", "_key", "external_id", "email", "_errors"]
+    assert plan.columns == ["_row", "_key", "external_id", "email", "_errors", "_skip"]
     assert plan.schema["_errors"] == ERROR_DTYPE
     assert plan["_row"].to_list() == [2, 3, 5, 6]
     assert plan["_key"].to_list() == ["u1", "u2", "u3", "u4"]
