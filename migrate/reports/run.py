@@ -14,11 +14,12 @@
 - ``summary.json``: counts by state and code, rolled-back rows, plus the run's statistics.
 
 Every file is written atomically, 0600, and is built from keys, row numbers, emails, codes and
-Clerk's messages only: never a password, digest, TOTP secret, backup code or the secret key. In
-``errors.csv``, ``skipped.csv`` and ``warnings.csv`` (``row, key, field, reason, message``, written
-at planning by ``write_warnings``) a text cell starting with ``= + - @``, a tab or a CR gets a leading ``'`` so a
-spreadsheet shows it instead of running it (``reports.cells``); the data files (``errors.jsonl``,
-``id_map.csv``, ``rolled_back.csv``, ``failed_rows``) keep values exactly as they are.
+Clerk's messages only: never a password, digest, TOTP secret, backup code or the secret key.
+``warnings.csv`` (``row, key, field, reason, message``) is written once, at planning, by
+``write_warnings``. In ``errors.csv``, ``skipped.csv`` and ``warnings.csv`` a text cell starting
+with ``= + - @``, a tab or a CR gets a leading ``'`` so a spreadsheet shows it instead of running
+it (``reports.cells``); the data files (``errors.jsonl``, ``id_map.csv``, ``rolled_back.csv``,
+``failed_rows``) keep values exactly as they are.
 """
 
 from __future__ import annotations
