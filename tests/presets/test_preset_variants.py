@@ -277,3 +277,23 @@ def test_aspnet_lockout_until_9999_is_banned_a_temporary_one_is_not(tmp_path: Pa
     bodies = _previews(result)
     assert [b.get("banned") for b in bodies] == [True, None]
     assert [b["first_name"] for b in bodies] == ["Ann", "Bob"]
+
+
+def test_skipped_and_warnings_reports_neutralise_formula_keys(tmp_path: Path) -> None:
+    """A key a spreadsheet would run (=1+1, @x) gets a leading ' in skipped.csv/warnings.csv."""
+    path = tmp_path / "users.csv"
+    path.write_text(
+        "id,email,login,deleted_at\n=1+1,a@example.com,ok_user,2024-01-01\n@x,b@example.com,b.b,\n",
+        encoding="utf-8",
+    )
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        '[source]\nkey = "id"\n[fields]\nemail_address = "email"\n'
+        'username = { column = "login", if_invalid = "legacy_username" }\n'
+        '[status]\ndeleted = "deleted_at"\n',
+        encoding="utf-8",
+    )
+    result = _validate(path, str(mapping))
+    assert result.exit_code == 0, result.output
+    assert _csv_rows(tmp_path / "out" / "skipped.csv")[1] == ["2", "'=1+1", "deleted_in_source"]
+    assert _csv_rows(tmp_path / "out" / "warnings.csv")[1][:2] == ["3", "'@x"]
