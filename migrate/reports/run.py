@@ -197,7 +197,6 @@ def write_warnings(run_dir: Path, warnings: pl.DataFrame, *, redact: bool = Fals
         masked = pl.col("key").str.replace_all(EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT)
         warnings = warnings.with_columns(masked)
     with atomic_open(target, newline="") as handle:
-        handle.write("\ufeff")
         safe_frame(warnings.select("row", "key", "field", "reason", "message")).write_csv(handle)
     return target
 

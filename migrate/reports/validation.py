@@ -144,7 +144,6 @@ def write_validation_reports(
         if redact_emails:
             key = key.str.replace_all(EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT)
         with atomic_open(path, newline="") as handle:
-            handle.write("\ufeff")
             safe_frame(frame.with_columns(key).select(columns)).write_csv(handle)
     errors_path = out_dir / ERRORS_CSV
     summary_path = out_dir / SUMMARY_JSON
