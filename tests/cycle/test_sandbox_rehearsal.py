@@ -3,38 +3,18 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import stat
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from cycle_cli import write_csv
 
 from migrate.cli import main
 from migrate.errors import SandboxError
 from migrate.sandbox.persist import load_store, save_store
 from migrate.sandbox.store import UserRecord, UserStore
-
-MAPPING = """
-[source]
-format = "csv"
-key = "id"
-
-[fields]
-external_id = "id"
-email_address = "email"
-"""
-
-
-def write_csv(path: Path, rows: list[list[str]]) -> Path:
-    """A CSV export with a header and ``rows``; the mapping beside it."""
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["id", "email"])
-        writer.writerows(rows)
-    (path.parent / "map.toml").write_text(MAPPING)
-    return path
 
 
 def invoke(*args: str) -> Result:
