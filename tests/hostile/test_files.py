@@ -11,10 +11,23 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from hostile_cases import DIGEST, HEADER, TOTP, run, validate
+from click.testing import CliRunner
+from hostile_cases import (
+    DIGEST,
+    HEADER,
+    MAPPING,
+    SECRET_KEY,
+    TOTP,
+    assert_no_secret,
+    files_text,
+    run,
+    validate,
+)
 
+from migrate.cli import main
 from migrate.reports.cells import safe_cell, safe_frame
 from migrate.sandbox import SandboxHandle
+from migrate.secrets import MASK
 from migrate.state import StateStore
 from migrate.state.model import Fingerprints
 
@@ -100,6 +113,48 @@ def test_formula_cells_get_a_leading_quote(value: str) -> None:
     assert frame.to_dict(as_series=False) == {"a": ["'" + value, "plain", None], "n": [-1, 2, 3]}
     assert safe_cell("a=b") == "a=b"
     assert safe_cell(-5) == -5
+
+
+_SECRET_CELLS = [
+    (DIGEST, "$2b$04$" + MASK),
+    ("$argon2id$v=19$m=65536,t=3,p=4$c2FsdA$aGFzaA", "$argon2id$" + MASK),
+    ("pbkdf2_sha256$600000$salt$hashvalue", MASK),
+    (TOTP, MASK),
+    ("see " + SECRET_KEY, "see sk_live_" + MASK),
+]
+_ORDINARY_IDS = [
+    "auth0|5f7c8ec7c33c6c004bbafe82",
+    "8Ym0Z1G5kKXq7r3xT2nB9wP4aLs2",  # a Firebase uid
+    "01ARZ3NDEKTSV4RRFFQ69G5FAV",  # a ULID
+    "550e8400-e29b-41d4-a716-446655440000",
+    "ABCDEFGHIJKLMNOPQRST",
+    "costs $5 $100",
+]
+
+
+@pytest.mark.parametrize(("value", "shown"), _SECRET_CELLS)
+def test_secret_shaped_cells_are_masked_in_python_and_polars(value: str, shown: str) -> None:
+    """A digest, TOTP secret or key that a shifted row put in a key cell is masked, alike in
+    ``safe_cell`` and ``safe_frame``; ordinary ids are not touched."""
+    assert safe_cell(value) == shown
+    frame = safe_frame(pl.DataFrame({"key": [value, *_ORDINARY_IDS]}))
+    assert frame["key"].to_list() == [shown, *_ORDINARY_IDS]
+    assert [safe_cell(v) for v in _ORDINARY_IDS] == _ORDINARY_IDS
+
+
+def test_shifted_row_puts_no_digest_in_validate_errors(tmp_path: Path) -> None:
+    """A bare CR before the digest starts a new row whose key is the digest (hypothesis found
+    it): errors.csv names the row with the digest masked."""
+    data = f"id,email,first,hash,totp\nu1,user1@example.com,,\r{DIGEST},{TOTP}\n"
+    (tmp_path / "u.csv").write_text(data, newline="")
+    (tmp_path / "map.toml").write_text(MAPPING)
+    out = tmp_path / "out"
+    args = ["validate", str(tmp_path / "u.csv"), "-m", str(tmp_path / "map.toml")]
+    result = CliRunner().invoke(main, [*args, "--out", str(out)])
+    assert result.exit_code == 3, result.output
+    errors = (out / "errors.csv").read_text()
+    assert "$2b$04$" + MASK in errors
+    assert_no_secret(result.output, files_text(out))
 
 
 def _cells(path: Path) -> list[str]:
