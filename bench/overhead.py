@@ -40,14 +40,14 @@ import anyio
 import httpx
 from pacing import start_sandbox, stop, write_input
 
-from migrate.clerk.client import ClerkClient
-from migrate.clerk.outcomes import Created
-from migrate.prepare import prepare_input
-from migrate.runner.engine import EngineSettings, execute
-from migrate.runner.jobs import Found, Reply, ReplyAction
-from migrate.runner.ledger import StoreLedger
-from migrate.runner.session import open_run
-from migrate.secrets import Secret
+from migrate._internal.clerk.client import ClerkClient
+from migrate._internal.clerk.outcomes import Created
+from migrate._internal.prepare import prepare_input
+from migrate._internal.runner.engine import EngineSettings, execute
+from migrate._internal.runner.jobs import Found, Reply, ReplyAction
+from migrate._internal.runner.ledger import StoreLedger
+from migrate._internal.runner.session import open_run
+from migrate._internal.secrets import Secret
 
 TRANSPORTS = ("httpx",)
 PRODUCTION_RATE = 100.0  # requests per second: Clerk's production limit

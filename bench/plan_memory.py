@@ -26,7 +26,7 @@ from pathlib import Path
 _CHILD = """\
 import resource, sys, time
 from pathlib import Path
-from migrate.prepare import PrepareOptions, prepare
+from migrate._internal.prepare import PrepareOptions, prepare
 csv, mapping, mode = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 start = time.perf_counter()
 prepared = prepare(csv, mapping, PrepareOptions())

@@ -14,7 +14,7 @@ exactly that size, ``max_connections = max_keepalive_connections = c``, every co
 - ``raw``: a minimal client (one write per request, headers parsed by hand): it costs little, so
   the wall rate shows the server, not the client;
 - ``httpx``: ``httpx.AsyncClient.post(json=...)``;
-- ``clerk``: ``migrate.clerk.ClerkClient.create_user``, exactly what the loader sends;
+- ``clerk``: ``migrate._internal.clerk.ClerkClient.create_user``, exactly what the loader sends;
 - ``lean``: the same ``ClerkClient`` over ``LeanTransport`` (below), a prototype transport that
   shows what httpcore's pool and I/O layers cost;
 - ``bare``: the same with the response parsed by hand (``BareTransport``), to price h11.
@@ -233,9 +233,9 @@ class BareTransport(LeanTransport):
 
 
 async def _clerk_sender(url: str, key: str, pool: int, stack: Any, *, lean: str = "") -> Sender:
-    from migrate.clerk.client import ClerkClient  # noqa: PLC0415 (only this mode needs it)
-    from migrate.clerk.outcomes import Created  # noqa: PLC0415
-    from migrate.secrets import Secret  # noqa: PLC0415
+    from migrate._internal.clerk.client import ClerkClient  # noqa: PLC0415 (only this mode needs it)
+    from migrate._internal.clerk.outcomes import Created  # noqa: PLC0415
+    from migrate._internal.secrets import Secret  # noqa: PLC0415
 
     limits = httpx.Limits(max_connections=pool, max_keepalive_connections=pool)
     transport = LeanTransport(url) if lean == "lean" else BareTransport(url) if lean else None

@@ -77,9 +77,9 @@ def build(tmp: Path, n: int) -> None:
     """Write the mapping, the run directory and the newer export into ``tmp``."""
     import polars as pl  # noqa: PLC0415
 
-    from migrate.prepare import prepare_input  # noqa: PLC0415
-    from migrate.runner.session import open_run  # noqa: PLC0415
-    from migrate.runner.syncing import fingerprint_key, record_baseline  # noqa: PLC0415
+    from migrate._internal.prepare import prepare_input  # noqa: PLC0415
+    from migrate._internal.runner.session import open_run  # noqa: PLC0415
+    from migrate._internal.runner.syncing import fingerprint_key, record_baseline  # noqa: PLC0415
 
     mapping = tmp / "map.toml"
     mapping.write_text(MAPPING, encoding="utf-8")

@@ -197,7 +197,10 @@ def main() -> None:
     ]  # fmt: skip
     env = child_env(args.dir, bytecode_cache=not args.no_bytecode_cache)
     if not args.no_bytecode_cache:  # a first, untimed import fills the bytecode cache
-        warm = "import migrate.cli.validate, migrate.prepare, migrate.reports.validation"
+        warm = (
+            "import migrate.cli.validate, migrate._internal.prepare, "
+            "migrate._internal.reports.validation"
+        )
         subprocess.run([sys.executable, "-c", warm], check=True, env=env)
     runs = []
     for _ in range(args.repeat):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from migrate._internal.secrets import Secret
 from migrate.errors import (
     ClerkError,
     ConfigError,
@@ -33,14 +34,13 @@ from migrate.errors import (
     SourceError,
     StateError,
 )
-from migrate.secrets import Secret
 
 if TYPE_CHECKING:
-    from migrate.api.aftercare import report, rollback, verify
-    from migrate.api.checking import check
-    from migrate.api.connection import Connection
-    from migrate.api.passes import retry, run
-    from migrate.api.results import (
+    from migrate._internal.api.aftercare import report, rollback, verify
+    from migrate._internal.api.checking import check
+    from migrate._internal.api.connection import Connection
+    from migrate._internal.api.passes import retry, run
+    from migrate._internal.api.results import (
         Confirmation,
         ExitCode,
         Progress,
@@ -51,13 +51,13 @@ if TYPE_CHECKING:
         ValidateResult,
         VerifyResult,
     )
-    from migrate.api.sync import SyncResult, sync
-    from migrate.api.validating import validate
-    from migrate.instance.check import CheckReport
+    from migrate._internal.api.sync import SyncResult, sync
+    from migrate._internal.api.validating import validate
+    from migrate._internal.instance.check import CheckReport
 
 __version__ = "0.1.0"
 
-# public name -> the module under migrate.api that defines it
+# public name -> the module under migrate._internal.api that defines it
 _LAZY = {
     "validate": "validating",
     "check": "checking",
@@ -117,10 +117,10 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    """Load a public name from ``migrate.api`` on first use."""
+    """Load a public name from ``migrate._internal.api`` on first use."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'migrate' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"migrate.api.{module}"), name)
+    value = getattr(importlib.import_module(f"migrate._internal.api.{module}"), name)
     globals()[name] = value
     return value

@@ -26,7 +26,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from migrate.secrets import redact
+from migrate._internal.secrets import redact
 
 __all__ = [
     "CheckFailedError",

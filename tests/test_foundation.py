@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from migrate._internal.reports.atomic import atomic_open, atomic_write_text
+from migrate._internal.secrets import Secret, mask_digest
 from migrate.cli import COMMANDS, main
 from migrate.cli.docgen import render_reference
 from migrate.errors import MappingError, MappingProblem
-from migrate.reports.atomic import atomic_open, atomic_write_text
-from migrate.secrets import Secret, mask_digest
 
 
 def test_every_command_has_help() -> None:

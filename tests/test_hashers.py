@@ -11,7 +11,7 @@ import bcrypt
 import polars as pl
 import pytest
 
-from migrate.hashers import (
+from migrate._internal.hashers import (
     DIGEST_PATTERNS,
     HASHERS,
     UNSUPPORTED,
@@ -354,9 +354,9 @@ def test_polars_inference_matches_python_on_odd_text() -> None:
 def test_an_inferred_hasher_always_fits_its_digest() -> None:
     """Every inference rule that names a hasher matches exactly that hasher's digest grammar.
 
-    Validation relies on it: with ``infer = true`` it skips the grammar check (migrate.prepare).
+    Validation relies on it: with ``infer = true`` it skips the grammar check (prepare).
     """
-    from migrate.hashers.inference import _RULES  # noqa: PLC0415
+    from migrate._internal.hashers.inference import _RULES  # noqa: PLC0415
 
     named = [rule for rule in _RULES if rule.hasher is not None]
     assert named
@@ -397,13 +397,13 @@ def test_polars_inference_matches_python_on_large_batches(common: str) -> None:
 
 
 def test_package_import_is_polars_free_and_every_name_resolves() -> None:
-    """Importing migrate.hashers loads no polars (its polars parts load on first use), and every
+    """Importing hashers loads no polars (its polars parts load on first use), and every
     name in its __all__ resolves."""
     import subprocess  # noqa: PLC0415
     import sys  # noqa: PLC0415
 
     probe = (
-        "import sys, migrate.hashers as h\n"
+        "import sys, migrate._internal.hashers as h\n"
         "print('polars' in sys.modules)\n"
         "missing = [n for n in h.__all__ if getattr(h, n, None) is None]\n"
         "print(missing)\n"

@@ -16,7 +16,7 @@ import polars as pl
 import pytest
 from argon2.low_level import Type, hash_secret_raw
 
-from migrate.hashers import (
+from migrate._internal.hashers import (
     CONVERSION_DTYPE,
     Conversion,
     aspnet_identity_digest,

@@ -37,7 +37,10 @@ ALLOWED: dict[str, set[str]] = {
 
 
 def _part(path: Path) -> str:
-    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+    parts = path.relative_to(PACKAGE).parts
+    if parts[0] == "_internal" and len(parts) > 1:
+        parts = parts[1:]
+    return parts[0].removesuffix(".py")
 
 
 def _imported_parts(path: Path) -> set[str]:
@@ -51,7 +54,9 @@ def _imported_parts(path: Path) -> set[str]:
             names = [alias.name for alias in node.names]
         for name in names:
             parts = name.split(".")
-            if parts[0] == "migrate" and len(parts) > 1:
+            if parts[:2] == ["migrate", "_internal"] and len(parts) > 2:
+                found.add(parts[2])
+            elif parts[0] == "migrate" and len(parts) > 1:
                 found.add(parts[1])
     return found
 

@@ -11,10 +11,10 @@ from typing import Any
 import polars as pl
 import pytest
 
+from migrate._internal.prepare import Prepared, PrepareOptions, _holders_of_repeats, prepare
+from migrate._internal.sources import SourceReader
+from migrate._internal.validation import duplicates
 from migrate.errors import SourceError
-from migrate.prepare import Prepared, PrepareOptions, _holders_of_repeats, prepare
-from migrate.sources import SourceReader
-from migrate.validation import duplicates
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BCRYPT = "$2b$04$cRNDF6i9lQEHq9UqOe0VV.N6JThovoaX4qShm12HuL4fdm5GHo7Lu"

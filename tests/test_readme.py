@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from migrate._internal.mapping import parse_mapping
 from migrate.cli import COMMANDS
-from migrate.mapping import parse_mapping
 
 README = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from migrate.secrets import (
+from migrate._internal.secrets import (
     EMAIL_LOCAL_PATTERN,
     EMAIL_LOCAL_REPLACEMENT,
     mask_email,

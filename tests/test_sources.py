@@ -10,14 +10,14 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from migrate.errors import SourceError
-from migrate.sources import (
+from migrate._internal.sources import (
     SourceOptions,
     detect_format,
     read_source,
     reading,
     scan_source,
 )
+from migrate.errors import SourceError
 
 
 def empty_rows(path: Path) -> int:
@@ -148,7 +148,9 @@ def test_utf8_check_across_read_boundaries(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data: bytes, errors: list[str | None]
 ) -> None:
     """The UTF-8 check skips all-ASCII reads yet still sees bytes split or broken across reads."""
-    monkeypatch.setattr("migrate.sources._CHUNK", 13)  # "é" of the first case straddles a read
+    monkeypatch.setattr(
+        "migrate._internal.sources._CHUNK", 13
+    )  # "é" of the first case straddles a read
     got = rows(write(tmp_path / "u.csv", data))
     assert [r["_source_error"] for r in got] == errors
 
@@ -218,7 +220,7 @@ def test_ndjson_schema_is_inferred_piecewise_as_polars_infers_it_whole(
     ] * 3
     data = b"".join(json.dumps(r).encode() + b"\n" for r in records)
     whole = pl.read_ndjson(data, infer_schema_length=None).schema
-    monkeypatch.setattr("migrate.sources._CHUNK", 40)  # a piece every line or two
+    monkeypatch.setattr("migrate._internal.sources._CHUNK", 40)  # a piece every line or two
     f = write(tmp_path / "u.ndjson", data)
     got = read_source(f).collect()
     assert {n: t for n, t in got.schema.items() if not n.startswith("_")} == dict(whole)

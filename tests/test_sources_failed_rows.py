@@ -10,8 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from migrate.reports.run import write_failed_rows
-from migrate.state import RowState
+from migrate._internal.reports.run import write_failed_rows
+from migrate._internal.state import RowState
 
 
 class Rows:

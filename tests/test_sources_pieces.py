@@ -8,9 +8,9 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from migrate._internal.sources import SourceOptions, SourceReader, scan_source
+from migrate._internal.sources.pieces import _first_boundary, _last_boundary
 from migrate.errors import SourceError
-from migrate.sources import SourceOptions, SourceReader, scan_source
-from migrate.sources.pieces import _first_boundary, _last_boundary
 
 # Piece sizes from one byte (every record its own piece, boundaries everywhere) to one piece.
 SIZES = (1, 2, 3, 5, 8, 13, 1 << 20)

@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.errors import ResumeMismatchError, StateError
-from migrate.state import (
+from migrate._internal.state import (
     SCHEMA_VERSION,
     Completed,
     Existed,
@@ -22,6 +21,7 @@ from migrate.state import (
     RowState,
     StateStore,
 )
+from migrate.errors import ResumeMismatchError, StateError
 
 FP = Fingerprints({"users.csv": "a" * 64, "extra.csv": "b" * 64}, "c" * 64)
 BAD_EMAIL = {"field": "email_address", "reason": "invalid_email", "message": "not an email"}

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.errors import StateError
-from migrate.state import (
+from migrate._internal.state import (
     RETRY_NOTE,
     ROLLED_BACK,
     Completed,
@@ -18,6 +17,7 @@ from migrate.state import (
     RowState,
     StateStore,
 )
+from migrate.errors import StateError
 
 FP = Fingerprints({"users.csv": "a" * 64}, "c" * 64)
 BAD_EMAIL = {"field": "email_address", "reason": "invalid_email", "message": "not an email"}

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from migrate._internal.state import Completed, Fingerprints, PlanRow, RowState, StateStore
 from migrate.errors import StateError
-from migrate.state import Completed, Fingerprints, PlanRow, RowState, StateStore
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="needs SIGKILL")
 
@@ -65,7 +65,7 @@ def test_claimed_rows_stay_in_flight_after_kill_9(tmp_path: Path) -> None:
     run_until_then_kill(
         """
         import sys
-        from migrate.state import StateStore
+        from migrate._internal.state import StateStore
         store = StateStore.open(sys.argv[1], lock=True)
         store.claim([1, 2, 3, 4, 5])
         store.claim([9, 11])
@@ -85,7 +85,7 @@ def test_recorded_batch_survives_and_the_next_one_is_not_half_applied(tmp_path: 
     run_until_then_kill(
         """
         import sys
-        from migrate.state import Completed, StateStore
+        from migrate._internal.state import Completed, StateStore
         store = StateStore.open(sys.argv[1])
         claimed = store.claim(range(1, 7))
         store.record_many(Completed(r.row, f"user_{r.row}") for r in claimed[:4])
@@ -113,7 +113,7 @@ def test_killed_mid_plan_leaves_no_partial_plan(tmp_path: Path) -> None:
     run_until_then_kill(
         """
         import sys
-        from migrate.state import PlanRow, StateStore
+        from migrate._internal.state import PlanRow, StateStore
         store = StateStore.open(sys.argv[1])
 
         def rows():
@@ -137,7 +137,7 @@ def test_a_locked_db_refuses_a_second_process_until_the_holder_dies(tmp_path: Pa
     path = planned_db(tmp_path)
     holder = """
         import sys
-        from migrate.state import StateStore
+        from migrate._internal.state import StateStore
         store = StateStore.open(sys.argv[1], lock=True)
         print("READY", flush=True)
         sys.stdin.read()

@@ -14,7 +14,7 @@ from typing import Any, Final
 import click
 
 from migrate import __version__
-from migrate.secrets import redact
+from migrate._internal.secrets import redact
 
 __all__ = ["COMMANDS", "main"]
 

@@ -12,9 +12,9 @@ from typing import Final, NoReturn
 
 import click
 
-from migrate.api.results import ExitCode
+from migrate._internal.api.results import ExitCode
+from migrate._internal.secrets import redact
 from migrate.errors import ConfigError, MigrateError
-from migrate.secrets import redact
 
 __all__ = ["EXIT_INTERRUPTED", "EXIT_USAGE", "fail", "handle_errors"]
 

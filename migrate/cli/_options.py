@@ -13,7 +13,7 @@ from typing import Any, Final, TypeVar
 
 import click
 
-from migrate.api.connection import KEY_ENV, SANDBOX_KIND
+from migrate._internal.api.connection import KEY_ENV, SANDBOX_KIND
 from migrate.errors import ConfigError
 
 __all__ = [
@@ -30,7 +30,7 @@ __all__ = [
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
-# migrate.sources.FORMATS, repeated so that loading a command does not import polars (or the
+# sources.FORMATS, repeated so that loading a command does not import polars (or the
 # runner) before it runs; a test checks that the two agree.
 FORMATS: Final = ("csv", "parquet", "ndjson", "json")
 URL_ENV = "CLERK_API_URL"

@@ -16,16 +16,22 @@ from typing import IO, TYPE_CHECKING, Any
 import click
 from click.core import ParameterSource
 
-from migrate.api.connection import Connection, masked_proxy
-from migrate.api.results import ExitCode
+from migrate._internal.api.connection import Connection, masked_proxy
+from migrate._internal.api.results import ExitCode
 from migrate.cli._options import ca_bundle_option
 from migrate.errors import ConfigError
 
 if TYPE_CHECKING:
     from tqdm import tqdm
 
-    from migrate.api.passes import PassOptions
-    from migrate.api.results import Confirmation, PassFigures, Progress, RunResult, RunSummary
+    from migrate._internal.api.passes import PassOptions
+    from migrate._internal.api.results import (
+        Confirmation,
+        PassFigures,
+        Progress,
+        RunResult,
+        RunSummary,
+    )
 
 __all__ = [
     "ProgressBar",

@@ -147,7 +147,7 @@ def _check(
     source: dict[str, Any],
 ) -> int:
     import migrate  # noqa: PLC0415 - the library loads polars: not for --help
-    from migrate.api.connection import KEY_ENV, Connection  # noqa: PLC0415
+    from migrate._internal.api.connection import KEY_ENV, Connection  # noqa: PLC0415
 
     if settings_file is not None and (publishable_key or frontend_api_url):
         if _given("publishable_key") or _given("frontend_api_url"):
@@ -204,7 +204,7 @@ def read_settings(path: Path) -> dict[str, Any]:
 
 
 def _write_settings(path: Path, document: dict[str, Any]) -> None:
-    from migrate.reports.atomic import atomic_write_text  # noqa: PLC0415
+    from migrate._internal.reports.atomic import atomic_write_text  # noqa: PLC0415
 
     try:
         atomic_write_text(path, json.dumps(document, indent=2, sort_keys=True) + "\n")

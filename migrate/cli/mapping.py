@@ -33,8 +33,8 @@ def init(input_file: Path, out: Path | None, force: bool) -> None:
     preset; any other gets a draft matched from column names and value shapes, with a comment on
     every guess. A password hasher is never chosen without a comment saying why.
     """
-    from migrate.mapping_init import init_mapping  # noqa: PLC0415 - keep --help fast
-    from migrate.reports.atomic import atomic_write_text  # noqa: PLC0415
+    from migrate._internal.mapping_init import init_mapping  # noqa: PLC0415 - keep --help fast
+    from migrate._internal.reports.atomic import atomic_write_text  # noqa: PLC0415
 
     if out is not None and out.exists() and not force:
         fail(f"{out} exists; pass --force to overwrite it", EXIT_USAGE)

@@ -9,7 +9,7 @@ limits, instance settings and seeded faults; see docs/sandbox.md. Three ways in:
 - ``in_process_sandbox(config)``: the app behind an httpx transport, no socket.
 
 Names are imported on first use (PEP 562), so ``clerk-migrate sandbox`` does not pay for httpx.
-May import ``migrate.hashers.grammar`` (pure) and nothing else of the tool but the error tree.
+May import ``hashers.grammar`` (pure) and nothing else of the tool but the error tree.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import argon2
 import bcrypt
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from migrate.hashers.grammar import digest_problem
+from migrate._internal.hashers.grammar import digest_problem
 
 __all__ = ["VERIFIERS", "verify_password"]
 

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-from migrate.hashers.grammar import HASHERS, digest_problem
+from migrate._internal.hashers.grammar import HASHERS, digest_problem
 from migrate.sandbox import store as flags
 from migrate.sandbox.config import IDENTIFIERS, SandboxConfig
 from migrate.sandbox.formats import (

@@ -15,11 +15,11 @@ from click.testing import CliRunner, Result
 
 import migrate
 from migrate import CheckReport, Connection
+from migrate._internal.secrets import Secret
+from migrate._internal.state import RowState, StateStore
 from migrate.cli import main
 from migrate.sandbox import SandboxConfig, SandboxHandle
 from migrate.sandbox.environment import config_from_environment, render_environment
-from migrate.secrets import Secret
-from migrate.state import RowState, StateStore
 
 
 def run_check(handle: SandboxHandle, path: Path, *, lookups: bool = True) -> CheckReport:

@@ -10,13 +10,13 @@ import anyio
 import httpx
 import pytest
 
-from migrate.errors import ConfigError
-from migrate.instance.fapi import fetch_settings
-from migrate.instance.settings import (
+from migrate._internal.instance.fapi import fetch_settings
+from migrate._internal.instance.settings import (
     InstanceSettings,
     decode_publishable_key,
     frontend_api_url,
 )
+from migrate.errors import ConfigError
 from migrate.sandbox import SandboxConfig, SandboxHandle
 from migrate.sandbox.environment import (
     config_from_environment,

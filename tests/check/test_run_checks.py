@@ -8,10 +8,10 @@ from pathlib import Path
 from check_helpers import DIGEST, row, write
 from click.testing import CliRunner, Result
 
+from migrate._internal.state import RowState, StateStore
 from migrate.cli import main
 from migrate.sandbox import SandboxConfig
 from migrate.sandbox.environment import render_environment
-from migrate.state import RowState, StateStore
 
 
 def settings_file(tmp_path: Path, **config: object) -> Path:

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
+from migrate._internal.instance.fapi import fetch_settings
+from migrate._internal.instance.settings import frontend_api_url
 from migrate.cli import main
 from migrate.cli.sandbox import load_settings
 from migrate.errors import ConfigError
-from migrate.instance.fapi import fetch_settings
-from migrate.instance.settings import frontend_api_url
 from migrate.sandbox import SandboxConfig
 from migrate.sandbox.environment import render_environment
 

@@ -11,9 +11,9 @@ import pytest
 from check_helpers import row, write
 
 import migrate
+from migrate._internal.instance.settings import InstanceSettings
+from migrate._internal.instance.social import provider_strategies, social_findings
 from migrate.errors import ConfigError
-from migrate.instance.settings import InstanceSettings
-from migrate.instance.social import provider_strategies, social_findings
 from migrate.sandbox import SandboxConfig, SandboxHandle
 from migrate.sandbox.environment import render_environment
 

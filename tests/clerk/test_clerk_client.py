@@ -11,13 +11,13 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from migrate.clerk.client import (
+from migrate._internal.clerk.client import (
     DEFAULT_API_VERSION,
     MAX_FILTER_VALUES,
     ClerkClient,
     validate_base_url,
 )
-from migrate.clerk.outcomes import (
+from migrate._internal.clerk.outcomes import (
     Counted,
     Created,
     Deleted,
@@ -27,8 +27,8 @@ from migrate.clerk.outcomes import (
     Transient,
     Users,
 )
+from migrate._internal.secrets import Secret
 from migrate.errors import ConfigError
-from migrate.secrets import Secret
 
 KEY = "sk_test_S3cr3tKeyThatMustNeverLeak"
 PASSWORD = "hunter2-plaintext"

@@ -11,15 +11,15 @@ import anyio
 import pytest
 from clerk_servers import ConnectProxy, JsonServer, server_context, write_certificate
 
-from migrate.clerk.client import TLS_CODE, ClerkClient
-from migrate.clerk.network import Network, Route, check_ca_bundle, check_proxy, mask
-from migrate.clerk.outcomes import Counted, Rejected, Transient
-from migrate.clerk.retry import Action, classify
-from migrate.runner.api import ClientApi
-from migrate.runner.engine import EngineSettings, execute
-from migrate.runner.ledger import StoreLedger
-from migrate.secrets import Secret
-from migrate.state import Fingerprints, PlanRow, RowState, StateStore
+from migrate._internal.clerk.client import TLS_CODE, ClerkClient
+from migrate._internal.clerk.network import Network, Route, check_ca_bundle, check_proxy, mask
+from migrate._internal.clerk.outcomes import Counted, Rejected, Transient
+from migrate._internal.clerk.retry import Action, classify
+from migrate._internal.runner.api import ClientApi
+from migrate._internal.runner.engine import EngineSettings, execute
+from migrate._internal.runner.ledger import StoreLedger
+from migrate._internal.secrets import Secret
+from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
 
 pytestmark = pytest.mark.anyio
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from migrate.clerk.outcomes import ClerkUser
+from migrate._internal.clerk.outcomes import ClerkUser
 
 
 def test_primary_identifiers_come_first() -> None:

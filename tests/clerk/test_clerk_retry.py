@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from migrate.clerk.outcomes import Rejected, Transient, TransientKind
-from migrate.clerk.retry import (
+from migrate._internal.clerk.outcomes import Rejected, Transient, TransientKind
+from migrate._internal.clerk.retry import (
     ANY,
     RULES,
     Action,

@@ -12,8 +12,8 @@ import bcrypt
 import httpx
 import pytest
 
-from migrate.clerk.client import ClerkClient
-from migrate.clerk.outcomes import (
+from migrate._internal.clerk.client import ClerkClient
+from migrate._internal.clerk.outcomes import (
     Counted,
     Created,
     Deleted,
@@ -23,11 +23,11 @@ from migrate.clerk.outcomes import (
     Transient,
     Users,
 )
-from migrate.clerk.retry import Action, classify
+from migrate._internal.clerk.retry import Action, classify
+from migrate._internal.secrets import Secret
 from migrate.sandbox.config import FaultConfig, SandboxConfig
 from migrate.sandbox.inprocess import in_process_sandbox
 from migrate.sandbox.server import SandboxHandle, running_sandbox
-from migrate.secrets import Secret
 
 T = TypeVar("T")
 PASSWORD = "correct horse battery staple"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from migrate.api.connection import Connection, connect
+from migrate._internal.api.connection import Connection, connect
 from migrate.cli import main
 from migrate.errors import ConfigError
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 from click.testing import CliRunner, Result
 
+from migrate._internal.state import PlanRow, RowState, StateStore
 from migrate.cli import main
 from migrate.sandbox import SandboxHandle
-from migrate.state import PlanRow, RowState, StateStore
 
 MAPPING = """
 [source]

@@ -13,11 +13,11 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 
-from migrate.api import passes
-from migrate.api.passes import signals_supported
+from migrate._internal.api import passes
+from migrate._internal.api.passes import signals_supported
+from migrate._internal.state import StateStore
 from migrate.cli import main
 from migrate.sandbox import FaultConfig, SandboxConfig, SandboxHandle, running_sandbox
-from migrate.state import StateStore
 
 MAPPING = """
 [source]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from migrate.api.results import Progress
+from migrate._internal.api.results import Progress
 from migrate.cli._shell import ProgressBar
 
 

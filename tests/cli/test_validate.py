@@ -263,7 +263,7 @@ def test_ctrl_c_exits_130_without_traceback(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ctrl-C during validation prints one line and exits 130, leaving no half-written report."""
-    from migrate.api import validating  # noqa: PLC0415
+    from migrate._internal.api import validating  # noqa: PLC0415
 
     def interrupted(*_: object, **__: object) -> None:
         raise KeyboardInterrupt
@@ -278,8 +278,8 @@ def test_ctrl_c_exits_130_without_traceback(
 
 def test_cli_formats_match_the_readers() -> None:
     """The --format choices (kept apart so that loading a command skips polars) are the readers'."""
+    from migrate._internal.sources import FORMATS  # noqa: PLC0415
     from migrate.cli import _options  # noqa: PLC0415
-    from migrate.sources import FORMATS  # noqa: PLC0415
 
     assert _options.FORMATS == FORMATS
 
@@ -288,7 +288,7 @@ def test_validate_does_not_load_the_runner() -> None:
     """Loading the validate command imports neither the runner nor httpx (start-up cost)."""
     code = (
         "import sys, migrate.cli.validate; "
-        "print(sorted(m for m in ('migrate.runner', 'httpx') if m in sys.modules))"
+        "print(sorted(m for m in ('migrate._internal.runner', 'httpx') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from cycle_cli import counts, invoke, run, users, write_csv
 
+from migrate._internal.state import Completed, Failed, Fingerprints, PlanRow, StateStore
 from migrate.sandbox import SandboxHandle
-from migrate.state import Completed, Failed, Fingerprints, PlanRow, StateStore
 
 ROWS = [
     ["u1", "user1@example.com"],

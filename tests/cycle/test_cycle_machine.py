@@ -27,10 +27,10 @@ from hypothesis.stateful import (
     rule,
 )
 
+from migrate._internal.state import RowState, StateStore
 from migrate.cli import main
 from migrate.sandbox import FaultConfig, SandboxConfig, SandboxHandle, running_sandbox
 from migrate.sandbox.store import UserRecord
-from migrate.state import RowState, StateStore
 
 MAPPING = """
 [source]

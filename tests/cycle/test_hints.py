@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from migrate.mapping.load import load_mapping
-from migrate.prepare import prepare
+from migrate._internal.mapping.load import load_mapping
+from migrate._internal.prepare import prepare
 
 MAPPING = """
 [source]

@@ -10,11 +10,11 @@ from typing import Any
 
 import anyio
 
-from migrate.runner.engine import EngineSettings, execute
-from migrate.runner.jobs import Found, Reply, ReplyAction
-from migrate.runner.ledger import StoreLedger
-from migrate.runner.workers import Stopper
-from migrate.state import Fingerprints, PlanRow, RowState, StateStore
+from migrate._internal.runner.engine import EngineSettings, execute
+from migrate._internal.runner.jobs import Found, Reply, ReplyAction
+from migrate._internal.runner.ledger import StoreLedger
+from migrate._internal.runner.workers import Stopper
+from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
 
 
 @dataclass(frozen=True)

@@ -7,14 +7,14 @@ from pathlib import Path
 from cycle_cli import MAPPING
 
 import migrate
-from migrate.api.results import Progress
-from migrate.runner.engine import RowWindow
-from migrate.runner.jobs import Event, EventKind
-from migrate.runner.pacing import Pacer
-from migrate.runner.progress import LiveRate, bar_total
-from migrate.runner.recorder import RunTally
+from migrate._internal.api.results import Progress
+from migrate._internal.runner.engine import RowWindow
+from migrate._internal.runner.jobs import Event, EventKind
+from migrate._internal.runner.pacing import Pacer
+from migrate._internal.runner.progress import LiveRate, bar_total
+from migrate._internal.runner.recorder import RunTally
+from migrate._internal.state import Fingerprints, PlanRow, StateStore
 from migrate.sandbox import FaultConfig, SandboxConfig, running_sandbox
-from migrate.state import Fingerprints, PlanRow, StateStore
 
 
 def test_retrying_counts_the_rows_retrying_now() -> None:

@@ -9,8 +9,8 @@ from pathlib import Path
 from click.testing import CliRunner
 from cycle_cli import invoke, read_csv, write_csv
 
+from migrate._internal.runner.session import default_run_dir
 from migrate.cli import main
-from migrate.runner.session import default_run_dir
 from migrate.sandbox import SandboxHandle
 
 

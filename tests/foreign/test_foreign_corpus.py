@@ -7,8 +7,8 @@ from collections import Counter
 
 from corpus import FOREIGN, SUFFIX, fixtures
 
-from migrate.mapping.load import load_mapping
-from migrate.mapping_init import init_mapping
+from migrate._internal.mapping.load import load_mapping
+from migrate._internal.mapping_init import init_mapping
 
 SYSTEMS = {
     "auth0", "firebase", "supabase", "cognito", "django", "wordpress", "keycloak", "laravel",

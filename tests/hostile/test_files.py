@@ -24,12 +24,12 @@ from hostile_cases import (
     validate,
 )
 
+from migrate._internal.reports.cells import safe_cell, safe_frame
+from migrate._internal.secrets import MASK
+from migrate._internal.state import StateStore
+from migrate._internal.state.model import Fingerprints
 from migrate.cli import main
-from migrate.reports.cells import safe_cell, safe_frame
 from migrate.sandbox import SandboxHandle
-from migrate.secrets import MASK
-from migrate.state import StateStore
-from migrate.state.model import Fingerprints
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="file modes are POSIX")
 

@@ -22,8 +22,8 @@ from hostile_cases import DIGEST, MAPPING, TOTP, assert_no_secret, files_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from migrate._internal.secrets import LINE_LIMIT
 from migrate.cli import main
-from migrate.secrets import LINE_LIMIT
 
 SHORT = settings(
     max_examples=25,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from hostile_cases import DIGEST, HEADER, TOTP, validate
 
-from migrate.validation import ValidationSettings
+from migrate._internal.validation import ValidationSettings
 
 LIMITS = ValidationSettings()
 

@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 from hostile_cases import csv_bytes, files_text, run
 
+from migrate._internal.runner.session import Target
+from migrate._internal.secrets import Secret
 from migrate.cli import main
 from migrate.errors import ConfigError
-from migrate.runner.session import Target
 from migrate.sandbox import SandboxHandle
-from migrate.secrets import Secret
 
 BAD_URLS = {
     "plain_http_elsewhere": "http://clerk.invalid",

@@ -13,10 +13,10 @@ import pytest
 from click.testing import CliRunner
 from hostile_cases import DIGEST, SECRET_KEY, TOTP, assert_no_secret, csv_bytes, lines, validate
 
+from migrate._internal.secrets import LINE_LIMIT, MASK, redact
+from migrate._internal.sources import copies
 from migrate.cli import main
 from migrate.errors import MappingError, MappingProblem, SourceError
-from migrate.secrets import LINE_LIMIT, MASK, redact
-from migrate.sources import copies
 
 
 @pytest.mark.parametrize(
@@ -112,7 +112,7 @@ def test_a_key_given_as_an_argument_is_never_echoed(
 
 _HOLDER = """
 import sys, time
-from migrate.sources import read_source
+from migrate._internal.sources import read_source
 frame = read_source(sys.argv[1]).collect()
 print(frame.height, flush=True)
 time.sleep(60)

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from hostile_cases import HEADER, assert_no_secret, csv_bytes, lines, run, validate
 
+from migrate._internal.sources import SourceOptions, read_source
 from migrate.errors import SourceError
 from migrate.sandbox import SandboxHandle
-from migrate.sources import SourceOptions, read_source
 
 ENDINGS = {
     "lf": "\n",

@@ -1,4 +1,4 @@
-"""Digest builders in a mapping: each gives the digest and hasher of migrate.hashers' converters,
+"""Digest builders in a mapping: each gives the digest and hasher of hashers' converters,
 from digests made by the real libraries, with secrets taken from the environment only."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ import bcrypt
 import polars as pl
 from argon2 import PasswordHasher
 
-from migrate.hashers import builders as fb
-from migrate.hashers import converters as conv
-from migrate.mapping import compile_mapping, parse_mapping
+from migrate._internal.hashers import builders as fb
+from migrate._internal.hashers import converters as conv
+from migrate._internal.mapping import compile_mapping, parse_mapping
 
 
 def digests(

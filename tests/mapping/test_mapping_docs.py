@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from migrate.mapping import parse_mapping
+from migrate._internal.mapping import parse_mapping
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "mapping.md"
 BLOCKS = re.findall(r"```toml\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.DOTALL)

@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from migrate._internal.mapping import compile_mapping, load_mapping, parse_mapping
 from migrate.errors import MappingError
-from migrate.mapping import compile_mapping, load_mapping, parse_mapping
 
 TRANSFORMS = (
     "strip, lower, upper, prefix, strip_prefix, replace, null_if, split, e164, timestamp, json, "

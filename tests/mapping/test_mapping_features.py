@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 
 import migrate
+from migrate._internal.mapping import FIELD_DTYPES, compile_mapping, load_mapping, parse_mapping
+from migrate._internal.mapping.spec import CLERK_FIELDS
+from migrate._internal.sources import read_source
 from migrate.errors import MappingError
-from migrate.mapping import FIELD_DTYPES, compile_mapping, load_mapping, parse_mapping
-from migrate.mapping.spec import CLERK_FIELDS
-from migrate.sources import read_source
 
 
 def mapped(toml: str, data: dict[str, list[Any]] | pl.DataFrame, **env: str) -> pl.DataFrame:

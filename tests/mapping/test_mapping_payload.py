@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from migrate.mapping import (
+from migrate._internal.mapping import (
     compile_mapping,
     mask_payload,
     parse_mapping,

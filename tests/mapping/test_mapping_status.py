@@ -7,9 +7,14 @@ from typing import Any
 import polars as pl
 import pytest
 
+from migrate._internal.mapping import (
+    FIELD_DTYPES,
+    compile_mapping,
+    parse_mapping,
+    payload_from_record,
+)
+from migrate._internal.mapping.spec import CLERK_FIELDS
 from migrate.errors import MappingError
-from migrate.mapping import FIELD_DTYPES, compile_mapping, parse_mapping, payload_from_record
-from migrate.mapping.spec import CLERK_FIELDS
 
 STATUS = "email_address_identification_status"
 PHONE_STATUS = "phone_number_identification_status"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from migrate.mapping.transforms import e164_expr, timestamp_expr
+from migrate._internal.mapping.transforms import e164_expr, timestamp_expr
 
 
 def e164(values: list[str | None], region: str | None) -> list[str | None]:

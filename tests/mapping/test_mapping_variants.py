@@ -10,10 +10,10 @@ from typing import Any
 import polars as pl
 import pytest
 
+from migrate._internal.mapping import compile_mapping, parse_mapping
+from migrate._internal.prepare import prepare
+from migrate._internal.sources import SourceOptions, read_source
 from migrate.errors import MappingError
-from migrate.mapping import compile_mapping, parse_mapping
-from migrate.prepare import prepare
-from migrate.sources import SourceOptions, read_source
 
 
 def mapped(

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from migrate.prepare import Prepared, PrepareOptions, prepare
+from migrate._internal.prepare import Prepared, PrepareOptions, prepare
 
 REPO = Path(__file__).resolve().parents[2]
 SAMPLES = REPO / "samples"
@@ -59,7 +59,7 @@ class Case:
 
     def prepared(self) -> Prepared:
         """The case read, mapped and validated as the validate command would."""
-        from migrate.mapping.load import load_mapping  # noqa: PLC0415
+        from migrate._internal.mapping.load import load_mapping  # noqa: PLC0415
 
         spec = load_mapping(self.mapping, self.env)
         options = PrepareOptions(

@@ -1,8 +1,8 @@
-"""migrate.detect: recognising exports from their head, and guessing fields and hashers."""
+"""detect: recognising exports from their head, and guessing fields and hashers."""
 
 from __future__ import annotations
 
-from migrate.detect import Head, guess_fields, guess_hasher, recognise
+from migrate._internal.detect import Head, guess_fields, guess_hasher, recognise
 
 BCRYPT = "$2b$04$abcdefghijklmnopqrstuu5y0SAbDA9u1oLbA6v6rJLj0ECFzGh1."
 ARGON2ID = "$argon2id$v=19$m=64,t=4,p=8$Z2liZXJyaXNo$iGXEpMBTDYQ8G/71tF0qGjxRHEmR3gpGULcE93zUJVU"

@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 from preset_cases import SAMPLES, Case, case_params
 
+from migrate._internal.mapping.load import parse_mapping, presets_dir
+from migrate._internal.mapping_init import SAMPLE_ROWS, init_mapping, read_head
 from migrate.cli import main
-from migrate.mapping.load import parse_mapping, presets_dir
-from migrate.mapping_init import SAMPLE_ROWS, init_mapping, read_head
 
 UNKNOWN_CSV = (
     "member_id,full_name,Email Address,mobile,pwd_hash,signup_date,notes\n"
@@ -166,8 +166,8 @@ def test_parquet_export_is_recognised_and_told_to_pass_its_format(tmp_path: Path
 
 def test_draft_maps_a_verified_flag_beside_its_addresses(tmp_path: Path) -> None:
     """An e-mail verified flag becomes the e-mail status; a phone flag without phones is unused."""
-    from migrate.mapping import compile_mapping  # noqa: PLC0415
-    from migrate.sources import read_source  # noqa: PLC0415
+    from migrate._internal.mapping import compile_mapping  # noqa: PLC0415
+    from migrate._internal.sources import read_source  # noqa: PLC0415
 
     source = tmp_path / "members.csv"
     source.write_text(

@@ -9,10 +9,10 @@ from typing import Any
 import bcrypt
 from click.testing import CliRunner
 
+from migrate._internal.mapping.load import parse_mapping
+from migrate._internal.mapping_init import init_mapping
+from migrate._internal.prepare import PrepareOptions, prepare
 from migrate.cli import main
-from migrate.mapping.load import parse_mapping
-from migrate.mapping_init import init_mapping
-from migrate.prepare import PrepareOptions, prepare
 
 DIGEST = bcrypt.hashpw(b"s3cret-Pass", bcrypt.gensalt(4)).decode()
 

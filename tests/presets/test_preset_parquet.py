@@ -7,8 +7,8 @@ from pathlib import Path
 import polars as pl
 from preset_cases import NOW, SAMPLES, manifest
 
-from migrate.mapping.load import load_mapping
-from migrate.prepare import PrepareOptions, prepare
+from migrate._internal.mapping.load import load_mapping
+from migrate._internal.prepare import PrepareOptions, prepare
 
 _TIMES = ("created_at", "updated_at", "email_confirmed_at", "phone_confirmed_at", "confirmed_at")
 

@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from preset_cases import Case, case_params
 
+from migrate._internal.mapping.load import presets_dir
 from migrate.cli import main
-from migrate.mapping.load import presets_dir
 
 
 def _mapping_with_join_paths(case: Case, tmp_path: Path) -> str:

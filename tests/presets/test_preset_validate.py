@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 from preset_cases import SAMPLES, Case, case_params, cases, manifest
 
+from migrate._internal.mapping.load import load_mapping, preset_names, presets_dir
 from migrate.cli import main
-from migrate.mapping.load import load_mapping, preset_names, presets_dir
 
 
 @pytest.mark.parametrize("case", case_params())

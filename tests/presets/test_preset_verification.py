@@ -76,8 +76,8 @@ def test_some_samples_exercise_both_statuses() -> None:
 def test_presets_with_a_verified_flag_map_it() -> None:
     """Every preset whose sample has unverified users maps a status for them (a status field,
     or address groups that make it)."""
-    from migrate.mapping.load import load_mapping  # noqa: PLC0415
-    from migrate.mapping.spec import GroupsSource  # noqa: PLC0415
+    from migrate._internal.mapping.load import load_mapping  # noqa: PLC0415
+    from migrate._internal.mapping.spec import GroupsSource  # noqa: PLC0415
 
     for case in cases():
         m = manifest(case.system)

@@ -6,7 +6,7 @@ import itertools
 from collections.abc import Sequence
 from typing import Any
 
-from migrate.runner.jobs import Found, Reply, ReplyAction
+from migrate._internal.runner.jobs import Found, Reply, ReplyAction
 
 OK = ReplyAction.OK
 

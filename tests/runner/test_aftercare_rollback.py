@@ -9,12 +9,12 @@ import anyio
 import httpx
 import pytest
 
-from migrate.clerk.client import ClerkClient
-from migrate.runner.aftercare import RollbackResult, rollback_users
-from migrate.runner.pacing import Pacer
+from migrate._internal.clerk.client import ClerkClient
+from migrate._internal.runner.aftercare import RollbackResult, rollback_users
+from migrate._internal.runner.pacing import Pacer
+from migrate._internal.secrets import Secret
+from migrate._internal.state import Completed, Fingerprints, PlanRow, RowState, StateStore
 from migrate.sandbox import SandboxHandle
-from migrate.secrets import Secret
-from migrate.state import Completed, Fingerprints, PlanRow, RowState, StateStore
 
 
 class StopError(Exception):

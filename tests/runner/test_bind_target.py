@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from migrate._internal.runner.session import Target, bind_target
+from migrate._internal.secrets import Secret
+from migrate._internal.state import Fingerprints, StateStore
 from migrate.errors import StateError
-from migrate.runner.session import Target, bind_target
-from migrate.secrets import Secret
-from migrate.state import Fingerprints, StateStore
 
 REAL = Target("https://api.clerk.com/v1", Secret("sk_live_" + "a" * 40))
 SANDBOX = Target("http://127.0.0.1:1234/v1", Secret("sk_test_" + "b" * 40), sandbox=True)

@@ -10,11 +10,11 @@ from typing import Any
 import anyio
 from runner_fakes import FakeApi, limited, rejected, transient
 
-from migrate.runner.engine import EngineSettings, RowWindow, execute
-from migrate.runner.jobs import ReplyAction
-from migrate.runner.ledger import StoreLedger
-from migrate.runner.workers import Stopper, WorkerSettings
-from migrate.state import Fingerprints, PlanRow, RowState, StateStore
+from migrate._internal.runner.engine import EngineSettings, RowWindow, execute
+from migrate._internal.runner.jobs import ReplyAction
+from migrate._internal.runner.ledger import StoreLedger
+from migrate._internal.runner.workers import Stopper, WorkerSettings
+from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
 
 
 @dataclass(frozen=True)

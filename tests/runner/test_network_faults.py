@@ -12,12 +12,12 @@ import anyio
 import pytest
 from runner_fakes import FakeApi, limited
 
-from migrate.runner.engine import EngineSettings, RunOutcome, execute
-from migrate.runner.jobs import Event, EventKind, Job, Reply, ReplyAction
-from migrate.runner.ledger import StoreLedger
-from migrate.runner.pacing import Pacer, Stopped
-from migrate.runner.workers import Stopper, Worker, WorkerSettings
-from migrate.state import Fingerprints, PlanRow, RowState, StateStore
+from migrate._internal.runner.engine import EngineSettings, RunOutcome, execute
+from migrate._internal.runner.jobs import Event, EventKind, Job, Reply, ReplyAction
+from migrate._internal.runner.ledger import StoreLedger
+from migrate._internal.runner.pacing import Pacer, Stopped
+from migrate._internal.runner.workers import Stopper, Worker, WorkerSettings
+from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
 
 REFUSED = Reply(
     ReplyAction.RETRY,

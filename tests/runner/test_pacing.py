@@ -5,7 +5,7 @@ from __future__ import annotations
 import anyio
 import pytest
 
-from migrate.runner.pacing import MAX_CONCURRENCY, Pacer, default_rate
+from migrate._internal.runner.pacing import MAX_CONCURRENCY, Pacer, default_rate
 
 
 class Clock:

@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 import anyio
 
-from migrate.runner.jobs import Event, EventKind
-from migrate.runner.recorder import InFlightRow, Recorder
+from migrate._internal.runner.jobs import Event, EventKind
+from migrate._internal.runner.recorder import InFlightRow, Recorder
 
 
 class ListLedger:

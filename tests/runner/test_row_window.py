@@ -6,7 +6,7 @@ from array import array
 
 import pytest
 
-from migrate.runner.engine import RowWindow
+from migrate._internal.runner.engine import RowWindow
 
 
 def test_a_sample_takes_the_middle_row_of_equal_stretches() -> None:

@@ -11,14 +11,14 @@ from typing import Any
 import anyio
 import httpx
 
-from migrate.clerk.client import ClerkClient
-from migrate.runner.api import ClientApi
-from migrate.runner.engine import EngineSettings, RunOutcome, execute
-from migrate.runner.ledger import StoreLedger
-from migrate.runner.workers import WorkerSettings
+from migrate._internal.clerk.client import ClerkClient
+from migrate._internal.runner.api import ClientApi
+from migrate._internal.runner.engine import EngineSettings, RunOutcome, execute
+from migrate._internal.runner.ledger import StoreLedger
+from migrate._internal.runner.workers import WorkerSettings
+from migrate._internal.secrets import Secret
+from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
 from migrate.sandbox import FaultConfig, InProcessSandbox, SandboxConfig, in_process_sandbox
-from migrate.secrets import Secret
-from migrate.state import Fingerprints, PlanRow, RowState, StateStore
 
 FAST = WorkerSettings(max_attempts=12, backoff_base=0.001, backoff_cap=0.01)
 

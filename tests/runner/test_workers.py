@@ -9,10 +9,10 @@ import anyio
 import pytest
 from runner_fakes import FakeApi, limited, rejected, transient
 
-from migrate.clerk.retry import ConfigStreak
-from migrate.runner.jobs import Event, EventKind, Job, ReplyAction
-from migrate.runner.pacing import Pacer
-from migrate.runner.workers import Stopper, Worker, WorkerSettings, conflict_message
+from migrate._internal.clerk.retry import ConfigStreak
+from migrate._internal.runner.jobs import Event, EventKind, Job, ReplyAction
+from migrate._internal.runner.pacing import Pacer
+from migrate._internal.runner.workers import Stopper, Worker, WorkerSettings, conflict_message
 
 
 def _job(ext: str | None = "u1", email: str | None = "a@example.com") -> Job:

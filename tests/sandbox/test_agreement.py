@@ -1,7 +1,7 @@
 """The offline validator and the sandbox agree: a row valid offline is a user the sandbox creates.
 
 Each tricky value goes into one row of a literal mapped frame (docs/internals.md), through
-``migrate.validation.validate_frame``, and, as the body ``payload_from_record`` builds for it, to
+``validation.validate_frame``, and, as the body ``payload_from_record`` builds for it, to
 ``POST /v1/users`` on a real sandbox. Both must accept it or both refuse it. Differences that are
 known and owned elsewhere are listed in ``KNOWN_DIFFERENCES`` as strict xfails, so fixing one
 makes its test fail until the entry is removed. Digests of every hasher (made by the real
@@ -19,8 +19,8 @@ import polars as pl
 import pytest
 from test_passwords import GENERATED
 
-from migrate.mapping.payload import payload_from_record
-from migrate.validation import validate_frame
+from migrate._internal.mapping.payload import payload_from_record
+from migrate._internal.validation import validate_frame
 
 _LIST_FIELDS: Final = ("email_address", "phone_number", "web3_wallet", "backup_codes")
 

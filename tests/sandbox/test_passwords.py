@@ -11,7 +11,7 @@ import argon2
 import bcrypt
 import pytest
 
-from migrate.hashers import HASHERS
+from migrate._internal.hashers import HASHERS
 from migrate.sandbox.passwords import VERIFIERS, verify_password
 
 PASSWORD = "correct horse"

@@ -8,7 +8,7 @@ import sys
 # Run in a fresh interpreter: first the hasher grammar alone, then the command's whole path.
 _PROBE = """
 import sys
-import migrate.hashers.grammar
+import migrate._internal.hashers.grammar
 print("grammar:" + ",".join(m for m in ("httpx", "polars") if m in sys.modules))
 import migrate.cli.sandbox
 from migrate.sandbox import SandboxConfig, serve_forever
@@ -25,7 +25,7 @@ def test_sandbox_command_imports_neither_httpx_nor_polars() -> None:
     )
     loaded = dict(line.split(":", 1) for line in done.stdout.split())
     assert "httpx" not in loaded["command"]
-    # polars comes only through migrate.hashers' package __init__ (owned elsewhere); the
+    # polars comes only through migrate._internal.hashers' package __init__ (owned elsewhere); the
     # sandbox imports just its pure grammar, so it is polars-free as soon as that is lazy.
     if "polars" not in loaded["grammar"]:
         assert "polars" not in loaded["command"]

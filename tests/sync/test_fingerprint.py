@@ -6,7 +6,7 @@ import hmac
 
 import polars as pl
 
-from migrate.delta.fingerprint import (
+from migrate._internal.delta.fingerprint import (
     FIELD_PRINT_BYTES,
     canonical_texts,
     changed_fields,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from migrate.delta.plan import Action, count_actions, decide, gone_keys
+from migrate._internal.delta.plan import Action, count_actions, decide, gone_keys
 
 
 def current() -> pl.DataFrame:

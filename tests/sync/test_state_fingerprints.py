@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from migrate.state import SCHEMA_VERSION, Fingerprints, StateStore
+from migrate._internal.state import SCHEMA_VERSION, Fingerprints, StateStore
 
 FP = Fingerprints({"users.csv": "aa"}, "mm")
 

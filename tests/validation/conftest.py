@@ -9,7 +9,7 @@ from typing import Any
 import polars as pl
 import pytest
 
-from migrate.validation import ValidationSettings, validate_frame
+from migrate._internal.validation import ValidationSettings, validate_frame
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -10,9 +10,8 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from migrate.errors import ConfigError, MappingError, SourceError
-from migrate.mapping import compile_mapping
-from migrate.prepare import (
+from migrate._internal.mapping import compile_mapping
+from migrate._internal.prepare import (
     Counts,
     Prepared,
     PrepareOptions,
@@ -21,8 +20,9 @@ from migrate.prepare import (
     prepare,
     with_messages,
 )
-from migrate.sources import read_source
-from migrate.validation import ERROR_DTYPE, validate_frame
+from migrate._internal.sources import read_source
+from migrate._internal.validation import ERROR_DTYPE, validate_frame
+from migrate.errors import ConfigError, MappingError, SourceError
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BCRYPT = "$2b$04$cRNDF6i9lQEHq9UqOe0VV.N6JThovoaX4qShm12HuL4fdm5GHo7Lu"
@@ -318,7 +318,7 @@ def test_inferred_hasher_skips_no_grammar_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("rows", [[2, 3, 5, 9], [9, 2, 5, 3]])
 def test_duplicate_bits_reach_their_rows_in_any_order(rows: list[int]) -> None:
     """Duplicate bits are added to the right rows whether or not the rows are in file order."""
-    from migrate.prepare import _with_bits  # noqa: PLC0415
+    from migrate._internal.prepare import _with_bits  # noqa: PLC0415
 
     frame = pl.DataFrame(
         {"_row": rows, "_mask": [1, 0, 2, 0]}, schema={"_row": pl.Int64, "_mask": pl.UInt64}

@@ -8,7 +8,13 @@ from typing import Any
 import polars as pl
 import pytest
 
-from migrate.validation import RULES, ValidationSettings, duplicates, key_columns, with_all_fields
+from migrate._internal.validation import (
+    RULES,
+    ValidationSettings,
+    duplicates,
+    key_columns,
+    with_all_fields,
+)
 
 BCRYPT = "$2b$04$cRNDF6i9lQEHq9UqOe0VV.N6JThovoaX4qShm12HuL4fdm5GHo7Lu"
 ARGON2ID = (

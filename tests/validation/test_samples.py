@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from migrate.mapping import load_mapping
-from migrate.prepare import PrepareOptions, prepare
+from migrate._internal.mapping import load_mapping
+from migrate._internal.prepare import PrepareOptions, prepare
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 NOW = datetime(2026, 1, 1, tzinfo=UTC)

@@ -1,0 +1,522 @@
+"""``run`` and ``retry``: plan or reopen a run directory, then one sending pass over it.
+
+A pass can be watched (``on_progress``), told things (``on_notice``: one line each, for a
+person), asked to stop from another thread (``should_stop``, a ``threading.Event``: requests in
+flight finish, the state is saved) and, with ``handle_signals``, stopped by SIGINT / SIGTERM
+(the first stops cleanly, a second abandons the requests in flight: their rows stay
+``in_flight`` and the next pass reconciles them). A production instance is written to only
+when ``confirm`` says yes (or ``yes=True``).
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any, TypedDict, Unpack
+
+import anyio
+
+from migrate._internal.api.connection import (
+    SANDBOX_KIND,
+    Connection,
+    check_connection,
+    connect,
+    default_rate_for,
+)
+from migrate._internal.api.preflight import preflight
+from migrate._internal.api.results import (
+    CodeCount,
+    Confirmation,
+    PassFigures,
+    Progress,
+    RunResult,
+    RunSummary,
+)
+from migrate._internal.prepare import Prepared, prepare_input
+from migrate._internal.reports.run import write_warnings
+from migrate._internal.runner.engine import EngineSettings, PayloadSource, RowWindow, RunOutcome
+from migrate._internal.runner.progress import LiveRate, bar_total
+from migrate._internal.runner.recorder import RunTally
+from migrate._internal.runner.retrying import KeyedPayloads, RequeueResult, check_fixed, requeue
+from migrate._internal.runner.session import (
+    DEVELOPMENT_USER_CAP,
+    RunPlan,
+    Target,
+    bind_target,
+    check_rate,
+    default_run_dir,
+    development_room,
+    input_fingerprints,
+    open_run,
+    original_payloads,
+    pass_stats,
+    read_run,
+    record_pass,
+    redact_reports,
+    run_pass,
+    write_reports,
+)
+from migrate._internal.runner.workers import Stopper
+from migrate._internal.state import RowState
+from migrate.errors import ConfigError, MigrateError
+
+__all__ = ["PassControl", "PassOptions", "retry", "run", "run_summary", "signals_supported"]
+
+Notice = Callable[[str], None]
+# How often a pass looks at ``should_stop`` (an event set from another thread).
+_STOP_POLL = 0.05
+
+
+class PassOptions(TypedDict, total=False):
+    """The keyword arguments ``run`` and ``retry`` share (see the module docstring)."""
+
+    rate: float | None  # requests per second (default: 90 % of the instance's limit)
+    concurrency: int | None  # requests in flight (default: derived from rate and latency)
+    yes: bool  # write to production without ``confirm``
+    confirm: Callable[[Confirmation], bool] | None
+    on_progress: Callable[[Progress], None] | None
+    on_notice: Notice | None
+    should_stop: threading.Event | None
+    handle_signals: bool
+
+
+@dataclass(frozen=True)
+class PassControl:
+    """The callbacks and knobs of a sending pass (see the module docstring)."""
+
+    rate: float | None = None
+    concurrency: int | None = None
+    yes: bool = False
+    confirm: Callable[[Confirmation], bool] | None = None
+    on_progress: Callable[[Progress], None] | None = None
+    on_notice: Notice | None = None
+    should_stop: threading.Event | None = None
+    handle_signals: bool = False
+
+    def notice(self, line: str, said: list[str]) -> None:
+        """Tell the caller ``line`` (and keep it for the result)."""
+        said.append(line)
+        if self.on_notice is not None:
+            self.on_notice(line)
+
+
+def run(
+    input: str | Path,
+    mapping: str | Path,
+    *,
+    connection: Connection,
+    run_dir: str | Path | None = None,
+    source: Mapping[str, Any] | None = None,
+    joins: Mapping[str, Path] | Sequence[Path] = (),
+    rows: tuple[int | None, int | None] | None = None,
+    limit: int | None = None,
+    sample: int | None = None,
+    redact_emails: bool = False,
+    check: bool = True,
+    accept_findings: bool = False,
+    publishable_key: str | None = None,
+    frontend_api_url: str | None = None,
+    **options: Unpack[PassOptions],
+) -> RunResult:
+    """Create every valid row of ``input`` as a Clerk user, exactly once, resumably.
+
+    Validates first (invalid rows are recorded, never sent), plans the run directory
+    (``run_dir``, default ``<input stem>.clerk-migrate`` beside the input) or resumes it, then
+    sends the pending rows within ``rows`` (first, last), ``limit`` or ``sample``. Raises
+    ``ConfigError`` (bad options, before anything is created), ``MappingError``,
+    ``SourceError``, ``StateError`` (``ResumeMismatchError`` when the input or mapping changed),
+    ``ClerkError``; rows Clerk refuses are data in the result, not exceptions. ``options``:
+    ``PassOptions`` (pace, confirmation, callbacks, stopping). Before the first create of a run
+    directory, ``check``'s checks run (settings through ``publishable_key`` /
+    ``frontend_api_url``, existing users through the connection): a whole-file finding raises
+    ``CheckFailedError`` unless ``accept_findings``; ``check=False`` skips them for good
+    (``migrate._internal.api.preflight``).
+    """
+    control = PassControl(**options)
+    input_path = Path(input)
+    check_rate(control.rate, control.concurrency)
+    window = row_window(rows, limit, sample)
+    connection = check_connection(connection)
+    overrides = dict(source or {})
+    prepared = prepare_input(input_path, mapping, overrides, joins)
+    folder = Path(run_dir) if run_dir else default_run_dir(input_path, sandbox=connection.sandbox)
+    plan = open_run(folder, input_path, str(mapping), overrides, prepared)
+    said: list[str] = []
+    try:
+        for line in prepared.notices(sum(plan.counts().values())):
+            control.notice(line, said)
+        if not plan.resumed:
+            # Warnings are not in the state DB: written once, from the input, at planning.
+            write_warnings(folder, prepared.warnings(), redact=redact_emails)
+        if redact_emails:
+            redact_reports(plan)
+        checks = partial(
+            preflight,
+            plan,
+            prepared,
+            check=check,
+            accept_findings=accept_findings,
+            publishable_key=publishable_key,
+            frontend_api_url=frontend_api_url,
+            notice=lambda line: control.notice(line, said),
+        )
+        payloads = original_payloads(plan.store, prepared)
+        return _send(plan, payloads, connection, control, window=window, said=said, before=checks)
+    finally:
+        plan.store.close()
+
+
+def retry(
+    run_dir: str | Path,
+    *,
+    connection: Connection,
+    codes: Sequence[str] | None = None,
+    fixed: str | Path | None = None,
+    redact_emails: bool = False,
+    **options: Unpack[PassOptions],
+) -> RunResult:
+    """Put a run's failed rows (of ``codes``, default all) back in the queue and send them.
+
+    Without ``fixed`` the rows are re-read from the run's input, which must be unchanged. With
+    ``fixed`` (a corrected file, same mapping) rows are matched by key: failed rows are sent
+    with the corrected data and invalid rows validated again. Raises as ``run`` does.
+    """
+    control = PassControl(**options)
+    check_rate(control.rate, control.concurrency)
+    connection = check_connection(connection)
+    plan = read_run(Path(run_dir), lock=True)
+    said: list[str] = []
+    try:
+        if redact_emails:
+            redact_reports(plan)
+        payloads, result, gone = _requeue(plan, codes, Path(fixed) if fixed else None)
+        for line in _requeue_notices(result, Path(fixed) if fixed else None, gone):
+            control.notice(line, said)
+        for line in _corrected_notices(plan, Path(fixed) if fixed else None):
+            control.notice(line, said)
+        return _send(plan, payloads, connection, control, window=RowWindow(), said=said)
+    finally:
+        plan.store.close()
+
+
+def _requeue(
+    plan: RunPlan, codes: Sequence[str] | None, fixed: Path | None
+) -> tuple[PayloadSource, RequeueResult, Path | None]:
+    """Put the chosen failed rows back in the queue; their bodies' source; a missing input."""
+    if fixed is None:
+        prepared = prepare_input(plan.input, plan.mapping, plan.overrides, plan.joins)
+        plan.store.check_fingerprints(input_fingerprints(prepared))
+        return original_payloads(plan.store, prepared), requeue(plan.store, codes), None
+    fixed_input = prepare_input(fixed, plan.mapping, plan.overrides, plan.joins)
+    check_fixed(plan.store, fixed_input)
+    original: Prepared | None = None
+    if plan.input.is_file():
+        original = prepare_input(plan.input, plan.mapping, plan.overrides, plan.joins)
+        plan.store.check_fingerprints(input_fingerprints(original))
+    keyed = KeyedPayloads(plan.store, fixed_input, original)
+    result = requeue(plan.store, codes, keyed, fixed.name, str(fixed.resolve()))
+    return keyed.payloads, result, plan.input if original is None else None
+
+
+def _requeue_notices(result: RequeueResult, fixed: Path | None, gone: Path | None) -> list[str]:
+    """What went back in the queue and what was left, and why."""
+    lines = [f"{result.requeued:,} failed rows back in the queue."]
+    if fixed is None:
+        return lines
+    if result.not_in_fixed or result.still_invalid:
+        lines.append(
+            f"Left as failed: {result.not_in_fixed:,} not in {fixed}, "
+            f"{result.still_invalid:,} still invalid there."
+        )
+    lines.append(
+        f"{result.revalidated:,} invalid rows now pass validation and are back in the queue; "
+        f"{result.invalid_again:,} are still invalid (new reasons in errors.csv)."
+    )
+    if result.shared_key:
+        lines.append(
+            f"Left as invalid: {result.shared_key:,} rows whose key other rows of the run share "
+            "(sending them could create a user twice)."
+        )
+    if result.unmatched:
+        lines.append(_unmatched_notice(result.unmatched, fixed))
+    if gone is not None:
+        lines.append(
+            f"The original input {gone} is not there: only rows found in {fixed} are sent; "
+            "other pending rows wait for it."
+        )
+    return lines
+
+
+def _unmatched_notice(rows: tuple[int, ...], fixed: Path) -> str:
+    """Rows of the corrected file whose key no run row has: by count and row, with a path."""
+    n = len(rows)
+    one = n == 1
+    shown = ", ".join(str(r) for r in rows[:10]) + (", …" if n > 10 else "")
+    return (
+        f"{n:,} {'row' if one else 'rows'} of {fixed} {'has' if one else 'have'} a key no row "
+        f"of the run has ({'row' if one else 'rows'} {shown}), so retry did not send "
+        f"{'it' if one else 'them'}: retry matches rows by key. Send rows with new keys as a "
+        "new run: put them in a file of their own and `clerk-migrate run FILE --mapping "
+        "MAPPING --run-dir NEW_DIR`."
+    )
+
+
+def _corrected_notices(plan: RunPlan, fixed: Path | None) -> list[str]:
+    """The rows this pass leaves alone because another corrected file holds their data."""
+    return [
+        f"{count:,} rows take their data from {file} and are not sent from {plan.input}: "
+        f"send them with `clerk-migrate retry {plan.run_dir} --input {file}`."
+        for file, count in sorted(plan.store.corrected_waiting().items())
+        if fixed is None or file != str(fixed.resolve())
+    ]
+
+
+def _send(
+    plan: RunPlan,
+    payloads: PayloadSource,
+    connection: Connection,
+    control: PassControl,
+    *,
+    window: RowWindow,
+    said: list[str],
+    before: Callable[[Target, float], None] | None = None,
+) -> RunResult:
+    """Connect, confirm, (``before``: the instance checks), run one pass, record it and rewrite
+    the reports."""
+    with connect(connection, run_dir=plan.run_dir) as target:
+        bind_target(plan.store, target)
+        settings = EngineSettings(
+            rate=control.rate or default_rate_for(target), concurrency=control.concurrency
+        )
+        _confirm(target, plan, window, settings.rate, control)
+        verb = "resuming" if plan.resumed else "planned"
+        where = (
+            f"the built-in sandbox at {target.base_url} ({SANDBOX_KIND})"
+            if target.sandbox
+            else f"{target.instance} instance"
+        )
+        control.notice(
+            f"{verb} {plan.run_dir} · {where} · rate {settings.rate:g}/s"
+            f"{'' if target.sandbox else ' · route ' + target.route()}",
+            said,
+        )
+        if before is not None:
+            before(target, settings.rate)
+        stopper = Stopper()
+        outcome = anyio.run(
+            partial(
+                _guarded_pass, target, plan, payloads, settings,
+                window=window, stopper=stopper, control=control, said=said,
+            )
+        )  # fmt: skip
+    if outcome is not None:
+        record_pass(plan.store, pass_stats(outcome, target, settings))
+    summary = run_summary(plan)
+    return RunResult(
+        summary,
+        None if outcome is None else _figures(outcome, settings),
+        plan.resumed,
+        interrupted=outcome is None or outcome.interrupted,
+        abort_code=None if outcome is None else outcome.abort_code,
+        abort_message=None if outcome is None else outcome.abort_message,
+        notices=tuple(said),
+    )
+
+
+def run_summary(plan: RunPlan) -> RunSummary:
+    """Rewrite the run directory's reports; the run's counts, top codes and report paths."""
+    paths = write_reports(plan)
+    counts = plan.counts()
+    codes = tuple(CodeCount(str(s), c, n) for (s, c), n in plan.store.code_counts().items())
+    return RunSummary(
+        plan.run_dir, {str(s): counts[s] for s in RowState}, codes, tuple(paths.all())
+    )
+
+
+def _figures(outcome: RunOutcome, settings: EngineSettings) -> PassFigures:
+    return PassFigures(
+        created=outcome.tally.created,
+        exists=outcome.tally.exists,
+        failed=outcome.tally.failed,
+        seconds=outcome.duration,
+        requests=outcome.pacing.requests,
+        achieved_rate=outcome.achieved_rate,
+        rate=settings.rate,
+        rate_limited=outcome.pacing.rate_limited,
+        retries=outcome.retries,
+        reconciled_found=outcome.reconciled.found,
+        reconciled_released=outcome.reconciled.released,
+        rate_in_force=outcome.pacing.rate_in_force,
+        outages=outcome.pacing.outages,
+        outage_seconds=outcome.pacing.outage_seconds,
+        abandoned=outcome.abandoned,
+    )
+
+
+def row_window(
+    rows: tuple[int | None, int | None] | None, limit: int | None, sample: int | None
+) -> RowWindow:
+    """The rows a pass may send. Raises ``ConfigError`` for a bad range or count, or both
+    ``limit`` and ``sample``."""
+    first, last = rows or (None, None)
+    if (
+        (first is not None and first < 1)
+        or (last is not None and last < 1)
+        or (first is not None and last is not None and last < first)
+    ):
+        raise ConfigError(f"--rows {first or ''}-{last or ''}: expected A-B with 1 <= A <= B")
+    if limit is not None and limit < 1:
+        raise ConfigError("--limit must be at least 1")
+    if sample is not None and sample < 1:
+        raise ConfigError("--sample must be at least 1")
+    if limit is not None and sample is not None:
+        raise ConfigError(
+            "--limit and --sample both pick rows for a canary; give one (--limit N: the first "
+            "N pending rows; --sample N: N rows spread over the file)"
+        )
+    return RowWindow(first, last, limit, sample)
+
+
+def _confirm(
+    target: Target, plan: RunPlan, window: RowWindow, rate: float, control: PassControl
+) -> None:
+    """Ask ``control.confirm`` before writing to a production instance; refuse without one."""
+    if not target.production or target.sandbox:
+        return
+    counts = plan.counts()
+    pending = _to_send(plan, window) + counts[RowState.IN_FLIGHT]
+    question = Confirmation(
+        base_url=target.base_url,
+        rows=sum(counts.values()),
+        to_send=pending,
+        window=_window_note(window),
+        invalid=counts[RowState.INVALID],
+        done=counts[RowState.CREATED] + counts[RowState.EXISTS],
+        rate=rate,
+        seconds=pending / rate if rate else 0,
+    )
+    if control.confirm is not None:
+        if not control.confirm(question):
+            raise MigrateError("not confirmed: nothing was sent")
+        return
+    if not control.yes:
+        raise ConfigError(
+            "refusing to write to a production instance without confirmation: "
+            "pass yes=True or a confirm callback"
+        )
+
+
+def _to_send(plan: RunPlan, window: RowWindow) -> int:
+    """How many pending rows this pass will send (within ``rows``, capped by the window)."""
+    if window.first is None and window.last is None:
+        pending = plan.counts()[RowState.PENDING]
+    else:
+        pending = sum(1 for r in plan.store.row_numbers([RowState.PENDING]) if window.holds(r))
+    return window.cap(pending)
+
+
+def _window_note(window: RowWindow) -> str:
+    parts = [f"rows {window.first or 1}-{window.last or ''}"] if window.first or window.last else []
+    if window.limit is not None:
+        parts.append(f"the first {window.limit:,}")
+    if window.sample is not None:
+        parts.append(f"{window.sample:,} spread over the file")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def signals_supported() -> bool:
+    """Whether a pass can watch SIGINT/SIGTERM itself (anyio cannot on Windows).
+
+    Without it, Ctrl-C during a pass raises ``KeyboardInterrupt`` out of the event loop: the
+    requests in flight are abandoned (their rows stay ``in_flight`` and are reconciled by the
+    next run, as after a second Ctrl-C).
+    """
+    return sys.platform != "win32"
+
+
+class _ProgressFeed:
+    """The recorder's ``Progress`` turned into ``Progress`` snapshots for ``on_progress``."""
+
+    def __init__(
+        self, total: int, rate: Callable[[], float], callback: Callable[[Progress], None]
+    ) -> None:
+        self.total, self.rate, self.callback = total, rate, callback
+        self.done = 0
+
+    def update(self, tally: RunTally, done: int) -> None:
+        self.done += done
+        self.callback(
+            Progress(self.total, self.done, tally.created, tally.exists, tally.failed,
+                     tally.retrying_now, self.rate())
+        )  # fmt: skip
+
+    def close(self) -> None:
+        """Nothing to finish: the caller owns the display."""
+
+
+async def _guarded_pass(
+    target: Target,
+    plan: RunPlan,
+    payloads: PayloadSource,
+    settings: EngineSettings,
+    *,
+    window: RowWindow,
+    stopper: Stopper,
+    control: PassControl,
+    said: list[str],
+) -> RunOutcome | None:
+    """Run one pass, stopping on request (a second signal drops the requests on the wire and
+    still returns the outcome); None only if the pass never returned."""
+    result: list[RunOutcome] = []
+    pending = _to_send(plan, window)
+    crowded = await development_room(target, pending)
+    if crowded is not None:
+        there, room = crowded
+        control.notice(
+            f"Warning: development instances usually hold at most {DEVELOPMENT_USER_CAP} users; "
+            f"this one has {there:,} and this pass sends {pending:,}, so Clerk will likely stop "
+            f"the run with user_quota_exceeded after about {room:,} more (nothing is lost; the "
+            "run can resume where it stopped). Rehearse a few rows with --limit or --sample, or "
+            "the whole file with --sandbox.",
+            said,
+        )
+    progress = None
+    live = LiveRate(settings.rate)
+    if control.on_progress is not None:
+        progress = _ProgressFeed(bar_total(plan.store, window), live, control.on_progress)
+    async with anyio.create_task_group() as tg:
+
+        async def watch_signals() -> None:
+            with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+                async for _ in signals:
+                    if stopper.stopping:
+                        stopper.abandon()  # second signal: drop what is on the wire
+                        return
+                    control.notice(
+                        "Stopping: finishing requests in flight (Ctrl-C again to abandon "
+                        "them; they are reconciled on the next run)…",
+                        said,
+                    )
+                    stopper.interrupt()
+
+        async def watch_event(event: threading.Event) -> None:
+            while not event.is_set():
+                await anyio.sleep(_STOP_POLL)
+            stopper.interrupt()
+
+        if control.handle_signals and signals_supported():
+            tg.start_soon(watch_signals)
+        if control.should_stop is not None:
+            tg.start_soon(watch_event, control.should_stop)
+        outcome = await run_pass(
+            target, plan, payloads, settings, window=window, stopper=stopper, progress=progress,
+            notice=partial(control.notice, said=said), on_started=live.started,
+        )  # fmt: skip
+        result.append(outcome)
+        tg.cancel_scope.cancel()
+    return result[0] if result else None

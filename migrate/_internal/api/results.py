@@ -1,0 +1,238 @@
+"""What the public API returns: frozen results with counts, report paths and an exit code.
+
+Every result's ``exit_code`` is the one the command line exits with (``ExitCode``), so a
+caller can treat a migration step like the CLI does without knowing its rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import IntEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from migrate._internal.state import RowState
+
+if TYPE_CHECKING:
+    from migrate._internal.runner.aftercare import Mismatch, PasswordCheck
+
+__all__ = [
+    "CodeCount",
+    "Confirmation",
+    "ExitCode",
+    "PassFigures",
+    "Progress",
+    "ReportResult",
+    "RollbackResult",
+    "RowPreview",
+    "RunResult",
+    "RunSummary",
+    "ValidateResult",
+    "VerifyResult",
+]
+
+
+class ExitCode(IntEnum):
+    """The exit statuses of the command line, and of every result."""
+
+    OK = 0  # every row created or already present / all valid
+    RUN_ERROR = 1  # bad config, unreadable input, I/O, auth, aborted
+    USAGE = 2  # wrong options
+    FAILED_ROWS = 3  # finished with invalid or failed rows
+    INTERRUPTED = 130  # Ctrl-C or a stop request; state saved, resumable
+
+
+@dataclass(frozen=True)
+class RowPreview:
+    """A CreateUser body as it would be sent for input row ``row``, secrets masked."""
+
+    row: int
+    key: str
+    body: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class ValidateResult:
+    """An offline check of an input: counts, reasons, where the reports were written."""
+
+    summary: Mapping[str, Any]  # summary.json's content
+    errors_csv: Path
+    summary_json: Path
+    previews: tuple[RowPreview, ...]
+    seconds: float
+    notices: tuple[str, ...] = ()  # what the input lacks (optional joins, optional columns)
+
+    @property
+    def invalid(self) -> int:
+        """Rows that Clerk would refuse."""
+        return int(self.summary["invalid"])
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 when every row is valid, 3 when some are not."""
+        return ExitCode.FAILED_ROWS if self.invalid else ExitCode.OK
+
+
+@dataclass(frozen=True)
+class CodeCount:
+    """How many rows ended ``state`` (failed / invalid) with ``code``."""
+
+    state: str
+    code: str
+    rows: int
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """A run directory now: rows per state, top error codes, the reports written."""
+
+    run_dir: Path
+    counts: Mapping[str, int]  # every RowState value -> rows
+    codes: tuple[CodeCount, ...]
+    reports: tuple[Path, ...]
+
+    @property
+    def total(self) -> int:
+        """Rows in the plan."""
+        return sum(self.counts.values())
+
+    def count(self, state: RowState | str) -> int:
+        """Rows in ``state``."""
+        return self.counts.get(str(state), 0)
+
+    @property
+    def unfinished(self) -> bool:
+        """Whether some rows are failed, invalid or unresolved (in flight)."""
+        return any(self.count(s) for s in (RowState.FAILED, RowState.INVALID, RowState.IN_FLIGHT))
+
+
+@dataclass(frozen=True)
+class PassFigures:
+    """What one sending pass did, and at what pace."""
+
+    created: int
+    exists: int
+    failed: int
+    seconds: float
+    requests: int
+    achieved_rate: float
+    rate: float
+    rate_limited: int
+    retries: int
+    reconciled_found: int
+    reconciled_released: int
+    rate_in_force: float = 0.0  # the rate when the pass ended (a 429 cuts it)
+    outages: int = 0  # times Clerk was unreachable (sending paused meanwhile)
+    outage_seconds: float = 0.0
+    abandoned: bool = False  # a second Ctrl-C dropped the requests on the wire
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A ``run`` or ``retry``: the pass (None when stopped before it began) and the run now.
+
+    ``interrupted``: stopped by a signal or ``should_stop`` (resumable). ``abort_code`` /
+    ``abort_message``: Clerk refused the run (a bad key, a quota): fix the cause and resume.
+    ``notices``: what was said along the way (also given to ``on_notice``).
+    """
+
+    summary: RunSummary
+    this_pass: PassFigures | None
+    resumed: bool
+    interrupted: bool
+    abort_code: str | None = None
+    abort_message: str | None = None
+    notices: tuple[str, ...] = ()
+
+    @property
+    def run_dir(self) -> Path:
+        """The run directory (state DB and reports)."""
+        return self.summary.run_dir
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """130 interrupted, 1 aborted, 3 rows left failed / invalid / unresolved, else 0."""
+        if self.interrupted or self.this_pass is None:
+            return ExitCode.INTERRUPTED
+        if self.abort_code is not None:
+            return ExitCode.RUN_ERROR
+        return ExitCode.FAILED_ROWS if self.summary.unfinished else ExitCode.OK
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """Every migrated user looked up in Clerk, and the canary passwords tried."""
+
+    checked: int
+    mismatches: tuple[Mismatch, ...]  # row, key, clerk_user_id, problem, expected, found
+    passwords: tuple[PasswordCheck, ...]  # key, clerk_user_id, verified, reason
+    report: Path  # verify.csv
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """0 when everything matches, 3 otherwise."""
+        bad = self.mismatches or any(not c.verified for c in self.passwords)
+        return ExitCode.FAILED_ROWS if bad else ExitCode.OK
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """Users the run had created (``asked``: 0 means nothing to do), deleted, already gone,
+    refused (key, user id, Clerk code); the run now.
+
+    ``summary`` is None when nothing was done or the reports could not be rewritten
+    (``report_problem`` says why: typically the input is gone; ``report`` rewrites them once
+    it is back).
+    """
+
+    asked: int
+    deleted: int
+    already_gone: int
+    refused: tuple[tuple[str, str, str], ...]
+    summary: RunSummary | None
+    report_problem: str | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """3 when Clerk refused to delete some users, else 0."""
+        return ExitCode.FAILED_ROWS if self.refused else ExitCode.OK
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    """The reports of a run directory, rewritten from its state DB."""
+
+    summary: RunSummary
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """Always 0: rewriting reports does not judge the run."""
+        return ExitCode.OK
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A sending pass so far (given to ``on_progress`` after each batch of state moves)."""
+
+    total: int  # rows this pass may send (rows left in flight included: missing ones are re-sent)
+    done: int  # rows that reached a final state in this pass
+    created: int
+    exists: int
+    failed: int
+    retrying: int  # rows retrying now (failed an attempt, not settled yet)
+    rate: float  # the requests per second in force (the pacer's: lowered after a 429)
+
+
+@dataclass(frozen=True)
+class Confirmation:
+    """What a pass is about to do to a production instance (given to ``confirm``)."""
+
+    base_url: str
+    rows: int  # in the plan
+    to_send: int  # pending (within the window) plus unresolved
+    window: str  # e.g. " (rows 2-101, the first 10)", or ""
+    invalid: int
+    done: int  # created or already there
+    rate: float
+    seconds: float  # estimated duration

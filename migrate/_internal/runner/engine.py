@@ -1,0 +1,288 @@
+"""``execute``: one pass of the loader over a planned state DB.
+
+One anyio task group: a producer claims pending rows in batches (durably ``in_flight`` before
+they are queued) and feeds their payloads into a bounded memory object stream; N workers send
+them through one shared ``Pacer``; the recorder owns the ledger and the progress display.
+Before anything is sent, rows left ``in_flight`` by an earlier process are reconciled.
+
+Stopping: ``Stopper.interrupt()`` (Ctrl-C) or an abort code stops claiming and ends every
+pacer wait (a Retry-After pause, an outage); queued rows, and rows whose worker was still
+waiting for the pacer, are handed back unsent (``pending``): nothing new leaves. Requests
+already on the wire finish, and everything received is committed. ``Stopper.abandon()`` (a
+second Ctrl-C) also drops the requests on the wire (only their rows stay ``in_flight``; every
+claimed row never sent goes back to pending); the pass still returns its outcome. The caller
+turns
+``RunOutcome.interrupted`` / ``abort_code`` into an exit code.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import islice
+from typing import Any, Protocol
+
+import anyio
+
+from migrate._internal.clerk.retry import ConfigStreak
+from migrate._internal.runner.jobs import Event, EventKind, Job
+from migrate._internal.runner.pacing import MAX_CONCURRENCY, MAX_RETRY_AFTER, Pacer, PacingStats
+from migrate._internal.runner.reconcile import ReconcileResult, reconcile_in_flight
+from migrate._internal.runner.recorder import Ledger, Progress, Recorder, RunTally
+from migrate._internal.runner.workers import OutageStreak, Stopper, UsersApi, Worker, WorkerSettings
+
+__all__ = [
+    "EngineSettings",
+    "Payload",
+    "PayloadSource",
+    "RowWindow",
+    "RunOutcome",
+    "execute",
+]
+
+
+class Payload(Protocol):
+    """A row's CreateUser body (``prepare.RowPayload``)."""
+
+    @property
+    def row(self) -> int: ...
+
+    @property
+    def body(self) -> dict[str, Any]: ...
+
+    @property
+    def key(self) -> str: ...
+
+
+PayloadSource = Callable[[Sequence[int]], Iterable[Payload]]
+
+
+@dataclass(frozen=True)
+class RowWindow:
+    """Which pending rows this pass may send: ``--rows A-B``, ``--limit N``, ``--sample N``.
+
+    ``limit`` takes the first N pending rows of the window; ``sample`` takes N spread evenly over
+    it (the middle row of each of N equal stretches), so a canary meets every era of the export
+    (old hashers, old addresses) rather than its first page. At most one of the two is set.
+    """
+
+    first: int | None = None
+    last: int | None = None
+    limit: int | None = None
+    sample: int | None = None
+
+    def holds(self, row: int) -> bool:
+        """Whether input row ``row`` lies within ``--rows``."""
+        return (self.first is None or row >= self.first) and (self.last is None or row <= self.last)
+
+    def cap(self, pending: int) -> int:
+        """How many of ``pending`` rows in the window this pass sends."""
+        most = self.limit if self.limit is not None else self.sample
+        return pending if most is None else min(pending, most)
+
+    def choose(self, rows: Sequence[int]) -> Sequence[int]:
+        """The rows of ``rows`` (pending, in the window, in file order) that this pass sends."""
+        n, total = self.sample, len(rows)
+        if n is None or n >= total:
+            return rows
+        return array("q", (rows[(2 * i + 1) * total // (2 * n)] for i in range(n)))
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    """Knobs of one pass. ``rate`` in requests per second over every call."""
+
+    rate: float
+    concurrency: int | None = None
+    max_concurrency: int = MAX_CONCURRENCY
+    claim_batch: int = 100
+    payload_chunk: int = 50_000  # rows per payloads() call: bounds memory on huge inputs
+    queue_size: int = 64
+    worker: WorkerSettings = field(default_factory=WorkerSettings)
+    record_batch: int = 500
+    record_interval: float = 0.5
+    config_streak: int = 25  # rows in a row failing with one config-suspect code -> abort
+    max_retry_after: float = MAX_RETRY_AFTER  # the longest 429 pause honoured, in seconds
+    probe_first: float = 1.0  # an outage's first probe after this many seconds (then doubling)
+    probe_max: float = 30.0
+
+
+@dataclass
+class RunOutcome:
+    """What one pass did. ``interrupted`` / ``abort_*`` say why it stopped early."""
+
+    tally: RunTally
+    pacing: PacingStats
+    reconciled: ReconcileResult
+    retries: int
+    duration: float
+    interrupted: bool = False
+    abandoned: bool = False  # a second Ctrl-C dropped the requests on the wire
+    abort_code: str | None = None
+    abort_message: str | None = None
+    commits: int = 0
+    started_at: float = 0.0  # the monotonic clock when the pass began (the pacer's clock)
+
+    @property
+    def startup(self) -> float:
+        """Seconds from the start of the pass to the first request (reconciliation included)."""
+        first = self.pacing.first_request_at
+        return first - self.started_at if first is not None else self.duration
+
+    @property
+    def drain(self) -> float:
+        """Seconds from the last request let through to the end of the pass (its answer)."""
+        last = self.pacing.last_request_at
+        return self.started_at + self.duration - last if last is not None else 0.0
+
+    @property
+    def achieved_rate(self) -> float:
+        """Requests per second over the whole pass (every call, lookups included)."""
+        return self.pacing.requests / self.duration if self.duration > 0 else 0.0
+
+
+def _chunked(source: PayloadSource, rows: Sequence[int], size: int) -> Iterator[Payload]:
+    """Payloads of ``rows`` asked for ``size`` rows at a time (each call streams the input)."""
+    for start in range(0, len(rows), size):
+        yield from source(rows[start : start + size])
+
+
+def _jobs(payloads: Iterable[Payload]) -> Iterator[Job]:
+    for p in payloads:
+        body = p.body
+        emails = body.get("email_address")
+        email = emails[0] if isinstance(emails, list) and emails else None
+        ext = body.get("external_id")
+        yield Job(p.row, p.key, ext if isinstance(ext, str) and ext else None, email, body)
+
+
+class _Claims:
+    """The rows this pass claimed and that have not settled yet (their ``Job``, which says
+    whether a POST of it left): when the requests on the wire are abandoned (a second Ctrl-C),
+    those never sent go back to pending and only those on the wire stay in_flight."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        self.recorder = recorder
+        self.open: dict[int, Job] = {}
+
+    def claim(self, batch: Sequence[Job]) -> None:
+        """Claim the jobs' rows (durably, through the recorder) and keep them until settled."""
+        self.recorder.claim([j.row for j in batch])
+        self.open.update((j.row, j) for j in batch)
+
+    def put(self, event: Event) -> None:
+        """``Recorder.put``, noting the rows that settled (any event but a retry)."""
+        if event.kind is not EventKind.RETRYING:
+            self.open.pop(event.row, None)
+        self.recorder.put(event)
+
+    def unsent(self) -> list[int]:
+        """Rows claimed, not settled, and never sent."""
+        return [row for row, job in self.open.items() if not job.sent]
+
+
+async def execute(
+    api: UsersApi,
+    ledger: Ledger,
+    payloads: PayloadSource,
+    settings: EngineSettings,
+    *,
+    window: RowWindow | None = None,
+    stopper: Stopper | None = None,
+    progress: Progress | None = None,
+    on_started: Callable[[Pacer], None] | None = None,
+    notice: Callable[[str], None] | None = None,
+) -> RunOutcome:
+    """Reconcile in_flight rows, then send every pending row in ``window``; return the outcome.
+
+    ``notice`` receives what the operator should know while the pass runs (a long Retry-After
+    pause and when it ends, an outage and its end).
+
+    Raises ``RunAbortedError`` only when reconciliation itself is refused; an abort code met
+    while sending is reported in ``RunOutcome.abort_code`` after the state is saved.
+    Raises ``ClerkError`` when in_flight rows cannot be reconciled (nothing is sent then).
+    """
+    window = window or RowWindow()
+    stopper = stopper or Stopper()
+    started = time.monotonic()
+    pacer = Pacer(
+        settings.rate,
+        fixed_concurrency=settings.concurrency,
+        max_concurrency=settings.max_concurrency,
+        max_retry_after=settings.max_retry_after,
+        probe_first=settings.probe_first,
+        probe_max=settings.probe_max,
+        notice=notice,
+    )
+    stopper.on_stop(pacer.stop)
+    if on_started is not None:
+        on_started(pacer)
+    reconciled = ReconcileResult()
+    with stopper.attach(anyio.CancelScope()):
+        reconciled = await reconcile_in_flight(api, pacer, ledger)
+    recorder = Recorder(
+        ledger, progress, batch=settings.record_batch, interval=settings.record_interval
+    )
+    streak = ConfigStreak(settings.config_streak)
+    outage = OutageStreak(settings.worker.outage_rows)
+    workers = [
+        Worker(api, pacer, stopper, settings.worker, streak=streak, outage=outage)
+        for _ in range(pacer.max_workers)
+    ]
+    pending = window.choose(
+        array("q", ledger.pending_rows(first=window.first, last=window.last, limit=window.limit))
+    )
+    send, receive = anyio.create_memory_object_stream[Job](settings.queue_size)
+    claims = _Claims(recorder)
+
+    async def produce() -> None:
+        async with send:
+            jobs = _jobs(_chunked(payloads, pending, settings.payload_chunk))
+            while not stopper.stopping:
+                batch = list(islice(jobs, settings.claim_batch))
+                if not batch:
+                    break
+                claims.claim(batch)  # durable before any is queued
+                for index, job in enumerate(batch):
+                    if stopper.event.is_set():  # a stop may arrive while we wait to queue
+                        for unsent in batch[index:]:
+                            claims.put(Event(EventKind.RELEASED, unsent.row))
+                        break
+                    await send.send(job)
+
+    async def send_rows() -> None:
+        try:
+            with stopper.attach(anyio.CancelScope()):
+                async with receive, anyio.create_task_group() as tg:
+                    for worker in workers:
+                        tg.start_soon(worker.run, receive, claims.put)
+                    tg.start_soon(produce)
+        finally:
+            recorder.close()  # every event is in: the recorder commits the rest and returns
+
+    try:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(recorder.run)
+            tg.start_soon(send_rows)
+    finally:
+        # plain synchronous calls, after the recorder's last commit: done even when cancelled
+        if unsent := claims.unsent():
+            ledger.record([Event(EventKind.RELEASED, row) for row in unsent])
+        if progress is not None:
+            progress.close()
+    pacer.stats.rate_in_force = pacer.current_rate
+    return RunOutcome(
+        tally=recorder.tally,
+        pacing=pacer.stats,
+        reconciled=reconciled,
+        retries=sum(w.retries for w in workers),
+        duration=time.monotonic() - started,
+        interrupted=stopper.interrupted and stopper.abort_code is None,
+        abandoned=stopper.abandoned,
+        abort_code=stopper.abort_code,
+        abort_message=stopper.abort_message,
+        commits=recorder.commits,
+        started_at=started,
+    )

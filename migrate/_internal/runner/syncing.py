@@ -1,0 +1,242 @@
+"""Fingerprints on disk and the ``sync`` plan: the run directory's key, baselines, the plan.
+
+- ``fingerprint_key(run_dir, create=...)``: the HMAC key, 32 random bytes in
+  ``<run_dir>/fingerprint.key`` (mode 0600, made once with ``O_EXCL``); never in the state DB.
+- ``record_baseline(store, prepared, key)``: when a run is planned, the fingerprints of every
+  input row (the first row of a repeated key), from one mapping pass a piece at a time.
+- ``plan_sync(store, prepared, key)``: the newer export's rows matched by key to the run's users
+  (``migrate._internal.delta.plan``), changed fields found from the stored per-field prints.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Final, Protocol
+
+import polars as pl
+
+from migrate._internal.delta.fingerprint import (
+    canonical_texts,
+    changed_fields,
+    field_prints,
+    fingerprinted_fields,
+    whole_prints,
+)
+from migrate._internal.delta.plan import PLAN_SCHEMA, decide, gone_keys
+from migrate._internal.state import StateStore
+from migrate._internal.validation import ValidationSettings, validate_frame
+from migrate.errors import SourceError, StateError
+
+__all__ = [
+    "KEY_FILE",
+    "SYNC_PLAN",
+    "MappedInput",
+    "MappedPieces",
+    "fingerprint_key",
+    "plan_sync",
+    "record_baseline",
+]
+
+KEY_FILE: Final = "fingerprint.key"
+_KEY_BYTES: Final = 32
+_GROUP_ROWS: Final = 100_000  # mapped rows matched to the run per join
+# the plan: PLAN_SCHEMA and, for rows to act on, the prints to store once done
+SYNC_PLAN: Final = {**PLAN_SCHEMA, "new_whole": pl.Binary, "new_fields": pl.Binary}
+
+
+class MappedPieces(Protocol):
+    """What fingerprinting needs of a prepared input (``prepare.Prepared`` has it)."""
+
+    def mapped(self) -> pl.LazyFrame: ...
+
+    def mapped_pieces(self) -> Iterator[pl.DataFrame]: ...
+
+
+class MappedInput(MappedPieces, Protocol):
+    """What planning a sync needs: the mapped pieces and how to validate them."""
+
+    @property
+    def now(self) -> datetime: ...
+
+    @property
+    def settings(self) -> ValidationSettings: ...
+
+
+def fingerprint_key(run_dir: Path, *, create: bool) -> bytes | None:
+    """The run directory's fingerprint key; made (0600) when absent and ``create``, else None.
+
+    Raises ``StateError`` when the file cannot be read or written, or is not a key.
+    """
+    path = run_dir / KEY_FILE
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except FileNotFoundError:
+        if not create:
+            return None
+        key = secrets.token_bytes(_KEY_BYTES)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as out:
+                out.write(key.hex() + "\n")
+        except OSError as exc:
+            raise StateError(f"{path}: cannot write the fingerprint key: {exc}") from exc
+        return key
+    except (OSError, UnicodeDecodeError) as exc:
+        raise StateError(f"{path}: cannot read the fingerprint key: {exc}") from exc
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) != _KEY_BYTES:
+        raise StateError(f"{path}: not a fingerprint key (expected {_KEY_BYTES * 2} hex digits)")
+    return key
+
+
+def _texts(mapped: pl.DataFrame) -> tuple[pl.DataFrame, tuple[str, ...]]:
+    fields = fingerprinted_fields(mapped.columns)
+    texts = mapped.select("_row", "_key", *canonical_texts(mapped.schema, fields))
+    return texts, fields
+
+
+def record_baseline(store: StateStore, prepared: MappedPieces, key: bytes) -> int:
+    """Store the fingerprints of every input row (a repeated key keeps its first row's)."""
+    fields = fingerprinted_fields(prepared.mapped().collect_schema().names())
+
+    def rows() -> Iterator[tuple[str, bytes, bytes]]:
+        for mapped in prepared.mapped_pieces():
+            texts, _ = _texts(mapped.unique("_key", keep="first", maintain_order=True))
+            yield from zip(
+                texts["_key"].to_list(),
+                whole_prints(texts, fields, key),
+                field_prints(texts, fields, key),
+                strict=True,
+            )
+
+    return store.put_fingerprints(fields, rows(), replace=False)
+
+
+def plan_sync(
+    store: StateStore,
+    prepared: MappedInput,
+    key: bytes,
+    *,
+    use_baseline: bool = True,
+    group_rows: int = _GROUP_ROWS,
+) -> pl.DataFrame:
+    """One ``SYNC_PLAN`` row per newer row, then one per gone key (see ``delta.plan``).
+
+    The export is mapped once, a piece at a time; pieces are taken ``group_rows`` rows at a
+    time so each group is matched to the run with one join. Only rows that are not unchanged
+    are validated (``validate_frame`` on those rows: a duplicate of an unchanged row is left to
+    Clerk to refuse) and get per-field prints. ``use_baseline=False`` (the run's prints cannot
+    be read: its key is lost, or it has none) makes every row with a user ``unknown``.
+    Raises ``SourceError`` when the export holds no row.
+    """
+    users, baseline = _users(store, use_baseline=use_baseline)
+    old_fields = store.fingerprint_fields()
+    run = _Run(store, key, users, baseline, old_fields)
+    parts: list[pl.DataFrame] = []
+    group: list[pl.DataFrame] = []
+    held = 0
+    for mapped in prepared.mapped_pieces():
+        group.append(mapped)
+        held += mapped.height
+        if held >= group_rows:
+            parts.append(_plan_group(run, prepared, pl.concat(group)))
+            group, held = [], 0
+    if group:
+        parts.append(_plan_group(run, prepared, pl.concat(group)))
+    if not parts:
+        raise SourceError(f"{getattr(prepared, 'input', 'the newer export')}: no rows to sync")
+    plan = pl.concat(parts)
+    return pl.concat([plan, gone_keys(plan["_key"], users)], how="diagonal_relaxed").select(
+        [pl.col(name).cast(dtype) for name, dtype in SYNC_PLAN.items()]
+    )
+
+
+@dataclass(frozen=True)
+class _Run:
+    """What a group of newer rows is matched against."""
+
+    store: StateStore
+    key: bytes
+    users: pl.DataFrame
+    baseline: pl.DataFrame
+    old_fields: tuple[str, ...]
+
+
+def _plan_group(run: _Run, prepared: MappedInput, mapped: pl.DataFrame) -> pl.DataFrame:
+    """The plan rows of one group of mapped rows (see ``plan_sync``)."""
+    store, key, users, baseline, old_fields = (
+        run.store, run.key, run.users, run.baseline, run.old_fields
+    )  # fmt: skip
+    texts, fields = _texts(mapped)
+    same_layout = not old_fields or fields == old_fields
+    keys = texts["_key"].implode()
+    mine = users.filter(pl.col("key").is_in(keys))
+    frame = (
+        texts.select("_row", "_key")
+        .with_columns(pl.Series("whole", whole_prints(texts, fields, key), dtype=pl.Binary))
+        .join(baseline.filter(pl.col("_key").is_in(keys)), on="_key", how="left",
+              maintain_order="left")
+        .join(mine.rename({"key": "_key"}), on="_key", how="left", maintain_order="left")
+    )  # fmt: skip
+    differs = (pl.col("whole") != pl.col("old_whole")) if same_layout else pl.lit(value=True)
+    need = frame.select(
+        (pl.col("clerk_user_id").is_null() | pl.col("old_whole").is_null() | differs).alias("n")
+    )["n"]
+    at = need.arg_true()
+    picked = texts[at]
+    checked = validate_frame(mapped[at].lazy(), now=prepared.now, settings=prepared.settings)
+    valid = checked.select(pl.col("_errors").list.len() == 0).collect().to_series()
+    prints = field_prints(picked, fields, key)
+    olds = store.field_prints(picked["_key"].to_list()) if len(baseline) else {}
+    changed = [
+        ",".join(changed_fields(new, fields, olds[k], old_fields)) if k in olds else None
+        for k, new in zip(picked["_key"].to_list(), prints, strict=True)
+    ]
+    height = frame.height
+    frame = frame.with_columns(
+        _spread(height, at, valid, pl.Boolean, fill=True).alias("valid"),
+        _spread(height, at, pl.Series(changed, dtype=pl.Utf8), pl.Utf8).alias("fields"),
+        _spread(height, at, pl.Series(prints, dtype=pl.Binary), pl.Binary).alias("new_fields"),
+    )
+    decided = decide(frame.drop("clerk_user_id"), mine, same_layout=same_layout)
+    return decided.with_columns(
+        pl.when(pl.Series(need)).then(frame["whole"]).alias("new_whole"),
+        frame["new_fields"],
+    )
+
+
+def _spread(
+    height: int, at: pl.Series, values: pl.Series, dtype: Any, *, fill: Any = None
+) -> pl.Series:
+    """A column of ``height`` rows holding ``values`` at positions ``at``, ``fill`` elsewhere."""
+    base = pl.Series([fill] * height, dtype=dtype)
+    return base.scatter(at, values.cast(dtype)) if len(at) else base
+
+
+def _users(store: StateStore, *, use_baseline: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``key, clerk_user_id`` of the run's users, and ``_key, old_whole`` of their prints."""
+    schema = {"key": pl.Utf8, "clerk_user_id": pl.Utf8, "old_whole": pl.Binary}
+    frames = [_frame(chunk, schema) for chunk in store.iter_users()]
+    users = pl.concat([pl.DataFrame(schema=schema), *frames]).unique(
+        "key", keep="first", maintain_order=True
+    )
+    baseline = (
+        users.filter(pl.col("old_whole").is_not_null()).select(
+            pl.col("key").alias("_key"), "old_whole"
+        )
+        if use_baseline
+        else pl.DataFrame(schema={"_key": pl.Utf8, "old_whole": pl.Binary})
+    )
+    return users.drop("old_whole"), baseline
+
+
+def _frame(rows: Sequence[tuple[Any, ...]], schema: Mapping[str, Any]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=schema, orient="row")

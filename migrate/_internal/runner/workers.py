@@ -1,0 +1,452 @@
+"""Workers: send one row at a time to Clerk, retry, reconcile, and tell the recorder.
+
+A worker takes a ``Job`` from the bounded work queue and owns it until it reaches a final
+event (created, exists, failed) or is handed back (released). It never touches the state DB.
+
+Per attempt: wait for the pacer (global 429 pause, the shared limiter) and a concurrency slot,
+POST the body, then branch on the classified reply:
+
+- created -> ``created``;
+- 429 -> every worker pauses for Retry-After (the pacer, capped), the row is re-sent afterwards;
+- no connection at all (refused, connect timeout) -> an outage: the pacer stops every worker and
+  probes with backoff; the row waits and is re-sent, and the attempt does not count. Past
+  ``outage_limit`` seconds the run aborts (``clerk_unreachable``), resumable;
+- 5xx / timeout / dropped connection -> backoff with jitter; the user may exist, so before the
+  next POST the row is looked up by external_id (or primary email) and, if found, is ``created``;
+- ``form_identifier_exists`` -> reconcile: the same external_id found -> ``exists`` (or ``created``
+  when one of our own earlier attempts was ambiguous); otherwise ``failed`` as a conflict naming
+  the identifier;
+- another 4xx -> ``failed``; an abort code -> the run stops (``Stopper.abort``), the row released.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import anyio
+from anyio import EndOfStream
+from anyio.streams.memory import MemoryObjectReceiveStream
+
+from migrate._internal.clerk.retry import ConfigStreak
+from migrate._internal.clerk.retry import backoff as jittered_backoff
+from migrate._internal.runner.jobs import Event, EventKind, Found, Job, Reply, ReplyAction
+from migrate._internal.runner.pacing import Pacer, Stopped, say_duration
+
+__all__ = [
+    "OutageStreak",
+    "Record",
+    "Stopper",
+    "UsersApi",
+    "Worker",
+    "WorkerSettings",
+    "conflict_message",
+]
+
+
+Record = Callable[[Event], None]  # where a worker's events go: ``Recorder.put``
+
+
+class UsersApi(Protocol):
+    """The three calls a worker makes; ``runner.api`` adapts ``ClerkClient`` to it."""
+
+    async def create(self, body: dict[str, Any]) -> Reply:
+        """POST /v1/users; never raises for an HTTP status."""
+        ...
+
+    async def find(
+        self, *, external_ids: Sequence[str] = (), emails: Sequence[str] = ()
+    ) -> list[Found] | Reply:
+        """GET /v1/users filtered (at most 100 values): the users found, or the failed reply."""
+        ...
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """Retry policy. ``max_attempts`` counts failed attempts other than 429s."""
+
+    max_attempts: int = 5
+    max_rate_limited: int = 30
+    backoff_base: float = 0.5
+    backoff_cap: float = 30.0
+    outage_rows: int = 10  # rows in a row giving up on transient errors: Clerk is unreachable
+    outage_limit: float = 300.0  # seconds of no connection at all before the run aborts
+
+
+class OutageStreak:
+    """Counts rows in a row that gave up on transient errors (shared by every worker)."""
+
+    def __init__(self, threshold: int) -> None:
+        self.threshold = threshold
+        self.count = 0
+
+    def observe(self, gave_up: bool) -> bool:
+        """Record one finished row; True once ``threshold`` rows in a row gave up."""
+        self.count = self.count + 1 if gave_up else 0
+        return self.count >= self.threshold
+
+
+class Stopper:
+    """The run's stop flag: set by Ctrl-C or by an abort code; workers stop claiming work.
+
+    ``on_stop`` callbacks run at the first stop (the pacer ends its waits); ``abandon()`` (a
+    second Ctrl-C) also cancels the scopes the engine attached: requests on the wire are
+    dropped, and their rows stay ``in_flight`` for the next start to reconcile.
+    """
+
+    def __init__(self) -> None:
+        self.event = anyio.Event()
+        self.interrupted = False
+        self.abandoned = False
+        self.abort_code: str | None = None
+        self.abort_message: str | None = None
+        self._callbacks: list[Callable[[], None]] = []
+        self._scopes: list[anyio.CancelScope] = []
+
+    def on_stop(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` when the run stops (at once if it already has)."""
+        self._callbacks.append(callback)
+        if self.stopping:
+            callback()
+
+    def attach(self, scope: anyio.CancelScope) -> anyio.CancelScope:
+        """Cancel ``scope`` on ``abandon()`` (at once if already abandoned); return it."""
+        self._scopes.append(scope)
+        if self.abandoned:
+            scope.cancel()
+        return scope
+
+    def _stop(self) -> None:
+        if not self.event.is_set():
+            self.event.set()
+            for callback in self._callbacks:
+                callback()
+
+    @property
+    def stopping(self) -> bool:
+        """True once the run has been asked to stop."""
+        return self.event.is_set()
+
+    def interrupt(self) -> None:
+        """Stop after in-flight requests finish (Ctrl-C)."""
+        self.interrupted = True
+        self._stop()
+
+    def abandon(self) -> None:
+        """Stop now, dropping the requests in flight (a second Ctrl-C)."""
+        self.interrupted = self.abandoned = True
+        self._stop()
+        for scope in self._scopes:
+            scope.cancel()
+
+    def abort(self, code: str, message: str) -> None:
+        """Stop because Clerk answered with an error that dooms every row (first one wins)."""
+        if self.abort_code is None:
+            self.abort_code, self.abort_message = code, message
+        self._stop()
+
+
+def conflict_message(param: str | None, body: dict[str, Any]) -> str:
+    """Name the identifier already taken by another Clerk user (never a secret field)."""
+    value: object = body.get(param) if param else None
+    if isinstance(value, list):
+        value = value[0] if value else None
+    shown = f" {value}" if isinstance(value, str) and param in _SHOWABLE else ""
+    what = param or "identifier"
+    return (
+        f"{what}{shown} already belongs to another Clerk user whose external_id differs; "
+        "fix the row or remove that user"
+    )
+
+
+_FINAL = frozenset({EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED, EventKind.UNRESOLVED})
+_SHOWABLE = frozenset({"email_address", "phone_number", "username", "web3_wallet", "external_id"})
+
+
+class Worker:
+    """One worker task; all workers of a run share the api, the pacer and the stopper."""
+
+    def __init__(
+        self,
+        api: UsersApi,
+        pacer: Pacer,
+        stopper: Stopper,
+        settings: WorkerSettings,
+        *,
+        rng: random.Random | None = None,
+        backoff: Callable[[int, random.Random], float] | None = None,
+        streak: ConfigStreak | None = None,
+        outage: OutageStreak | None = None,
+    ) -> None:
+        self.api = api
+        self.pacer = pacer
+        self.stopper = stopper
+        self.settings = settings
+        self.rng = rng or random.Random()
+        self._backoff = backoff or (
+            lambda attempt, rng: jittered_backoff(
+                attempt, rng, settings.backoff_base, settings.backoff_cap
+            )
+        )
+        self.retries = 0
+        # shared by every worker: N rows in a row failing with the same config-suspect code
+        # mean an instance setting dooms every row, so the run stops instead of failing them all
+        self.streak = streak or ConfigStreak()
+        # shared too: a network outage must stop the run, not fail every remaining row
+        self.outage = outage or OutageStreak(settings.outage_rows)
+
+    async def run(self, jobs: MemoryObjectReceiveStream[Job], record: Record) -> None:
+        """Process jobs until the stream ends; after a stop, hand remaining jobs back unsent.
+
+        ``record`` takes every event (the recorder's ``put``).
+        """
+        while True:
+            try:
+                job = await jobs.receive()
+            except EndOfStream:
+                return
+            if self.stopper.stopping:
+                record(Event(EventKind.RELEASED, job.row))
+                continue
+            event = await self.process(job, record)
+            self._observe(event)
+            record(event)
+
+    def _observe(self, event: Event) -> None:
+        if event.kind not in _FINAL:
+            return
+        if self.outage.observe(event.retryable):
+            self.stopper.abort(
+                "clerk_unreachable",
+                f"{self.outage.count} rows in a row gave up after retries ({event.code}: "
+                f"{event.message}); Clerk is not answering: check the network and the API URL",
+            )
+        suspect = event.kind is EventKind.FAILED and event.config_suspect
+        if self.streak.observe(event.code if suspect else None):
+            self.stopper.abort(
+                event.code or "config",
+                f"{self.streak.count} rows in a row failed with {event.code} "
+                f"({event.message}); this looks like an instance setting, not the data: "
+                "check the instance's settings in the Clerk Dashboard",
+            )
+
+    async def _call_create(self, job: Job) -> Reply:
+        async with self.pacer.gate:
+            await self.pacer.acquire()
+            if self.stopper.stopping:  # stopped while it waited: nothing new leaves
+                raise Stopped
+            job.sent = True
+            started = time.perf_counter()
+            reply = await self.api.create(job.body)
+        if not reply.unreachable:
+            self.pacer.on_reachable()
+        self.pacer.on_response(time.perf_counter() - started)
+        return reply
+
+    async def _call_find(self, job: Job) -> list[Found] | Reply:
+        async with self.pacer.gate:
+            await self.pacer.acquire()
+            if self.stopper.stopping:
+                raise Stopped
+            if job.external_id:
+                found = await self.api.find(external_ids=[job.external_id])
+            elif job.email:
+                found = await self.api.find(emails=[job.email])
+            else:
+                return []
+        if isinstance(found, list) or not found.unreachable:
+            self.pacer.on_reachable()
+        return found
+
+    async def process(self, job: Job, record: Record) -> Event:
+        """Drive one row to its final event (or a release when the run stops)."""
+        tried = _Tried()
+        try:
+            return await self._process(job, record, tried)
+        except Stopped:  # the run stopped while this row waited for the pacer
+            kind = EventKind.UNRESOLVED if tried.ours_maybe else EventKind.RELEASED
+            return Event(kind, job.row, attempts=tried.failures)
+
+    async def _process(self, job: Job, record: Record, tried: _Tried) -> Event:
+        failures = 0  # failed attempts other than 429 and outages
+        limited = 0
+        ours_maybe = False  # an earlier POST of ours may have created the user
+        last: Reply | None = None
+        while True:
+            tried.failures, tried.ours_maybe = failures, ours_maybe
+            if self.stopper.stopping and last is not None:
+                # between retries of a stopping run: never re-send. A row whose earlier POST
+                # may have landed stays in_flight, for the next start's reconciliation.
+                kind = EventKind.UNRESOLVED if ours_maybe else EventKind.RELEASED
+                return Event(kind, job.row, attempts=failures)
+            if ours_maybe:
+                found = await self._call_find(job)
+                if isinstance(found, list):
+                    match = _match(job, found)
+                    if match is not None:
+                        return Event(
+                            EventKind.CREATED,
+                            job.row,
+                            match.user_id,
+                            attempts=failures,
+                            found_by_lookup=True,
+                        )
+                else:
+                    last = found
+                    if found.action is ReplyAction.ABORT:
+                        return self._abort(job, found, ours_maybe)
+                    failures, limited, done = self._note_failure(found, failures, limited)
+                    if done:
+                        return self._give_up(job, found, failures, ours_maybe=True)
+                    await self._wait_before_retry(found, failures, job, record)
+                    continue
+            reply = await self._call_create(job)
+            if reply.action is ReplyAction.OK:
+                return Event(EventKind.CREATED, job.row, reply.user_id, attempts=failures + 1)
+            if reply.action is ReplyAction.FAIL_ROW:
+                return _failed(job, reply, failures + 1)
+            if reply.action is ReplyAction.ABORT:
+                return self._abort(job, reply, ours_maybe)
+            if reply.action is ReplyAction.RECONCILE:
+                return await self._reconcile_conflict(job, reply, ours_maybe, failures + 1)
+            # RETRY
+            last = reply
+            ours_maybe = ours_maybe or reply.ambiguous
+            failures, limited, done = self._note_failure(reply, failures, limited)
+            if done:
+                if ours_maybe:
+                    # the last ambiguous POST may have landed: leave the verdict to a lookup
+                    found = await self._call_find(job)
+                    if isinstance(found, list) and (match := _match(job, found)) is not None:
+                        return Event(
+                            EventKind.CREATED,
+                            job.row,
+                            match.user_id,
+                            attempts=failures,
+                            found_by_lookup=True,
+                        )
+                    # the lookup answered "not there": a plain give-up; otherwise nobody knows
+                    ours_maybe = not isinstance(found, list)
+                return self._give_up(job, reply, failures, ours_maybe=ours_maybe)
+            await self._wait_before_retry(reply, failures, job, record)
+
+    def _note_failure(self, reply: Reply, failures: int, limited: int) -> tuple[int, int, bool]:
+        self.retries += 1
+        if reply.unreachable:
+            lasted = self.pacer.on_unreachable()
+            if lasted >= self.settings.outage_limit:
+                self.stopper.abort(
+                    "clerk_unreachable",
+                    f"Clerk has been unreachable for {say_duration(lasted)} ({reply.message}); "
+                    "check the network, the API URL and the proxy",
+                )
+            return failures, limited, False  # the pacer's probes are the wait
+        if reply.rate_limited:
+            self.pacer.on_rate_limited(reply.retry_after)
+            limited += 1
+            return failures, limited, limited >= self.settings.max_rate_limited
+        failures += 1
+        return failures, limited, failures >= self.settings.max_attempts
+
+    async def _wait_before_retry(
+        self, reply: Reply, failures: int, job: Job, record: Record
+    ) -> None:
+        record(Event(EventKind.RETRYING, job.row, code=reply.code, attempts=failures))
+        if reply.rate_limited or reply.unreachable:
+            return  # the pacer's global pause (or its outage probes) is the wait
+        delay = self._backoff(failures, self.rng)
+        if reply.retry_after is not None:
+            delay = max(delay, reply.retry_after)
+        with anyio.move_on_after(delay):
+            await self.stopper.event.wait()  # a stop cuts the backoff short
+
+    def _give_up(self, job: Job, reply: Reply, attempts: int, *, ours_maybe: bool = False) -> Event:
+        """Out of retries. If an earlier POST may have created the user and no lookup could
+        say, the row stays in_flight (UNRESOLVED): the next start reconciles it."""
+        code = reply.code or ("rate_limited" if reply.rate_limited else "transient_error")
+        message = reply.message or f"gave up after {attempts} attempts (HTTP {reply.status})"
+        return Event(
+            EventKind.UNRESOLVED if ours_maybe else EventKind.FAILED,
+            job.row,
+            code=code,
+            param=reply.param,
+            message=message,
+            attempts=attempts,
+            retryable=True,
+        )
+
+    def _abort(self, job: Job, reply: Reply, ours_maybe: bool = False) -> Event:
+        self.stopper.abort(reply.code or "aborted", reply.message or "Clerk refused the request")
+        return Event(EventKind.UNRESOLVED if ours_maybe else EventKind.RELEASED, job.row)
+
+    async def _reconcile_conflict(
+        self, job: Job, reply: Reply, ours_maybe: bool, attempts: int
+    ) -> Event:
+        """``form_identifier_exists``: is the user holding the identifier this very row?"""
+        tries = 0
+        while True:
+            found = await self._call_find(job)
+            if isinstance(found, list):
+                break
+            if found.action is ReplyAction.ABORT:
+                return self._abort(job, found, ours_maybe)
+            if found.unreachable or found.rate_limited:
+                self._note_failure(found, 0, 0)  # the pacer waits; the attempt does not count
+                if self.stopper.stopping:
+                    kind = EventKind.UNRESOLVED if ours_maybe else EventKind.RELEASED
+                    return Event(kind, job.row, attempts=attempts)
+                continue
+            tries += 1
+            if tries >= self.settings.max_attempts:
+                return self._give_up(job, found, attempts + tries, ours_maybe=ours_maybe)
+            await anyio.sleep(self._backoff(tries, self.rng))
+        match = _match(job, found)
+        if match is not None:
+            kind = EventKind.CREATED if ours_maybe else EventKind.EXISTS
+            return Event(kind, job.row, match.user_id, attempts=attempts, found_by_lookup=True)
+        return Event(
+            EventKind.FAILED,
+            job.row,
+            code=reply.code,
+            param=reply.param,
+            message=conflict_message(reply.param, job.body),
+            attempts=attempts,
+        )
+
+
+@dataclass(slots=True)
+class _Tried:
+    """What a row's attempts so far say, for a release when the run stops mid-row."""
+
+    failures: int = 0
+    ours_maybe: bool = False
+
+
+def _match(job: Job, found: Sequence[Found]) -> Found | None:
+    """The user that is this row: same external_id; without one, same primary email and none."""
+    for user in found:
+        if job.external_id:
+            if user.external_id == job.external_id:
+                return user
+        elif (
+            job.email
+            and user.external_id is None
+            and job.email.lower() in (e.lower() for e in user.emails)
+        ):
+            return user
+    return None
+
+
+def _failed(job: Job, reply: Reply, attempts: int) -> Event:
+    return Event(
+        EventKind.FAILED,
+        job.row,
+        code=reply.code or f"http_{reply.status}",
+        param=reply.param,
+        message=reply.message,
+        attempts=attempts,
+        config_suspect=reply.config_suspect,
+    )
