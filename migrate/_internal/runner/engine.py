@@ -32,6 +32,7 @@ from migrate._internal.runner.pacing import MAX_CONCURRENCY, MAX_RETRY_AFTER, Pa
 from migrate._internal.runner.reconcile import ReconcileResult, reconcile_in_flight
 from migrate._internal.runner.recorder import Ledger, Progress, Recorder, RunTally
 from migrate._internal.runner.workers import OutageStreak, Stopper, UsersApi, Worker, WorkerSettings
+from migrate.errors import RunAbortedError
 
 __all__ = [
     "EngineSettings",
@@ -183,6 +184,19 @@ class _Claims:
         return [row for row, job in self.open.items() if not job.sent]
 
 
+async def _reconcile(
+    api: UsersApi, pacer: Pacer, ledger: Ledger, stopper: Stopper, outage_limit: float
+) -> ReconcileResult:
+    """Reconcile the in_flight rows; an abort code or a long outage stops the pass instead."""
+    try:
+        with stopper.attach(anyio.CancelScope()):
+            return await reconcile_in_flight(api, pacer, ledger, outage_limit=outage_limit)
+        return ReconcileResult()  # abandoned (a second Ctrl-C) while looking rows up
+    except RunAbortedError as exc:  # nothing is sent after it; the rows stay in_flight
+        stopper.abort(exc.code, str(exc))
+        return ReconcileResult()
+
+
 async def execute(
     api: UsersApi,
     ledger: Ledger,
@@ -200,8 +214,8 @@ async def execute(
     ``notice`` receives what the operator should know while the pass runs (a long Retry-After
     pause and when it ends, an outage and its end).
 
-    Raises ``RunAbortedError`` only when reconciliation itself is refused; an abort code met
-    while sending is reported in ``RunOutcome.abort_code`` after the state is saved.
+    An abort code (or an outage past ``outage_limit``) met while reconciling or sending is
+    reported in ``RunOutcome.abort_code`` after the state is saved; nothing is sent after it.
     Raises ``ClerkError`` when in_flight rows cannot be reconciled (nothing is sent then).
     """
     window = window or RowWindow()
@@ -219,9 +233,7 @@ async def execute(
     stopper.on_stop(pacer.stop)
     if on_started is not None:
         on_started(pacer)
-    reconciled = ReconcileResult()
-    with stopper.attach(anyio.CancelScope()):
-        reconciled = await reconcile_in_flight(api, pacer, ledger)
+    reconciled = await _reconcile(api, pacer, ledger, stopper, settings.worker.outage_limit)
     recorder = Recorder(
         ledger, progress, batch=settings.record_batch, interval=settings.record_interval
     )

@@ -4,6 +4,10 @@ Such a row's POST may or may not have reached Clerk. Before anything is sent, ea
 up (100 external_ids per GET; rows without one by primary email): found -> ``created`` with the
 Clerk id; not found -> back to ``pending``. Nothing is re-sent until every lookup has answered:
 an unrecoverable lookup failure stops the run, and the rows stay ``in_flight`` for next time.
+
+When Clerk cannot be reached at all (connection refused, connect timeout) the lookups ride the
+outage as the send path does: the pacer stops every request and probes with backoff; past
+``outage_limit`` seconds the pass aborts with ``clerk_unreachable`` and the outage's duration.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from dataclasses import dataclass
 import anyio
 
 from migrate._internal.runner.jobs import Event, EventKind, Found, Reply, ReplyAction
-from migrate._internal.runner.pacing import Pacer, Stopped
+from migrate._internal.runner.pacing import Pacer, Stopped, say_duration
 from migrate._internal.runner.recorder import InFlightRow, Ledger
 from migrate._internal.runner.workers import UsersApi
 from migrate.errors import ClerkError, RunAbortedError
@@ -40,11 +44,14 @@ async def find_with_retries(
     external_ids: Sequence[str] = (),
     emails: Sequence[str] = (),
     max_attempts: int = 8,
+    outage_limit: float = 300.0,
     backoff: Callable[[int], float] | None = None,
 ) -> list[Found]:
     """One paced lookup, retried on 429 / 5xx / timeouts; raises when Clerk will not answer.
 
-    Raises ``RunAbortedError`` on an abort code, ``ClerkError`` after ``max_attempts`` failures.
+    An unreachable Clerk is an outage, not a failure: the pacer probes until it answers.
+    Raises ``RunAbortedError`` on an abort code or an outage past ``outage_limit`` seconds
+    (``clerk_unreachable``), ``ClerkError`` after ``max_attempts`` other failures.
     """
     rng = random.Random()
     wait = backoff or (lambda attempt: rng.uniform(0, min(30.0, 0.5 * 2**attempt)))
@@ -54,8 +61,20 @@ async def find_with_retries(
             await pacer.acquire()
             result = await api.find(external_ids=external_ids, emails=emails)
         if isinstance(result, list):
+            pacer.on_reachable()
             return result
         reply: Reply = result
+        if reply.unreachable:
+            lasted = pacer.on_unreachable()  # the next acquire() waits for the probe's turn
+            if lasted >= outage_limit:
+                raise RunAbortedError(
+                    "clerk_unreachable",
+                    f"Clerk has been unreachable for {say_duration(lasted)} ({reply.message}) "
+                    "while looking up rows left in flight; nothing was sent: check the network, "
+                    "the API URL and the proxy",
+                )
+            continue
+        pacer.on_reachable()
         if reply.action is ReplyAction.ABORT:
             raise RunAbortedError(reply.code or "aborted", _abort_text(reply))
         if reply.rate_limited:
@@ -96,8 +115,13 @@ def match_events(rows: Sequence[InFlightRow], found: Sequence[Found]) -> list[Ev
     return events
 
 
-async def reconcile_in_flight(api: UsersApi, pacer: Pacer, ledger: Ledger) -> ReconcileResult:
-    """Look up every in_flight row and record created / pending; return the counts."""
+async def reconcile_in_flight(
+    api: UsersApi, pacer: Pacer, ledger: Ledger, *, outage_limit: float = 300.0
+) -> ReconcileResult:
+    """Look up every in_flight row and record created / pending; return the counts.
+
+    Raises as ``find_with_retries`` does; rows not looked up yet stay ``in_flight``.
+    """
     rows = ledger.in_flight()
     if not rows:
         return ReconcileResult()
@@ -106,7 +130,9 @@ async def reconcile_in_flight(api: UsersApi, pacer: Pacer, ledger: Ledger) -> Re
     neither = [r for r in rows if not r.external_id and not r.email]
     result = ReconcileResult()
     try:
-        await _look_up(api, pacer, ledger, with_ext, with_email, result=result)
+        await _look_up(
+            api, pacer, ledger, with_ext, with_email, result=result, outage_limit=outage_limit
+        )
     except Stopped:  # Ctrl-C: rows not looked up yet stay in_flight for the next start
         return result
     if neither:
@@ -124,6 +150,7 @@ async def _look_up(
     with_email: Sequence[InFlightRow],
     *,
     result: ReconcileResult,
+    outage_limit: float,
 ) -> None:
     """Look the rows up, 100 a request, recording each batch and counting it in ``result``."""
     for group, by_email in ((with_ext, False), (with_email, True)):
@@ -131,12 +158,14 @@ async def _look_up(
             chunk = group[start : start + LOOKUP_BATCH]
             if by_email:
                 users = await find_with_retries(
-                    api, pacer, emails=[r.email for r in chunk if r.email]
-                )
+                    api, pacer, emails=[r.email for r in chunk if r.email],
+                    outage_limit=outage_limit,
+                )  # fmt: skip
             else:
                 users = await find_with_retries(
-                    api, pacer, external_ids=[r.external_id for r in chunk if r.external_id]
-                )
+                    api, pacer, external_ids=[r.external_id for r in chunk if r.external_id],
+                    outage_limit=outage_limit,
+                )  # fmt: skip
             events = match_events(chunk, users)
             ledger.record(events)
             hits = sum(e.kind is EventKind.CREATED for e in events)
