@@ -6,10 +6,14 @@
 - ``sandbox_asgi``: a fresh in-process sandbox (``InProcessSandbox``: ``.transport`` for an
   ``httpx.AsyncClient``, ``.client()``, ``.url``, ``.secret_key``, ``.store``).
 - ``make_sandbox_asgi(config)``: the in-process one with any config.
+
+Test ids of digests made at import time (random salts) hide their random runs, so that every
+pytest-xdist worker collects the same ids.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 
@@ -22,6 +26,15 @@ from migrate.sandbox import (
     in_process_sandbox,
     running_sandbox,
 )
+
+_RANDOM_RUN = re.compile(r"[A-Za-z0-9./+]{8,}")
+
+
+def pytest_make_parametrize_id(config: pytest.Config, val: object, argname: str) -> str | None:
+    """A digest-like string parameter gets an id with its salt and hash shown as ``…``."""
+    if isinstance(val, str) and "$" in val and len(val) >= 30:
+        return _RANDOM_RUN.sub("…", val).replace("\n", "\\n")
+    return None
 
 
 @pytest.fixture
