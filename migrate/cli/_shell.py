@@ -200,6 +200,14 @@ def print_summary(summary: RunSummary, this_pass: PassFigures | None) -> None:
                 f"Clerk was unreachable {p.outages} time(s), {_duration(p.outage_seconds)} in "
                 "all; sending paused meanwhile"
             )
+        if p.upserted or p.upsert_requests:
+            done = ", ".join(f"{n:,} {what}" for what, n in sorted(p.upserted.items()))
+            click.echo(
+                f"Upsert of users already there: {done or 'nothing to do'} "
+                f"({p.upsert_requests:,} requests)"
+            )
+            for key, row, code, message in p.upsert_failures[:10]:
+                click.echo(f"  upsert failed: row {row} key {key}: {code}: {message}", err=True)
         if p.reconciled_found or p.reconciled_released:
             click.echo(
                 f"Reconciled {p.reconciled_found + p.reconciled_released:,} rows left in flight: "
@@ -209,6 +217,12 @@ def print_summary(summary: RunSummary, this_pass: PassFigures | None) -> None:
         click.echo("Top error codes:")
         for c in summary.codes[:5]:
             click.echo(f"  {c.code:<40} {c.rows:>8,}  ({c.state})")
+    left = sum(summary.upserts.get(s, 0) for s in ("failed", "in_flight", "pending"))
+    if summary.upserts:
+        click.echo(
+            f"Upserted: {summary.upserts.get('done', 0):,} existing users up to date"
+            + (f", {left:,} not yet (run again with --upsert)" if left else "")
+        )
     pending, unresolved = summary.count("pending"), summary.count("in_flight")
     if pending:
         click.echo(f"{pending:,} rows still pending (run again to send them).")

@@ -78,6 +78,12 @@ from migrate.cli.check import read_settings
     is_flag=True,
     help="Start even when the instance checks find a whole-file problem.",
 )
+@click.option(
+    "--upsert",
+    is_flag=True,
+    help="A row whose user is already in Clerk (same external id) updates that user to the "
+    "row, as 'sync' does, instead of only counting it as exists.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @redact_option
@@ -102,6 +108,7 @@ def command(
     frontend_api_url: str | None,
     no_check: bool,
     accept_findings: bool,
+    upsert: bool,
     yes: bool,
     quiet: bool,
     redact_emails: bool,
@@ -116,7 +123,8 @@ def command(
     Validation runs first: invalid rows are recorded and never sent. Then the checks of
     'check' (instance settings through the publishable key, existing users): a whole-file
     finding stops the run before the first create unless --accept-findings (--no-check skips
-    them for this run directory). The run directory holds a
+    them for this run directory). With --upsert, a row whose user is already there is
+    updated to the row (names, metadata, password digest, identifiers). The run directory holds a
     checkpoint, so running the same command again resumes (after Ctrl-C, a crash or kill -9);
     it refuses when the input or the mapping changed. The key comes from CLERK_SECRET_KEY or
     --secret-key-file. A production key (sk_live_) asks before the first request unless --yes.
@@ -146,9 +154,12 @@ def command(
                 accept_findings=accept_findings,
                 publishable_key=publishable_key,
                 frontend_api_url=frontend_api_url,
+                upsert=upsert,
                 **how,
             )
         hint = ["clerk-migrate", "run", str(input_path), "--mapping", mapping]
+        if upsert:
+            hint.append("--upsert")
         if run_dir:
             hint += ["--run-dir", str(run_dir)]
         for join in joins:

@@ -14,7 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
@@ -37,9 +37,11 @@ from migrate._internal.api.results import (
     RunResult,
     RunSummary,
 )
+from migrate._internal.delta.fingerprint import fingerprinted_fields
 from migrate._internal.prepare import Prepared, prepare_input
 from migrate._internal.reports.run import write_warnings
 from migrate._internal.runner.engine import EngineSettings, PayloadSource, RowWindow, RunOutcome
+from migrate._internal.runner.pacing import Pacer
 from migrate._internal.runner.progress import LiveRate, bar_total
 from migrate._internal.runner.recorder import RunTally
 from migrate._internal.runner.retrying import KeyedPayloads, RequeueResult, check_fixed, requeue
@@ -61,6 +63,8 @@ from migrate._internal.runner.session import (
     run_pass,
     write_reports,
 )
+from migrate._internal.runner.sync_send import SyncTally
+from migrate._internal.runner.upserting import UPSERT, upsert_existing
 from migrate._internal.runner.workers import Stopper
 from migrate._internal.state import RowState
 from migrate.errors import ConfigError, MigrateError
@@ -121,6 +125,7 @@ def run(
     accept_findings: bool = False,
     publishable_key: str | None = None,
     frontend_api_url: str | None = None,
+    upsert: bool = False,
     **options: Unpack[PassOptions],
 ) -> RunResult:
     """Create every valid row of ``input`` as a Clerk user, exactly once, resumably.
@@ -135,7 +140,9 @@ def run(
     directory, ``check``'s checks run (settings through ``publishable_key`` /
     ``frontend_api_url``, existing users through the connection): a whole-file finding raises
     ``CheckFailedError`` unless ``accept_findings``; ``check=False`` skips them for good
-    (``migrate._internal.api.preflight``).
+    (``migrate._internal.api.preflight``). ``upsert``: a row whose user is already in Clerk
+    (same external id) updates that user to the row, as ``sync`` would, instead of only
+    recording ``exists`` (``migrate._internal.runner.upserting``).
     """
     control = PassControl(**options)
     input_path = Path(input)
@@ -166,7 +173,9 @@ def run(
             notice=lambda line: control.notice(line, said),
         )
         payloads = original_payloads(plan.store, prepared)
-        return _send(plan, payloads, connection, control, window=window, said=said, before=checks)
+        fields = fingerprinted_fields(prepared.mapped().collect_schema().names())
+        return _send(plan, payloads, connection, control, window=window, said=said, before=checks,
+                     upsert=fields if upsert else None)  # fmt: skip
     finally:
         plan.store.close()
 
@@ -285,9 +294,10 @@ def _send(
     window: RowWindow,
     said: list[str],
     before: Callable[[Target, float], None] | None = None,
+    upsert: tuple[str, ...] | None = None,
 ) -> RunResult:
-    """Connect, confirm, (``before``: the instance checks), run one pass, record it and rewrite
-    the reports."""
+    """Connect, confirm, (``before``: the instance checks), run one pass, (``upsert``: update
+    the users found already there on these fields), record it and rewrite the reports."""
     with connect(connection, run_dir=plan.run_dir) as target:
         bind_target(plan.store, target)
         settings = EngineSettings(
@@ -314,12 +324,29 @@ def _send(
                 window=window, stopper=stopper, control=control, said=said,
             )
         )  # fmt: skip
+        finished = outcome is not None and not outcome.interrupted and outcome.abort_code is None
+        upserted = None
+        if upsert is not None and finished:
+            upserted = _upsert(target, plan, payloads, upsert, settings, control.should_stop)
+    figures = None if outcome is None else _figures(outcome, settings)
     if outcome is not None:
-        record_pass(plan.store, pass_stats(outcome, target, settings))
+        stats = pass_stats(outcome, target, settings)
+        if upserted is not None:
+            stats["upserted"] = dict(upserted.counts)
+            stats["upsert_requests"] = upserted.requests
+        record_pass(plan.store, stats)
+    if figures is not None and upserted is not None:
+        failures = tuple(
+            (key, row, code, message)
+            for key, row, action, code, message in plan.store.sync_failures()
+            if action == UPSERT
+        )
+        figures = replace(figures, upserted=dict(upserted.counts),
+                          upsert_requests=upserted.requests, upsert_failures=failures)  # fmt: skip
     summary = run_summary(plan)
     return RunResult(
         summary,
-        None if outcome is None else _figures(outcome, settings),
+        figures,
         plan.resumed,
         interrupted=outcome is None or outcome.interrupted,
         abort_code=None if outcome is None else outcome.abort_code,
@@ -334,8 +361,30 @@ def run_summary(plan: RunPlan) -> RunSummary:
     counts = plan.counts()
     codes = tuple(CodeCount(str(s), c, n) for (s, c), n in plan.store.code_counts().items())
     return RunSummary(
-        plan.run_dir, {str(s): counts[s] for s in RowState}, codes, tuple(paths.all())
-    )
+        plan.run_dir, {str(s): counts[s] for s in RowState}, codes, tuple(paths.all()),
+        plan.store.sync_states(UPSERT),
+    )  # fmt: skip
+
+
+def _upsert(  # noqa: PLR0917 - one private call site
+    target: Target,
+    plan: RunPlan,
+    payloads: PayloadSource,
+    fields: tuple[str, ...],
+    settings: EngineSettings,
+    event: threading.Event | None,
+) -> SyncTally:
+    """Bring the users the pass found already in Clerk up to their rows, at the pass's pace."""
+    pacer = Pacer(settings.rate, fixed_concurrency=settings.concurrency)
+
+    async def go() -> SyncTally:
+        async with target.client() as client:
+            return await upsert_existing(
+                client, pacer, plan.store, payloads, fields,
+                should_stop=lambda: event is not None and event.is_set(),
+            )  # fmt: skip
+
+    return anyio.run(go)
 
 
 def _figures(outcome: RunOutcome, settings: EngineSettings) -> PassFigures:

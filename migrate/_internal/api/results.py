@@ -7,7 +7,7 @@ caller can treat a migration step like the CLI does without knowing its rules.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import IntEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -91,6 +91,9 @@ class RunSummary:
     counts: Mapping[str, int]  # every RowState value -> rows
     codes: tuple[CodeCount, ...]
     reports: tuple[Path, ...]
+    # ``run --upsert``: rows whose existing user it brought up to date, per state (done,
+    # failed, in_flight, pending); empty when the run never upserted
+    upserts: Mapping[str, int] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -103,8 +106,12 @@ class RunSummary:
 
     @property
     def unfinished(self) -> bool:
-        """Whether some rows are failed, invalid or unresolved (in flight)."""
-        return any(self.count(s) for s in (RowState.FAILED, RowState.INVALID, RowState.IN_FLIGHT))
+        """Whether some rows are failed, invalid or unresolved (in flight), or some upserts
+        did not finish."""
+        left = any(self.upserts.get(s, 0) for s in ("failed", "in_flight", "pending"))
+        return left or any(
+            self.count(s) for s in (RowState.FAILED, RowState.INVALID, RowState.IN_FLIGHT)
+        )
 
 
 @dataclass(frozen=True)
@@ -126,6 +133,11 @@ class PassFigures:
     outages: int = 0  # times Clerk was unreachable (sending paused meanwhile)
     outage_seconds: float = 0.0
     abandoned: bool = False  # a second Ctrl-C dropped the requests on the wire
+    # ``run --upsert``: existing users updated / already matching / failed, and its requests
+    upserted: Mapping[str, int] = field(default_factory=dict)
+    upsert_requests: int = 0
+    # (key, row, code, message) of the upserts Clerk refused or that got no answer
+    upsert_failures: tuple[tuple[str, int | None, str | None, str | None], ...] = ()
 
 
 @dataclass(frozen=True)

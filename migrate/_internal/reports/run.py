@@ -264,6 +264,8 @@ def summary_data(store: StateStore, stats: Mapping[str, Any] | None = None) -> d
         },
         "run": dict(stats or {}),
         "sync": store.get_meta("sync") or {},  # the last `sync`'s counts
+        # `run --upsert`: rows whose existing user was brought up to date, per state
+        **({"upserts": upserts} if (upserts := store.sync_states("upsert")) else {}),
     }
 
 

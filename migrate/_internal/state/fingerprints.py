@@ -248,6 +248,28 @@ class SyncMoves:
             )
         }
 
+    def upsert_waiting(self, action: str) -> list[tuple[str, int, str]]:
+        """``(key, row, clerk_user_id)`` of rows found already in Clerk (``exists``) whose user
+        ``action`` has not brought up to date yet (its ``sync_rows`` entry, if any, not ``done``).
+
+        A key a ``sync`` has taken over (an entry of another action) is left to it: its user
+        follows a newer export. One row per key (the first), by row.
+        """
+        return list(
+            self._conn.execute(
+                "SELECT r.key, min(r.row), r.clerk_user_id FROM rows r WHERE r.state = 'exists' "
+                "AND r.clerk_user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM sync_rows s "
+                "WHERE s.key = r.key AND (s.state = 'done' OR s.action != ?)) "
+                "GROUP BY r.key ORDER BY min(r.row)",
+                (action,),
+            )
+        )
+
+    def sync_states(self, action: str) -> dict[str, int]:
+        """Keys of ``action`` per state (``pending``, ``in_flight``, ``done``, ``failed``)."""
+        sql = "SELECT state, count(*) FROM sync_rows WHERE action = ? GROUP BY state"
+        return dict(self._conn.execute(sql, (action,)))
+
     def sync_failures(self) -> list[tuple[str, int | None, str, str | None, str | None]]:
         """``(key, row, action, code, message)`` of failed keys, by row."""
         return list(
