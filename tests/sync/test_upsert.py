@@ -27,8 +27,15 @@ from migrate._internal.state import StateStore
 from migrate.sandbox import SandboxHandle
 from migrate.sandbox.config import FaultConfig
 from migrate.sandbox.faults import Faults
-
-from tests.sync.test_send import MAPPING, NEW, connection, user, users_by_external_id, verifies, write
+from tests.sync.test_send import (
+    MAPPING,
+    NEW,
+    connection,
+    user,
+    users_by_external_id,
+    verifies,
+    write,
+)
 
 HEADERS = {"Clerk-API-Version": "2026-05-12"}
 # u1..u4 are in Clerk already (made by hand, by an earlier tool); u5, u6 are not
@@ -195,7 +202,10 @@ def test_kill_9_mid_upsert_then_rerun_finishes_every_user_once(
 
 
 def test_the_command_upserts_and_prints_what_it_did(
-    sandbox: SandboxHandle, setup: tuple[Path, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    sandbox: SandboxHandle,
+    setup: tuple[Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """`run --upsert` exits 0, says how many existing users it updated, and updates them."""
     from click.testing import CliRunner  # noqa: PLC0415
