@@ -64,6 +64,7 @@ from migrate._internal.validation import (
     duplicate_mask,
     duplicates,
     errors_from_mask,
+    field_values,
     key_column_names,
     key_columns,
     row_mask,
@@ -433,7 +434,8 @@ class Prepared:
         return pl.DataFrame(schema={"row": pl.Int64, "key": pl.Utf8, "reason": pl.Utf8})
 
     def warnings(self) -> pl.DataFrame:
-        """One line per (row, warning): ``row, key, field, reason, message``, in file order.
+        """One line per (row, warning): ``row, key, email, field, reason, message``, in file
+        order.
 
         A warning does not make a row invalid (a username Clerk refuses is kept in metadata).
         Rows skipped or invalid are left out: they are not created anyway.
@@ -450,20 +452,28 @@ class Prepared:
             pl.concat(parts)
             if parts
             else pl.DataFrame(
-                schema={ROW_COLUMN: pl.Int64, "_key": pl.Utf8, WARNING_COLUMN: pl.Utf8}
+                schema={
+                    ROW_COLUMN: pl.Int64,
+                    "_key": pl.Utf8,
+                    "email": pl.Utf8,
+                    WARNING_COLUMN: pl.Utf8,
+                }
             )
         )
         reason = pl.col(WARNING_COLUMN)
         return found.select(
             pl.col(ROW_COLUMN).alias("row"),
             pl.col("_key").alias("key"),
+            "email",
             reason.replace_strict(_WARNING_FIELDS, return_dtype=pl.Utf8).alias("field"),
             reason.alias("reason"),
             reason.replace_strict(_WARNING_MESSAGES, return_dtype=pl.Utf8).alias("message"),
         )
 
     def errors(self) -> pl.DataFrame:
-        """One line per (row, reason): ``row, key, field, reason, message``, in file order.
+        """One line per (row, reason): ``row, key, email, field, reason, message, value``, in
+        file order (``email``: the row's primary address; ``value``: the offending field's value
+        as mapped, secrets masked and long values cut, ``validation.field_values``).
 
         A duplicate's message ends with the row that holds the value first.
         """
@@ -471,12 +481,21 @@ class Prepared:
         invalid = (
             pl.concat(parts)
             if parts
-            else pl.DataFrame(schema={ROW_COLUMN: pl.Int64, "_key": pl.Utf8, "_mask": pl.UInt64})
+            else pl.DataFrame(
+                schema={
+                    ROW_COLUMN: pl.Int64,
+                    "_key": pl.Utf8,
+                    "email": pl.Utf8,
+                    "_mask": pl.UInt64,
+                }
+            )
         )
         table = _decode_table(invalid["_mask"], self.settings, self._messages)
         lines = (
             invalid.join(table, on="_mask", how="left", maintain_order="left")
-            .select(pl.col(ROW_COLUMN).alias("row"), pl.col("_key").alias("key"), "_errors")
+            .select(
+                pl.col(ROW_COLUMN).alias("row"), pl.col("_key").alias("key"), "email", "_errors"
+            )
             .explode("_errors")
             .unnest("_errors")
         )
@@ -491,7 +510,30 @@ class Prepared:
                 .alias("message")
             )
             .drop("_first")
+            .pipe(self._with_values)
         )
+
+    def _with_values(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """``lines`` (``row, field, …``) with ``value``: each line's field as mapped, masked
+        and cut (empty when the field has none). Only the pieces holding these rows are read
+        again, and only these rows mapped."""
+        found: list[pl.DataFrame] = []
+        if lines.height:
+            rows = lines["row"].unique().sort()
+            wanted = rows.implode()
+            for piece in self._source().pieces(rows[0], rows[-1]):
+                mine = piece.filter(pl.col(ROW_COLUMN).is_in(wanted) & ~pl.col(EMPTY_COLUMN))
+                if mine.height:
+                    with reading(self.input):
+                        found.append(field_values(self._map_piece(mine).collect()))
+        values = (
+            pl.concat(found)
+            if found
+            else pl.DataFrame(schema={"row": pl.Int64, "field": pl.Utf8, "value": pl.Utf8})
+        )
+        return lines.join(
+            values, on=["row", "field"], how="left", maintain_order="left"
+        ).with_columns(pl.col("value").fill_null(""))
 
     def payloads(self, rows: Sequence[int], *, batch_size: int = 1000) -> Iterator[RowPayload]:
         """The CreateUser bodies of ``rows`` (input row numbers), in file order.
@@ -538,7 +580,7 @@ class Prepared:
         ``warnings`` read, from the same pass as the plan."""
         files, dups = self._plan_file()
         for file in files:
-            columns = [ROW_COLUMN, "_key", "_mask", SKIP_COLUMN, WARNING_COLUMN]
+            columns = [ROW_COLUMN, "_key", "email", "_mask", SKIP_COLUMN, WARNING_COLUMN]
             yield _with_duplicates(pl.read_parquet(file, columns=columns), dups)
 
     def _no_rows(self) -> SourceError:

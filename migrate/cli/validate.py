@@ -45,7 +45,7 @@ __all__ = ["command", "render_summary"]
 @click.option(
     "--redact-emails",
     is_flag=True,
-    help="Mask email addresses in errors.csv (keys and messages): p…@example.com.",
+    help="Mask email addresses in errors.csv (keys, emails, values, messages): p…@example.com.",
 )
 @join_option
 @source_options
@@ -66,9 +66,10 @@ def command(
     """Check every row of INPUT offline and report what Clerk would refuse.
 
     Prints rows read, valid, invalid and skipped (empty), and a table of reasons with example
-    row numbers; writes errors.csv (row, key, field, reason, message) and summary.json. Needs no
-    secret key and no network. Exit status: 0 all rows valid, 3 some invalid, 1 the input or
-    mapping cannot be used, 2 wrong options.
+    row numbers; writes errors.csv (row, key, email, stage, field, code, value, message, hint:
+    the layout of run's; a secret value masked) and summary.json. Needs no secret key and no
+    network. Exit status: 0 all rows valid, 3 some invalid, 1 the input or mapping cannot be
+    used, 2 wrong options.
     """
     import migrate  # noqa: PLC0415 - the library loads polars: not for --help
 

@@ -99,7 +99,7 @@ def test_retry_input_sends_invalid_rows_once_corrected(
     assert isinstance(counts, dict)
     assert (counts["created"], counts["invalid"], counts["pending"]) == (3, 1, 0)
     errors = read_csv(out / "errors.csv")
-    assert [(e["row"], e["key"], e["code"], e["param"]) for e in errors] == [
+    assert [(e["row"], e["key"], e["code"], e["field"]) for e in errors] == [
         ("4", "u3", "invalid_phone", "phone_number"),
     ]
     assert [r["key"] for r in read_csv(out / "id_map.csv")] == ["u1", "u2", "u4"]

@@ -285,7 +285,7 @@ def test_identifier_conflicts_reconcile(sandbox: SandboxHandle, tmp_path: Path) 
     assert id_map["u1"] == existing
     with (run_dir(path) / "errors.csv").open() as handle:
         errors = list(csv.DictReader(handle))
-    assert [(e["row"], e["code"], e["param"]) for e in errors] == [
+    assert [(e["row"], e["code"], e["field"]) for e in errors] == [
         ("3", "form_identifier_exists", "email_address")
     ]
     assert "user2@example.com already belongs to another Clerk user" in errors[0]["message"]
@@ -335,7 +335,9 @@ def test_reports_have_the_documented_content(sandbox: SandboxHandle, tmp_path: P
     out = run_dir(path)
     with (out / "errors.csv").open() as handle:
         errors = list(csv.DictReader(handle))
-    assert list(errors[0]) == ["row", "key", "email", "stage", "code", "param", "message", "hint"]
+    assert list(errors[0]) == [
+        "row", "key", "email", "stage", "field", "code", "value", "message", "hint",
+    ]  # fmt: skip
     assert [(e["row"], e["key"], e["stage"], e["code"]) for e in errors] == [
         ("2", "u1", "validation", "invalid_email")
     ]

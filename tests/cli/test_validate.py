@@ -74,7 +74,7 @@ def test_all_valid_exits_0_with_summary(tmp_path: Path) -> None:
         == f"Reports: {tmp_path / 'out' / 'errors.csv'}, {tmp_path / 'out' / 'summary.json'}"
     )
     errors = (tmp_path / "out" / "errors.csv").read_text(encoding="utf-8-sig")
-    assert errors == "row,key,field,reason,message\n"
+    assert errors == "row,key,email,stage,field,code,value,message,hint\n"
 
 
 def test_invalid_rows_exit_3_with_reason_table(tmp_path: Path) -> None:
@@ -106,7 +106,7 @@ def test_errors_csv_and_summary_json(tmp_path: Path) -> None:
     _run(users, "--mapping", toml, "--out", tmp_path / "out")
     with (tmp_path / "out" / "errors.csv").open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["row"], r["key"], r["field"], r["reason"]) for r in rows] == [
+    assert [(r["row"], r["key"], r["field"], r["code"]) for r in rows] == [
         ("3", "u2", "email_address", "invalid_email"),
         ("5", "u3", "password_digest", "malformed_digest"),
         ("5", "u3", "created_at", "future_timestamp"),

@@ -74,3 +74,32 @@ def test_every_csv_report_ends_lines_with_a_newline(sandbox: SandboxHandle, tmp_
         assert data.count(b"\n") >= 2, name
         assert b"\r" not in data, name
     assert read_csv(out / "id_map.csv")[0]["key"] == "u1"
+
+
+def test_skipped_and_warnings_csv_end_lines_with_a_newline(
+    sandbox: SandboxHandle, tmp_path: Path
+) -> None:
+    """A run's skipped.csv and warnings.csv end lines with \\n too (skipped.csv used CRLF)."""
+    (tmp_path / "users.csv").write_text(
+        "id,email,login,deleted_at\n"
+        "u1,a@example.com,ok_name,\n"
+        "u2,b@example.com,no,\n"
+        "u3,c@example.com,gone_one,2024-01-01\n"
+    )
+    (tmp_path / "map.toml").write_text(
+        '[source]\nformat = "csv"\nkey = "id"\n[fields]\nexternal_id = "id"\n'
+        'email_address = "email"\nusername = { column = "login", if_invalid = "legacy_username" }\n'
+        '[status]\ndeleted = "deleted_at"\n'
+    )
+    result = invoke(
+        sandbox, "run", str(tmp_path / "users.csv"), "--mapping", str(tmp_path / "map.toml"), "-q"
+    )
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "users.clerk-migrate"
+    for name in ("skipped.csv", "warnings.csv"):
+        data = (out / name).read_bytes()
+        assert data.count(b"\n") == 2, (name, data)
+        assert b"\r" not in data, name
+    assert [(r["row"], r["code"]) for r in read_csv(out / "warnings.csv")] == [
+        ("3", "username_not_accepted")
+    ]

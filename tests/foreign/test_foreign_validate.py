@@ -31,11 +31,11 @@ def test_validate_gives_the_documented_verdicts(fx: Fixture, tmp_path: Path) -> 
     assert result.exit_code == (3 if invalid else 0), result.output
     found: dict[int, set[str]] = {}
     for row in _read_csv(out / "errors.csv"):
-        found.setdefault(int(row["row"]), set()).add(row["reason"])
+        found.setdefault(int(row["row"]), set()).add(row["code"])
     assert {row: sorted(reasons) for row, reasons in found.items()} == invalid
     skipped = {int(r["row"]): r["reason"] for r in _read_csv(out / "skipped.csv")}
     assert skipped == {r["row"]: r["reason"] for r in fx.rows("skipped")}
-    warnings = {(int(w["row"]), w["field"], w["reason"]) for w in _read_csv(out / "warnings.csv")}
+    warnings = {(int(w["row"]), w["field"], w["code"]) for w in _read_csv(out / "warnings.csv")}
     assert warnings == {(w["row"], w["field"], w["reason"]) for w in fx.data["warnings"]}
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     assert summary["valid"] == len(fx.rows("valid"))

@@ -26,7 +26,7 @@ def _export(tmp_path: Path, *rows: list[str]) -> Path:
 
 def _reasons(tmp_path: Path) -> list[tuple[str, str, str]]:
     with (tmp_path / "u.validation" / "errors.csv").open(encoding="utf-8-sig") as handle:
-        return [(r["row"], r["field"], r["reason"]) for r in csv.DictReader(handle)]
+        return [(r["row"], r["field"], r["code"]) for r in csv.DictReader(handle)]
 
 
 def test_a_50_million_character_first_name_is_invalid_offline(

@@ -26,7 +26,7 @@ def test_validate_command_reports_exactly_the_bad_rows(case: Case, tmp_path: Pat
     with (tmp_path / "errors.csv").open(encoding="utf-8-sig", newline="") as fh:
         found: dict[int, set[str]] = {}
         for row in csv.DictReader(fh):
-            found.setdefault(int(row["row"]), set()).add(row["reason"])
+            found.setdefault(int(row["row"]), set()).add(row["code"])
     assert {row: sorted(reasons) for row, reasons in found.items()} == case.bad
     summary = json.loads((tmp_path / "summary.json").read_text("utf-8"))
     assert summary["invalid"] == len(case.bad)

@@ -201,8 +201,10 @@ def test_wordpress_logins_clerk_refuses_are_kept_with_a_warning(tmp_path: Path) 
     summary = json.loads(result.stdout)
     assert (summary["valid"], summary["warnings"]) == (3, 2)
     rows = _csv_rows(tmp_path / "out" / "warnings.csv")
-    assert rows[0] == ["row", "key", "field", "reason", "message"]
-    assert [r[:4] for r in rows[1:]] == [
+    assert rows[0] == [
+        "row", "key", "email", "stage", "field", "code", "value", "message", "hint",
+    ]  # fmt: skip
+    assert [r[:2] + r[4:6] for r in rows[1:]] == [
         ["3", "2", "username", "username_not_accepted"],
         ["4", "7", "username", "username_not_accepted"],
     ]

@@ -90,9 +90,10 @@ def test_counts(files: tuple[Path, Path]) -> None:
 
 
 def test_errors_one_line_per_reason(files: tuple[Path, Path]) -> None:
-    """errors() lists (row, key, field, reason, message) per reason, in file order."""
+    """errors() lists (row, key, email, field, reason, message, value) per reason, in file
+    order."""
     errors = prepare(files[0], files[1], PrepareOptions(now=NOW)).errors()
-    assert errors.columns == ["row", "key", "field", "reason", "message"]
+    assert errors.columns == ["row", "key", "email", "field", "reason", "message", "value"]
     assert errors.select("row", "key", "field", "reason").rows() == [
         (3, "u2", "email_address", "invalid_email"),
         (5, "u3", "password_hasher", "digest_without_hasher"),

@@ -30,8 +30,9 @@ def validate(
 ) -> ValidateResult:
     """Check every row of ``input`` with ``mapping`` (a file or a preset name), offline.
 
-    Writes ``errors.csv`` (row, key, field, reason, message), ``summary.json``, and while there
-    are any ``warnings.csv`` (the same columns) and ``skipped.csv`` (row, key, reason) to
+    Writes ``errors.csv`` (row, key, email, stage, field, code, value, message, hint: the layout
+    of ``run``'s), ``summary.json``, and while there are any ``warnings.csv`` (the same columns)
+    and ``skipped.csv`` (row, key, reason) to
     ``out_dir`` (default ``<input stem>.validation/`` beside the input); ``preview`` rows'
     bodies come back masked. Raises ``MappingError``, ``SourceError``, ``StateError`` (the reports
     cannot be written), ``ConfigError`` (a join the mapping does not have).

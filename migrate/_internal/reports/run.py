@@ -1,8 +1,10 @@
 """The run directory's reports, rebuilt from the state DB: what was created, what was not, why.
 
 - ``errors.csv`` / ``errors.jsonl``: one line per problem (a row with three validation errors has
-  three lines): ``row, key, email, stage, code, param, message, hint``. ``stage`` is
-  ``validation`` (the row was never sent) or ``clerk`` (Clerk refused it, or it gave up).
+  three lines), in the layout ``validate``'s ``errors.csv`` has (``reports.lines``: ``row, key,
+  email, stage, field, code, value, message, hint``). ``stage`` is ``validation`` (the row was
+  never sent) or ``clerk`` (Clerk refused it, or it gave up); ``value`` is left empty (the state
+  DB keeps no field values).
 - ``failed_rows.<ext>``: the original input rows that are failed or invalid, with the input's own
   columns and format, ready to fix and feed back (``retry --input``).
 - ``id_map.csv``: ``key, external_id, clerk_user_id`` of every created or existing row (a user
@@ -15,11 +17,11 @@
 
 Every file is written atomically, 0600, and is built from keys, row numbers, emails, codes and
 Clerk's messages only: never a password, digest, TOTP secret, backup code or the secret key.
-``warnings.csv`` (``row, key, field, reason, message``) is written once, at planning, by
-``write_warnings``. In ``errors.csv``, ``skipped.csv`` and ``warnings.csv`` a text cell starting
-with ``= + - @``, a tab or a CR gets a leading ``'`` so a spreadsheet shows it instead of running
-it (``reports.cells``); the data files (``errors.jsonl``, ``id_map.csv``, ``rolled_back.csv``,
-``failed_rows``) keep values exactly as they are.
+``warnings.csv`` (the same layout) is written once, at planning, by ``write_warnings``. In
+``errors.csv``, ``skipped.csv`` and ``warnings.csv`` a text cell starting with ``= + - @``, a tab
+or a CR gets a leading ``'`` so a spreadsheet shows it instead of running it, and a
+secret-shaped one is masked (``reports.cells``); the data files (``errors.jsonl``,
+``id_map.csv``, ``rolled_back.csv``, ``failed_rows``) keep values exactly as they are.
 """
 
 from __future__ import annotations
@@ -36,12 +38,14 @@ import polars as pl
 from migrate._internal.clerk.retry import hint_for
 from migrate._internal.reports.atomic import atomic_open, atomic_write_text
 from migrate._internal.reports.cells import safe_cell, safe_frame
-from migrate._internal.secrets import (
-    EMAIL_LOCAL_PATTERN,
-    EMAIL_LOCAL_REPLACEMENT,
-    mask_email,
-    redact_emails,
+from migrate._internal.reports.lines import (
+    CLERK_STAGE,
+    ERROR_COLUMNS,
+    RETRY_HINT,
+    VALIDATION_STAGE,
+    report_lines,
 )
+from migrate._internal.secrets import mask_email, redact_emails
 from migrate._internal.sources import (
     EMPTY_COLUMN,
     ROW_COLUMN,
@@ -63,7 +67,6 @@ __all__ = [
     "write_warnings",
 ]
 
-ERROR_COLUMNS: Final = ("row", "key", "email", "stage", "code", "param", "message", "hint")
 TOP_CODES: Final = 10
 
 
@@ -106,21 +109,21 @@ def error_lines(record: RowRecord, *, redact: bool = False) -> Iterator[dict[str
             {"reason": record.code, "field": record.param, "message": record.message},
         )
         for problem in problems:
-            code = problem.get("reason") or problem.get("code") or "invalid"
-            param = problem.get("field") or problem.get("param")
+            field = problem.get("field") or problem.get("param")
             yield base | {
-                "stage": "validation",
-                "code": code,
-                "param": param or "",
+                "stage": VALIDATION_STAGE,
+                "field": field or "",
+                "code": problem.get("reason") or problem.get("code") or "invalid",
+                "value": "",
                 "message": problem.get("message") or "",
-                "hint": "fix the value in a copy of failed_rows (see message), then "
-                "`clerk-migrate retry RUN_DIR --input FIXED_FILE`",
+                "hint": RETRY_HINT,
             }
         return
     yield base | {
-        "stage": "clerk",
+        "stage": CLERK_STAGE,
+        "field": record.param or "",
         "code": record.code or "",
-        "param": record.param or "",
+        "value": "",
         "message": record.message or "",
         "hint": hint_for(record.code, record.param),
     }
@@ -178,7 +181,7 @@ def write_skipped(store: StateStore, run_dir: Path) -> Path | None:
         target.unlink(missing_ok=True)
         return None
     with atomic_open(target, newline="") as handle:
-        writer = csv.writer(handle)
+        writer = csv.writer(handle, lineterminator="\n")
         writer.writerow(["row", "key", "reason"])
         for record in (first, *rows):
             writer.writerow([record.row, safe_cell(record.key), record.code or ""])
@@ -186,18 +189,16 @@ def write_skipped(store: StateStore, run_dir: Path) -> Path | None:
 
 
 def write_warnings(run_dir: Path, warnings: pl.DataFrame, *, redact: bool = False) -> Path | None:
-    """Write ``warnings.csv`` (``row, key, field, reason, message``: rows created with something
-    kept elsewhere, such as a refused username) when there are any; written when the run is
-    planned, from the input (the state DB does not hold warnings)."""
+    """Write ``warnings.csv`` (``Prepared.warnings``: rows created with something kept
+    elsewhere, such as a refused username, in ``errors.csv``'s layout) when there are any;
+    written when the run is planned, from the input (the state DB does not hold warnings)."""
     target = run_dir / "warnings.csv"
     if warnings.is_empty():
         target.unlink(missing_ok=True)
         return None
-    if redact:
-        masked = pl.col("key").str.replace_all(EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT)
-        warnings = warnings.with_columns(masked)
+    lines = report_lines(warnings, hint="", redact_emails=redact)
     with atomic_open(target, newline="") as handle:
-        safe_frame(warnings.select("row", "key", "field", "reason", "message")).write_csv(handle)
+        safe_frame(lines.select(ERROR_COLUMNS)).write_csv(handle)
     return target
 
 

@@ -1,14 +1,14 @@
 """The ``validate`` command's reports: ``errors.csv`` and ``summary.json``, written atomically;
-``warnings.csv`` (``row, key, field, reason, message``) and ``skipped.csv`` (``row, key,
-reason``) too while there are any.
+``warnings.csv`` and ``skipped.csv`` (``row, key, reason``) too while there are any.
 
-``errors.csv`` has one line per (row, reason): ``row, key, field, reason, message``, in file order,
-UTF-8 without a byte-order mark and with ``\n`` line ends, like every CSV the tool writes (a
-duplicate's message ends with the row that holds the value first, as in ``run``'s),
-formula-looking cells neutralised with a leading ``'`` (``reports.cells``). ``summary.json``
-holds the counts and, per reason, how many rows have it and a few example row numbers. Neither
-holds a
-value from the input other than row keys: messages are fixed text, so no secret can leak.
+``errors.csv`` and ``warnings.csv`` have one line per (row, reason) in file order, in the layout
+``run``'s ``errors.csv`` has (``reports.lines``: ``row, key, email, stage, field, code, value,
+message, hint``; ``stage`` is ``validation``, ``code`` the reason): UTF-8 without a byte-order
+mark, ``\n`` line ends, a duplicate's message ending with the row that holds the value first,
+formula-looking and secret-shaped cells neutralised (``reports.cells``). ``value`` is the
+offending value as mapped: ``[hidden]`` for a password, TOTP secret or backup codes, a digest's
+scheme only, cut at 200 characters. ``summary.json`` holds the counts and, per reason, how many
+rows have it and a few example row numbers. Neither holds a secret.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import polars as pl
 
 from migrate._internal.reports.atomic import atomic_open, atomic_write_text
 from migrate._internal.reports.cells import safe_frame
+from migrate._internal.reports.lines import ERROR_COLUMNS, VALIDATE_HINT, report_lines
 from migrate._internal.secrets import EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT
 
 __all__ = [
@@ -38,7 +39,6 @@ ERRORS_CSV: Final = "errors.csv"
 WARNINGS_CSV: Final = "warnings.csv"
 SKIPPED_CSV: Final = "skipped.csv"
 SUMMARY_JSON: Final = "summary.json"
-ERROR_COLUMNS: Final = ("row", "key", "field", "reason", "message")
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ def summarize(
     skipped: int = 0,
     warnings: int = 0,
 ) -> ValidationSummary:
-    """Count the reasons in ``errors`` (columns ``ERROR_COLUMNS``), keeping ``examples`` rows each.
+    """Count the reasons in ``errors`` (``row, field, reason``: ``Prepared.errors``), keeping
+    ``examples`` rows each.
 
     Reasons are ordered by the number of rows (most first), then by name.
     """
@@ -125,13 +126,17 @@ def write_validation_reports(
     """Write ``errors.csv`` and ``summary.json`` into ``out_dir`` (created); return their paths.
 
     ``warnings.csv`` and ``skipped.csv`` are written from ``warnings`` / ``skipped`` when they
-    hold rows (and removed when not). ``redact_emails`` masks email addresses in the keys and
-    messages (``--redact-emails``). Raises ``OSError`` when the directory cannot be written.
+    hold rows (and removed when not). ``errors`` and ``warnings`` are ``Prepared.errors`` /
+    ``Prepared.warnings``, written in ``reports.lines``' layout. ``redact_emails`` masks email
+    addresses in keys, emails, values and messages (``--redact-emails``). Raises ``OSError``
+    when the directory cannot be written.
     """
-    if redact_emails:
-        errors = errors.with_columns(
-            pl.col("key", "message").str.replace_all(EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT)
-        )
+    errors = report_lines(errors, hint=VALIDATE_HINT, redact_emails=redact_emails)
+    if warnings is not None:
+        warnings = report_lines(warnings, hint="", redact_emails=redact_emails)
+    if skipped is not None and redact_emails:
+        masked = pl.col("key").str.replace_all(EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT)
+        skipped = skipped.with_columns(masked)
     for name, frame, columns in (
         (WARNINGS_CSV, warnings, ERROR_COLUMNS),
         (SKIPPED_CSV, skipped, ("row", "key", "reason")),
@@ -140,11 +145,8 @@ def write_validation_reports(
         if frame is None or frame.is_empty():
             path.unlink(missing_ok=True)
             continue
-        key = pl.col("key")
-        if redact_emails:
-            key = key.str.replace_all(EMAIL_LOCAL_PATTERN, EMAIL_LOCAL_REPLACEMENT)
         with atomic_open(path, newline="") as handle:
-            safe_frame(frame.with_columns(key).select(columns)).write_csv(handle)
+            safe_frame(frame.select(columns)).write_csv(handle)
     errors_path = out_dir / ERRORS_CSV
     summary_path = out_dir / SUMMARY_JSON
     with atomic_open(errors_path, newline="") as handle:

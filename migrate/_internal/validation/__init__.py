@@ -16,6 +16,7 @@ from migrate._internal.validation.frame import (
     with_all_fields,
 )
 from migrate._internal.validation.rules import RULES, DuplicateRule, RowRule, ValidationSettings
+from migrate._internal.validation.values import field_values
 
 __all__ = [
     "ERROR_DTYPE",
@@ -26,6 +27,7 @@ __all__ = [
     "duplicate_mask",
     "duplicates",
     "errors_from_mask",
+    "field_values",
     "key_column_names",
     "key_columns",
     "row_mask",
