@@ -12,7 +12,6 @@ import polars as pl
 import pytest
 
 from migrate._internal.prepare import Prepared, PrepareOptions, _holders_of_repeats, prepare
-from migrate._internal.sources import SourceReader
 from migrate._internal.validation import duplicates
 from migrate.errors import SourceError
 
@@ -118,13 +117,13 @@ def test_payloads_after_the_plan_parse_only_the_pieces_holding_the_rows(
     prepared = _prepare(files, 1)
     list(prepared.iter_plan())
     parsed: list[int] = []
-    original = SourceReader._parse
+    original = pl.read_csv
 
-    def counting(self: SourceReader, raw: bytes, row: int) -> pl.DataFrame:
-        parsed.append(row)
-        return original(self, raw, row)
+    def counting(*args: Any, **kwargs: Any) -> pl.DataFrame:
+        parsed.append(kwargs["row_index_offset"])  # the first row of the piece parsed
+        return original(*args, **kwargs)
 
-    monkeypatch.setattr(SourceReader, "_parse", counting)
+    monkeypatch.setattr(pl, "read_csv", counting)
     assert [p.row for p in prepared.payloads([9, 10])] == [9, 10]
     assert parsed == [9, 10]
 

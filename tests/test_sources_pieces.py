@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
@@ -71,16 +72,17 @@ def _pieced(
     return pl.concat(parts) if parts else pl.DataFrame(schema=reader.schema)
 
 
-def _count_parses(reader: SourceReader) -> list[int]:
-    """Record the first row of every piece ``reader`` parses from now on."""
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the first ``_row`` of every CSV piece polars parses from now on."""
     parsed: list[int] = []
-    original = reader._parse
+    original = pl.read_csv
 
-    def counting(raw: bytes, row: int) -> pl.DataFrame:
-        parsed.append(row)
-        return original(raw, row)
+    def counting(*args: Any, **kwargs: Any) -> pl.DataFrame:
+        frame = original(*args, **kwargs)
+        parsed.append(kwargs["row_index_offset"])
+        return frame
 
-    reader._parse = counting  # type: ignore[method-assign]
+    monkeypatch.setattr(pl, "read_csv", counting)
     return parsed
 
 
@@ -154,7 +156,9 @@ def test_empty_rows_are_kept_and_marked_across_pieces(tmp_path: Path) -> None:
     assert got["_empty"].to_list() == [False, True, True, False]
 
 
-def test_index_lets_a_row_range_skip_earlier_pieces(tmp_path: Path) -> None:
+def test_index_lets_a_row_range_skip_earlier_pieces(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """After a full pass, pieces(first, last) parses only the pieces holding those rows."""
     path = tmp_path / "n.csv"
     path.write_text("a\n" + "".join(f"{i}\n" for i in range(100)), encoding="utf-8")
@@ -164,7 +168,7 @@ def test_index_lets_a_row_range_skip_earlier_pieces(tmp_path: Path) -> None:
     assert len(index) > 5
     assert [p.first_row for p in index] == sorted(p.first_row for p in index)
     assert sum(p.rows for p in index) == whole.height
-    parsed = _count_parses(reader)
+    parsed = _count_parses(monkeypatch)
     got = _pieced(reader, 50, 60).filter(pl.col("_row").is_between(50, 60))
     assert got.equals(whole.filter(pl.col("_row").is_between(50, 60)))
     holding = [p for p in index if p.first_row <= 60 and p.first_row + p.rows > 50]
@@ -231,13 +235,15 @@ def test_without_a_quote_char_any_newline_is_a_boundary() -> None:
     assert _first_boundary(b'"a\nb\n"', None) == 3
 
 
-def test_a_new_reader_of_the_same_file_reuses_the_index(tmp_path: Path) -> None:
+def test_a_new_reader_of_the_same_file_reuses_the_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A reader made again for the same file and options skips to its rows at once."""
     path = _write(tmp_path / "n.csv", b"a\n" + b"".join(b"%d\n" % i for i in range(100)))
     _pieced(SourceReader(path, piece_bytes=40))
     again = SourceReader(path, piece_bytes=40)
     assert len(again.index) > 5
-    parsed = _count_parses(again)
+    parsed = _count_parses(monkeypatch)
     assert _pieced(again, 90, 90).filter(pl.col("_row") == 90)["a"].to_list() == ["88"]
     assert len(parsed) == 1
     other = SourceReader(path, SourceOptions(has_header=False), piece_bytes=40)
