@@ -29,6 +29,7 @@ class JsonServer:
     def __init__(self, tls: ssl.SSLContext | None = None) -> None:
         self.tls = tls
         self.requests: list[bytes] = []
+        self.connections = 0  # accepted so far
         self.server: asyncio.Server | None = None
         self.port = 0
 
@@ -44,6 +45,7 @@ class JsonServer:
         self.server.close()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")

@@ -27,6 +27,7 @@ from urllib.parse import quote, urlsplit
 import httpx
 
 from migrate import __version__
+from migrate._internal.clerk.connections import Connections, CookielessClient
 from migrate._internal.clerk.network import Network
 from migrate._internal.clerk.outcomes import (
     ClerkUser,
@@ -164,25 +165,38 @@ class ClerkClient:
             # Clerk's answers are small JSON: compressing them costs more CPU than it saves.
             "Accept-Encoding": "identity",
         }
-        verify: ssl.SSLContext | bool = True
-        if self._transport is None and self.base_url.startswith("https://"):
-            verify = self.network.tls_context()
-        self._http = httpx.AsyncClient(
+        self._http = CookielessClient(
             base_url=self.base_url,
             headers=headers,
             timeout=self._timeout,
-            limits=self._limits,
-            transport=self._transport,
-            proxy=self.route.proxy if self._transport is None else None,
-            verify=verify,
-            http1=True,
-            http2=False,
+            transport=self._transport or self._connections(),
             follow_redirects=False,
             trust_env=False,  # the route is resolved by Network, once, and shown in the banner
         )
         self._json_headers = self._http.headers.copy()
         self._json_headers["Content-Type"] = "application/json"
         return self
+
+    def _connections(self) -> Connections:
+        """One-connection httpx transports, at most ``limits.max_connections`` of them."""
+        # one TLS context for all (building one loads the CA store); over http it is unused
+        if self.base_url.startswith("https://"):
+            verify = self.network.tls_context()
+        else:
+            verify = ssl.create_default_context()
+        one = httpx.Limits(
+            max_connections=1,
+            max_keepalive_connections=1,
+            keepalive_expiry=self._limits.keepalive_expiry,
+        )
+
+        def make() -> httpx.AsyncHTTPTransport:
+            return httpx.AsyncHTTPTransport(
+                verify=verify, http1=True, http2=False, limits=one, proxy=self.route.proxy,
+                trust_env=False,
+            )  # fmt: skip
+
+        return Connections(make, self._limits.max_connections or 256)
 
     async def __aexit__(
         self,
