@@ -513,24 +513,28 @@ class Prepared:
             .pipe(self._with_values)
         )
 
-    def _with_values(self, lines: pl.DataFrame) -> pl.DataFrame:
-        """``lines`` (``row, field, …``) with ``value``: each line's field as mapped, masked
-        and cut (empty when the field has none). Only the pieces holding these rows are read
-        again, and only these rows mapped."""
+    def values(self, rows: Sequence[int]) -> pl.DataFrame:
+        """``row, field, value`` of every field of ``rows`` (input row numbers) as mapped,
+        secrets masked and long values cut (``validation.field_values``): what a report shows
+        beside a problem. Only the pieces holding these rows are read again, and only these
+        rows mapped. Raises ``SourceError``."""
         found: list[pl.DataFrame] = []
-        if lines.height:
-            rows = lines["row"].unique().sort()
-            wanted = rows.implode()
-            for piece in self._source().pieces(rows[0], rows[-1]):
-                mine = piece.filter(pl.col(ROW_COLUMN).is_in(wanted) & ~pl.col(EMPTY_COLUMN))
+        wanted = sorted(set(rows))
+        if wanted:
+            series = pl.Series(wanted, dtype=pl.Int64).implode()
+            for piece in self._source().pieces(wanted[0], wanted[-1]):
+                mine = piece.filter(pl.col(ROW_COLUMN).is_in(series) & ~pl.col(EMPTY_COLUMN))
                 if mine.height:
                     with reading(self.input):
                         found.append(field_values(self._map_piece(mine).collect()))
-        values = (
-            pl.concat(found)
-            if found
-            else pl.DataFrame(schema={"row": pl.Int64, "field": pl.Utf8, "value": pl.Utf8})
-        )
+        if found:
+            return pl.concat(found)
+        return pl.DataFrame(schema={"row": pl.Int64, "field": pl.Utf8, "value": pl.Utf8})
+
+    def _with_values(self, lines: pl.DataFrame) -> pl.DataFrame:
+        """``lines`` (``row, field, …``) with ``value``: each line's field as ``values`` gives
+        it (empty when the field has none)."""
+        values = self.values(lines["row"].to_list())
         return lines.join(
             values, on=["row", "field"], how="left", maintain_order="left"
         ).with_columns(pl.col("value").fill_null(""))

@@ -75,7 +75,7 @@ def test_retry_input_sends_invalid_rows_once_corrected(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
     """An invalid row corrected in the fixed file is sent with the corrected data; one still
-    invalid there stays invalid with the new reason in errors.csv."""
+    invalid there stays invalid with the new reason and value in errors.csv."""
     path = write_csv(tmp_path / "users.csv", ROWS)
     assert run(sandbox, path).exit_code == 3
     out = tmp_path / "users.clerk-migrate"
@@ -99,8 +99,8 @@ def test_retry_input_sends_invalid_rows_once_corrected(
     assert isinstance(counts, dict)
     assert (counts["created"], counts["invalid"], counts["pending"]) == (3, 1, 0)
     errors = read_csv(out / "errors.csv")
-    assert [(e["row"], e["key"], e["code"], e["field"]) for e in errors] == [
-        ("4", "u3", "invalid_phone", "phone_number"),
+    assert [(e["row"], e["key"], e["code"], e["field"], e["value"]) for e in errors] == [
+        ("4", "u3", "invalid_phone", "phone_number", "not a phone"),
     ]
     assert [r["key"] for r in read_csv(out / "id_map.csv")] == ["u1", "u2", "u4"]
 

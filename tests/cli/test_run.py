@@ -296,7 +296,7 @@ def test_identifier_conflicts_reconcile(sandbox: SandboxHandle, tmp_path: Path) 
 def test_redacted_reports_mask_every_email_and_stay_redacted(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
-    """--redact-emails masks addresses in errors.csv/jsonl (column, key, message) for this and
+    """--redact-emails masks addresses in errors.csv/jsonl (email, key, value, message) for this and
     every later report of the run; failed_rows keeps the rows as they were, to be fixed."""
     path = write_input(tmp_path, 4, bad=1)
     _create(sandbox, "someone-else", "user3@example.com")
@@ -311,7 +311,9 @@ def test_redacted_reports_mask_every_email_and_stay_redacted(
 
     def check() -> None:
         text, lines = texts()
-        assert [(e["row"], e["email"]) for e in lines] == [("2", "b…@"), ("4", "u…@example.com")]
+        assert [(e["row"], e["email"], e["value"]) for e in lines] == [
+            ("2", "b…@", "b…@"), ("4", "u…@example.com", ""),
+        ]  # fmt: skip
         assert "u…@example.com already belongs to another Clerk user" in lines[1]["message"]
         assert "broken1@" not in text
         assert "user3@" not in text

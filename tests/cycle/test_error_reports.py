@@ -33,7 +33,7 @@ def test_run_and_validate_name_the_row_that_has_it_first(
 
 def test_validate_and_run_write_one_layout(sandbox: SandboxHandle, tmp_path: Path) -> None:
     """validate's and run's errors.csv have the same header, and an invalid row's line reads
-    the same in both but for the value (validate's) and the next step (hint)."""
+    the same in both (value and duplicate pointer included) but for the next step (hint)."""
     path = write_csv(
         tmp_path / "users.csv", [["u1", "a@example.com"], ["u2", "a@example.com"], ["u3", "bad"]]
     )
@@ -49,7 +49,7 @@ def test_validate_and_run_write_one_layout(sandbox: SandboxHandle, tmp_path: Pat
     assert ran_file.read_text().splitlines(keepends=True)[0] == header
     assert checked_file.read_text().splitlines(keepends=True)[0] == header
     ran, checked = read_csv(ran_file), read_csv(checked_file)
-    same = ("row", "key", "email", "stage", "field", "code", "message")
+    same = ("row", "key", "email", "stage", "field", "code", "value", "message")
     assert [[line[c] for c in same] for line in ran] == [
         [line[c] for c in same] for line in checked
     ]

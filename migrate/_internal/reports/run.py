@@ -3,8 +3,9 @@
 - ``errors.csv`` / ``errors.jsonl``: one line per problem (a row with three validation errors has
   three lines), in the layout ``validate``'s ``errors.csv`` has (``reports.lines``: ``row, key,
   email, stage, field, code, value, message, hint``). ``stage`` is ``validation`` (the row was
-  never sent) or ``clerk`` (Clerk refused it, or it gave up); ``value`` is left empty (the state
-  DB keeps no field values).
+  never sent) or ``clerk`` (Clerk refused it, or it gave up); ``value`` is the offending value
+  of a ``validation`` line (secrets masked, as the plan stored it in ``details``), empty for
+  ``clerk`` lines.
 - ``failed_rows.<ext>``: the original input rows that are failed or invalid, with the input's own
   columns and format, ready to fix and feed back (``retry --input``).
 - ``id_map.csv``: ``key, external_id, clerk_user_id`` of every created or existing row (a user
@@ -100,6 +101,7 @@ def error_lines(record: RowRecord, *, redact: bool = False) -> Iterator[dict[str
         for line in error_lines(record):
             line["email"] = mask_email(line["email"]) if line["email"] else ""
             line["key"] = redact_emails(line["key"])
+            line["value"] = redact_emails(line["value"])
             line["message"] = redact_emails(line["message"])
             yield line
         return
@@ -114,7 +116,7 @@ def error_lines(record: RowRecord, *, redact: bool = False) -> Iterator[dict[str
                 "stage": VALIDATION_STAGE,
                 "field": field or "",
                 "code": problem.get("reason") or problem.get("code") or "invalid",
-                "value": "",
+                "value": problem.get("value") or "",
                 "message": problem.get("message") or "",
                 "hint": RETRY_HINT,
             }

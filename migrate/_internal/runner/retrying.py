@@ -80,7 +80,7 @@ class KeyedPayloads:
         self.valid: dict[str, PlanRow] = {}
         self.invalid: dict[str, PlanRow] = {}
         self.rows_of: dict[str, list[int]] = {}  # key -> the corrected file's rows with it
-        for item in plan_rows(fixed.iter_plan()):
+        for item in plan_rows(fixed.iter_plan(), fixed.values):
             self.rows_of.setdefault(item.key, []).append(item.row)
             if item.errors:
                 self.invalid.setdefault(item.key, item)

@@ -218,15 +218,31 @@ def _source_options_json(source: SourceOptions) -> dict[str, Any]:
     return data
 
 
-def plan_rows(batches: Iterable[pl.DataFrame]) -> Iterator[PlanRow]:
-    """``Prepared.iter_plan()`` batches as ``PlanRow``s (errors as plain dicts)."""
+def plan_rows(
+    batches: Iterable[pl.DataFrame], values: Callable[[list[int]], pl.DataFrame] | None = None
+) -> Iterator[PlanRow]:
+    """``Prepared.iter_plan()`` batches as ``PlanRow``s (errors as plain dicts).
+
+    With ``values`` (``Prepared.values``), each error of an invalid row also holds ``value``:
+    its field's value as mapped, secrets masked, so the run's ``errors.csv`` shows it as
+    ``validate``'s does (the state DB keeps it in ``details``).
+    """
     for chunk in batches:
         skips = pl.col("_skip") if "_skip" in chunk.columns else pl.lit(None, pl.Utf8)
-        for row, key, external_id, email, errors, skip in chunk.select(
+        shown: dict[tuple[int, str], str] = {}
+        if values is not None:
+            invalid = chunk.filter(pl.col("_errors").list.len() > 0)["_row"].to_list()
+            if invalid:
+                found = values(invalid).drop_nulls("value")
+                shown = {(r, f): v for r, f, v in found.iter_rows()}
+        for row, key, external_id, email, found_errors, skip in chunk.select(
             "_row", "_key", "external_id", "email", "_errors", skips
         ).iter_rows():
+            errors = tuple(found_errors or ())
+            if errors and shown:
+                errors = tuple(e | {"value": shown.get((row, e["field"]), "")} for e in errors)
             yield PlanRow(row, key if key is not None else str(row), external_id, email,
-                          tuple(errors or ()), skip)  # fmt: skip
+                          errors, skip)  # fmt: skip
 
 
 def original_payloads(store: StateStore, prepared: Prepared) -> PayloadSource:
@@ -284,7 +300,7 @@ def open_run(
             store.check_fingerprints(input_fingerprints(prepared))
             _refuse_pending_corrections(store, run_dir)
             if not store.planned:
-                store.plan(plan_rows(prepared.iter_plan()))
+                store.plan(plan_rows(prepared.iter_plan(), prepared.values))
                 prepared.close()  # the state DB holds the plan now
             if not store.count_fingerprints():  # planned before fingerprints existed
                 record_baseline(store, prepared, _key(run_dir))
@@ -315,7 +331,7 @@ def open_run(
         state_path, input_fingerprints(prepared), options, lock=True, busy_timeout=_BUSY_TIMEOUT
     )
     try:
-        store.plan(plan_rows(prepared.iter_plan()))
+        store.plan(plan_rows(prepared.iter_plan(), prepared.values))
         prepared.close()  # the state DB holds the plan now
         record_baseline(store, prepared, _key(run_dir))
     except BaseException:

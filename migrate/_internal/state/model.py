@@ -75,7 +75,8 @@ class Fingerprints:
 class PlanRow(NamedTuple):
     """One input row as the planner sees it (``Prepared.plan()``): keys only, no payload.
 
-    ``errors`` holds validation problems as mappings with ``field``, ``reason``, ``message``;
+    ``errors`` holds validation problems as mappings with ``field``, ``reason``, ``message``
+    (and ``value``, the offending value with secrets masked, when the planner looked it up);
     a row with any is planned ``invalid``, else ``pending``. ``skip`` (a reason such as
     ``deleted_in_source``) plans it ``skipped`` instead.
     """
