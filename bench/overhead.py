@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
 import anyio
@@ -41,10 +42,9 @@ import httpx
 from pacing import start_sandbox, stop, write_input
 
 from migrate._internal.clerk.client import ClerkClient
-from migrate._internal.clerk.outcomes import Created
+from migrate._internal.clerk.outcomes import ClerkUser, Created, CreateOutcome, ListOutcome, Users
 from migrate._internal.prepare import prepare_input
 from migrate._internal.runner.engine import EngineSettings, execute
-from migrate._internal.runner.jobs import Found, Reply, ReplyAction
 from migrate._internal.runner.ledger import StoreLedger
 from migrate._internal.runner.session import open_run
 from migrate._internal.secrets import Secret
@@ -59,14 +59,14 @@ class InstantApi:
     def __init__(self) -> None:
         self.created = 0
 
-    async def create(self, body: dict[str, object]) -> Reply:
+    async def create_user(self, body: Mapping[str, object]) -> CreateOutcome:
         """Always created."""
         self.created += 1
-        return Reply(ReplyAction.OK, user_id=f"user_{self.created}", status=200)
+        return Created(ClerkUser(f"user_{self.created}"))
 
-    async def find(self, **_: object) -> list[Found] | Reply:
+    async def list_users(self, **_: object) -> ListOutcome:
         """Nobody is there."""
-        return []
+        return Users(())
 
 
 def measure_engine(n: int, concurrency: int) -> dict[str, float]:

@@ -15,7 +15,6 @@ from migrate._internal.clerk.client import TLS_CODE, ClerkClient
 from migrate._internal.clerk.network import Network, Route, check_ca_bundle, check_proxy, mask
 from migrate._internal.clerk.outcomes import Counted, Rejected, Transient
 from migrate._internal.clerk.retry import Action, classify
-from migrate._internal.runner.api import ClientApi
 from migrate._internal.runner.engine import EngineSettings, execute
 from migrate._internal.runner.ledger import StoreLedger
 from migrate._internal.secrets import Secret
@@ -187,7 +186,7 @@ async def test_a_run_stops_at_the_first_certificate_failure(
     settings = EngineSettings(rate=1000.0, concurrency=4)
     async with ClerkClient(tls_server.url(), Secret(KEY), network=Network(environ={})) as clerk:
         with anyio.fail_after(10):
-            outcome = await execute(ClientApi(clerk), StoreLedger(store), payloads, settings)
+            outcome = await execute(clerk, StoreLedger(store), payloads, settings)
     assert outcome.abort_code == TLS_CODE
     assert "--ca-bundle" in (outcome.abort_message or "")
     assert outcome.retries == 0

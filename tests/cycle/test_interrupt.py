@@ -3,15 +3,15 @@ requests take as long as the test says (no HTTP, no real waits)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from migrate._internal.clerk.outcomes import ClerkUser, Created, CreateOutcome, ListOutcome, Users
 from migrate._internal.runner.engine import EngineSettings, execute
-from migrate._internal.runner.jobs import Found, Reply, ReplyAction
 from migrate._internal.runner.ledger import StoreLedger
 from migrate._internal.runner.workers import Stopper
 from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
@@ -51,7 +51,7 @@ class Wire:
         self.posts: list[tuple[str, bool]] = []
         self.all_posted = anyio.Event()
 
-    async def create(self, body: dict[str, Any]) -> Reply:
+    async def create_user(self, body: Mapping[str, Any]) -> CreateOutcome:
         self.posts.append((str(body["external_id"]), self.stopper.stopping))
         if len(self.posts) == self.stop_after:
             self.all_posted.set()
@@ -60,15 +60,12 @@ class Wire:
         if self.hang:
             await anyio.sleep_forever()
         await anyio.sleep(0.05)  # latency: the pacer lets several requests wait for their turn
-        return Reply(ReplyAction.OK, user_id=f"user_{body['external_id']}")
+        return Created(ClerkUser(f"user_{body['external_id']}", str(body["external_id"])))
 
-    async def find(
-        self, *, external_ids: Sequence[str] = (), emails: Sequence[str] = ()
-    ) -> list[Found] | Reply:
-        return []
-
-    async def delete(self, user_id: str) -> Reply:
-        return Reply(ReplyAction.OK)
+    async def list_users(
+        self, *, external_id: Sequence[str] = (), email_address: Sequence[str] = (), limit: int
+    ) -> ListOutcome:
+        return Users(())
 
 
 def test_the_first_ctrl_c_sends_no_new_create(tmp_path: Path) -> None:

@@ -11,7 +11,6 @@ import anyio
 from runner_fakes import FakeApi, limited, rejected, transient
 
 from migrate._internal.runner.engine import EngineSettings, RowWindow, execute
-from migrate._internal.runner.jobs import ReplyAction
 from migrate._internal.runner.ledger import StoreLedger
 from migrate._internal.runner.workers import Stopper, WorkerSettings
 from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
@@ -116,14 +115,14 @@ def test_an_interrupt_saves_state_and_leaves_the_rest_pending(tmp_path: Path) ->
     store = _store(tmp_path, 500)
     api = FakeApi()
     stopper = Stopper()
-    original = api.create
+    original = api.create_user
 
     async def create(body: dict[str, Any]) -> Any:
         if len(api.posts) == 100:
             stopper.interrupt()
         return await original(body)
 
-    api.create = create  # type: ignore[method-assign]
+    api.create_user = create  # type: ignore[method-assign]
     outcome = anyio.run(
         lambda: execute(api, StoreLedger(store), _payloads, SETTINGS, stopper=stopper)
     )
@@ -140,7 +139,7 @@ def test_an_interrupt_while_the_producer_waits_for_room_loses_no_row(tmp_path: P
     store = _store(tmp_path, 300)
     api = FakeApi()
     stopper = Stopper()
-    original = api.create
+    original = api.create_user
 
     async def create(body: dict[str, Any]) -> Any:
         await anyio.sleep(0)  # a real request suspends the worker
@@ -148,7 +147,7 @@ def test_an_interrupt_while_the_producer_waits_for_room_loses_no_row(tmp_path: P
             stopper.interrupt()
         return await original(body)
 
-    api.create = create  # type: ignore[method-assign]
+    api.create_user = create  # type: ignore[method-assign]
     settings = EngineSettings(
         rate=100_000.0, concurrency=3, claim_batch=25, queue_size=4, record_interval=0.0
     )
@@ -168,7 +167,7 @@ def test_an_interrupt_while_the_producer_waits_for_room_loses_no_row(tmp_path: P
 def test_an_abort_code_stops_the_pass_resumably(tmp_path: Path) -> None:
     """An abort code mid-run is reported; rows are pending or done, none in_flight or lost."""
     store = _store(tmp_path, 200)
-    api = FakeApi({"u50": [rejected("user_quota_exceeded", action=ReplyAction.ABORT)]})
+    api = FakeApi({"u50": [rejected("user_quota_exceeded")]})
     outcome = anyio.run(execute, api, StoreLedger(store), _payloads, SETTINGS)
     counts = store.counts()
     assert outcome.abort_code == "user_quota_exceeded"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -12,19 +12,15 @@ import anyio
 import pytest
 from runner_fakes import FakeApi, limited
 
+from migrate._internal.clerk.outcomes import CreateOutcome, Transient
 from migrate._internal.runner.engine import EngineSettings, RunOutcome, execute
-from migrate._internal.runner.jobs import Event, EventKind, Job, Reply, ReplyAction
+from migrate._internal.runner.jobs import Event, EventKind, Job
 from migrate._internal.runner.ledger import StoreLedger
 from migrate._internal.runner.pacing import Pacer, Stopped
 from migrate._internal.runner.workers import Stopper, Worker, WorkerSettings
 from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
 
-REFUSED = Reply(
-    ReplyAction.RETRY,
-    code="connection",
-    message="the connection to Clerk failed or was dropped",
-    unreachable=True,
-)
+REFUSED = Transient("connection", ambiguous=False)
 
 
 def _job(ext: str = "u1") -> Job:
@@ -142,11 +138,11 @@ def test_only_one_request_probes_during_an_outage() -> None:
             super().__init__()
             self.until = anyio.current_time() + seconds
 
-        async def create(self, body: dict[str, Any]) -> Reply:
+        async def create_user(self, body: Mapping[str, Any]) -> CreateOutcome:
             if anyio.current_time() < self.until:
                 self.posts.append("refused")
                 return REFUSED
-            return await super().create(body)
+            return await super().create_user(body)
 
     async def main() -> tuple[list[Event], DownFor]:
         api = DownFor(0.2)
@@ -177,7 +173,7 @@ def test_a_second_ctrl_c_still_returns_the_pass_outcome(tmp_path: Path) -> None:
     (so it is counted in the summary), and the abandoned row stays in_flight."""
 
     class SlowApi(FakeApi):
-        async def create(self, body: dict[str, Any]) -> Reply:
+        async def create_user(self, body: Mapping[str, Any]) -> CreateOutcome:
             self.posts.append(str(body.get("external_id")))
             await anyio.sleep(30)
             raise AssertionError("never answered")

@@ -15,9 +15,8 @@ import httpx
 import pytest
 
 from migrate._internal.clerk.client import ClerkClient
-from migrate._internal.runner.api import ClientApi
+from migrate._internal.clerk.outcomes import ListOutcome, Transient
 from migrate._internal.runner.engine import EngineSettings, RunOutcome, execute
-from migrate._internal.runner.jobs import Found, Reply
 from migrate._internal.runner.ledger import StoreLedger
 from migrate._internal.runner.workers import WorkerSettings
 from migrate._internal.secrets import Secret
@@ -100,19 +99,22 @@ def crashed_run(tmp_path: Path, sandbox: Sandbox) -> StateStore:
     return store
 
 
-class CountingApi(ClientApi):
-    """``ClientApi`` that counts lookups refused for want of a connection, and says when."""
+class CountingApi:
+    """``ClerkClient`` that counts lookups refused for want of a connection, and says when."""
 
     def __init__(self, client: ClerkClient, after: int, then: threading.Event) -> None:
-        super().__init__(client)
+        self.client = client
+        self.create_user = client.create_user
         self.refused, self.after, self.then = 0, after, then
 
-    async def find(
-        self, *, external_ids: Sequence[str] = (), emails: Sequence[str] = ()
-    ) -> list[Found] | Reply:
+    async def list_users(
+        self, *, external_id: Sequence[str] = (), email_address: Sequence[str] = (), limit: int
+    ) -> ListOutcome:
         """The lookup; the ``after``-th refusal sets ``then``."""
-        found = await super().find(external_ids=external_ids, emails=emails)
-        if not isinstance(found, list) and found.unreachable:
+        found = await self.client.list_users(
+            external_id=external_id, email_address=email_address, limit=limit
+        )
+        if isinstance(found, Transient) and found.unreachable:
             self.refused += 1
             if self.refused >= self.after:
                 self.then.set()

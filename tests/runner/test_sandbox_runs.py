@@ -12,7 +12,6 @@ import anyio
 import httpx
 
 from migrate._internal.clerk.client import ClerkClient
-from migrate._internal.runner.api import ClientApi
 from migrate._internal.runner.engine import EngineSettings, RunOutcome, execute
 from migrate._internal.runner.ledger import StoreLedger
 from migrate._internal.runner.workers import WorkerSettings
@@ -68,7 +67,7 @@ def migrate(
         )
         async with client:
             settings = EngineSettings(rate=rate, worker=worker, record_interval=0.0)
-            return await execute(ClientApi(client), StoreLedger(store), payloads, settings)
+            return await execute(client, StoreLedger(store), payloads, settings)
 
     return anyio.run(main)
 

@@ -10,7 +10,7 @@ import pytest
 from runner_fakes import FakeApi, limited, rejected, transient
 
 from migrate._internal.clerk.retry import ConfigStreak
-from migrate._internal.runner.jobs import Event, EventKind, Job, ReplyAction
+from migrate._internal.runner.jobs import Event, EventKind, Job
 from migrate._internal.runner.pacing import Pacer
 from migrate._internal.runner.workers import Stopper, Worker, WorkerSettings, conflict_message
 
@@ -138,7 +138,7 @@ def test_a_row_error_fails_the_row_with_clerks_code() -> None:
 
 def test_an_abort_code_stops_the_run_and_releases_the_row() -> None:
     """clerk_key_invalid stops the run; the row goes back to pending, unsent work is kept."""
-    api = FakeApi({"u1": [rejected("clerk_key_invalid", action=ReplyAction.ABORT)]})
+    api = FakeApi({"u1": [rejected("clerk_key_invalid")]})
     event, _, stopper = _process(api, _job())
     assert event.kind is EventKind.RELEASED
     assert stopper.abort_code == "clerk_key_invalid"
@@ -146,7 +146,7 @@ def test_an_abort_code_stops_the_run_and_releases_the_row() -> None:
 
 def test_an_abort_after_an_ambiguous_attempt_leaves_the_row_in_flight() -> None:
     """An abort after a 5xx leaves the row unresolved (in_flight) for reconciliation."""
-    api = FakeApi({"u1": [transient(), rejected("clerk_key_invalid", action=ReplyAction.ABORT)]})
+    api = FakeApi({"u1": [transient(), rejected("clerk_key_invalid")]})
     event, _, stopper = _process(api, _job())
     assert event.kind is EventKind.UNRESOLVED
     assert stopper.abort_code == "clerk_key_invalid"
@@ -190,10 +190,7 @@ def test_a_streak_of_config_suspect_failures_aborts() -> None:
 
     async def main() -> Stopper:
         stopper = Stopper()
-        script = {
-            f"u{i}": [rejected("form_param_unknown", "phone_number", suspect=True)]
-            for i in range(5)
-        }
+        script = {f"u{i}": [rejected("form_param_unknown", "phone_number")] for i in range(5)}
         api = FakeApi(script)
         worker = Worker(api, Pacer(1000.0), stopper, WorkerSettings(), streak=ConfigStreak(3))
         send, jobs = anyio.create_memory_object_stream[Job](10)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, ClassVar, Literal, TypeAlias
 
 __all__ = [
     "ClerkUser",
@@ -134,6 +134,22 @@ class Rejected:
     trace_id: str | None = None
     errors: tuple[ErrorDetail, ...] = ()
 
+    # Read like ``Transient``'s, so a caller branches on either without a type test.
+    ambiguous: ClassVar[bool] = False  # Clerk answered: it did not act
+    rate_limited: ClassVar[bool] = False
+    unreachable: ClassVar[bool] = False
+    retry_after: ClassVar[float | None] = None
+
+    @property
+    def error_code(self) -> str:
+        """Clerk's code (``http_<status>`` when the body had none)."""
+        return self.code
+
+    @property
+    def text(self) -> str:
+        """Clerk's longest description of the problem."""
+        return self.long_message or self.message
+
 
 TransientKind: TypeAlias = Literal[
     "rate_limited", "server_error", "timeout", "connection", "protocol"
@@ -157,6 +173,37 @@ class Transient:
     code: str | None = None
     ambiguous: bool = True
     trace_id: str | None = None
+
+    param: ClassVar[str | None] = None  # no parameter is at fault
+
+    @property
+    def rate_limited(self) -> bool:
+        """A 429: every caller pauses for ``retry_after``."""
+        return self.kind == "rate_limited"
+
+    @property
+    def unreachable(self) -> bool:
+        """No connection to Clerk at all (refused, connect timeout): an outage, not the row."""
+        return self.kind in ("connection", "timeout") and not self.ambiguous
+
+    @property
+    def error_code(self) -> str:
+        """Clerk's code when it sent one, else the kind (``timeout``, ``server_error``...)."""
+        return self.code or self.kind
+
+    @property
+    def text(self) -> str:
+        """What went wrong, in words."""
+        return _TRANSIENT_TEXT[self.kind].format(status=self.status)
+
+
+_TRANSIENT_TEXT: dict[str, str] = {
+    "rate_limited": "rate limited by Clerk (429)",
+    "server_error": "Clerk answered HTTP {status}",
+    "timeout": "no answer from Clerk before the timeout",
+    "connection": "the connection to Clerk failed or was dropped",
+    "protocol": "Clerk's answer could not be read",
+}
 
 
 @dataclass(frozen=True, slots=True)

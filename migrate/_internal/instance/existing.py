@@ -13,16 +13,16 @@ A row is then predicted as the runner will record it (``runner.workers._match``)
 
 from __future__ import annotations
 
-import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Final
 
-import anyio
 import polars as pl
 
 from migrate._internal.clerk.client import MAX_FILTER_VALUES, MAX_LIST_LIMIT, ClerkClient
-from migrate._internal.clerk.outcomes import ClerkUser, Counted, Rejected, Transient, Users
+from migrate._internal.clerk.outcomes import ClerkUser, Counted, Rejected
+from migrate._internal.runner.calls import paced, until_answered
 from migrate._internal.runner.pacing import Pacer
 from migrate.errors import ClerkError
 
@@ -79,24 +79,19 @@ def _distinct(claims: pl.DataFrame, name: str) -> list[str]:
 
 async def _list(client: ClerkClient, pacer: Pacer, name: str, values: list[str]) -> list[ClerkUser]:
     """One paced ``GET /users`` for ``values`` of filter ``name``, retried on 429 / 5xx."""
-    failures = 0
-    while True:
-        async with pacer.gate:
-            await pacer.acquire()
-            outcome = await client.list_users(**{name: values}, limit=MAX_LIST_LIMIT)  # type: ignore[arg-type]
-        if isinstance(outcome, Users):
-            return list(outcome.users)
-        if isinstance(outcome, Transient) and outcome.kind == "rate_limited":
-            pacer.on_rate_limited(outcome.retry_after)
-            continue
-        failures += 1
-        if isinstance(outcome, Rejected) or failures >= _MAX_ATTEMPTS:
-            code = outcome.code if isinstance(outcome, Rejected) else outcome.kind
-            raise ClerkError(
-                f"looking up existing users failed ({code}, HTTP {outcome.status}); nothing "
-                "was sent, run check again later"
-            )
-        await anyio.sleep(random.uniform(0, min(10.0, 0.25 * 2**failures)))
+    again = "nothing was sent, run check again later"
+    outcome = await until_answered(
+        pacer,
+        partial(client.list_users, **{name: values}, limit=MAX_LIST_LIMIT),  # type: ignore[arg-type]
+        doing="looking up existing users",
+        attempts=_MAX_ATTEMPTS,
+        advice=again,
+    )
+    if isinstance(outcome, Rejected):
+        raise ClerkError(
+            f"looking up existing users failed ({outcome.code}, HTTP {outcome.status}); {again}"
+        )
+    return list(outcome.users)
 
 
 async def lookup_existing(
@@ -119,9 +114,7 @@ async def lookup_existing(
             users.update((u.id, u) for u in found)
     total = None
     if count:
-        async with pacer.gate:
-            await pacer.acquire()
-            counted = await client.count_users()
+        counted = await paced(pacer, client.count_users)
         requests += 1
         total = counted.total if isinstance(counted, Counted) else None
     return ExistingUsers(

@@ -5,9 +5,10 @@
 - ``session``: a run directory (plan or resume, fingerprints, reports) and ``run_pass``;
 - ``aftercare``: verify, canary passwords, rollback; ``retrying``: ``retry``'s requeue.
 
-Module map: ``pacing`` (one limiter, 429 pause, derived concurrency), ``workers`` (retries and
+Module map: ``pacing`` (one limiter, 429 pause, derived concurrency), ``calls`` (every request
+paced; the retry loop of lookups, verify and rollback), ``workers`` (a create's retries and
 reconciliation per row), ``recorder`` (batched commits, progress), ``reconcile`` (start-up
-lookups), ``ledger`` (events -> state moves), ``api`` (client outcomes -> replies).
+lookups), ``ledger`` (events -> state moves).
 """
 
 from migrate._internal.runner.engine import EngineSettings, RowWindow, RunOutcome, execute

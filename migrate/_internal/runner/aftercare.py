@@ -1,7 +1,7 @@
 """After a run: verify users in Clerk, prove canary passwords, roll a run back.
 
 Every call goes through one ``Pacer`` (the run's rate and 429 pause) and is retried on
-transient failures, like the loader's. Nothing here prints; results are data for the CLI.
+transient failures (``calls.until_answered``). Nothing here prints; results are data for the CLI.
 
 - ``verify_users``: every created / exists row is fetched back (100 Clerk ids per GET) and
   compared with the state DB: missing users and mismatched external_id / primary email.
@@ -14,8 +14,7 @@ transient failures, like the loader's. Nothing here prints; results are data for
 from __future__ import annotations
 
 import csv
-import random
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
@@ -25,19 +24,12 @@ from typing import TypeVar
 import anyio
 
 from migrate._internal.clerk.client import ClerkClient
-from migrate._internal.clerk.outcomes import (
-    ClerkUser,
-    Deleted,
-    PasswordChecked,
-    Rejected,
-    Transient,
-    Users,
-)
-from migrate._internal.clerk.retry import Action, backoff, classify
+from migrate._internal.clerk.outcomes import ClerkUser, Deleted, PasswordChecked, Users
+from migrate._internal.runner.calls import until_answered
 from migrate._internal.runner.pacing import Pacer
 from migrate._internal.secrets import Secret
 from migrate._internal.state import RowRecord, RowState, StateStore
-from migrate.errors import ClerkError, ConfigError, RunAbortedError
+from migrate.errors import ClerkError, ConfigError
 
 __all__ = [
     "Mismatch",
@@ -52,39 +44,6 @@ __all__ = [
 
 T = TypeVar("T")
 _BATCH = 100
-_MAX_ATTEMPTS = 6
-
-
-async def _paced(
-    pacer: Pacer, call: Callable[[], Awaitable[T | Rejected | Transient]]
-) -> T | Rejected:
-    """One paced call retried on transient failures; aborts raise ``RunAbortedError``."""
-    rng = random.Random()
-    attempt = 0
-    while True:
-        async with pacer.gate:
-            await pacer.acquire()
-            outcome = await call()
-        if not isinstance(outcome, Rejected | Transient):
-            return outcome
-        action = classify(outcome)
-        if action is Action.ABORT:
-            assert isinstance(outcome, Rejected)
-            raise RunAbortedError(
-                outcome.code, f"Clerk refused the request: {outcome.code}: {outcome.message}"
-            )
-        if isinstance(outcome, Rejected):
-            return outcome
-        if outcome.kind == "rate_limited":
-            pacer.on_rate_limited(outcome.retry_after)
-            continue
-        attempt += 1
-        if attempt >= _MAX_ATTEMPTS:
-            raise ClerkError(
-                f"Clerk did not answer after {attempt} attempts ({outcome.kind}, "
-                f"HTTP {outcome.status}); try again later"
-            )
-        await anyio.sleep(backoff(attempt, rng))
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterable[list[T]]:
@@ -133,7 +92,9 @@ async def verify_users(client: ClerkClient, pacer: Pacer, store: StateStore) -> 
     records = (r for r in store.iter_rows((RowState.CREATED, RowState.EXISTS)) if r.clerk_user_id)
     for chunk in _chunks(records, _BATCH):
         ids = [r.clerk_user_id for r in chunk if r.clerk_user_id]
-        outcome = await _paced(pacer, partial(client.list_users, user_id=ids, limit=_BATCH))
+        outcome = await until_answered(
+            pacer, partial(client.list_users, user_id=ids, limit=_BATCH), doing="verifying users"
+        )
         if not isinstance(outcome, Users):
             raise ClerkError(f"looking users up failed: {outcome.code}: {outcome.message}")
         by_id = {u.id: u for u in outcome.users}
@@ -191,7 +152,9 @@ async def check_passwords(
         if user_id is None:
             checks.append(PasswordCheck(key, None, False, "not_migrated"))
             continue
-        outcome = await _paced(pacer, partial(client.verify_password, user_id, password))
+        outcome = await until_answered(
+            pacer, partial(client.verify_password, user_id, password), doing="checking a password"
+        )
         if isinstance(outcome, PasswordChecked):
             reason = "verified" if outcome.verified else (outcome.code or "incorrect_password")
             checks.append(PasswordCheck(key, user_id, outcome.verified, reason))
@@ -229,7 +192,9 @@ async def rollback_users(
     async def delete(record: RowRecord, gone: list[tuple[int, str]]) -> None:
         assert record.clerk_user_id is not None
         uid = record.clerk_user_id
-        outcome = await _paced(pacer, partial(client.delete_user, uid))
+        outcome = await until_answered(
+            pacer, partial(client.delete_user, uid), doing="deleting a user"
+        )
         if isinstance(outcome, Deleted):
             result.deleted += 1
             gone.append((record.row, uid))

@@ -1,7 +1,8 @@
-"""The runner's plain data: a row to send, what Clerk answered, and what the recorder is told.
+"""The runner's plain data: a row to send, and what the recorder is told about it.
 
-Workers turn a ``Job`` into ``Event``s; only the recorder turns events into state moves. The
-request body holds secrets (password digests, TOTP secrets), so it never appears in a ``repr``.
+Workers turn a ``Job`` and Clerk's answers (``clerk.outcomes``) into ``Event``s; only the
+recorder turns events into state moves. The request body holds secrets (password digests,
+TOTP secrets), so it never appears in a ``repr``.
 """
 
 from __future__ import annotations
@@ -10,47 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-__all__ = ["Event", "EventKind", "Found", "Job", "Reply", "ReplyAction"]
-
-
-class ReplyAction(StrEnum):
-    """What the runner does with one answer from Clerk (from ``clerk.retry.classify``)."""
-
-    OK = "ok"
-    RETRY = "retry"
-    RECONCILE = "reconcile"
-    FAIL_ROW = "fail_row"
-    ABORT = "abort"
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One answer to one request, reduced to what the runner branches on.
-
-    ``ambiguous`` is true when the request may have reached Clerk without us seeing the answer
-    (5xx, timeout, dropped connection): a create must then be looked up before it is re-sent.
-    """
-
-    action: ReplyAction
-    user_id: str | None = None
-    status: int | None = None
-    code: str | None = None
-    param: str | None = None
-    message: str | None = None
-    retry_after: float | None = None
-    rate_limited: bool = False
-    ambiguous: bool = False
-    config_suspect: bool = False  # may be an instance setting rather than this row's data
-    unreachable: bool = False  # no connection to Clerk at all: an outage, not this row's fault
-
-
-@dataclass(frozen=True, slots=True)
-class Found:
-    """A Clerk user seen by a lookup: enough to match it to a row."""
-
-    user_id: str
-    external_id: str | None
-    emails: tuple[str, ...] = ()
+__all__ = ["Event", "EventKind", "Job"]
 
 
 @dataclass(slots=True)

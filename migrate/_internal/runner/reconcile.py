@@ -12,19 +12,17 @@ outage as the send path does: the pacer stops every request and probes with back
 
 from __future__ import annotations
 
-import random
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-import anyio
-
-from migrate._internal.runner.jobs import Event, EventKind, Found, Reply, ReplyAction
-from migrate._internal.runner.pacing import Pacer, Stopped, say_duration
+from migrate._internal.clerk.outcomes import ClerkUser, Rejected, Transient
+from migrate._internal.runner.calls import UsersApi, find_users, until_answered
+from migrate._internal.runner.jobs import Event, EventKind
+from migrate._internal.runner.pacing import Pacer, Stopped
 from migrate._internal.runner.recorder import InFlightRow, Ledger
-from migrate._internal.runner.workers import UsersApi
-from migrate.errors import ClerkError, RunAbortedError
+from migrate.errors import ClerkError
 
-__all__ = ["LOOKUP_BATCH", "ReconcileResult", "find_with_retries", "reconcile_in_flight"]
+__all__ = ["LOOKUP_BATCH", "ReconcileResult", "look_up", "reconcile_in_flight"]
 
 LOOKUP_BATCH = 100  # Clerk's limit on values per list filter
 
@@ -37,73 +35,52 @@ class ReconcileResult:
     released: int = 0
 
 
-async def find_with_retries(
+async def look_up(
     api: UsersApi,
     pacer: Pacer,
     *,
     external_ids: Sequence[str] = (),
     emails: Sequence[str] = (),
-    max_attempts: int = 8,
     outage_limit: float = 300.0,
-    backoff: Callable[[int], float] | None = None,
-) -> list[Found]:
+) -> list[ClerkUser]:
     """One paced lookup, retried on 429 / 5xx / timeouts; raises when Clerk will not answer.
 
     An unreachable Clerk is an outage, not a failure: the pacer probes until it answers.
     Raises ``RunAbortedError`` on an abort code or an outage past ``outage_limit`` seconds
-    (``clerk_unreachable``), ``ClerkError`` after ``max_attempts`` other failures.
+    (``clerk_unreachable``), ``ClerkError`` on a refusal or after 8 other failures.
     """
-    rng = random.Random()
-    wait = backoff or (lambda attempt: rng.uniform(0, min(30.0, 0.5 * 2**attempt)))
-    failures = 0
-    while True:
-        async with pacer.gate:
-            await pacer.acquire()
-            result = await api.find(external_ids=external_ids, emails=emails)
-        if isinstance(result, list):
-            pacer.on_reachable()
-            return result
-        reply: Reply = result
-        if reply.unreachable:
-            lasted = pacer.on_unreachable()  # the next acquire() waits for the probe's turn
-            if lasted >= outage_limit:
-                raise RunAbortedError(
-                    "clerk_unreachable",
-                    f"Clerk has been unreachable for {say_duration(lasted)} ({reply.message}) "
-                    "while looking up rows left in flight; nothing was sent: check the network, "
-                    "the API URL and the proxy",
-                )
-            continue
-        pacer.on_reachable()
-        if reply.action is ReplyAction.ABORT:
-            raise RunAbortedError(reply.code or "aborted", _abort_text(reply))
-        if reply.rate_limited:
-            pacer.on_rate_limited(reply.retry_after)
-            continue
-        failures += 1
-        if reply.action is not ReplyAction.RETRY or failures >= max_attempts:
-            raise ClerkError(
-                f"looking users up in Clerk failed ({reply.code}, HTTP {reply.status}): "
-                f"{reply.message}; nothing was sent, run the same command again later"
-            )
-        await anyio.sleep(wait(failures))
+
+    async def find() -> list[ClerkUser] | Rejected | Transient:
+        return await find_users(api, external_ids=external_ids, emails=emails)
+
+    again = "nothing was sent, run the same command again later"
+    found = await until_answered(
+        pacer,
+        find,
+        doing="looking up rows left in flight",
+        attempts=8,
+        advice=again,
+        outage_limit=outage_limit,
+    )
+    if isinstance(found, Rejected):
+        raise ClerkError(
+            f"looking users up in Clerk failed ({found.error_code}, HTTP {found.status}): "
+            f"{found.text}; {again}"
+        )
+    return found
 
 
-def _abort_text(reply: Reply) -> str:
-    return f"Clerk refused the run: {reply.code}: {reply.message}"
-
-
-def match_events(rows: Sequence[InFlightRow], found: Sequence[Found]) -> list[Event]:
+def match_events(rows: Sequence[InFlightRow], found: Sequence[ClerkUser]) -> list[Event]:
     """Created events for rows whose user was found, released for the others."""
     by_ext = {u.external_id: u for u in found if u.external_id is not None}
-    by_email: dict[str, Found] = {}
+    by_email: dict[str, ClerkUser] = {}
     for candidate in found:
         if candidate.external_id is None:
-            for email in candidate.emails:
+            for email in candidate.email_addresses:
                 by_email.setdefault(email.lower(), candidate)
     events = []
     for item in rows:
-        user: Found | None = None
+        user: ClerkUser | None = None
         if item.external_id:
             user = by_ext.get(item.external_id)
         elif item.email:
@@ -111,7 +88,7 @@ def match_events(rows: Sequence[InFlightRow], found: Sequence[Found]) -> list[Ev
         if user is None:
             events.append(Event(EventKind.RELEASED, item.row))
         else:
-            events.append(Event(EventKind.CREATED, item.row, user.user_id, found_by_lookup=True))
+            events.append(Event(EventKind.CREATED, item.row, user.id, found_by_lookup=True))
     return events
 
 
@@ -120,7 +97,7 @@ async def reconcile_in_flight(
 ) -> ReconcileResult:
     """Look up every in_flight row and record created / pending; return the counts.
 
-    Raises as ``find_with_retries`` does; rows not looked up yet stay ``in_flight``.
+    Raises as ``look_up`` does; rows not looked up yet stay ``in_flight``.
     """
     rows = ledger.in_flight()
     if not rows:
@@ -157,12 +134,12 @@ async def _look_up(
         for start in range(0, len(group), LOOKUP_BATCH):
             chunk = group[start : start + LOOKUP_BATCH]
             if by_email:
-                users = await find_with_retries(
+                users = await look_up(
                     api, pacer, emails=[r.email for r in chunk if r.email],
                     outage_limit=outage_limit,
                 )  # fmt: skip
             else:
-                users = await find_with_retries(
+                users = await look_up(
                     api, pacer, external_ids=[r.external_id for r in chunk if r.external_id],
                     outage_limit=outage_limit,
                 )  # fmt: skip

@@ -25,7 +25,6 @@ from migrate._internal.clerk.client import DEFAULT_LIMITS, ClerkClient, validate
 from migrate._internal.clerk.network import Network
 from migrate._internal.clerk.outcomes import Counted
 from migrate._internal.reports.run import ReportPaths, write_run_reports
-from migrate._internal.runner.api import ClientApi
 from migrate._internal.runner.engine import (
     EngineSettings,
     Payload,
@@ -400,7 +399,7 @@ async def run_pass(
     """
     if client is not None:
         return await execute(
-            ClientApi(client), StoreLedger(plan.store), payloads, settings,
+            client, StoreLedger(plan.store), payloads, settings,
             window=window, stopper=stopper, progress=progress, notice=notice, on_started=on_started,
         )  # fmt: skip
     # At most one connection per worker: ClerkClient's transport opens no more than this.
@@ -408,7 +407,7 @@ async def run_pass(
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
     async with target.client(limits) as opened:
         return await execute(
-            ClientApi(opened), StoreLedger(plan.store), payloads, settings,
+            opened, StoreLedger(plan.store), payloads, settings,
             window=window, stopper=stopper, progress=progress, notice=notice, on_started=on_started,
         )  # fmt: skip
 

@@ -25,16 +25,20 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 from anyio import EndOfStream
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from migrate._internal.clerk.retry import ConfigStreak
+from migrate._internal.clerk.outcomes import ClerkUser, Created, CreateOutcome, Rejected, Transient
+from migrate._internal.clerk.retry import Action, ConfigStreak, classify, config_suspect
 from migrate._internal.clerk.retry import backoff as jittered_backoff
-from migrate._internal.runner.jobs import Event, EventKind, Found, Job, Reply, ReplyAction
+from migrate._internal.runner.calls import UsersApi, find_users, paced
+from migrate._internal.runner.jobs import Event, EventKind, Job
 from migrate._internal.runner.pacing import Pacer, Stopped, say_duration
+
+Failure = Rejected | Transient  # an answer that is not a success
 
 __all__ = [
     "OutageStreak",
@@ -48,20 +52,6 @@ __all__ = [
 
 
 Record = Callable[[Event], None]  # where a worker's events go: ``Recorder.put``
-
-
-class UsersApi(Protocol):
-    """The three calls a worker makes; ``runner.api`` adapts ``ClerkClient`` to it."""
-
-    async def create(self, body: dict[str, Any]) -> Reply:
-        """POST /v1/users; never raises for an HTTP status."""
-        ...
-
-    async def find(
-        self, *, external_ids: Sequence[str] = (), emails: Sequence[str] = ()
-    ) -> list[Found] | Reply:
-        """GET /v1/users filtered (at most 100 values): the users found, or the failed reply."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -233,30 +223,35 @@ class Worker:
                 "check the instance's settings in the Clerk Dashboard",
             )
 
-    async def _call_create(self, job: Job) -> Reply:
-        async with self.pacer.gate:
-            await self.pacer.acquire()
+    async def _call_create(self, job: Job) -> CreateOutcome:
+        started = 0.0
+
+        async def create() -> CreateOutcome:
+            nonlocal started
             if self.stopper.stopping:  # stopped while it waited: nothing new leaves
                 raise Stopped
             job.sent = True
             started = time.perf_counter()
-            reply = await self.api.create(job.body)
-        if not reply.unreachable:
+            return await self.api.create_user(job.body)
+
+        reply = await paced(self.pacer, create)
+        if isinstance(reply, Created) or not reply.unreachable:
             self.pacer.on_reachable()
         self.pacer.on_response(time.perf_counter() - started)
         return reply
 
-    async def _call_find(self, job: Job) -> list[Found] | Reply:
-        async with self.pacer.gate:
-            await self.pacer.acquire()
+    async def _call_find(self, job: Job) -> list[ClerkUser] | Failure:
+        if not job.external_id and not job.email:
+            return []
+
+        async def find() -> list[ClerkUser] | Failure:
             if self.stopper.stopping:
                 raise Stopped
             if job.external_id:
-                found = await self.api.find(external_ids=[job.external_id])
-            elif job.email:
-                found = await self.api.find(emails=[job.email])
-            else:
-                return []
+                return await find_users(self.api, external_ids=[job.external_id])
+            return await find_users(self.api, emails=[job.email or ""])
+
+        found = await paced(self.pacer, find)
         if isinstance(found, list) or not found.unreachable:
             self.pacer.on_reachable()
         return found
@@ -274,7 +269,7 @@ class Worker:
         failures = 0  # failed attempts other than 429 and outages
         limited = 0
         ours_maybe = False  # an earlier POST of ours may have created the user
-        last: Reply | None = None
+        last: Failure | None = None
         while True:
             tried.failures, tried.ours_maybe = failures, ours_maybe
             if self.stopper.stopping and last is not None:
@@ -290,13 +285,13 @@ class Worker:
                         return Event(
                             EventKind.CREATED,
                             job.row,
-                            match.user_id,
+                            match.id,
                             attempts=failures,
                             found_by_lookup=True,
                         )
                 else:
                     last = found
-                    if found.action is ReplyAction.ABORT:
+                    if classify(found) is Action.ABORT:
                         return self._abort(job, found, ours_maybe)
                     failures, limited, done = self._note_failure(found, failures, limited)
                     if done:
@@ -304,13 +299,14 @@ class Worker:
                     await self._wait_before_retry(found, failures, job, record)
                     continue
             reply = await self._call_create(job)
-            if reply.action is ReplyAction.OK:
+            if isinstance(reply, Created):
                 return Event(EventKind.CREATED, job.row, reply.user_id, attempts=failures + 1)
-            if reply.action is ReplyAction.FAIL_ROW:
+            action = classify(reply)
+            if action is Action.FAIL_ROW:
                 return _failed(job, reply, failures + 1)
-            if reply.action is ReplyAction.ABORT:
+            if action is Action.ABORT:
                 return self._abort(job, reply, ours_maybe)
-            if reply.action is ReplyAction.RECONCILE:
+            if action is Action.RECONCILE:
                 return await self._reconcile_conflict(job, reply, ours_maybe, failures + 1)
             # RETRY
             last = reply
@@ -324,7 +320,7 @@ class Worker:
                         return Event(
                             EventKind.CREATED,
                             job.row,
-                            match.user_id,
+                            match.id,
                             attempts=failures,
                             found_by_lookup=True,
                         )
@@ -333,14 +329,14 @@ class Worker:
                 return self._give_up(job, reply, failures, ours_maybe=ours_maybe)
             await self._wait_before_retry(reply, failures, job, record)
 
-    def _note_failure(self, reply: Reply, failures: int, limited: int) -> tuple[int, int, bool]:
+    def _note_failure(self, reply: Failure, failures: int, limited: int) -> tuple[int, int, bool]:
         self.retries += 1
         if reply.unreachable:
             lasted = self.pacer.on_unreachable()
             if lasted >= self.settings.outage_limit:
                 self.stopper.abort(
                     "clerk_unreachable",
-                    f"Clerk has been unreachable for {say_duration(lasted)} ({reply.message}); "
+                    f"Clerk has been unreachable for {say_duration(lasted)} ({reply.text}); "
                     "check the network, the API URL and the proxy",
                 )
             return failures, limited, False  # the pacer's probes are the wait
@@ -352,9 +348,9 @@ class Worker:
         return failures, limited, failures >= self.settings.max_attempts
 
     async def _wait_before_retry(
-        self, reply: Reply, failures: int, job: Job, record: Record
+        self, reply: Failure, failures: int, job: Job, record: Record
     ) -> None:
-        record(Event(EventKind.RETRYING, job.row, code=reply.code, attempts=failures))
+        record(Event(EventKind.RETRYING, job.row, code=reply.error_code, attempts=failures))
         if reply.rate_limited or reply.unreachable:
             return  # the pacer's global pause (or its outage probes) is the wait
         delay = self._backoff(failures, self.rng)
@@ -363,11 +359,13 @@ class Worker:
         with anyio.move_on_after(delay):
             await self.stopper.event.wait()  # a stop cuts the backoff short
 
-    def _give_up(self, job: Job, reply: Reply, attempts: int, *, ours_maybe: bool = False) -> Event:
+    def _give_up(
+        self, job: Job, reply: Failure, attempts: int, *, ours_maybe: bool = False
+    ) -> Event:
         """Out of retries. If an earlier POST may have created the user and no lookup could
         say, the row stays in_flight (UNRESOLVED): the next start reconciles it."""
-        code = reply.code or ("rate_limited" if reply.rate_limited else "transient_error")
-        message = reply.message or f"gave up after {attempts} attempts (HTTP {reply.status})"
+        code = reply.error_code
+        message = reply.text or f"gave up after {attempts} attempts (HTTP {reply.status})"
         return Event(
             EventKind.UNRESOLVED if ours_maybe else EventKind.FAILED,
             job.row,
@@ -378,12 +376,12 @@ class Worker:
             retryable=True,
         )
 
-    def _abort(self, job: Job, reply: Reply, ours_maybe: bool = False) -> Event:
-        self.stopper.abort(reply.code or "aborted", reply.message or "Clerk refused the request")
+    def _abort(self, job: Job, reply: Failure, ours_maybe: bool = False) -> Event:
+        self.stopper.abort(reply.error_code, reply.text or "Clerk refused the request")
         return Event(EventKind.UNRESOLVED if ours_maybe else EventKind.RELEASED, job.row)
 
     async def _reconcile_conflict(
-        self, job: Job, reply: Reply, ours_maybe: bool, attempts: int
+        self, job: Job, reply: Failure, ours_maybe: bool, attempts: int
     ) -> Event:
         """``form_identifier_exists``: is the user holding the identifier this very row?"""
         tries = 0
@@ -391,7 +389,7 @@ class Worker:
             found = await self._call_find(job)
             if isinstance(found, list):
                 break
-            if found.action is ReplyAction.ABORT:
+            if classify(found) is Action.ABORT:
                 return self._abort(job, found, ours_maybe)
             if found.unreachable or found.rate_limited:
                 self._note_failure(found, 0, 0)  # the pacer waits; the attempt does not count
@@ -406,7 +404,7 @@ class Worker:
         match = _match(job, found)
         if match is not None:
             kind = EventKind.CREATED if ours_maybe else EventKind.EXISTS
-            return Event(kind, job.row, match.user_id, attempts=attempts, found_by_lookup=True)
+            return Event(kind, job.row, match.id, attempts=attempts, found_by_lookup=True)
         return Event(
             EventKind.FAILED,
             job.row,
@@ -425,7 +423,7 @@ class _Tried:
     ours_maybe: bool = False
 
 
-def _match(job: Job, found: Sequence[Found]) -> Found | None:
+def _match(job: Job, found: Sequence[ClerkUser]) -> ClerkUser | None:
     """The user that is this row: same external_id; without one, same primary email and none."""
     for user in found:
         if job.external_id:
@@ -434,19 +432,19 @@ def _match(job: Job, found: Sequence[Found]) -> Found | None:
         elif (
             job.email
             and user.external_id is None
-            and job.email.lower() in (e.lower() for e in user.emails)
+            and job.email.lower() in (e.lower() for e in user.email_addresses)
         ):
             return user
     return None
 
 
-def _failed(job: Job, reply: Reply, attempts: int) -> Event:
+def _failed(job: Job, reply: Failure, attempts: int) -> Event:
     return Event(
         EventKind.FAILED,
         job.row,
-        code=reply.code or f"http_{reply.status}",
+        code=reply.error_code,
         param=reply.param,
-        message=reply.message,
+        message=reply.text,
         attempts=attempts,
-        config_suspect=reply.config_suspect,
+        config_suspect=config_suspect(reply),
     )
