@@ -179,11 +179,12 @@ class ClerkClient:
 
     def _connections(self) -> Connections:
         """One-connection httpx transports, at most ``limits.max_connections`` of them."""
-        # one TLS context for all (building one loads the CA store); over http it is unused
+        # One TLS context for all (building one loads the CA store). Over http (loopback only,
+        # never proxied) no TLS is spoken: a context that verifies and trusts nothing suffices.
         if self.base_url.startswith("https://"):
             verify = self.network.tls_context()
         else:
-            verify = ssl.create_default_context()
+            verify = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         one = httpx.Limits(
             max_connections=1,
             max_keepalive_connections=1,
