@@ -27,6 +27,7 @@ __all__ = [
     "source_options",
     "source_options_from",
     "target_options",
+    "wait_options",
 ]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -154,6 +155,36 @@ def pacing_options(func: F) -> F:
     ):
         func = option(func)
     return func
+
+
+def wait_options(*, outage: bool = True) -> Callable[[F], F]:
+    """``--max-retry-after SECONDS`` and (with ``outage``) ``--outage-limit SECONDS``."""
+    options = [
+        click.option(
+            "--max-retry-after",
+            type=float,
+            metavar="SECONDS",
+            help="The longest 429 pause honoured (default 600): an instance asking for longer "
+            "gets this, and the operator is told.",
+        )
+    ]
+    if outage:
+        options.append(
+            click.option(
+                "--outage-limit",
+                type=float,
+                metavar="SECONDS",
+                help="How long Clerk may stay unreachable (sending paused, probing with "
+                "backoff) before the run stops, resumably (default 300).",
+            )
+        )
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
 
 
 def parse_rows(rows: str | None) -> tuple[int | None, int | None] | None:

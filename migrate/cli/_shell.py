@@ -149,16 +149,24 @@ class ProgressBar:
 
 @contextmanager
 def terminal_pass(
-    rate: float | None, concurrency: int | None, yes: bool, quiet: bool
+    rate: float | None,
+    concurrency: int | None,
+    yes: bool,
+    quiet: bool,
+    *,
+    outage_limit: float | None = None,
+    max_retry_after: float | None = None,
 ) -> Iterator[PassOptions]:
-    """``run`` / ``retry``'s pass options at a terminal: the pace, the production question,
-    a progress bar (stderr is a terminal and no ``--quiet``; closed on the way out), notices
-    on stderr, and Ctrl-C / SIGTERM watched."""
+    """``run`` / ``retry``'s pass options at a terminal: the pace and waits, the production
+    question, a progress bar (stderr is a terminal and no ``--quiet``; closed on the way out),
+    notices on stderr, and Ctrl-C / SIGTERM watched."""
     bar = None if quiet or not sys.stderr.isatty() else ProgressBar()
     try:
         yield {
             "rate": rate,
             "concurrency": concurrency,
+            "outage_limit": outage_limit,
+            "max_retry_after": max_retry_after,
             "confirm": ask_production(yes=yes),
             "on_progress": bar,
             "on_notice": print_notice,

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from migrate.cli._common import handle_errors
-from migrate.cli._options import pacing_options, redact_option, target_options
+from migrate.cli._options import pacing_options, redact_option, target_options, wait_options
 from migrate.cli._shell import connection_from, finish_pass, interruptible, terminal_pass
 
 
@@ -26,6 +26,7 @@ from migrate.cli._shell import connection_from, finish_pass, interruptible, term
 )
 @target_options
 @pacing_options
+@wait_options()
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @redact_option
@@ -40,6 +41,8 @@ def command(
     proxy: str | None,
     rate: float | None,
     concurrency: int | None,
+    max_retry_after: float | None,
+    outage_limit: float | None,
     yes: bool,
     quiet: bool,
     redact_emails: bool,
@@ -58,7 +61,8 @@ def command(
 
     code_list = [c.strip() for c in codes.split(",") if c.strip()] if codes else None
     with handle_errors(), interruptible():
-        with terminal_pass(rate, concurrency, yes, quiet) as how:
+        waits = {"outage_limit": outage_limit, "max_retry_after": max_retry_after}
+        with terminal_pass(rate, concurrency, yes, quiet, **waits) as how:
             result = migrate.retry(
                 run_dir,
                 connection=connection_from(sandbox, api_url, secret_key_file, proxy),

@@ -18,6 +18,7 @@ from migrate.cli._options import (
     source_options,
     source_options_from,
     target_options,
+    wait_options,
 )
 from migrate.cli._shell import (
     connection_from,
@@ -42,6 +43,7 @@ from migrate.cli.check import read_settings
     ),
 )
 @pacing_options
+@wait_options()
 @click.option("--limit", type=int, help="Send at most N rows this time (a canary run).")
 @click.option(
     "--sample",
@@ -100,6 +102,8 @@ def command(
     run_dir: Path | None,
     rate: float | None,
     concurrency: int | None,
+    max_retry_after: float | None,
+    outage_limit: float | None,
     limit: int | None,
     sample: int | None,
     rows: str | None,
@@ -135,7 +139,8 @@ def command(
     import migrate  # noqa: PLC0415 - the library loads polars: not for --help
 
     with handle_errors(), interruptible():
-        with terminal_pass(rate, concurrency, yes, quiet) as how:
+        waits = {"outage_limit": outage_limit, "max_retry_after": max_retry_after}
+        with terminal_pass(rate, concurrency, yes, quiet, **waits) as how:
             result = migrate.run(
                 input_path,
                 mapping,

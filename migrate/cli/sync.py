@@ -14,6 +14,7 @@ from migrate.cli._options import (
     source_options,
     source_options_from,
     target_options,
+    wait_options,
 )
 from migrate.cli._shell import connection_from, interactive
 
@@ -32,6 +33,7 @@ from migrate.cli._shell import connection_from, interactive
 )
 @target_options
 @pacing_options
+@wait_options(outage=False)
 @click.option(
     "--delete-gone",
     is_flag=True,
@@ -64,6 +66,7 @@ def command(
     proxy: str | None,
     rate: float | None,
     concurrency: int | None,
+    max_retry_after: float | None,
     delete_gone: bool,
     max_delete: int | None,
     ban_gone: bool,
@@ -109,6 +112,7 @@ def command(
             yes=yes,
             rate=rate,
             concurrency=concurrency,
+            max_retry_after=max_retry_after,
             source=source_options_from(fmt, encoding, delimiter, no_header),
             joins=parse_joins(joins),
         )

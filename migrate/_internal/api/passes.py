@@ -5,7 +5,8 @@ person), asked to stop from another thread (``should_stop``, a ``threading.Event
 flight finish, the state is saved) and, with ``handle_signals``, stopped by SIGINT / SIGTERM
 (the first stops cleanly, a second abandons the requests in flight: their rows stay
 ``in_flight`` and the next pass reconciles them). A production instance is written to only
-when ``confirm`` says yes (or ``yes=True``).
+when ``confirm`` says yes (or ``yes=True``). ``outage_limit`` bounds how long Clerk may stay
+unreachable before the pass stops (resumably), ``max_retry_after`` the longest 429 pause honoured.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ from migrate._internal.runner.session import (
     Target,
     bind_target,
     check_rate,
+    check_waits,
     default_run_dir,
     development_room,
     input_fingerprints,
@@ -81,6 +83,8 @@ class PassOptions(TypedDict, total=False):
 
     rate: float | None  # requests per second (default: 90 % of the instance's limit)
     concurrency: int | None  # requests in flight (default: derived from rate and latency)
+    outage_limit: float | None  # seconds Clerk may be unreachable before the pass stops (300)
+    max_retry_after: float | None  # the longest 429 pause honoured, in seconds (600)
     yes: bool  # write to production without ``confirm``
     confirm: Callable[[Confirmation], bool] | None
     on_progress: Callable[[Progress], None] | None
@@ -95,6 +99,8 @@ class PassControl:
 
     rate: float | None = None
     concurrency: int | None = None
+    outage_limit: float | None = None
+    max_retry_after: float | None = None
     yes: bool = False
     confirm: Callable[[Confirmation], bool] | None = None
     on_progress: Callable[[Progress], None] | None = None
@@ -147,6 +153,7 @@ def run(
     control = PassControl(**options)
     input_path = Path(input)
     check_rate(control.rate, control.concurrency)
+    check_waits(control.outage_limit, control.max_retry_after)
     window = row_window(rows, limit, sample)
     connection = check_connection(connection)
     overrides = dict(source or {})
@@ -197,6 +204,7 @@ def retry(
     """
     control = PassControl(**options)
     check_rate(control.rate, control.concurrency)
+    check_waits(control.outage_limit, control.max_retry_after)
     connection = check_connection(connection)
     plan = read_run(Path(run_dir), lock=True)
     said: list[str] = []
@@ -300,9 +308,7 @@ def _send(
     the users found already there on these fields), record it and rewrite the reports."""
     with connect(connection, run_dir=plan.run_dir) as target:
         bind_target(plan.store, target)
-        settings = EngineSettings(
-            rate=control.rate or default_rate_for(target), concurrency=control.concurrency
-        )
+        settings = _engine_settings(control, default_rate_for(target))
         _confirm(target, plan, window, settings.rate, control)
         verb = "resuming" if plan.resumed else "planned"
         where = (
@@ -353,6 +359,17 @@ def _send(
         abort_message=None if outcome is None else outcome.abort_message,
         notices=tuple(said),
     )
+
+
+def _engine_settings(control: PassControl, default_rate: float) -> EngineSettings:
+    """The pass's pace, concurrency and waits: the caller's, else the defaults."""
+    settings = EngineSettings(rate=control.rate or default_rate, concurrency=control.concurrency)
+    if control.max_retry_after is not None:
+        settings = replace(settings, max_retry_after=control.max_retry_after)
+    if control.outage_limit is not None:
+        worker = replace(settings.worker, outage_limit=control.outage_limit)
+        settings = replace(settings, worker=worker)
+    return settings
 
 
 def run_summary(plan: RunPlan) -> RunSummary:

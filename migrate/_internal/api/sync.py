@@ -27,8 +27,8 @@ from migrate._internal.delta.fingerprint import fingerprinted_fields
 from migrate._internal.delta.plan import Action, count_actions
 from migrate._internal.prepare import Prepared, prepare_input
 from migrate._internal.reports.atomic import atomic_open, atomic_write_text
-from migrate._internal.runner.pacing import Pacer
-from migrate._internal.runner.session import STATE_FILE, bind_target, read_run
+from migrate._internal.runner.pacing import MAX_RETRY_AFTER, Pacer
+from migrate._internal.runner.session import STATE_FILE, bind_target, check_waits, read_run
 from migrate._internal.runner.sync_send import SyncItem, SyncOptions, SyncTally, send_sync
 from migrate._internal.runner.syncing import fingerprint_key, plan_sync
 from migrate._internal.state import StateStore
@@ -79,6 +79,7 @@ def sync(
     yes: bool = False,
     rate: float | None = None,
     concurrency: int | None = None,
+    max_retry_after: float | None = None,
     source: dict[str, Any] | None = None,
     joins: dict[str, Path] | list[Path] | None = None,
 ) -> SyncResult:
@@ -86,7 +87,8 @@ def sync(
 
     ``delete_gone`` deletes the users whose key the export lacks (``confirm(message)`` must
     return True, or ``yes``; refused when more than ``max_delete``); ``ban_gone`` bans them.
-    ``replace_identifiers`` removes the addresses a user no longer has. Raises ``ConfigError``
+    ``replace_identifiers`` removes the addresses a user no longer has. ``max_retry_after``
+    caps the 429 pause honoured (seconds, default 600). Raises ``ConfigError``
     for options that cannot work (before anything is read or sent), ``StateError`` when
     ``run_dir`` holds no run, ``SourceError`` / ``MappingError`` for an unusable input.
     """
@@ -100,6 +102,7 @@ def sync(
         raise ConfigError(f"--rate must be positive, got {rate:g}")
     if concurrency is not None and concurrency < 1:
         raise ConfigError(f"--concurrency must be at least 1, got {concurrency}")
+    check_waits(None, max_retry_after)
     if not dry_run and connection is None:
         raise ConfigError("sync needs a connection (or dry_run=True)")
     directory = Path(run_dir)
@@ -137,7 +140,8 @@ def sync(
             options = SyncOptions(delete_gone=delete_gone, ban_gone=ban_gone,
                                   replace_identifiers=replace_identifiers)  # fmt: skip
             tally = _send_plan(plan.store, rows, prepared, connection, options,
-                               usable=usable, rate=rate, concurrency=concurrency)  # fmt: skip
+                               usable=usable, rate=rate, concurrency=concurrency,
+                               max_retry_after=max_retry_after)  # fmt: skip
             figures["sent"] = tally.counts
             figures["requests"] = tally.requests
         plan.store.set_meta(SYNC_META, figures)
@@ -163,6 +167,7 @@ def _send_plan(
     usable: bool,
     rate: float | None,
     concurrency: int | None,
+    max_retry_after: float | None,
 ) -> SyncTally:
     """Connect and send the plan's rows to act on (``runner.sync_send``)."""
     layout = fingerprinted_fields(prepared.mapped().collect_schema().names())
@@ -178,7 +183,11 @@ def _send_plan(
     act = rows.filter(pl.col("action").is_in(_ACTS) | gone)
     with connect(connection) as target:
         bind_target(store, target)
-        pacer = Pacer(rate or default_rate_for(target), fixed_concurrency=concurrency)
+        pacer = Pacer(
+            rate or default_rate_for(target),
+            fixed_concurrency=concurrency,
+            max_retry_after=max_retry_after or MAX_RETRY_AFTER,
+        )
 
         async def go() -> SyncTally:
             async with target.client() as client:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -54,6 +55,7 @@ __all__ = [
     "Target",
     "bind_target",
     "check_rate",
+    "check_waits",
     "default_run_dir",
     "development_room",
     "input_fingerprints",
@@ -494,7 +496,15 @@ def redact_reports(plan: RunPlan) -> None:
 
 def check_rate(rate: float | None, concurrency: int | None) -> None:
     """Refuse nonsense pacing options (``ConfigError``: exit 2)."""
-    if rate is not None and rate <= 0:
+    if rate is not None and not (math.isfinite(rate) and rate > 0):
         raise ConfigError("--rate must be a positive number of requests per second")
     if concurrency is not None and concurrency < 1:
         raise ConfigError("--concurrency must be at least 1")
+
+
+def check_waits(outage_limit: float | None, max_retry_after: float | None) -> None:
+    """Refuse an outage limit or Retry-After cap that is not a positive, finite number of
+    seconds (``ConfigError``: exit 2)."""
+    for flag, value in (("--outage-limit", outage_limit), ("--max-retry-after", max_retry_after)):
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{flag} must be a positive number of seconds, got {value:g}")
