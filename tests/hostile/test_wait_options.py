@@ -63,22 +63,17 @@ def test_retry_and_sync_refuse_a_bad_wait_and_leave_the_run_alone(
     assert state.read_bytes() == before
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def test_outage_limit_stops_a_run_against_an_unreachable_api(tmp_path: Path, mapping: Path) -> None:
     """Nothing listens at the API URL: with --outage-limit 0.5 the run stops after the first
     probe (not 300 s), exit 1, naming clerk_unreachable and the outage's duration, resumable."""
     path = tmp_path / "u.csv"
     path.write_bytes(csv_bytes(3))
-    url = f"http://127.0.0.1:{_closed_port()}"
-    env = {"CLERK_SECRET_KEY": "sk_test_" + "k" * 30, "CLERK_API_URL": url}
-    args = ["run", str(path), "--mapping", str(mapping), "-q", "--no-check"]
-    result = CliRunner().invoke(main, [*args, "--outage-limit", "0.5"], env=env)
+    with socket.socket() as held:  # bound, not listening: refused, and no one else gets it
+        held.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{held.getsockname()[1]}"
+        env = {"CLERK_SECRET_KEY": "sk_test_" + "k" * 30, "CLERK_API_URL": url}
+        args = ["run", str(path), "--mapping", str(mapping), "-q", "--no-check"]
+        result = CliRunner().invoke(main, [*args, "--outage-limit", "0.5"], env=env)
     assert result.exit_code == 1, result.output
     assert "Clerk refused the run with clerk_unreachable: Clerk has been unreachable for" in (
         result.stderr

@@ -7,6 +7,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from migrate._internal.runner.ledger import StoreLedger
 from migrate._internal.runner.workers import WorkerSettings
 from migrate._internal.secrets import Secret
 from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
-from migrate.sandbox import SandboxConfig, running_sandbox
+from migrate.sandbox import SandboxConfig, SandboxHandle, running_sandbox
 
 CONFIG = SandboxConfig.for_tests(seed=3)  # seeded: the same key every time it starts
 ROWS = range(2, 42)  # 40 rows
@@ -42,30 +43,41 @@ def payloads(rows: Sequence[int]) -> Iterator[P]:
     return (P(r) for r in rows)
 
 
-def free_port() -> int:
-    """A port nothing listens on (connections to it are refused)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 class Sandbox:
-    """A sandbox on a fixed port whose users outlive its restarts (a state file)."""
+    """A sandbox on a fixed port whose users outlive its restarts (a state file).
+
+    While it is down, a socket bound to the port without listening keeps it: connections are
+    refused, and no other test's server can take the port meanwhile.
+    """
 
     def __init__(self, tmp_path: Path) -> None:
-        self.port = free_port()
+        self.hold = socket.socket()
+        self.hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.hold.bind(("127.0.0.1", 0))
+        self.port: int = self.hold.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.state = tmp_path / "sandbox.json"
         self.go, self.up, self.done = threading.Event(), threading.Event(), threading.Event()
         self.thread: threading.Thread | None = None
+
+    @contextmanager
+    def serving(self) -> Iterator[SandboxHandle]:
+        """Serve on the port for the ``with`` block, then hold it again."""
+        self.hold.close()
+        try:
+            with running_sandbox(CONFIG, port=self.port, state=self.state) as handle:
+                yield handle
+        finally:
+            self.hold = socket.socket()
+            self.hold.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.hold.bind(("127.0.0.1", self.port))
 
     def start_when_told(self) -> None:
         """Serve from when ``go`` is set until ``done`` is (in a thread)."""
 
         def serve() -> None:
             self.go.wait()
-            with running_sandbox(CONFIG, port=self.port, state=self.state):
+            with self.serving():
                 self.up.set()
                 self.done.wait()
 
@@ -78,6 +90,7 @@ class Sandbox:
         self.done.set()
         if self.thread is not None:
             self.thread.join(timeout=10)
+            self.thread = None
 
 
 def crashed_run(tmp_path: Path, sandbox: Sandbox) -> StateStore:
@@ -86,7 +99,7 @@ def crashed_run(tmp_path: Path, sandbox: Sandbox) -> StateStore:
     store.plan(PlanRow(r, f"u{r}", f"u{r}", f"u{r}@x.io") for r in ROWS)
     store.claim(list(CLAIMED))
     with (
-        running_sandbox(CONFIG, port=sandbox.port, state=sandbox.state) as handle,
+        sandbox.serving() as handle,
         httpx.Client(base_url=handle.url) as http,
     ):
         for r in LANDED:
@@ -151,7 +164,7 @@ def one_pass(
 
 def assert_exactly_once(sandbox: Sandbox, store: StateStore) -> None:
     """Every row is one user in the sandbox, and the state DB holds their ids."""
-    with running_sandbox(CONFIG, port=sandbox.port, state=sandbox.state) as handle:
+    with sandbox.serving() as handle:
         users = {u.external_id: handle.store.user_id(u.seq) for u in handle.store}
         ids = [u.external_id for u in handle.store]
     assert len(ids) == len(set(ids)), "a row was created twice"
@@ -168,6 +181,7 @@ def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
         yield handle
     finally:
         handle.stop()
+        handle.hold.close()
 
 
 def test_reconciliation_rides_out_an_outage_then_finishes_exactly_once(
