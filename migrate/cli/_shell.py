@@ -18,6 +18,7 @@ from click.core import ParameterSource
 
 from migrate._internal.api.connection import Connection, masked_proxy
 from migrate._internal.api.results import ExitCode
+from migrate.cli._common import confirm, echo
 from migrate.cli._options import ca_bundle_option
 from migrate.errors import ConfigError
 
@@ -82,7 +83,7 @@ def interruptible() -> Iterator[None]:
     try:
         yield
     except KeyboardInterrupt:
-        click.echo("\nInterrupted; the state is saved. Run the same command again.", err=True)
+        echo("\nInterrupted; the state is saved. Run the same command again.", err=True)
         raise click.exceptions.Exit(ExitCode.INTERRUPTED) from None
 
 
@@ -93,14 +94,14 @@ def interactive() -> bool:
 
 def print_notice(line: str) -> None:
     """A line the library wants a person to see, on stderr."""
-    click.echo(line, err=True)
+    echo(line, err=True)
 
 
 def ask_production(*, yes: bool) -> Callable[[Confirmation], bool]:
     """The question before writing to a production instance; refuses without a terminal."""
 
     def ask(c: Confirmation) -> bool:
-        click.echo(
+        echo(
             f"About to write to a PRODUCTION Clerk instance ({c.base_url}).\n"
             f"  rows: {c.rows:,} in the plan, {c.to_send:,} to send{c.window}, "
             f"{c.invalid:,} invalid (not sent), {c.done:,} already done\n"
@@ -114,7 +115,7 @@ def ask_production(*, yes: bool) -> Callable[[Confirmation], bool]:
                 "refusing to write to a production instance without confirmation: "
                 "no terminal to ask on; pass --yes to proceed"
             )
-        return click.confirm("Proceed?", default=False, err=True)
+        return confirm("Proceed?")
 
     return ask
 
@@ -181,9 +182,9 @@ def finish_pass(result: RunResult, resume_hint: str) -> int:
     """Print a pass's summary and what to do next; the exit code."""
     print_summary(result.summary, result.this_pass)
     if result.exit_code == ExitCode.INTERRUPTED:
-        click.echo(f"Interrupted; the state is saved. Resume with:\n  {resume_hint}", err=True)
+        echo(f"Interrupted; the state is saved. Resume with:\n  {resume_hint}", err=True)
     elif result.abort_code is not None:
-        click.echo(
+        echo(
             f"Error: Clerk refused the run with {result.abort_code}: {result.abort_message}\n"
             f"Nothing is lost: fix the cause, then resume with:\n  {resume_hint}",
             err=True,
@@ -194,53 +195,53 @@ def finish_pass(result: RunResult, resume_hint: str) -> int:
 def print_summary(summary: RunSummary, this_pass: PassFigures | None) -> None:
     """The one-screen summary: counts, this pass's pace, top error codes, where reports are."""
     line = " · ".join(f"{n:,} {s}" for s, n in summary.counts.items() if n)
-    click.echo(f"Rows: {summary.total:,} ({line or 'none'})")
+    echo(f"Rows: {summary.total:,} ({line or 'none'})")
     if this_pass is not None:
         p = this_pass
-        click.echo(
+        echo(
             f"This pass: {p.created:,} created, {p.exists:,} exists, {p.failed:,} failed in "
             f"{_duration(p.seconds)}; {p.requests:,} requests at {p.achieved_rate:.1f}/s "
             f"(paced at {p.rate:g}/s, {p.rate_in_force:.3g}/s in force at the end); "
             f"429s: {p.rate_limited}; retries: {p.retries}"
         )
         if p.outages:
-            click.echo(
+            echo(
                 f"Clerk was unreachable {p.outages} time(s), {_duration(p.outage_seconds)} in "
                 "all; sending paused meanwhile"
             )
         if p.upserted or p.upsert_requests:
             done = ", ".join(f"{n:,} {what}" for what, n in sorted(p.upserted.items()))
-            click.echo(
+            echo(
                 f"Upsert of users already there: {done or 'nothing to do'} "
                 f"({p.upsert_requests:,} requests)"
             )
             for key, row, code, message in p.upsert_failures[:10]:
-                click.echo(f"  upsert failed: row {row} key {key}: {code}: {message}", err=True)
+                echo(f"  upsert failed: row {row} key {key}: {code}: {message}", err=True)
         if p.reconciled_found or p.reconciled_released:
-            click.echo(
+            echo(
                 f"Reconciled {p.reconciled_found + p.reconciled_released:,} rows left in flight: "
                 f"{p.reconciled_found:,} found in Clerk, {p.reconciled_released:,} re-sent"
             )
     if summary.codes:
-        click.echo("Top error codes:")
+        echo("Top error codes:")
         for c in summary.codes[:5]:
-            click.echo(f"  {c.code:<40} {c.rows:>8,}  ({c.state})")
+            echo(f"  {c.code:<40} {c.rows:>8,}  ({c.state})")
     left = sum(summary.upserts.get(s, 0) for s in ("failed", "in_flight", "pending"))
     if summary.upserts:
-        click.echo(
+        echo(
             f"Upserted: {summary.upserts.get('done', 0):,} existing users up to date"
             + (f", {left:,} not yet (run again with --upsert)" if left else "")
         )
     pending, unresolved = summary.count("pending"), summary.count("in_flight")
     if pending:
-        click.echo(f"{pending:,} rows still pending (run again to send them).")
+        echo(f"{pending:,} rows still pending (run again to send them).")
     if unresolved:
-        click.echo(
+        echo(
             f"{unresolved:,} rows unresolved: Clerk did not answer whether they were created; "
             "run again to look them up (nothing is sent twice)."
         )
     names = ", ".join(p.name for p in summary.reports)
-    click.echo(f"Reports in {summary.run_dir}: {names}")
+    echo(f"Reports in {summary.run_dir}: {names}")
 
 
 def _duration(seconds: float) -> str:

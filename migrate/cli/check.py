@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from migrate.cli._common import EXIT_INTERRUPTED, fail, handle_errors
+from migrate.cli._common import EXIT_INTERRUPTED, echo, echo_document, fail, handle_errors
 from migrate.cli._options import join_option, parse_joins, source_options, source_options_from
 from migrate.errors import ConfigError
 
@@ -176,11 +176,11 @@ def _check(
     if save_settings is not None and report.settings is not None:
         _write_settings(save_settings, dict(report.settings.document))
     if as_json:
-        click.echo(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
+        echo_document(json.dumps(report.to_dict(), indent=2, ensure_ascii=False))
     else:
-        click.echo(render_report(report))
+        echo(render_report(report))
         if save_settings is not None:
-            click.echo(f"\nSettings saved to {save_settings}")
+            echo(f"\nSettings saved to {save_settings}")
     return report.exit_code
 
 

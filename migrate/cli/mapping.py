@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from migrate.cli._common import EXIT_USAGE, fail, handle_errors
+from migrate.cli._common import EXIT_USAGE, echo, echo_verbatim, fail, handle_errors
 
 __all__ = ["command"]
 
@@ -41,8 +41,8 @@ def init(input_file: Path, out: Path | None, force: bool) -> None:
     with handle_errors():
         result = init_mapping(input_file)
         if out is None:
-            click.echo(result.text, nl=False)
+            echo_verbatim(result.text, nl=False)
         else:
             atomic_write_text(out, result.text)
-            click.echo(f"Wrote {out}", err=True)
-    click.echo(result.summary, err=True)
+            echo(f"Wrote {out}", err=True)
+    echo(result.summary, err=True)

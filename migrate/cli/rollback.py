@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from migrate.cli._common import handle_errors
+from migrate.cli._common import confirm, echo, handle_errors
 from migrate.cli._options import pacing_options, target_options
 from migrate.cli._shell import connection_from, interactive, print_summary
 from migrate.errors import ConfigError
@@ -38,12 +38,12 @@ def command(
     import migrate  # noqa: PLC0415 - the library loads polars: not for --help
 
     def ask(where: str, users: int) -> bool:
-        click.echo(f"About to DELETE {users:,} users created by this run from {where}.", err=True)
+        echo(f"About to DELETE {users:,} users created by this run from {where}.", err=True)
         if yes:
             return True
         if not interactive():
             raise ConfigError("refusing to delete users without confirmation: pass --yes")
-        return click.confirm("Delete them?", default=False, err=True)
+        return confirm("Delete them?")
 
     with handle_errors():
         result = migrate.rollback(
@@ -54,24 +54,24 @@ def command(
             concurrency=concurrency,
         )
     if result.asked == 0:
-        click.echo("Nothing to roll back: this run created no users.")
+        echo("Nothing to roll back: this run created no users.")
         raise click.exceptions.Exit(result.exit_code)
-    click.echo(
+    echo(
         f"Deleted {result.deleted:,} users; {result.already_gone:,} were already gone; "
         f"{len(result.refused):,} refused."
     )
     for key, user_id, code in result.refused[:20]:
-        click.echo(f"  {key} ({user_id}): {code}")
+        echo(f"  {key} ({user_id}): {code}")
     back = result.deleted + result.already_gone
     if back:
-        click.echo(
+        echo(
             f"{back:,} rows are pending again (rolled_back in the reports); "
             "running the same `clerk-migrate run` command again creates them again."
         )
     if result.summary is not None:
         print_summary(result.summary, None)
     else:
-        click.echo(
+        echo(
             f"Warning: the reports were not rewritten ({result.report_problem}); "
             f"run `clerk-migrate report {run_dir}` once the input is back.",
             err=True,

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 import click
 from click.core import ParameterSource
 
-from migrate.cli._common import handle_errors
+from migrate.cli._common import echo, echo_verbatim, handle_errors
 from migrate.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -295,12 +295,12 @@ def command(
             config = load_settings(settings_file, config)
 
         def ready(handle: Any) -> None:
-            click.echo(f"# Clerk sandbox ({instance} instance) on {handle.url}")
-            click.echo(f"export CLERK_API_URL={handle.url}")
-            click.echo(f"export CLERK_SECRET_KEY={handle.secret_key}")
-            click.echo(f"export CLERK_PUBLISHABLE_KEY={handle.publishable_key}")
-            click.echo(f"# {_describe(handle)}. Ctrl-C to stop.")
+            echo(f"# Clerk sandbox ({instance} instance) on {handle.url}")
+            echo(f"export CLERK_API_URL={handle.url}")
+            echo_verbatim(f"export CLERK_SECRET_KEY={handle.secret_key}")  # its own test key
+            echo(f"export CLERK_PUBLISHABLE_KEY={handle.publishable_key}")
+            echo(f"# {_describe(handle)}. Ctrl-C to stop.")
 
         with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how the sandbox stops
             serve_forever(config, port=port, on_ready=ready)
-        click.echo("# sandbox stopped", err=True)
+        echo("# sandbox stopped", err=True)

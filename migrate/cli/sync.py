@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from migrate.cli._common import handle_errors
+from migrate.cli._common import confirm, echo, handle_errors
 from migrate.cli._options import (
     join_option,
     pacing_options,
@@ -94,7 +94,7 @@ def command(
     def ask(question: str) -> bool:
         if not interactive():
             return False
-        return click.confirm(question, default=False, err=True)
+        return confirm(question)
 
     with handle_errors():
         connection = connection_from(sandbox, api_url, secret_key_file, proxy)
@@ -117,20 +117,20 @@ def command(
             joins=parse_joins(joins),
         )
         for notice in result.notices:
-            click.echo(notice, err=True)
+            echo(notice, err=True)
         counts = result.counts
-        click.echo(
+        echo(
             f"sync plan: {counts['new']:,} new, {counts['changed']:,} changed, "
             f"{counts['unchanged']:,} unchanged, {counts['unknown']:,} unknown, "
             f"{counts['invalid']:,} invalid, {counts['gone']:,} gone"
         )
         for field, n in result.changed_fields.items():
-            click.echo(f"  changed {field}: {n:,}")
+            echo(f"  changed {field}: {n:,}")
         if result.sent is not None:
             done = ", ".join(f"{n:,} {what}" for what, n in sorted(result.sent.items()))
-            click.echo(f"sent: {done or 'nothing'} ({result.requests:,} requests)")
+            echo(f"sent: {done or 'nothing'} ({result.requests:,} requests)")
             for key, row, action, code, message in result.failures[:10]:
                 where = f"row {row}" if row is not None else "gone"
-                click.echo(f"  failed: {where} key {key} ({action}): {code}: {message}", err=True)
-        click.echo(f"plan: {result.plan_csv}")
+                echo(f"  failed: {where} key {key} ({action}): {code}: {message}", err=True)
+        echo(f"plan: {result.plan_csv}")
     raise click.exceptions.Exit(result.exit_code)

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from migrate.cli._common import EXIT_INTERRUPTED, fail, handle_errors
+from migrate.cli._common import EXIT_INTERRUPTED, echo, echo_document, fail, handle_errors
 from migrate.cli._options import join_option, parse_joins, source_options, source_options_from
 
 __all__ = ["command", "render_summary"]
@@ -88,7 +88,7 @@ def command(
         # Nothing to save: reports are written atomically at the end or not at all.
         fail("interrupted; no report was written", EXIT_INTERRUPTED)
     for line in result.notices:
-        click.echo(line, err=True)
+        echo(line, err=True)
     if as_json:
         data = dict(result.summary)
         data["reports"] = {"errors": str(result.errors_csv), "summary": str(result.summary_json)}
@@ -97,15 +97,15 @@ def command(
             data["preview"] = [
                 {"row": p.row, "key": p.key, "body": p.body} for p in result.previews
             ]
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+        echo_document(json.dumps(data, indent=2, ensure_ascii=False))
     else:
         for p in result.previews:
-            click.echo(f"row {p.row} (key {p.key}):")
-            click.echo(json.dumps(p.body, indent=2, ensure_ascii=False))
+            echo(f"row {p.row} (key {p.key}):")
+            echo_document(json.dumps(p.body, indent=2, ensure_ascii=False))
         if result.previews:
-            click.echo()
-        click.echo(render_summary(result.summary, result.seconds))
-        click.echo(f"\nReports: {result.errors_csv}, {result.summary_json}")
+            echo()
+        echo(render_summary(result.summary, result.seconds))
+        echo(f"\nReports: {result.errors_csv}, {result.summary_json}")
     raise click.exceptions.Exit(result.exit_code)
 
 

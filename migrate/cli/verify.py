@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from migrate.cli._common import handle_errors
+from migrate.cli._common import echo, handle_errors
 from migrate.cli._options import pacing_options, target_options
 from migrate.cli._shell import connection_from
 
@@ -47,15 +47,15 @@ def command(
             rate=rate,
             concurrency=concurrency,
         )
-    click.echo(f"Checked {result.checked:,} users: {len(result.mismatches):,} problems.")
+    echo(f"Checked {result.checked:,} users: {len(result.mismatches):,} problems.")
     for problem in result.mismatches[:20]:
         detail = ""
         if problem.problem != "missing":
             detail = f" expected {problem.expected!r}, found {problem.found!r}"
-        click.echo(f"  row {problem.row} ({problem.key}): {problem.problem}{detail}")
+        echo(f"  row {problem.row} ({problem.key}): {problem.problem}{detail}")
     if len(result.mismatches) > 20:
-        click.echo(f"  … see {result.report}")
+        echo(f"  … see {result.report}")
     for check in result.passwords:
         mark = "ok " if check.verified else "BAD"
-        click.echo(f"  password {mark} {check.key}: {check.reason}")
+        echo(f"  password {mark} {check.key}: {check.reason}")
     raise click.exceptions.Exit(result.exit_code)
