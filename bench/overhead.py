@@ -10,6 +10,7 @@ The sandbox runs as its own process with every limit off (``--rate-limit 0 --use
 no latency, so the run is bound by the tool and the server, not by pacing. The tool runs as a
 real ``clerk-migrate run`` subprocess with ``--rate 1000000``; its CPU time (user + system) and
 peak RSS come from ``os.wait4`` on that process alone (the sandbox's own costs are excluded).
+It runs with compiled bytecode, as an installed tool does (``pacing.tool_env``).
 
 - CPU per created user: the whole process (start-up, reading and validating the input, planning,
   sending, recording, reports) divided by the users created, and the share of one core that
@@ -39,7 +40,7 @@ from pathlib import Path
 
 import anyio
 import httpx
-from pacing import start_sandbox, stop, write_input
+from pacing import start_sandbox, stop, tool_env, warm_bytecode, write_input
 
 from migrate._internal.clerk.client import ClerkClient
 from migrate._internal.clerk.outcomes import ClerkUser, Created, CreateOutcome, ListOutcome, Users
@@ -114,7 +115,8 @@ def measure(n: int, concurrency: int, fmt: str = "csv") -> dict[str, float]:
             args = [sys.executable, "-m", "migrate", "run", str(path), "--mapping",
                     str(Path(tmp) / "map.toml"), "--api-url", url, "--yes", "--quiet",
                     "--rate", "1000000", "--concurrency", str(concurrency)]  # fmt: skip
-            env = os.environ | {"CLERK_SECRET_KEY": key}
+            env = tool_env(CLERK_SECRET_KEY=key)
+            warm_bytecode()
             started = time.monotonic()
             proc = subprocess.Popen(
                 args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
