@@ -185,7 +185,7 @@ def finish_pass(result: RunResult, resume_hint: str) -> int:
         echo(f"Interrupted; the state is saved. Resume with:\n  {resume_hint}", err=True)
     elif result.abort_code is not None:
         echo(
-            f"Error: Clerk refused the run with {result.abort_code}: {result.abort_message}\n"
+            f"Error: the run stopped ({result.abort_code}): {result.abort_message}\n"
             f"Nothing is lost: fix the cause, then resume with:\n  {resume_hint}",
             err=True,
         )

@@ -75,9 +75,7 @@ def test_outage_limit_stops_a_run_against_an_unreachable_api(tmp_path: Path, map
         args = ["run", str(path), "--mapping", str(mapping), "-q", "--no-check"]
         result = CliRunner().invoke(main, [*args, "--outage-limit", "0.5"], env=env)
     assert result.exit_code == 1, result.output
-    assert "Clerk refused the run with clerk_unreachable: Clerk has been unreachable for" in (
-        result.stderr
-    )
+    assert "the run stopped (clerk_unreachable): Clerk has been unreachable for" in (result.stderr)
     assert "Nothing is lost: fix the cause, then resume with:" in result.stderr
     assert "3 pending" in result.output
 

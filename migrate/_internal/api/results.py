@@ -145,7 +145,7 @@ class RunResult:
     """A ``run`` or ``retry``: the pass (None when stopped before it began) and the run now.
 
     ``interrupted``: stopped by a signal or ``should_stop`` (resumable). ``abort_code`` /
-    ``abort_message``: Clerk refused the run (a bad key, a quota): fix the cause and resume.
+    ``abort_message``: why the run stopped (a bad key, a quota, an outage): fix it and resume.
     ``notices``: what was said along the way (also given to ``on_notice``).
     """
 
