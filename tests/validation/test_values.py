@@ -18,7 +18,8 @@ def _values(frame: pl.DataFrame, **kwargs: int) -> dict[tuple[int, str], str | N
 
 
 def test_secrets_are_hidden_and_null_stays_null() -> None:
-    """A password, TOTP secret and backup codes show as [hidden]; a missing one stays null."""
+    """A password, TOTP secret and backup codes show as [hidden]; a missing one (no backup
+    codes: an empty list) stays null."""
     frame = _mapped(
         password=["hunter22", None],
         totp_secret=["JBSWY3DPEHPK3PXP", None],
@@ -28,7 +29,9 @@ def test_secrets_are_hidden_and_null_stays_null() -> None:
     assert [values[2, name] for name in ("password", "totp_secret", "backup_codes")] == [
         "[hidden]", "[hidden]", "[hidden]",
     ]  # fmt: skip
-    assert (values[3, "password"], values[3, "totp_secret"]) == (None, None)
+    assert [values[3, name] for name in ("password", "totp_secret", "backup_codes")] == [
+        None, None, None,
+    ]  # fmt: skip
 
 
 def test_a_digest_keeps_only_its_scheme() -> None:

@@ -46,7 +46,10 @@ def field_values(mapped: pl.DataFrame, *, limit: int = VALUE_LIMIT) -> pl.DataFr
 def _text(name: str, dtype: pl.DataType, limit: int) -> pl.Expr:
     column = pl.col(name)
     if name in _HIDDEN_FIELDS:
-        return pl.when(column.is_not_null()).then(pl.lit(HIDDEN)).otherwise(pl.lit(None, pl.Utf8))
+        present = column.is_not_null()
+        if isinstance(dtype, pl.List):
+            present &= column.list.len() > 0  # no backup codes: nothing to hide
+        return pl.when(present).then(pl.lit(HIDDEN)).otherwise(pl.lit(None, pl.Utf8))
     if name == _DIGEST:
         text = column.cast(pl.Utf8)
         head = pl.coalesce(
