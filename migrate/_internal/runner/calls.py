@@ -74,6 +74,7 @@ async def until_answered(
     attempts: int = 6,
     advice: str = "try again later",
     outage_limit: float | None = None,
+    backoff_base: float = 0.5,
 ) -> T | Rejected:
     """``call`` paced and retried until Clerk answers; a refusal that is not an abort is returned.
 
@@ -81,7 +82,7 @@ async def until_answered(
     every request and probes until Clerk answers, and past ``outage_limit`` seconds raises
     ``RunAbortedError("clerk_unreachable")``. Raises ``RunAbortedError`` on an abort code (a bad
     key, a quota), and ``ClerkError`` naming ``doing`` and ``advice`` after ``attempts`` other
-    transient failures (429s not counted).
+    transient failures (429s not counted), waiting ``backoff(n, base=backoff_base)`` after each.
     """
     rng = random.Random()
     failures = 0
@@ -116,4 +117,4 @@ async def until_answered(
                 f"{doing} failed after {failures} attempts ({outcome.error_code}, HTTP "
                 f"{outcome.status}): {outcome.text}; {advice}"
             )
-        await anyio.sleep(backoff(failures, rng))
+        await anyio.sleep(backoff(failures, rng, backoff_base))
