@@ -90,3 +90,15 @@ def test_the_fast_hmac_is_hmac_sha256() -> None:
     for key in (b"k" * 32, b"", b"x" * 100):
         for message in (b"", b"user@example.com", b"m" * 1000):
             assert hmac_sha256(key)(message) == hmac.digest(key, message, "sha256")
+
+
+def test_whole_prints_of_many_rows_are_each_rows_hmac_in_order() -> None:
+    """Past one hashing slice, every row still gets the HMAC of its own text, in row order."""
+    n = 20_000
+    frame = mapped(first_name=[f"N{i}" for i in range(n)])
+    whole, _, _ = prints(frame)
+    assert len(whole) == n
+    for i in (0, 8_191, 8_192, 16_384, n - 1):
+        text = f"first_name=N{i}".encode()
+        expected = hmac.digest(KEY, f"{len(text)}:".encode() + text, "sha256")
+        assert whole[i] == expected, i

@@ -38,3 +38,30 @@ def test_a_version_1_file_is_upgraded_with_an_empty_table(tmp_path: Path) -> Non
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchone() == (SCHEMA_VERSION,)
     assert SCHEMA_VERSION == 2
+
+
+def test_the_runs_users_are_created_or_present_rows_and_syncs_less_deleted(
+    tmp_path: Path,
+) -> None:
+    """User keys and ids: created / exists rows, users sync created, not those sync deleted."""
+    from migrate._internal.state import Completed, Existed, Failed, PlanRow  # noqa: PLC0415
+
+    with StateStore.create(tmp_path / "state.sqlite", FP) as store:
+        store.plan(PlanRow(r, f"k{r}") for r in range(1, 6))
+        store.claim([1, 2, 3, 4])
+        store.record_many([Completed(1, "user_1"), Existed(2, "user_2"), Failed(3, "x"),
+                           Completed(4, "user_4")])  # fmt: skip
+        store.sync_queue([("n1", 9, "new", None), ("k4", None, "gone", "user_4")])
+        store.sync_finish([("n1", "done", "user_n1", "created", None),
+                           ("k4", "done", None, "deleted", None)])  # fmt: skip
+        keys = sorted(k for chunk in store.iter_user_keys() for k in chunk)
+        assert keys == ["k1", "k2", "n1"]
+        assert store.user_ids(["k1", "k2", "k3", "k4", "k5", "n1"]) == {
+            "k1": "user_1", "k2": "user_2", "n1": "user_n1",
+        }  # fmt: skip
+        store.put_fingerprints(("a",), [("k1", b"W" * 32, b"F"), ("k2", b"V" * 32, b"G")])
+        chunks = list(store.iter_print_prefixes(8))
+        pairs = sorted(
+            (k, p) for keys_, prints_ in chunks for k, p in zip(keys_, prints_, strict=True)
+        )
+        assert pairs == [("k1", b"W" * 8), ("k2", b"V" * 8)]

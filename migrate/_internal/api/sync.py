@@ -120,12 +120,14 @@ def sync(
                 "rerun `run` once with the original input first to record them"
             )
         prepared = prepare_input(Path(newer), mapping, source, joins or ())
-        rows = plan_sync(plan.store, prepared, key or secrets.token_bytes(32),
-                         use_baseline=usable)  # fmt: skip
+        planned = plan_sync(plan.store, prepared, key or secrets.token_bytes(32),
+                            use_baseline=usable)  # fmt: skip
+        rows = planned.rows
         counts, by_field = count_actions(rows)
+        counts[Action.UNCHANGED.value] = planned.unchanged
         plan_csv = directory / PLAN_FILE
         with atomic_open(plan_csv, newline="") as handle:
-            rows.filter(pl.col("action") != Action.UNCHANGED.value).select(
+            rows.select(
                 pl.col("_row").alias("row"),
                 pl.col("_key").alias("key"),
                 "action",

@@ -48,13 +48,14 @@ def decide(current: pl.DataFrame, users: pl.DataFrame, *, same_layout: bool = Tr
 
     ``current``: ``_row, _key, valid, whole, old_whole, fields`` (``old_whole`` null when the
     run stored no fingerprint for the key; ``fields`` the changed fields, comma-separated, for
-    rows whose prints differ). ``users``: ``key, clerk_user_id`` of the run's created or existing
-    users. ``same_layout`` false (the mapping's fields differ from the stored ones) makes every
-    row with a stored fingerprint compare field by field (``fields`` decides). Returns
-    ``PLAN_SCHEMA`` rows in ``current``'s order.
+    rows whose prints differ). ``users``: ``key`` (and ``clerk_user_id`` if known; else the
+    plan's is null) of the run's created or existing users. ``same_layout`` false (the
+    mapping's fields differ from the stored ones) makes every row with a stored fingerprint
+    compare field by field (``fields`` decides). Returns ``PLAN_SCHEMA`` rows in ``current``'s
+    order.
     """
     joined = current.join(
-        users.rename({"key": "_key"}), on="_key", how="left", maintain_order="left"
+        _marked(users).rename({"key": "_key"}), on="_key", how="left", maintain_order="left"
     )
     same = (
         pl.col("whole") == pl.col("old_whole")
@@ -64,7 +65,7 @@ def decide(current: pl.DataFrame, users: pl.DataFrame, *, same_layout: bool = Tr
     action = (
         pl.when(~pl.col("valid"))
         .then(pl.lit(Action.INVALID.value))
-        .when(pl.col("clerk_user_id").is_null())
+        .when(pl.col("_user").is_null())
         .then(pl.lit(Action.NEW.value))
         .when(pl.col("old_whole").is_null())
         .then(pl.lit(Action.UNKNOWN.value))
@@ -81,9 +82,20 @@ def decide(current: pl.DataFrame, users: pl.DataFrame, *, same_layout: bool = Tr
     )
 
 
+def _marked(users: pl.DataFrame) -> pl.DataFrame:
+    """``key, clerk_user_id, _user`` (true): a user id column of nulls when none is given."""
+    uid = "clerk_user_id"
+    return users.select(
+        "key",
+        pl.col(uid) if uid in users.columns else pl.lit(None, dtype=pl.Utf8).alias(uid),
+        pl.lit(value=True).alias("_user"),
+    )
+
+
 def gone_keys(current_keys: pl.Series, users: pl.DataFrame) -> pl.DataFrame:
-    """``PLAN_SCHEMA`` rows (no row number) for the run's users whose key the export lacks."""
-    gone = users.filter(~pl.col("key").is_in(current_keys.implode()))
+    """``PLAN_SCHEMA`` rows (no row number) for the run's users whose key the export lacks
+    (``users`` as for ``decide``)."""
+    gone = _marked(users).filter(~pl.col("key").is_in(current_keys.implode()))
     return gone.select(
         pl.lit(None, dtype=pl.Int64).alias("_row"),
         pl.col("key").alias("_key"),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -27,16 +27,18 @@ from migrate._internal.delta.fingerprint import (
     fingerprinted_fields,
     whole_prints,
 )
-from migrate._internal.delta.plan import PLAN_SCHEMA, decide, gone_keys
+from migrate._internal.delta.plan import PLAN_SCHEMA, Action, decide, gone_keys
 from migrate._internal.state import StateStore
 from migrate._internal.validation import ValidationSettings, validate_frame
 from migrate.errors import SourceError, StateError
 
 __all__ = [
     "KEY_FILE",
+    "PRINT_PREFIX",
     "SYNC_PLAN",
     "MappedInput",
     "MappedPieces",
+    "SyncPlan",
     "fingerprint_key",
     "plan_sync",
     "record_baseline",
@@ -44,7 +46,10 @@ __all__ = [
 
 KEY_FILE: Final = "fingerprint.key"
 _KEY_BYTES: Final = 32
-_GROUP_ROWS: Final = 100_000  # mapped rows matched to the run per join
+_GROUP_ROWS: Final = 50_000  # mapped rows matched to the run per join
+# bytes of the whole-row prints compared: equal 64-bit prefixes of two different rows' HMACs
+# happen with probability 2^-64
+PRINT_PREFIX: Final = 8
 # the plan: PLAN_SCHEMA and, for rows to act on, the prints to store once done
 SYNC_PLAN: Final = {**PLAN_SCHEMA, "new_whole": pl.Binary, "new_fields": pl.Binary}
 
@@ -120,6 +125,15 @@ def record_baseline(store: StateStore, prepared: MappedPieces, key: bytes) -> in
     return store.put_fingerprints(fields, rows(), replace=False)
 
 
+@dataclass(frozen=True)
+class SyncPlan:
+    """The plan of a newer export: every row that is not unchanged (``SYNC_PLAN``; the rows of
+    the export in its order, then the gone keys) and how many rows are unchanged."""
+
+    rows: pl.DataFrame
+    unchanged: int
+
+
 def plan_sync(
     store: StateStore,
     prepared: MappedInput,
@@ -127,36 +141,50 @@ def plan_sync(
     *,
     use_baseline: bool = True,
     group_rows: int = _GROUP_ROWS,
-) -> pl.DataFrame:
-    """One ``SYNC_PLAN`` row per newer row, then one per gone key (see ``delta.plan``).
+) -> SyncPlan:
+    """Each newer row's action, then the gone keys (see ``delta.plan``); unchanged rows counted.
 
-    The export is mapped once, a piece at a time; pieces are taken ``group_rows`` rows at a
-    time so each group is matched to the run with one join. Only rows that are not unchanged
-    are validated (``validate_frame`` on those rows: a duplicate of an unchanged row is left to
-    Clerk to refuse) and get per-field prints. ``use_baseline=False`` (the run's prints cannot
-    be read: its key is lost, or it has none) makes every row with a user ``unknown``.
-    Raises ``SourceError`` when the export holds no row.
+    Columnar: the run's user keys and the first ``PRINT_PREFIX`` bytes of its whole-row prints
+    are read from the state DB as two columns; the export is mapped once, a piece at a time,
+    ``group_rows`` rows matched to them per join. Only rows that are not unchanged are
+    validated (``validate_frame`` on those rows: a duplicate of an unchanged row is left to
+    Clerk to refuse), get per-field prints and, with the gone keys, their Clerk user ids.
+    ``use_baseline=False`` (the run's prints cannot be read: its key is lost, or it has none)
+    makes every row with a user ``unknown``. Raises ``SourceError`` when the export holds no row.
     """
-    users, baseline = _users(store, use_baseline=use_baseline)
-    old_fields = store.fingerprint_fields()
-    run = _Run(store, key, users, baseline, old_fields)
+    users = _user_keys(store)
+    baseline = _baseline(store) if use_baseline else _baseline(None)
+    run = _Run(store, key, users, baseline, store.fingerprint_fields())
     parts: list[pl.DataFrame] = []
+    seen: list[pl.Series] = []
+    unchanged = 0
     group: list[pl.DataFrame] = []
     held = 0
     for mapped in prepared.mapped_pieces():
         group.append(mapped)
         held += mapped.height
         if held >= group_rows:
-            parts.append(_plan_group(run, prepared, pl.concat(group)))
+            part = _plan_group(run, prepared, pl.concat(group))
             group, held = [], 0
+            seen.append(part["_key"])
+            parts.append(part.filter(pl.col("action") != Action.UNCHANGED.value))
+            unchanged += part.height - parts[-1].height
     if group:
-        parts.append(_plan_group(run, prepared, pl.concat(group)))
+        part = _plan_group(run, prepared, pl.concat(group))
+        seen.append(part["_key"])
+        parts.append(part.filter(pl.col("action") != Action.UNCHANGED.value))
+        unchanged += part.height - parts[-1].height
     if not parts:
         raise SourceError(f"{getattr(prepared, 'input', 'the newer export')}: no rows to sync")
-    plan = pl.concat(parts)
-    return pl.concat([plan, gone_keys(plan["_key"], users)], how="diagonal_relaxed").select(
-        [pl.col(name).cast(dtype) for name, dtype in SYNC_PLAN.items()]
+    gone = gone_keys(pl.concat(seen), users).unique("_key", maintain_order=True)
+    rows = pl.concat([*parts, gone], how="diagonal_relaxed")
+    ids = store.user_ids(rows.filter(pl.col("action") != Action.NEW.value)["_key"].to_list())
+    known = pl.DataFrame(
+        {"_key": list(ids), "clerk_user_id": list(ids.values())},
+        schema={"_key": pl.Utf8, "clerk_user_id": pl.Utf8},
     )
+    rows = rows.drop("clerk_user_id").join(known, on="_key", how="left", maintain_order="left")
+    return SyncPlan(rows.select([pl.col(n).cast(t) for n, t in SYNC_PLAN.items()]), unchanged)
 
 
 @dataclass(frozen=True)
@@ -165,8 +193,8 @@ class _Run:
 
     store: StateStore
     key: bytes
-    users: pl.DataFrame
-    baseline: pl.DataFrame
+    users: pl.DataFrame  # key
+    baseline: pl.DataFrame  # _key, old_whole (the first PRINT_PREFIX bytes)
     old_fields: tuple[str, ...]
 
 
@@ -178,17 +206,19 @@ def _plan_group(run: _Run, prepared: MappedInput, mapped: pl.DataFrame) -> pl.Da
     texts, fields = _texts(mapped)
     same_layout = not old_fields or fields == old_fields
     keys = texts["_key"].implode()
-    mine = users.filter(pl.col("key").is_in(keys))
+    mine = users.filter(pl.col("key").is_in(keys)).unique()
+    whole = pl.Series("new_whole", whole_prints(texts, fields, key), dtype=pl.Binary)
     frame = (
         texts.select("_row", "_key")
-        .with_columns(pl.Series("whole", whole_prints(texts, fields, key), dtype=pl.Binary))
+        .with_columns(whole.bin.head(PRINT_PREFIX).alias("whole"))
         .join(baseline.filter(pl.col("_key").is_in(keys)), on="_key", how="left",
               maintain_order="left")
-        .join(mine.rename({"key": "_key"}), on="_key", how="left", maintain_order="left")
+        .join(mine.rename({"key": "_key"}).with_columns(pl.lit(value=True).alias("_user")),
+              on="_key", how="left", maintain_order="left")
     )  # fmt: skip
     differs = (pl.col("whole") != pl.col("old_whole")) if same_layout else pl.lit(value=True)
     need = frame.select(
-        (pl.col("clerk_user_id").is_null() | pl.col("old_whole").is_null() | differs).alias("n")
+        (pl.col("_user").is_null() | pl.col("old_whole").is_null() | differs).alias("n")
     )["n"]
     at = need.arg_true()
     picked = texts[at]
@@ -201,14 +231,14 @@ def _plan_group(run: _Run, prepared: MappedInput, mapped: pl.DataFrame) -> pl.Da
         for k, new in zip(picked["_key"].to_list(), prints, strict=True)
     ]
     height = frame.height
-    frame = frame.with_columns(
+    frame = frame.drop("_user").with_columns(
         _spread(height, at, valid, pl.Boolean, fill=True).alias("valid"),
         _spread(height, at, pl.Series(changed, dtype=pl.Utf8), pl.Utf8).alias("fields"),
         _spread(height, at, pl.Series(prints, dtype=pl.Binary), pl.Binary).alias("new_fields"),
     )
-    decided = decide(frame.drop("clerk_user_id"), mine, same_layout=same_layout)
+    decided = decide(frame, mine, same_layout=same_layout)
     return decided.with_columns(
-        pl.when(pl.Series(need)).then(frame["whole"]).alias("new_whole"),
+        pl.when(pl.Series(need)).then(whole).alias("new_whole"),
         frame["new_fields"],
     )
 
@@ -221,22 +251,20 @@ def _spread(
     return base.scatter(at, values.cast(dtype)) if len(at) else base
 
 
-def _users(store: StateStore, *, use_baseline: bool) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``key, clerk_user_id`` of the run's users, and ``_key, old_whole`` of their prints."""
-    schema = {"key": pl.Utf8, "clerk_user_id": pl.Utf8, "old_whole": pl.Binary}
-    frames = [_frame(chunk, schema) for chunk in store.iter_users()]
-    users = pl.concat([pl.DataFrame(schema=schema), *frames]).unique(
-        "key", keep="first", maintain_order=True
-    )
-    baseline = (
-        users.filter(pl.col("old_whole").is_not_null()).select(
-            pl.col("key").alias("_key"), "old_whole"
+def _user_keys(store: StateStore) -> pl.DataFrame:
+    """``key`` of each of the run's users, once."""
+    parts = [pl.Series("key", chunk, dtype=pl.Utf8) for chunk in store.iter_user_keys()]
+    return pl.DataFrame(pl.concat([pl.Series("key", [], dtype=pl.Utf8), *parts]))
+
+
+def _baseline(store: StateStore | None) -> pl.DataFrame:
+    """``_key, old_whole`` (the prints' first ``PRINT_PREFIX`` bytes) of every key stored."""
+    chunks = store.iter_print_prefixes(PRINT_PREFIX) if store is not None else ()
+    frames = [
+        pl.DataFrame(
+            {"_key": pl.Series(k, dtype=pl.Utf8), "old_whole": pl.Series(w, dtype=pl.Binary)}
         )
-        if use_baseline
-        else pl.DataFrame(schema={"_key": pl.Utf8, "old_whole": pl.Binary})
-    )
-    return users.drop("old_whole"), baseline
-
-
-def _frame(rows: Sequence[tuple[Any, ...]], schema: Mapping[str, Any]) -> pl.DataFrame:
-    return pl.DataFrame(rows, schema=schema, orient="row")
+        for k, w in chunks
+    ]
+    empty = pl.DataFrame(schema={"_key": pl.Utf8, "old_whole": pl.Binary})
+    return pl.concat([empty, *frames])

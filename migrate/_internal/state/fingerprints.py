@@ -46,17 +46,23 @@ SYNC_SCHEMA: Final = """CREATE TABLE IF NOT EXISTS sync_rows (
     attempts      INTEGER NOT NULL DEFAULT 0,
     updated_at    REAL NOT NULL
 ) WITHOUT ROWID"""
-# the run's users: created or present, or created by sync, less those sync deleted
+# the run's users: created or present, or created by sync, less those sync deleted (``keys``
+# narrows both parts to some keys; ``+state`` then keeps SQLite on the key index)
 _USERS: Final = """
-WITH users(key, uid, p) AS (
-    SELECT key, clerk_user_id, 0 FROM sync_rows WHERE clerk_user_id IS NOT NULL
-        AND NOT (action = 'gone' AND state = 'done' AND code = 'deleted')
-    UNION ALL
-    SELECT key, clerk_user_id, 1 FROM rows WHERE state IN ('created', 'exists')
-        AND key NOT IN (SELECT key FROM sync_rows WHERE clerk_user_id IS NOT NULL)
-)
-SELECT u.key, u.uid, f.whole FROM users u LEFT JOIN fingerprints f ON f.key = u.key"""
+SELECT key, clerk_user_id FROM sync_rows WHERE clerk_user_id IS NOT NULL
+    AND NOT (action = 'gone' AND state = 'done' AND code = 'deleted') {keys}
+UNION ALL
+SELECT key, clerk_user_id FROM rows WHERE {plus}state IN ('created', 'exists')
+    AND key NOT IN (SELECT key FROM sync_rows WHERE clerk_user_id IS NOT NULL) {keys}"""
+# their keys: one table scan (no two rows of a run that share a key are both sent)
+_USER_KEYS: Final = """
+SELECT key FROM sync_rows WHERE clerk_user_id IS NOT NULL
+    AND NOT (action = 'gone' AND state = 'done' AND code = 'deleted')
+UNION ALL
+SELECT key FROM rows NOT INDEXED WHERE state IN ('created', 'exists')
+    AND key NOT IN (SELECT key FROM sync_rows WHERE clerk_user_id IS NOT NULL)"""
 _CHUNK: Final = 10_000
+_READ: Final = 100_000  # rows per fetchmany when reading a column out
 
 
 def migrate_v1(conn: sqlite3.Connection) -> None:
@@ -142,18 +148,39 @@ class FingerprintRecords:
         finally:
             cursor.close()
 
-    def iter_users(self) -> Iterator[list[tuple[str, str, bytes | None]]]:
-        """``(key, clerk_user_id, whole print or None)`` of the run's users, in chunks.
+    def iter_print_prefixes(self, size: int) -> Iterator[tuple[tuple[str, ...], tuple[bytes, ...]]]:
+        """``(keys, first size bytes of their whole prints)`` of every key, in chunks (columns,
+        for building a frame without a Python tuple per row)."""
+        cursor = self._conn.execute("SELECT key, substr(whole, 1, ?) FROM fingerprints", (size,))
+        try:
+            while chunk := cursor.fetchmany(_READ):
+                keys, prints = zip(*chunk, strict=True)
+                yield keys, prints
+        finally:
+            cursor.close()
+
+    def iter_user_keys(self) -> Iterator[list[str]]:
+        """The keys of the run's users, in chunks.
 
         The run's users: rows created or found present, users ``sync`` created, less those
         ``sync`` deleted.
         """
-        cursor = self._conn.execute(_USERS)
+        cursor = self._conn.execute(_USER_KEYS)
         try:
-            while chunk := cursor.fetchmany(100_000):
-                yield chunk
+            while chunk := cursor.fetchmany(_READ):
+                yield list(next(zip(*chunk, strict=True)))
         finally:
             cursor.close()
+
+    def user_ids(self, keys: Sequence[str]) -> dict[str, str]:
+        """The Clerk user id of each of ``keys`` that is one of the run's users."""
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), 400):
+            part = list(keys[start : start + 400])
+            sql = _USERS.format(keys=f"AND key IN ({', '.join('?' * len(part))})", plus="+")
+            for key, uid in self._conn.execute(sql, part + part):
+                found.setdefault(key, uid)
+        return found
 
     def field_prints(self, keys: Sequence[str]) -> dict[str, bytes]:
         """The ``fields`` blob of each of ``keys`` that has one."""
