@@ -35,7 +35,7 @@ __all__ = [
 FIELD_PRINT_BYTES: Final = 8
 _NULL: Final = "\x00"
 _ITEM_SEP: Final = "\x1f"
-_SLICE: Final = 8_192  # rows whose texts are hashed at once
+_SLICE: Final = 32_768  # rows whose texts are hashed at once
 
 
 def hmac_sha256(key: bytes) -> Callable[[bytes], bytes]:

@@ -46,7 +46,7 @@ __all__ = [
 
 KEY_FILE: Final = "fingerprint.key"
 _KEY_BYTES: Final = 32
-_GROUP_ROWS: Final = 50_000  # mapped rows matched to the run per join
+_GROUP_ROWS: Final = 100_000  # mapped rows matched to the run per join
 # bytes of the whole-row prints compared: equal 64-bit prefixes of two different rows' HMACs
 # happen with probability 2^-64
 PRINT_PREFIX: Final = 8
