@@ -16,7 +16,7 @@ from migrate.cli._options import (
     target_options,
     wait_options,
 )
-from migrate.cli._shell import connection_from, interactive
+from migrate.cli._shell import connection_from, interactive, print_notice
 
 
 @click.command()
@@ -115,6 +115,7 @@ def command(
             max_retry_after=max_retry_after,
             source=source_options_from(fmt, encoding, delimiter, no_header),
             joins=parse_joins(joins),
+            on_notice=print_notice,
         )
         for notice in result.notices:
             echo(notice, err=True)

@@ -218,3 +218,25 @@ def test_the_command_sends_and_refuses_bad_options_before_anything(
     assert done.exit_code == 0, done.output
     assert "sent: 1 created, 3 updated (" in done.stdout
     assert_matches_newer(sandbox)
+
+
+def test_a_capped_retry_after_is_told_while_sync_sends(make_sandbox: Any, tmp_path: Path) -> None:
+    """An instance that asks to wait 1 s after 4 requests: sync waits at most --max-retry-after,
+    says so through ``on_notice`` while it sends, and still applies every change."""
+    from migrate.sandbox import SandboxConfig  # noqa: PLC0415
+
+    sandbox = make_sandbox(SandboxConfig.for_tests(rate_limit=4, rate_window=1.0))
+    mapping = tmp_path / "map.toml"
+    mapping.write_text(MAPPING, encoding="utf-8")
+    first = write(tmp_path / "first.csv", [user(i) for i in range(1, 7)])
+    migrate.run(first, mapping, connection=connection(sandbox), run_dir=tmp_path / "run",
+                rate=2000)  # fmt: skip
+    heard: list[str] = []
+    newer = [user(i, first=f"Renamed{i}") for i in range(1, 7)]
+    result = migrate.sync(write(tmp_path / "newer.csv", newer), str(mapping),
+                          run_dir=tmp_path / "run", connection=connection(sandbox),
+                          max_retry_after=0.25, on_notice=heard.append)  # fmt: skip
+    assert result.sent is not None
+    assert result.sent.get("updated") == 6, result.sent
+    assert any("Clerk asked to wait 1 s (429, Retry-After) (capped at 0 s)" in h for h in heard)
+    assert not [n for n in result.notices if "Retry-After" in n]  # told live, not afterwards

@@ -82,13 +82,16 @@ def sync(
     max_retry_after: float | None = None,
     source: dict[str, Any] | None = None,
     joins: dict[str, Path] | list[Path] | None = None,
+    on_notice: Callable[[str], None] | None = None,
 ) -> SyncResult:
     """Plan, and unless ``dry_run`` send, the changes of ``newer`` against ``run_dir``.
 
     ``delete_gone`` deletes the users whose key the export lacks (``confirm(message)`` must
     return True, or ``yes``; refused when more than ``max_delete``); ``ban_gone`` bans them.
     ``replace_identifiers`` removes the addresses a user no longer has. ``max_retry_after``
-    caps the 429 pause honoured (seconds, default 600). Raises ``ConfigError``
+    caps the 429 pause honoured (seconds, default 600). ``on_notice`` receives, while the
+    changes are sent, what the operator should know at once (a long or capped Retry-After pause
+    and when sending resumes); without it those lines join ``notices``. Raises ``ConfigError``
     for options that cannot work (before anything is read or sent), ``StateError`` when
     ``run_dir`` holds no run, ``SourceError`` / ``MappingError`` for an unusable input.
     """
@@ -110,7 +113,7 @@ def sync(
         raise StateError(f"{directory}: no run here (no {STATE_FILE}); run `run` first")
     plan = read_run(directory, lock=True)
     try:
-        notices = []
+        notices: list[str] = []
         key = fingerprint_key(directory, create=not dry_run)
         usable = key is not None and plan.store.count_fingerprints() > 0
         if not usable:
@@ -143,7 +146,8 @@ def sync(
                                   replace_identifiers=replace_identifiers)  # fmt: skip
             tally = _send_plan(plan.store, rows, prepared, connection, options,
                                usable=usable, rate=rate, concurrency=concurrency,
-                               max_retry_after=max_retry_after)  # fmt: skip
+                               max_retry_after=max_retry_after,
+                               notice=on_notice or notices.append)  # fmt: skip
             figures["sent"] = tally.counts
             figures["requests"] = tally.requests
         plan.store.set_meta(SYNC_META, figures)
@@ -170,6 +174,7 @@ def _send_plan(
     rate: float | None,
     concurrency: int | None,
     max_retry_after: float | None,
+    notice: Callable[[str], None],
 ) -> SyncTally:
     """Connect and send the plan's rows to act on (``runner.sync_send``)."""
     layout = fingerprinted_fields(prepared.mapped().collect_schema().names())
@@ -189,6 +194,7 @@ def _send_plan(
             rate or default_rate_for(target),
             fixed_concurrency=concurrency,
             max_retry_after=max_retry_after or MAX_RETRY_AFTER,
+            notice=notice,
         )
 
         async def go() -> SyncTally:
