@@ -157,8 +157,8 @@ def pacing_options(func: F) -> F:
     return func
 
 
-def wait_options(*, outage: bool = True) -> Callable[[F], F]:
-    """``--max-retry-after SECONDS`` and (with ``outage``) ``--outage-limit SECONDS``."""
+def wait_options() -> Callable[[F], F]:
+    """``--max-retry-after SECONDS`` and ``--outage-limit SECONDS``."""
     options = [
         click.option(
             "--max-retry-after",
@@ -166,18 +166,15 @@ def wait_options(*, outage: bool = True) -> Callable[[F], F]:
             metavar="SECONDS",
             help="The longest 429 pause honoured (default 600): an instance asking for longer "
             "gets this, and the operator is told.",
-        )
+        ),
+        click.option(
+            "--outage-limit",
+            type=float,
+            metavar="SECONDS",
+            help="How long Clerk may stay unreachable (sending paused, probing with "
+            "backoff) before the run stops, resumably (default 300).",
+        ),
     ]
-    if outage:
-        options.append(
-            click.option(
-                "--outage-limit",
-                type=float,
-                metavar="SECONDS",
-                help="How long Clerk may stay unreachable (sending paused, probing with "
-                "backoff) before the run stops, resumably (default 300).",
-            )
-        )
 
     def decorate(func: F) -> F:
         for option in reversed(options):

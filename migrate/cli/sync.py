@@ -33,7 +33,7 @@ from migrate.cli._shell import connection_from, interactive, print_notice
 )
 @target_options
 @pacing_options
-@wait_options(outage=False)
+@wait_options()
 @click.option(
     "--delete-gone",
     is_flag=True,
@@ -67,6 +67,7 @@ def command(
     rate: float | None,
     concurrency: int | None,
     max_retry_after: float | None,
+    outage_limit: float | None,
     delete_gone: bool,
     max_delete: int | None,
     ban_gone: bool,
@@ -113,6 +114,7 @@ def command(
             rate=rate,
             concurrency=concurrency,
             max_retry_after=max_retry_after,
+            outage_limit=outage_limit,
             source=source_options_from(fmt, encoding, delimiter, no_header),
             joins=parse_joins(joins),
             on_notice=print_notice,

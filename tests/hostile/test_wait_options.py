@@ -44,8 +44,8 @@ def test_run_refuses_a_bad_wait_before_anything_exists(
 def test_retry_and_sync_refuse_a_bad_wait_and_leave_the_run_alone(
     tmp_path: Path, mapping: Path, sandbox: SandboxHandle, flag: str, value: str
 ) -> None:
-    """``retry`` and ``sync`` (which has only --max-retry-after): exit 2, one line, and the run
-    directory's state DB is not touched."""
+    """``retry`` and ``sync``: exit 2, one line, and the run directory's state DB is not
+    touched."""
     path = tmp_path / "u.csv"
     path.write_bytes(csv_bytes(3))
     run_dir = tmp_path / "run"
@@ -53,9 +53,10 @@ def test_retry_and_sync_refuse_a_bad_wait_and_leave_the_run_alone(
     state = run_dir / "state.sqlite"
     before = state.read_bytes()
     env = {"CLERK_SECRET_KEY": sandbox.secret_key, "CLERK_API_URL": sandbox.url}
-    commands = [["retry", str(run_dir)]]
-    if flag == "--max-retry-after":
-        commands.append(["sync", str(path), "--mapping", str(mapping), "--run-dir", str(run_dir)])
+    commands = [
+        ["retry", str(run_dir)],
+        ["sync", str(path), "--mapping", str(mapping), "--run-dir", str(run_dir)],
+    ]
     for command in commands:
         result = CliRunner().invoke(main, [*command, flag, value], env=env)
         assert result.exit_code == 2, result.output

@@ -64,6 +64,9 @@ class SyncResult:
         return ExitCode.FAILED_ROWS if bad else ExitCode.OK
 
 
+OUTAGE_LIMIT: Final = SyncOptions.outage_limit
+
+
 def sync(
     newer: str | Path,
     mapping: str,
@@ -80,6 +83,7 @@ def sync(
     rate: float | None = None,
     concurrency: int | None = None,
     max_retry_after: float | None = None,
+    outage_limit: float | None = None,
     source: dict[str, Any] | None = None,
     joins: dict[str, Path] | list[Path] | None = None,
     on_notice: Callable[[str], None] | None = None,
@@ -89,9 +93,11 @@ def sync(
     ``delete_gone`` deletes the users whose key the export lacks (``confirm(message)`` must
     return True, or ``yes``; refused when more than ``max_delete``); ``ban_gone`` bans them.
     ``replace_identifiers`` removes the addresses a user no longer has. ``max_retry_after``
-    caps the 429 pause honoured (seconds, default 600). ``on_notice`` receives, while the
-    changes are sent, what the operator should know at once (a long or capped Retry-After pause
-    and when sending resumes); without it those lines join ``notices``. Raises ``ConfigError``
+    caps the 429 pause honoured (seconds, default 600); ``outage_limit`` is how long Clerk may
+    stay unreachable before the sync stops, resumably (seconds, default 300). ``on_notice``
+    receives, while the changes are sent, what the operator should know at once (a long or
+    capped Retry-After pause, an outage, when sending resumes); without it those lines join
+    ``notices``. Raises ``ConfigError``
     for options that cannot work (before anything is read or sent), ``StateError`` when
     ``run_dir`` holds no run, ``SourceError`` / ``MappingError`` for an unusable input.
     """
@@ -105,7 +111,7 @@ def sync(
         raise ConfigError(f"--rate must be positive, got {rate:g}")
     if concurrency is not None and concurrency < 1:
         raise ConfigError(f"--concurrency must be at least 1, got {concurrency}")
-    check_waits(None, max_retry_after)
+    check_waits(outage_limit, max_retry_after)
     if not dry_run and connection is None:
         raise ConfigError("sync needs a connection (or dry_run=True)")
     directory = Path(run_dir)
@@ -143,7 +149,8 @@ def sync(
             _check_gone(counts[Action.GONE.value], delete_gone=delete_gone, ban_gone=ban_gone,
                         max_delete=max_delete, confirm=confirm, yes=yes)  # fmt: skip
             options = SyncOptions(delete_gone=delete_gone, ban_gone=ban_gone,
-                                  replace_identifiers=replace_identifiers)  # fmt: skip
+                                  replace_identifiers=replace_identifiers,
+                                  outage_limit=outage_limit or OUTAGE_LIMIT)  # fmt: skip
             tally = _send_plan(plan.store, rows, prepared, connection, options,
                                usable=usable, rate=rate, concurrency=concurrency,
                                max_retry_after=max_retry_after,

@@ -18,7 +18,10 @@ task touches the state DB.
   ``POST /users/{id}/ban``; else only reported.
 
 Transient failures (429, 5xx, timeouts) wait with jittered backoff and try again, up to
-``max_attempts`` per key; then the key is ``failed`` and the next ``sync`` tries it again.
+``max_attempts`` per key; then the key is ``failed`` and the next ``sync`` tries it again. No
+connection at all is an outage: sending pauses while the pacer probes, and after
+``outage_limit`` seconds the sync stops (``clerk_unreachable``), its batch's finished keys
+recorded and the rest left ``in_flight`` for the next sync.
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ from migrate._internal.clerk.updates import (
 )
 from migrate._internal.delta.changes import Step, next_step
 from migrate._internal.delta.plan import Action
-from migrate._internal.runner.pacing import Pacer
+from migrate._internal.runner.pacing import Pacer, say_duration
 from migrate._internal.state import StateStore
+from migrate.errors import RunAbortedError
 
 __all__ = ["SyncOptions", "SyncTally", "send_sync"]
 
@@ -67,6 +71,7 @@ class SyncOptions:
     max_attempts: int = 8
     backoff_base: float = 0.5
     backoff_cap: float = 30.0
+    outage_limit: float = 300.0  # seconds of no connection at all before the sync stops
 
 
 @dataclass
@@ -120,16 +125,33 @@ class _Sender:
         self.rng = random.Random()
 
     async def call(self, request: Callable[[], Awaitable[T]]) -> T:
-        """One request through the pacer (gate, limiter, 429 pause, latency)."""
-        async with self.pacer.gate:
-            await self.pacer.acquire()
-            started = time.perf_counter()
-            outcome = await request()
-        self.tally.requests += 1
-        self.pacer.on_response(time.perf_counter() - started)
-        if isinstance(outcome, Transient) and outcome.kind == "rate_limited":
-            self.pacer.on_rate_limited(outcome.retry_after)
-        return outcome
+        """One request through the pacer (gate, limiter, 429 pause, latency).
+
+        No connection at all is an outage, not an attempt: the request never left, so it is
+        sent again once the pacer's probes reach Clerk; past ``outage_limit`` seconds it raises
+        ``RunAbortedError("clerk_unreachable")`` (keys in flight are reconciled on the next
+        sync)."""
+        while True:
+            async with self.pacer.gate:
+                await self.pacer.acquire()
+                started = time.perf_counter()
+                outcome = await request()
+            self.tally.requests += 1
+            self.pacer.on_response(time.perf_counter() - started)
+            if isinstance(outcome, Transient) and outcome.unreachable:
+                lasted = self.pacer.on_unreachable()
+                if lasted >= self.options.outage_limit:
+                    raise RunAbortedError(
+                        "clerk_unreachable",
+                        f"Clerk has been unreachable for {say_duration(lasted)} "
+                        f"({outcome.text}); the sync stopped: check the network, the API URL "
+                        "and the proxy, then run the same sync again",
+                    )
+                continue
+            self.pacer.on_reachable()
+            if isinstance(outcome, Transient) and outcome.kind == "rate_limited":
+                self.pacer.on_rate_limited(outcome.retry_after)
+            return outcome
 
     async def wait(self, attempt: int) -> None:
         """Back off before trying a key again."""
@@ -251,15 +273,27 @@ async def _run_batch(
 ) -> dict[str, _Outcome]:
     """Handle a batch's keys concurrently (the pacer bounds what is in flight)."""
     results: dict[str, _Outcome] = {}
+    aborted: list[RunAbortedError] = []
 
     async def one(item: SyncItem) -> None:
         was = before.get(item.key, ("pending", None))[0] == "in_flight"
-        results[item.key] = await sender.handle(item, was)
+        try:
+            results[item.key] = await sender.handle(item, was)
+        except RunAbortedError as exc:  # the key stays in_flight, for the next sync
+            aborted.append(exc)
 
     async with anyio.create_task_group() as group:
         for item in batch:
             group.start_soon(one, item)
+    if aborted:
+        raise _Aborted(results, aborted[0])
     return results
+
+
+class _Aborted(Exception):  # noqa: N818 - carries the finished keys out of a stopped batch
+    def __init__(self, results: dict[str, _Outcome], cause: RunAbortedError) -> None:
+        super().__init__(str(cause))
+        self.results, self.cause = results, cause
 
 
 async def send_sync(
@@ -280,10 +314,16 @@ async def send_sync(
             break
         store.sync_queue((i.key, i.row, i.action, i.clerk_user_id) for i in batch)
         before = store.sync_claim([i.key for i in batch])  # durable before any request
-        results = await _run_batch(sender, batch, before)
+        stop: RunAbortedError | None = None
+        try:
+            results = await _run_batch(sender, batch, before)
+        except _Aborted as exc:  # record what finished, then stop
+            results, stop = exc.results, exc.cause
         prints = []
         outcomes = []
         for item in batch:
+            if item.key not in results:
+                continue
             result = results[item.key]
             tally.add(result.tally)
             outcomes.append((item.key, result.state, result.user_id, result.code, result.message))
@@ -292,4 +332,6 @@ async def send_sync(
         store.sync_finish(outcomes, prints)
         if on_batch is not None:
             on_batch(tally)
+        if stop is not None:
+            raise stop
     return tally
