@@ -36,7 +36,6 @@ from migrate.sandbox.asgi import (
     Send,
     json_response,
     lifespan,
-    lose_connection,
     send_bytes,
     send_error_status,
 )
@@ -342,16 +341,7 @@ class SandboxApp(UpdateEndpoints):
             return self._problems(422, [identifier_exists(p) for p in taken])
         self.store.add(rec)
         self.counters.creates += 1
-        response = json_response(render_user(self.store, rec))
-        plan: FaultPlan = request.scope.get(_PLAN, FaultPlan())
-        if plan.lose:
-            self.counters.faults["lost"] += 1
-            await lose_connection(request.scope)
-            return NoResponse()
-        if plan.stall:
-            self.counters.faults["stall"] += 1
-            await self._hold(request.receive)
-        return response
+        return await self._deliver(request, json_response(render_user(self.store, rec)))
 
     async def _list_users(self, request: Request) -> Response:
         query = parse_list_query(request.query_params.multi_items(), paging=True)

@@ -77,9 +77,12 @@ class UpdateEndpoints:
         async def _hold(self, receive: Any) -> tuple[bool, Any]: ...
 
     async def _answer(self, request: Request, body: Any) -> Response:
-        """The write was applied: answer, or lose the answer / stall as the fault plan says."""
+        """The update was applied: answer (``_deliver``)."""
         self.counters.updates += 1
-        response = json_response(body)
+        return await self._deliver(request, json_response(body))
+
+    async def _deliver(self, request: Request, response: Response) -> Response:
+        """A write was applied: send ``response``, or lose it / stall as the fault plan says."""
         plan: FaultPlan = request.scope.get(PLAN_KEY, FaultPlan())
         if plan.lose:
             self.counters.faults["lost"] += 1
@@ -90,7 +93,10 @@ class UpdateEndpoints:
             await self._hold(request.receive)
         return response
 
-    async def _update_user(self, request: Request) -> Response:
+    async def _user_and_body(
+        self, request: Request, accepted: frozenset[str] | set[str]
+    ) -> tuple[UserRecord, dict[str, Any]] | Response:
+        """The path's user and the JSON body (only ``accepted`` keys), or the error answer."""
         user_id = request.path_params["user_id"]
         rec = self.store.get_by_id(user_id)
         if rec is None:
@@ -98,9 +104,16 @@ class UpdateEndpoints:
         data = await self._json_body(request)
         if isinstance(data, Response):
             return data
-        unknown = sorted(set(data) - _USER_FIELDS)
+        unknown = sorted(set(data) - accepted)
         if unknown:
             return self._problems(422, [unknown_param(unknown[0])])
+        return rec, data
+
+    async def _update_user(self, request: Request) -> Response:
+        target = await self._user_and_body(request, _USER_FIELDS)
+        if isinstance(target, Response):
+            return target
+        rec, data = target
         problems: list[Problem] = []
         changes: dict[str, Any] = {}
         for name in ("first_name", "last_name", "locale", "username", "external_id"):
@@ -150,17 +163,11 @@ class UpdateEndpoints:
         return await self._answer(request, render_user(self.store, rec))
 
     async def _update_metadata(self, request: Request) -> Response:
-        user_id = request.path_params["user_id"]
-        rec = self.store.get_by_id(user_id)
-        if rec is None:
-            return self._not_found_user(user_id)
-        data = await self._json_body(request)
-        if isinstance(data, Response):
-            return data
         names = ("public_metadata", "private_metadata", "unsafe_metadata")
-        unknown = sorted(set(data) - set(names))
-        if unknown:
-            return self._problems(422, [unknown_param(unknown[0])])
+        target = await self._user_and_body(request, set(names))
+        if isinstance(target, Response):
+            return target
+        rec, data = target
         for name in names:
             patch = data.get(name)
             if patch is None:
