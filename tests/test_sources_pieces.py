@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import csv
 import gzip
+import io
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from migrate._internal.sources import SourceOptions, SourceReader, scan_source
-from migrate._internal.sources.pieces import _first_boundary, _last_boundary
+from migrate._internal.sources.pieces import _first_boundary, _last_boundary, short_records
 from migrate.errors import SourceError
 
 # Piece sizes from one byte (every record its own piece, boundaries everywhere) to one piece.
@@ -250,3 +254,50 @@ def test_a_new_reader_of_the_same_file_reuses_the_index(
     assert other.index == ()
     path.write_bytes(b"a\n1\n")
     assert SourceReader(path, piece_bytes=40).index == ()
+
+
+_SHORT_CASES = [
+    (b"1,a,b\n2,c,d\n", [], "full rows"),
+    (b"1,a\n2,c,d\n3\n", [0, 2], "short rows by index"),
+    (b'1,"a,b",c\n2,"x\ny",z\n', [], "separators and newlines inside quotes"),
+    (b'1,"q""u",c\n2,"""",z\n', [], "doubled quotes"),
+    (b"1,a,b\n\n2,c,d\r\n\r\n", [], "empty lines (LF and CRLF) are not short"),
+    (b'1,ab"c,d\n2,e\n', [1], "a stray quote: the csv module counts"),
+]
+
+
+@pytest.mark.parametrize(("raw", "short", "what"), _SHORT_CASES, ids=[c[2] for c in _SHORT_CASES])
+def test_short_records_finds_rows_short_of_fields(raw: bytes, short: list[int], what: str) -> None:
+    """``short_records`` gives the records with text but fewer than three fields, by index."""
+    assert short_records(raw, ",", '"', 3) == short, what
+
+
+@given(
+    st.lists(
+        st.tuples(st.lists(st.text(max_size=6), min_size=4, max_size=4), st.booleans()),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_short_records_agrees_with_the_csv_module(rows: list[tuple[list[str], bool]]) -> None:
+    """Any CSV the csv module writes, some rows cut to two fields: exactly those are short."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    expected = []
+    for i, (drawn, cut) in enumerate(rows):
+        # a row of empty cells writes an empty-looking line
+        cells = ["x", *drawn[1:]] if drawn == ["", "", "", ""] else drawn
+        writer.writerow(cells[:2] if cut else cells)
+        if cut:
+            expected.append(i)
+    assert short_records(out.getvalue().encode(), ",", '"', 4) == expected
+
+
+def test_a_split_row_is_marked_short_in_its_piece(tmp_path: Path) -> None:
+    """A line break inside an unquoted value: each half short of fields carries
+    ``_source_error = short_row`` (a break in the last field leaves the first half whole)."""
+    path = tmp_path / "u.csv"
+    path.write_bytes(b"id,name,hash\n1,a,$2b$10$abc\n2,b\r,$2b$10$def\n3,c,$2b$\r10$x\n")
+    frame = pl.concat(SourceReader(path, piece_bytes=8).pieces())
+    marks = dict(zip(frame["_row"], frame["_source_error"], strict=True))
+    assert marks == {2: None, 3: "short_row", 4: "short_row", 5: None, 6: "short_row"}

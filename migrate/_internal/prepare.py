@@ -65,6 +65,7 @@ from migrate._internal.validation import (
     duplicates,
     errors_from_mask,
     field_values,
+    hide_shifted_rows,
     key_column_names,
     key_columns,
     row_mask,
@@ -511,6 +512,7 @@ class Prepared:
             )
             .drop("_first")
             .pipe(self._with_values)
+            .pipe(hide_shifted_rows)
         )
 
     def values(self, rows: Sequence[int]) -> pl.DataFrame:

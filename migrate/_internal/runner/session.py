@@ -42,6 +42,7 @@ from migrate._internal.runner.workers import Stopper
 from migrate._internal.secrets import Secret
 from migrate._internal.sources import SourceOptions
 from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
+from migrate._internal.validation.values import HIDDEN, SHIFTED_REASONS
 from migrate.errors import ConfigError, StateError
 
 if TYPE_CHECKING:
@@ -240,6 +241,11 @@ def plan_rows(
             "_row", "_key", "external_id", "email", "_errors", skips
         ).iter_rows():
             errors = tuple(found_errors or ())
+            shifted = tuple(e for e in errors if e["reason"] in SHIFTED_REASONS)
+            if shifted:
+                # Its cells may hold the rest of a split row (a digest, a TOTP secret): keep none.
+                yield PlanRow(row, HIDDEN, None, None, shifted, skip)
+                continue
             if errors and shown:
                 errors = tuple(e | {"value": shown.get((row, e["field"]), "")} for e in errors)
             yield PlanRow(row, key if key is not None else str(row), external_id, email,

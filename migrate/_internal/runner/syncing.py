@@ -28,8 +28,10 @@ from migrate._internal.delta.fingerprint import (
     whole_prints,
 )
 from migrate._internal.delta.plan import PLAN_SCHEMA, Action, decide, gone_keys
+from migrate._internal.sources import SHORT_ROW, SOURCE_ERROR_COLUMN
 from migrate._internal.state import StateStore
 from migrate._internal.validation import ValidationSettings, validate_frame
+from migrate._internal.validation.values import HIDDEN
 from migrate.errors import SourceError, StateError
 
 __all__ = [
@@ -113,7 +115,10 @@ def record_baseline(store: StateStore, prepared: MappedPieces, key: bytes) -> in
     fields = fingerprinted_fields(prepared.mapped().collect_schema().names())
 
     def rows() -> Iterator[tuple[str, bytes, bytes]]:
-        for mapped in prepared.mapped_pieces():
+        for piece in prepared.mapped_pieces():
+            mapped = piece
+            if SOURCE_ERROR_COLUMN in mapped.columns:  # a shifted row's key may be a secret
+                mapped = mapped.filter(pl.col(SOURCE_ERROR_COLUMN).fill_null("") != SHORT_ROW)
             texts, _ = _texts(mapped.unique("_key", keep="first", maintain_order=True))
             yield from zip(
                 texts["_key"].to_list(),
@@ -160,8 +165,10 @@ def plan_sync(
     unchanged = 0
     group: list[pl.DataFrame] = []
     held = 0
+    shifted: list[pl.Series] = []
     for mapped in prepared.mapped_pieces():
         group.append(mapped)
+        shifted.append(_shifted_rows(mapped))
         held += mapped.height
         if held >= group_rows:
             part = _plan_group(run, prepared, pl.concat(group))
@@ -184,7 +191,20 @@ def plan_sync(
         schema={"_key": pl.Utf8, "clerk_user_id": pl.Utf8},
     )
     rows = rows.drop("clerk_user_id").join(known, on="_key", how="left", maintain_order="left")
+    # A row short of fields may hold the rest of a split row (a digest) in its key: the plan
+    # shows it ``[hidden]`` (it is invalid, ``short_row``); its key still counted as seen above,
+    # so the user of the row it was split from is not taken for gone.
+    hidden = pl.col("_row").is_in(pl.concat(shifted).implode())
+    rows = rows.with_columns(pl.when(hidden).then(pl.lit(HIDDEN)).otherwise("_key").alias("_key"))
     return SyncPlan(rows.select([pl.col(n).cast(t) for n, t in SYNC_PLAN.items()]), unchanged)
+
+
+def _shifted_rows(mapped: pl.DataFrame) -> pl.Series:
+    """The row numbers of ``mapped`` that are short of fields (``short_row``)."""
+    if SOURCE_ERROR_COLUMN not in mapped.columns:
+        return pl.Series("_row", [], dtype=pl.Int64)
+    shifted = pl.col(SOURCE_ERROR_COLUMN).fill_null("") == SHORT_ROW
+    return mapped.filter(shifted)["_row"].cast(pl.Int64)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,9 @@ leading zero or an id's digits survive) plus two internal columns:
   NDJSON / JSON: the 1-based record index (blank NDJSON lines are not records). Parquet: the
   1-based row index.
 - ``_source_error`` (``pl.Utf8``): ``"invalid_encoding"`` when the row held bytes that could not be
-  decoded in the chosen encoding (they show as U+FFFD in its values), else null.
+  decoded in the chosen encoding (they show as U+FFFD in its values); read through
+  ``SourceReader``, ``"short_row"`` for a CSV row with fewer fields than the header (a line
+  break in an unquoted value splits a row); else null.
 
 **Empty rows** (every source column null or empty text) are dropped by ``read_source`` and keep
 their row number's place, so later rows are numbered as in the file. ``scan_source`` keeps them
@@ -68,6 +70,7 @@ __all__ = [
     "PIECE_BYTES",
     "PIECE_ROWS",
     "ROW_COLUMN",
+    "SHORT_ROW",
     "SOURCE_ERROR_COLUMN",
     "Piece",
     "SourceOptions",
@@ -85,6 +88,7 @@ ROW_COLUMN: Final = "_row"
 SOURCE_ERROR_COLUMN: Final = "_source_error"
 EMPTY_COLUMN: Final = "_empty"
 INVALID_ENCODING: Final = "invalid_encoding"
+SHORT_ROW: Final = "short_row"
 
 _EXTENSIONS: Final[dict[str, Format]] = {
     ".csv": "csv",

@@ -9,7 +9,10 @@ piece exactly what ``scan_source`` gives for those rows.
 from __future__ import annotations
 
 import codecs
+import csv
 import dataclasses
+import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +23,7 @@ import polars as pl
 from migrate._internal.sources import (
     EMPTY_COLUMN,
     ROW_COLUMN,
+    SHORT_ROW,
     SOURCE_ERROR_COLUMN,
     SourceOptions,
     _explain,
@@ -55,7 +59,8 @@ class SourceReader:
 
     Each frame ("piece") holds exactly what ``scan_source`` gives for its rows: the same columns,
     values and dtypes, ``_row``, ``_empty`` and ``_source_error``; the pieces of a whole pass,
-    concatenated, equal ``scan_source(...).collect()``. polars reads a scan's whole input ahead
+    concatenated, equal ``scan_source(...).collect()``, but that a CSV row short of fields is
+    marked ``short_row`` (``short_records``). polars reads a scan's whole input ahead
     of a slow consumer, so a run over millions of rows would hold the file in memory; a piece is
     about ``piece_bytes`` of text (CSV cut at a newline outside quotes, NDJSON at a newline) or
     ``piece_rows`` rows (Parquet); a JSON document is one piece (it is parsed whole anyway).
@@ -193,7 +198,22 @@ class SourceReader:
         else:
             frame = self._parse_ndjson(raw, row)
         lazy = _finish(frame.lazy(), frame.schema, self._marker, self._opts.null_values)
+        if self.format == "csv":
+            lazy = self._mark_short(lazy, raw, row, frame.height)
         return lazy.select(self.schema.names()).collect()
+
+    def _mark_short(self, lazy: pl.LazyFrame, raw: bytes, row: int, height: int) -> pl.LazyFrame:
+        """``_source_error`` is ``short_row`` on the rows with fewer fields than the header."""
+        short = short_records(raw, self._opts.delimiter, self._opts.quote_char, len(self._data))
+        if short is None or len(short) == 0:
+            return lazy
+        rows = pl.Series([row + i for i in short if i < height], dtype=pl.Int64).implode()
+        return lazy.with_columns(
+            pl.when(pl.col(ROW_COLUMN).is_in(rows))
+            .then(pl.lit(SHORT_ROW))
+            .otherwise(pl.col(SOURCE_ERROR_COLUMN))
+            .alias(SOURCE_ERROR_COLUMN)
+        )
 
     def _parse_csv(self, raw: bytes, row: int) -> pl.DataFrame:
         opts = self._opts
@@ -243,6 +263,41 @@ class SourceReader:
 
 _INTERNAL: Final = frozenset({ROW_COLUMN, EMPTY_COLUMN, SOURCE_ERROR_COLUMN})
 _indexes: dict[tuple[str, int, int, str, int, int], list[Piece]] = {}
+
+
+def short_records(raw: bytes, delimiter: str, quote: str | None, fields: int) -> list[int] | None:
+    """The 0-based indexes of the records of ``raw`` (whole CSV records) that hold some text
+    but fewer than ``fields`` fields; None when the records cannot be told apart.
+
+    A line break inside an unquoted value splits a row in two, each short of fields, and moves
+    the rest of the row (a password digest, say) into the next row's key: such rows must be
+    found. Quoted stretches are dropped first (a doubled quote is two stretches), then the
+    delimiters of each line are counted; the common case (every record full) is one count.
+    polars gives one row per record, empty lines included, so the indexes line up with its rows;
+    where quotes are odd (a quote inside an unquoted value) the csv module counts instead.
+    """
+    if fields <= 1:
+        return []
+    sep = delimiter.encode()
+    text = raw
+    if quote is not None and quote.encode() in raw:
+        q = re.escape(quote)
+        text = re.sub(f"{q}[^{q}]*{q}".encode(), b"", raw)
+    lines = text.split(b"\n")
+    if lines and not lines[-1]:
+        lines.pop()
+    want = fields - 1
+    if text.count(sep) == want * len(lines):
+        return []
+    if quote is None or text.count(quote.encode()) == 0:
+        return [i for i, line in enumerate(lines) if line.count(sep) < want and line.strip(b"\r")]
+    try:
+        records = list(
+            csv.reader(io.StringIO(raw.decode(), newline=""), delimiter=delimiter, quotechar=quote)
+        )
+    except (csv.Error, UnicodeDecodeError):
+        return None
+    return [i for i, record in enumerate(records) if record and len(record) < fields]
 
 
 def _last_boundary(block: bytes, quote: str | None) -> int:

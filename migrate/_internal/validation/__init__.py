@@ -16,7 +16,7 @@ from migrate._internal.validation.frame import (
     with_all_fields,
 )
 from migrate._internal.validation.rules import RULES, DuplicateRule, RowRule, ValidationSettings
-from migrate._internal.validation.values import field_values
+from migrate._internal.validation.values import field_values, hide_shifted_rows
 
 __all__ = [
     "ERROR_DTYPE",
@@ -28,6 +28,7 @@ __all__ = [
     "duplicates",
     "errors_from_mask",
     "field_values",
+    "hide_shifted_rows",
     "key_column_names",
     "key_columns",
     "row_mask",

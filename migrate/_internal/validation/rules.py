@@ -109,12 +109,21 @@ def _row_rules() -> tuple[RowRule, ...]:
             needs=("_source_error",),
         ),
         RowRule(
+            "short_row",
+            "row",
+            "The row has fewer fields than the header. A line break inside an unquoted value "
+            "splits a row in two (the next row then starts with the rest of it): quote that value "
+            "or remove the line break, and give every row all its fields.",
+            lambda _: pl.col("_source_error") == "short_row",
+            needs=("_source_error",),
+        ),
+        RowRule(
             "unreadable_row",
             "row",
             "The row could not be read. Check its quoting and column count in the input file.",
             lambda _: (
                 pl.col("_source_error").is_not_null()
-                & (pl.col("_source_error") != "invalid_encoding")
+                & ~pl.col("_source_error").is_in(["invalid_encoding", "short_row"])
             ),
             needs=("_source_error",),
         ),

@@ -16,10 +16,13 @@ import polars as pl
 
 from migrate._internal.secrets import MASK
 
-__all__ = ["HIDDEN", "VALUE_LIMIT", "field_values"]
+__all__ = ["HIDDEN", "SHIFTED_REASONS", "VALUE_LIMIT", "field_values", "hide_shifted_rows"]
 
 VALUE_LIMIT: Final = 200
 HIDDEN: Final = "[hidden]"
+# A row short of fields may be the tail of a row split by a line break: its cells are shifted,
+# so its "key" or "email" may be the rest of a password digest or a TOTP secret.
+SHIFTED_REASONS: Final = ("short_row",)
 _HIDDEN_FIELDS: Final = frozenset({"password", "totp_secret", "backup_codes"})
 _DIGEST: Final = "password_digest"
 # The parts of a digest that say how it was made, never the salt or the hash:
@@ -67,3 +70,18 @@ def _text(name: str, dtype: pl.DataType, limit: int) -> pl.Expr:
         .then(text.str.slice(0, limit - 1) + pl.lit("…"))
         .otherwise(text)
     )
+
+
+def hide_shifted_rows(lines: pl.DataFrame) -> pl.DataFrame:
+    """Report ``lines`` (``row, key, email, reason, value, …``) with each row whose fields are
+    shifted (``SHIFTED_REASONS``) down to that one line, its key, email and value ``[hidden]``:
+    its cells hold whatever the split moved there, and its other problems follow from it."""
+    shifted = lines.filter(pl.col("reason").is_in(SHIFTED_REASONS))["row"].implode()
+    broken = pl.col("row").is_in(shifted)
+    hidden = [
+        pl.when(broken).then(pl.lit(HIDDEN)).otherwise(pl.col(n)).alias(n)
+        for n in ("key", "email", "value")
+        if n in lines.columns
+    ]
+    keep = ~broken | pl.col("reason").is_in(SHIFTED_REASONS)
+    return lines.filter(keep).with_columns(hidden)
