@@ -11,7 +11,13 @@ from typing import Any
 import polars as pl
 import pytest
 
-from migrate._internal.prepare import Prepared, PrepareOptions, _holders_of_repeats, prepare
+from migrate._internal.prepare import (
+    Prepared,
+    PrepareOptions,
+    _holders_of_repeats,
+    _joined,
+    prepare,
+)
 from migrate._internal.validation import duplicates
 from migrate.errors import SourceError
 
@@ -62,13 +68,14 @@ def files(tmp_path: Path) -> tuple[Path, Path]:
     return csv, mapping
 
 
-def _prepare(files: tuple[Path, Path], piece_bytes: int) -> Prepared:
+def _prepare(files: tuple[Path, Path], piece_bytes: int, verdict_rows: int = 1) -> Prepared:
     prepared = prepare(
         files[0],
         files[1],
         PrepareOptions(now=NOW, joins={"extra": files[0].parent / "extra.csv"}),
     )
     prepared.piece_bytes = piece_bytes
+    prepared.verdict_rows = verdict_rows  # 1: one verdict file per piece
     return prepared
 
 
@@ -78,12 +85,14 @@ def whole(files: tuple[Path, Path]) -> Prepared:
     return _prepare(files, 1 << 20)
 
 
+@pytest.mark.parametrize("group", [1, 3])
 @pytest.mark.parametrize("size", [1, 10, 60])
 def test_plan_counts_and_errors_do_not_depend_on_pieces(
-    files: tuple[Path, Path], whole: Prepared, size: int
+    files: tuple[Path, Path], whole: Prepared, size: int, group: int
 ) -> None:
-    """Plan (duplicates across pieces included), counts and errors equal the one-piece result."""
-    pieced = _prepare(files, size)
+    """Plan (duplicates across pieces included), counts and errors equal the one-piece result,
+    whether each piece is checked alone or several are joined for one query."""
+    pieced = _prepare(files, size, group)
     assert pl.concat(list(pieced.iter_plan(2))).equals(whole.plan())
     assert pieced.counts() == whole.counts()
     assert pieced.errors().equals(whole.errors())
@@ -192,6 +201,15 @@ def test_only_empty_rows_are_an_error_not_an_empty_plan(
     with pytest.raises(SourceError, match=r"no rows to migrate \(3 empty\)"):
         prepared.counts()
     assert list(prepared.payloads([2, 3, 4])) == []
+
+
+def test_joined_frames_hold_at_least_the_rows_asked() -> None:
+    """Consecutive frames are joined, in order and uncut, until they hold the rows asked;
+    empty frames are dropped and the rest comes last."""
+    frames = [pl.DataFrame({"_row": list(r)}) for r in ([1, 2], [], [3, 4, 5], [6], [7])]
+    got = [f["_row"].to_list() for f in _joined(frames, 3)]
+    assert got == [[1, 2, 3, 4, 5], [6, 7]]
+    assert [f.height for f in _joined(frames, 1)] == [2, 3, 1, 1]
 
 
 def test_holders_of_repeats_are_the_rows_duplicates_needs(tmp_path: Path) -> None:
