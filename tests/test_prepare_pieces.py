@@ -11,13 +11,9 @@ from typing import Any
 import polars as pl
 import pytest
 
-from migrate._internal.prepare import (
-    Prepared,
-    PrepareOptions,
-    _holders_of_repeats,
-    _joined,
-    prepare,
-)
+from migrate._internal.prepare import Prepared, PrepareOptions, prepare
+from migrate._internal.prepare.inputs import joined
+from migrate._internal.prepare.verdicts import holders_of_repeats
 from migrate._internal.validation import duplicates
 from migrate.errors import SourceError
 
@@ -207,9 +203,9 @@ def test_joined_frames_hold_at_least_the_rows_asked() -> None:
     """Consecutive frames are joined, in order and uncut, until they hold the rows asked;
     empty frames are dropped and the rest comes last."""
     frames = [pl.DataFrame({"_row": list(r)}) for r in ([1, 2], [], [3, 4, 5], [6], [7])]
-    got = [f["_row"].to_list() for f in _joined(frames, 3)]
+    got = [f["_row"].to_list() for f in joined(frames, 3)]
     assert got == [[1, 2, 3, 4, 5], [6, 7]]
-    assert [f.height for f in _joined(frames, 1)] == [2, 3, 1, 1]
+    assert [f.height for f in joined(frames, 1)] == [2, 3, 1, 1]
 
 
 def test_holders_of_repeats_are_the_rows_duplicates_needs(tmp_path: Path) -> None:
@@ -227,7 +223,7 @@ def test_holders_of_repeats_are_the_rows_duplicates_needs(tmp_path: Path) -> Non
     for i, part in enumerate(parts):
         files.append(tmp_path / f"v{i}.parquet")
         pl.DataFrame(part, schema=schema).write_parquet(files[-1])
-    held = _holders_of_repeats(files, ["_dupkey_a", "_dupkey_b"])
+    held = holders_of_repeats(files, ["_dupkey_a", "_dupkey_b"])
     assert held.columns == ["_row", "_dupkey_a", "_dupkey_b"]
     assert held["_row"].to_list() == [3, 4, 5, 6]
     whole = pl.concat(pl.read_parquet(f) for f in files)
@@ -240,6 +236,6 @@ def test_no_repeats_leave_no_holders(tmp_path: Path) -> None:
     pl.DataFrame(
         {"_row": [2, 3], "_dupkey_b": [1, None]}, schema_overrides={"_dupkey_b": pl.UInt64}
     ).write_parquet(path)
-    held = _holders_of_repeats([path], ["_dupkey_b"])
+    held = holders_of_repeats([path], ["_dupkey_b"])
     assert held.height == 0
     assert held.columns == ["_row", "_dupkey_b"]

@@ -319,7 +319,7 @@ def test_inferred_hasher_skips_no_grammar_error(tmp_path: Path) -> None:
 @pytest.mark.parametrize("rows", [[2, 3, 5, 9], [9, 2, 5, 3]])
 def test_duplicate_bits_reach_their_rows_in_any_order(rows: list[int]) -> None:
     """Duplicate bits are added to the right rows whether or not the rows are in file order."""
-    from migrate._internal.prepare import _with_bits  # noqa: PLC0415
+    from migrate._internal.prepare.verdicts import with_bits  # noqa: PLC0415
 
     frame = pl.DataFrame(
         {"_row": rows, "_mask": [1, 0, 2, 0]}, schema={"_row": pl.Int64, "_mask": pl.UInt64}
@@ -327,7 +327,7 @@ def test_duplicate_bits_reach_their_rows_in_any_order(rows: list[int]) -> None:
     dups = pl.DataFrame(
         {"_row": [5, 9], "_dup_mask": [4, 8]}, schema={"_row": pl.Int64, "_dup_mask": pl.UInt64}
     )
-    got = dict(zip(rows, _with_bits(frame, dups).to_list(), strict=True))
+    got = dict(zip(rows, with_bits(frame, dups).to_list(), strict=True))
     start = dict(zip(rows, [1, 0, 2, 0], strict=True))
     assert got == {r: start[r] | {5: 4, 9: 8}.get(r, 0) for r in rows}
 
