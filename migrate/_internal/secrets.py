@@ -67,16 +67,18 @@ class Secret:
         return bool(self._value)
 
 
+_CRYPT_HEAD: Final = re.compile(r"\$[A-Za-z0-9-]{1,20}\$(?:(?:[0-9]{1,3}|rounds=[0-9]{1,9})\$)?")
+
+
 def mask_digest(digest: str) -> str:
     """Show the non-secret prefix of a digest (its scheme and cost), mask the rest.
 
     ``$2b$10$abc…`` becomes ``$2b$10$…(masked)``; a digest without ``$`` shows nothing.
     """
     if digest.startswith("$"):
-        parts = digest.split("$")
-        # "$2b$10$…": keep the algorithm and cost fields, never salt or hash.
-        head = "$".join(parts[:3]) + "$" if len(parts) > 3 else "$"
-        return head + MASK
+        # "$2b$10$…", "$6$rounds=5000$…": the algorithm and a cost; never a salt ("$6$salt$…").
+        head = _CRYPT_HEAD.match(digest)
+        return (head.group(0) if head else "$") + MASK
     scheme = digest.split("$", 1)[0]
     if "$" in digest and _SAFE_SCHEME.fullmatch(scheme):
         return scheme + "$" + MASK

@@ -251,3 +251,32 @@ def test_split_row_in_a_newer_export_is_hidden_and_not_taken_for_gone(
     for secret in (DIGEST[4:], TOTP):
         assert secret not in everything
     assert_no_secret(result.output)
+
+
+@pytest.mark.parametrize(("short_rows", "valid"), [("invalid", 1), ("pad", 2)])
+def test_short_rows_pad_reads_missing_last_fields_as_empty(
+    tmp_path: Path, short_rows: str, valid: int
+) -> None:
+    """``[source] short_rows = "pad"`` (exporters that leave out trailing empty fields) reads a
+    short row's missing fields as empty; by default the row is invalid (``short_row``)."""
+    mapping = MAPPING.replace('key = "id"', f'key = "id"\nshort_rows = "{short_rows}"')
+    (tmp_path / "map.toml").write_text(mapping)
+    body = f"u1,user1@example.com\nu2,user2@example.com,Bo,{DIGEST},{TOTP}\n"
+    (tmp_path / "u.csv").write_text(HEADER + "\n" + body)
+    args = ["validate", str(tmp_path / "u.csv"), "-m", str(tmp_path / "map.toml"), "--json"]
+    result = CliRunner().invoke(main, [*args, "--out", str(tmp_path / "out")])
+    summary = json.loads(result.output)
+    assert (summary["read"], summary["valid"]) == (2, valid)
+    codes = {r["reason"] for r in summary["reasons"]}
+    assert codes == (set() if short_rows == "pad" else {"short_row"})
+
+
+def test_short_rows_accepts_only_its_two_values(tmp_path: Path) -> None:
+    """A ``short_rows`` value other than invalid/pad is a mapping error naming the key."""
+    (tmp_path / "map.toml").write_text(MAPPING.replace('key = "id"', 'key = "id"\nshort_rows = 1'))
+    (tmp_path / "u.csv").write_text(HEADER + "\n" + lines(1)[0] + "\n")
+    args = ["validate", str(tmp_path / "u.csv"), "-m", str(tmp_path / "map.toml")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code != 0
+    assert "source.short_rows" in result.output
+    assert "Traceback" not in result.output

@@ -282,7 +282,7 @@ CASES: list[tuple[str, list[str]]] = [
         'has_header = "yes"\ncolumn_names = "a"\nskip = 1\n',
         [
             "source.skip: unknown key; allowed: format, key, has_header, delimiter, quote_char, "
-            "encoding, json_key, column_names, null_values",
+            "encoding, json_key, column_names, null_values, short_rows",
             "source.has_header: must be a boolean",
             "source.delimiter: must be one character",
             "source.format: unknown format 'xml'; allowed: csv, parquet, ndjson, json",

@@ -25,7 +25,7 @@ from migrate._internal.mapping.spec import (
     MappingSpec,
     SourceSpec,
 )
-from migrate._internal.sources import FORMATS, SourceOptions
+from migrate._internal.sources import FORMATS, SHORT_ROWS, SourceOptions
 from migrate.errors import MappingError, MappingProblem
 
 __all__ = ["load_mapping", "parse_mapping", "preset_names", "presets_dir"]
@@ -33,7 +33,7 @@ __all__ = ["load_mapping", "parse_mapping", "preset_names", "presets_dir"]
 TOP_KEYS: Final = ("description", "source", "fields", "options", "status", "join")
 SOURCE_KEYS: Final = (
     "format", "key", "has_header", "delimiter", "quote_char", "encoding", "json_key",
-    "column_names", "null_values",
+    "column_names", "null_values", "short_rows",
 )  # fmt: skip
 JOIN_KEYS: Final = (
     "name", "path", "required", "description", "if_missing", "on", "right_on", "format",
@@ -175,6 +175,15 @@ class _Loader(FieldParser):
             else:
                 self.problem(
                     f"{path}.null_values", 'must be a list of texts such as ["NULL", "\\\\N"]'
+                )
+        if "short_rows" in table:
+            if table["short_rows"] in SHORT_ROWS:
+                out["short_rows"] = table["short_rows"]
+            else:
+                self.problem(
+                    f"{path}.short_rows",
+                    'must be "invalid" (a row with fewer fields than the header is an error) or '
+                    '"pad" (its missing last fields are empty: some exporters leave them out)',
                 )
         if "encoding" in out:
             import codecs  # noqa: PLC0415  # only needed to check a rarely-set option

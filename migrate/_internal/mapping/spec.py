@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from migrate._internal.secrets import Secret
-from migrate._internal.sources import Format, SourceOptions
+from migrate._internal.sources import Format, ShortRows, SourceOptions
 
 __all__ = [
     "CLERK_FIELDS",
@@ -249,6 +249,7 @@ class SourceSpec:
     json_key: str | None = None
     column_names: tuple[str, ...] | None = None
     null_values: tuple[str, ...] = ()
+    short_rows: ShortRows = "invalid"
 
     def options(self) -> SourceOptions:
         """The reading options for ``sources.read_source``."""
@@ -261,6 +262,7 @@ class SourceSpec:
             json_key=self.json_key,
             column_names=self.column_names,
             null_values=self.null_values,
+            short_rows=self.short_rows,
         )
 
 

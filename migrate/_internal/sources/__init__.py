@@ -71,8 +71,10 @@ __all__ = [
     "PIECE_ROWS",
     "ROW_COLUMN",
     "SHORT_ROW",
+    "SHORT_ROWS",
     "SOURCE_ERROR_COLUMN",
     "Piece",
+    "ShortRows",
     "SourceOptions",
     "SourceReader",
     "csv_delimiter",
@@ -83,6 +85,8 @@ __all__ = [
 ]
 
 Format = Literal["csv", "parquet", "ndjson", "json"]
+ShortRows = Literal["invalid", "pad"]
+SHORT_ROWS: Final[tuple[str, ...]] = ("invalid", "pad")
 FORMATS: Final[tuple[str, ...]] = ("csv", "parquet", "ndjson", "json")
 ROW_COLUMN: Final = "_row"
 SOURCE_ERROR_COLUMN: Final = "_source_error"
@@ -128,7 +132,9 @@ class SourceOptions:
     or renames a header's columns. ``json_key`` picks the list inside a JSON object (default:
     ``users`` or the object's only list). ``null_values`` are texts that stand for a missing
     value (SQL dumps write ``NULL`` or ``\\N``): a top-level text cell equal to one of them,
-    exactly, is read as null in every format.
+    exactly, is read as null in every format. ``short_rows``: a CSV row with fewer fields than
+    the header is ``"invalid"`` (``short_row``: a line break in an unquoted value split it), or
+    with ``"pad"`` its missing last fields are read as empty (exporters that leave them out).
     """
 
     format: Format | None = None
@@ -139,6 +145,7 @@ class SourceOptions:
     json_key: str | None = None
     column_names: Sequence[str] | None = None
     null_values: Sequence[str] = ()
+    short_rows: ShortRows = "invalid"
 
 
 def detect_format(path: str | Path, fmt: str | None = None) -> tuple[Format, bool]:

@@ -198,7 +198,7 @@ class SourceReader:
         else:
             frame = self._parse_ndjson(raw, row)
         lazy = _finish(frame.lazy(), frame.schema, self._marker, self._opts.null_values)
-        if self.format == "csv":
+        if self.format == "csv" and self._opts.short_rows == "invalid":
             lazy = self._mark_short(lazy, raw, row, frame.height)
         return lazy.select(self.schema.names()).collect()
 
