@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from migrate._internal.reports.atomic import atomic_open, atomic_write_text
-from migrate._internal.secrets import Secret, mask_digest
+from migrate._internal.secrets import MASK, Secret, mask_digest
 from migrate.cli import COMMANDS, main
 from migrate.cli.docgen import render_reference
 from migrate.errors import MappingError, MappingProblem
@@ -94,3 +94,9 @@ def test_cli_reference_matches_the_code() -> None:
     assert doc.read_text(encoding="utf-8") == render_reference(), (
         "docs/cli.md is stale: run `uv run python -m migrate.cli.docgen > docs/cli.md`"
     )
+
+
+def test_mask_digest_never_keeps_a_crypt_salt() -> None:
+    """A SHA-crypt digest without rounds shows only its scheme, not the salt after it."""
+    assert mask_digest("$6$Zx9saltsalt$hashhashhash") == "$6$" + MASK
+    assert mask_digest("$6$rounds=5000$Zx9saltsalt$hash") == "$6$rounds=5000$" + MASK

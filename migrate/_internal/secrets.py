@@ -67,7 +67,9 @@ class Secret:
         return bool(self._value)
 
 
-_CRYPT_HEAD: Final = re.compile(r"\$[A-Za-z0-9-]{1,20}\$(?:(?:[0-9]{1,3}|rounds=[0-9]{1,9})\$)?")
+_CRYPT_HEAD: Final = re.compile(
+    r"\$[A-Za-z0-9-]{1,20}\$(?:(?:[0-9]{1,3}|rounds=[0-9]{1,9}|v=[0-9]{1,3})\$)?"
+)
 
 
 def mask_digest(digest: str) -> str:
@@ -76,7 +78,8 @@ def mask_digest(digest: str) -> str:
     ``$2b$10$abc…`` becomes ``$2b$10$…(masked)``; a digest without ``$`` shows nothing.
     """
     if digest.startswith("$"):
-        # "$2b$10$…", "$6$rounds=5000$…": the algorithm and a cost; never a salt ("$6$salt$…").
+        # "$2b$10$…", "$6$rounds=5000$…", "$argon2id$v=19$…": the scheme and a cost or a
+        # version; never a salt ("$6$salt$…").
         head = _CRYPT_HEAD.match(digest)
         return (head.group(0) if head else "$") + MASK
     scheme = digest.split("$", 1)[0]
