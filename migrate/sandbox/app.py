@@ -1,4 +1,5 @@
-"""The sandbox ASGI app: Clerk's Backend API for users, plus a private ``/_sandbox`` corner.
+"""The sandbox ASGI app: Clerk's Backend API for users and organizations, plus a private
+``/_sandbox`` corner.
 
 Every ``/v1`` request passes one gate, in Clerk's order: the bearer key (401), the API version
 (400), the per-key rate limit (429 + ``Retry-After``), then the seeded faults (5xx, latency,
@@ -45,6 +46,7 @@ from migrate.sandbox.environment import render_environment
 from migrate.sandbox.faults import FaultPlan, Faults
 from migrate.sandbox.limits import RateLimiter
 from migrate.sandbox.listing import parse_list_query, run_count, run_list
+from migrate.sandbox.organizations import OrganizationEndpoints, is_org_create
 from migrate.sandbox.problems import (
     TRACE_ID,
     Problem,
@@ -88,7 +90,7 @@ def create_app(config: SandboxConfig | None = None) -> SandboxApp:
     return SandboxApp(config or SandboxConfig())
 
 
-class SandboxApp(UpdateEndpoints):
+class SandboxApp(UpdateEndpoints, OrganizationEndpoints):
     """One Clerk instance in memory, served over ASGI.
 
     Attributes for tests: ``config`` (with the key filled in), ``secret_key``, ``store``
@@ -133,6 +135,7 @@ class SandboxApp(UpdateEndpoints):
                 Route(
                     "/v1/users/{user_id}/verify_password", self._verify_password, methods=["POST"]
                 ),
+                *self._org_routes(),
                 Route("/v1/environment", self._environment, methods=["GET"]),
                 Route("/v1/dev_browser", self._dev_browser, methods=["POST"]),
                 Route("/_sandbox/counters", self._counters, methods=["GET"]),
@@ -185,8 +188,11 @@ class SandboxApp(UpdateEndpoints):
             await send_bytes(counted, status, body, headers)
             return
         # creates and sync's writes (each applies, then may lose its answer)
-        is_create = (scope["method"] == "POST" and scope["path"] == "/v1/users") or _is_update(
-            scope["method"], scope["path"]
+        method, path = scope["method"], scope["path"]
+        is_create = (
+            (method == "POST" and path == "/v1/users")
+            or _is_update(method, path)
+            or is_org_create(method, path)
         )
         plan = self.faults.plan(is_create)
         if plan.delay:

@@ -8,6 +8,7 @@ means "the documented default for the instance type"; ``0`` switches it off.
 from __future__ import annotations
 
 import random
+import re
 import string
 from dataclasses import dataclass, field, replace
 from typing import Final, Literal
@@ -16,6 +17,7 @@ from migrate.errors import ConfigError
 
 __all__ = [
     "API_VERSIONS",
+    "DEFAULT_ORG_ROLES",
     "DEV_RATE_LIMIT",
     "DEV_USER_CAP",
     "IDENTIFIERS",
@@ -38,6 +40,10 @@ DEV_USER_CAP: Final = 100
 API_VERSIONS: Final = frozenset(
     {"2021-02-05", "2024-10-01", "2025-04-10", "2025-11-10", "2026-05-12"}
 )
+
+# Every instance starts with these two organization roles; the first is the creator's role.
+DEFAULT_ORG_ROLES: Final = ("org:admin", "org:member")
+_ROLE_KEY: Final = re.compile(r"org:[a-z0-9_]+")
 
 IDENTIFIERS: Final = ("email_address", "phone_number", "username", "web3_wallet")
 REQUIRABLE: Final = (*IDENTIFIERS, "first_name", "last_name", "password")
@@ -100,8 +106,11 @@ class SandboxConfig:
     ``backup_codes_enabled``, ``social`` (enabled strategies such as ``oauth_google``),
     ``block_email_subaddresses``, ``allowlist`` / ``blocklist`` (identifiers: an email address,
     a phone number, or a domain as ``@example.com``) mirror the dashboard's settings (see
-    ``migrate.sandbox.environment`` for the ``/v1/environment`` they serve). ``seed`` drives
-    ids, generated keys and faults, so a run can be replayed.
+    ``migrate.sandbox.environment`` for the ``/v1/environment`` they serve). Organizations:
+    ``organizations_enabled``, the instance's role keys ``org_roles`` (``org:`` + lowercase
+    letters, digits and ``_``; the first is the creator's role), the default membership limit
+    ``org_max_memberships`` (0: none) and ``org_slugs_disabled``. ``seed`` drives ids,
+    generated keys and faults, so a run can be replayed.
     """
 
     instance: Instance = "development"
@@ -125,6 +134,10 @@ class SandboxConfig:
     username_min_length: int = 4
     username_max_length: int = 64
     password_min_length: int = 8
+    organizations_enabled: bool = True
+    org_roles: tuple[str, ...] = DEFAULT_ORG_ROLES
+    org_max_memberships: int = 0
+    org_slugs_disabled: bool = False
     faults: FaultConfig = field(default_factory=FaultConfig)
 
     def __post_init__(self) -> None:
@@ -151,6 +164,14 @@ class SandboxConfig:
             raise ConfigError("user_cap must be 0 (off) or positive")
         if not 1 <= self.username_min_length <= self.username_max_length:
             raise ConfigError("username lengths must satisfy 1 <= min <= max")
+        bad = [k for k in self.org_roles if not _ROLE_KEY.fullmatch(k)]
+        if bad or not self.org_roles or len(set(self.org_roles)) != len(self.org_roles):
+            raise ConfigError(
+                "org_roles must be one or more distinct keys like org:admin "
+                "(org: then lowercase letters, digits and _)" + (f"; not {bad[0]!r}" if bad else "")
+            )
+        if self.org_max_memberships < 0:
+            raise ConfigError("org_max_memberships must be 0 (no limit) or positive")
 
     def enabled(self, attribute: str) -> bool:
         """Whether an identifier or password attribute is switched on (names always are)."""

@@ -26,6 +26,8 @@ class Counters:
         self.by_status: Counter[int] = Counter()
         self.rejections: Counter[str] = Counter()
         self.faults: Counter[str] = Counter()
+        # organizations_created / _deleted, memberships_created / _deleted
+        self.org_writes: Counter[str] = Counter()
 
     def snapshot(self, users: int) -> dict[str, Any]:
         """A JSON-ready copy (``users``: how many users the store holds now)."""
@@ -41,4 +43,5 @@ class Counters:
             "by_status": {str(k): v for k, v in sorted(self.by_status.items())},
             "rejections": dict(sorted(self.rejections.items())),
             "faults": dict(sorted(self.faults.items())),
+            "org_writes": dict(sorted(self.org_writes.items())),
         }

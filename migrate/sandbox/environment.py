@@ -6,7 +6,8 @@ docs/instance-settings.md): ``user_settings`` (``attributes``, ``social``, ``res
 ``username_settings``, ``password_settings``), ``organization_settings`` and
 ``display_config.instance_environment_type``. ``config_from_environment(data)`` reads such a
 document (``check --save-settings`` writes one) back into a ``SandboxConfig`` that enforces the
-same settings. ``publishable_key(host, instance)`` is the key that points at ``host``.
+same settings (organization roles are not in it: the Backend API lists them).
+``publishable_key(host, instance)`` is the key that points at ``host``.
 """
 
 from __future__ import annotations
@@ -94,7 +95,15 @@ def render_environment(config: SandboxConfig) -> dict[str, Any]:
             },
             "password_settings": {"min_length": config.password_min_length, "max_length": 0},
         },
-        "organization_settings": {"enabled": False},
+        "organization_settings": {
+            "enabled": config.organizations_enabled,
+            "max_allowed_memberships": config.org_max_memberships,
+            "force_organization_selection": False,
+            "actions": {"admin_delete": True},
+            "domains": {"enabled": False, "enrollment_modes": [], "default_role": None},
+            "slug": {"disabled": config.org_slugs_disabled},
+            "organization_creation_defaults": {"enabled": False},
+        },
     }
 
 
@@ -130,6 +139,9 @@ def config_from_environment(
     usernames = usernames if isinstance(usernames, Mapping) else {}
     passwords = user.get("password_settings")
     passwords = passwords if isinstance(passwords, Mapping) else {}
+    orgs = data.get("organization_settings")
+    orgs = orgs if isinstance(orgs, Mapping) else {}
+    slug = orgs.get("slug")
     display = data.get("display_config")
     kind = display.get("instance_environment_type") if isinstance(display, Mapping) else None
     changes: dict[str, Any] = {
@@ -150,6 +162,12 @@ def config_from_environment(
         ),
         "block_email_subaddresses": restricted("block_email_subaddresses"),
     }
+    if orgs:  # a document without organization settings keeps base's
+        changes["organizations_enabled"] = orgs.get("enabled") is True
+        changes["org_slugs_disabled"] = isinstance(slug, Mapping) and slug.get("disabled") is True
+    limit = orgs.get("max_allowed_memberships")
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
+        changes["org_max_memberships"] = limit
     # The Frontend API says whether the lists are on, not what they hold: keep base's entries.
     if not restricted("allowlist"):
         changes["allowlist"] = frozenset()

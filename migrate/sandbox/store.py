@@ -1,5 +1,8 @@
 """The sandbox's users, in memory: compact records, uniqueness indexes, Clerk-looking ids.
 
+The store also holds the instance's organizations (``orgs``, an ``OrgStore``), so clearing,
+saving and restoring it covers them too.
+
 Sized for a million users: a record is a ``__slots__`` object holding only what a request put in
 (metadata as JSON text, ``None`` when empty; all flags in one int), and ids are not stored at all.
 A user's id is ``user_`` + 27 base62 characters encoding its sequence number plus a per-instance
@@ -17,6 +20,9 @@ import hmac
 import random
 from collections.abc import Iterator
 from typing import Any, Final
+
+from migrate.sandbox.ids import ID_DIGITS, decode_id, encode_id, id_base
+from migrate.sandbox.orgstore import OrgStore
 
 __all__ = [
     "BACKUP_CODES",
@@ -44,49 +50,9 @@ BYPASS_CLIENT_TRUST: Final = 64
 # Internal hasher name for passwords created from plaintext; never a Clerk hasher name.
 PLAINTEXT_HASHER: Final = "_sandbox_hmac_sha256"
 
-_B62: Final = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_B62_INDEX: Final = {c: i for i, c in enumerate(_B62)}
-_ID_DIGITS: Final = 27
-_ID_SPAN: Final = 62**_ID_DIGITS - 62 ** (_ID_DIGITS - 1)
 _IDN_STRIDE: Final = 1 << 12  # per user: 3 kinds x up to 1024 identifications
 _KIND_OFFSET: Final = {"email": 0, "phone": 1024, "web3": 2048}
 _DUMP_VERSION: Final = 1
-
-
-def _b62(n: int, width: int = 0) -> str:
-    out = []
-    while n:
-        n, r = divmod(n, 62)
-        out.append(_B62[r])
-    out.extend("0" * (width - len(out)))
-    return "".join(reversed(out))
-
-
-_LOW_DIGITS: Final = 4
-_LOW_SPAN: Final = 62**_LOW_DIGITS
-_HIGH_CACHE: dict[int, str] = {}
-
-
-def _b62_id(n: int) -> str:
-    # Ids share their high digits (a random offset); encode those once and only the low four
-    # per call, which makes rendering a user several times cheaper.
-    high, low = divmod(n, _LOW_SPAN)
-    prefix = _HIGH_CACHE.get(high)
-    if prefix is None:
-        if len(_HIGH_CACHE) > 4096:
-            _HIGH_CACHE.clear()
-        prefix = _HIGH_CACHE[high] = _b62(high)
-    return prefix + _b62(low, _LOW_DIGITS)
-
-
-def _unb62(s: str) -> int | None:
-    n = 0
-    for c in s:
-        d = _B62_INDEX.get(c)
-        if d is None:
-            return None
-        n = n * 62 + d
-    return n
 
 
 def wallet_key(wallet: str) -> str:
@@ -163,14 +129,16 @@ class UserStore:
 
     def __init__(self, seed: int | None = None) -> None:
         rng = random.Random(seed) if seed is not None else random.SystemRandom()
-        # Offsets keep ids at exactly 27 base62 digits for 2**40 users.
-        self._user_base = 62 ** (_ID_DIGITS - 1) + rng.randrange(_ID_SPAN - (1 << 60))
-        self._idn_base = 62 ** (_ID_DIGITS - 1) + rng.randrange(_ID_SPAN - (1 << 60))
+        self._user_base = id_base(rng)
+        self._idn_base = id_base(rng)
         self._pepper = rng.randbytes(32)
+        self.orgs = OrgStore(rng)  # drawn after the user bases: seeded user ids stay as they were
         self.clear()
 
     def clear(self) -> None:
-        """Forget every user (ids keep counting up, so an old id never points at a new user)."""
+        """Forget every user and organization (ids keep counting up, so an old id never points
+        at a new record)."""
+        self.orgs.clear()
         self._users: dict[int, UserRecord] = {}
         self._next = getattr(self, "_next", 0)
         self.by_email: dict[str, int] = {}
@@ -183,17 +151,17 @@ class UserStore:
 
     def user_id(self, seq: int) -> str:
         """The public id of the user with sequence number ``seq``."""
-        return "user_" + _b62_id(self._user_base + seq)
+        return "user_" + encode_id(self._user_base + seq)
 
     def identification_id(self, seq: int, kind: str, index: int) -> str:
         """The id of a user's ``index``-th email/phone/web3 identification."""
-        return "idn_" + _b62_id(self._idn_base + seq * _IDN_STRIDE + _KIND_OFFSET[kind] + index)
+        return "idn_" + encode_id(self._idn_base + seq * _IDN_STRIDE + _KIND_OFFSET[kind] + index)
 
     def seq_of(self, user_id: str) -> int | None:
         """The sequence number a public id encodes, if it is one of ours and still exists."""
-        if not user_id.startswith("user_") or len(user_id) != 5 + _ID_DIGITS:
+        if not user_id.startswith("user_") or len(user_id) != 5 + ID_DIGITS:
             return None
-        n = _unb62(user_id[5:])
+        n = decode_id(user_id[5:])
         if n is None:
             return None
         seq = n - self._user_base
@@ -224,6 +192,7 @@ class UserStore:
                 {name: getattr(rec, name) for name in UserRecord.__slots__}
                 for rec in self._users.values()
             ],
+            "organizations": self.orgs.dump(),
         }
 
     @classmethod
@@ -247,6 +216,8 @@ class UserStore:
                 store._next = rec.seq
                 store.add(rec)
             store._next = int(data["next"])
+            if "organizations" in data:  # saved before the sandbox had organizations: none
+                store.orgs.restore(data["organizations"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"a damaged sandbox user store ({exc})") from exc
         return store
@@ -309,9 +280,9 @@ class UserStore:
 
     def identification_of(self, idn: str) -> tuple[int, str, int] | None:
         """``(seq, kind, index)`` of an identification id of an existing user, else None."""
-        if not idn.startswith("idn_") or len(idn) != 4 + _ID_DIGITS:
+        if not idn.startswith("idn_") or len(idn) != 4 + ID_DIGITS:
             return None
-        n = _unb62(idn[4:])
+        n = decode_id(idn[4:])
         if n is None or n < self._idn_base:
             return None
         seq, rest = divmod(n - self._idn_base, _IDN_STRIDE)
@@ -357,6 +328,7 @@ class UserStore:
         rec = self._users.pop(seq, None)
         if rec is None:
             return None
+        self.orgs.drop_user(seq)
         for e in rec.emails:
             self.by_email.pop(e.lower(), None)
         for p in rec.phones:

@@ -95,7 +95,7 @@ def test_version_in_query_works_alone_but_not_with_header(live: SandboxHandle) -
 
 def test_unknown_route_is_resource_not_found(api: httpx.Client) -> None:
     """A path outside the served API is a Clerk-shaped 404."""
-    assert_errors(api.get("/v1/organizations"), 404, "resource_not_found")
+    assert_errors(api.get("/v1/invitations"), 404, "resource_not_found")
 
 
 def test_rate_limit_429_with_retry_after(make_sandbox: Callable[..., SandboxHandle]) -> None:

@@ -64,6 +64,7 @@ def test_counters_and_reset(sandbox: SandboxHandle) -> None:
             "by_status": {"200": 2},
             "rejections": {},
             "faults": {},
+            "org_writes": {},
         }
         assert sandbox.counters() == counters
         assert client.post("/_sandbox/reset").json() == {"reset": True}
