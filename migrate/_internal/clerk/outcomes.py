@@ -6,7 +6,9 @@ status and, usually, a ``ClerkErrors`` body) or ``Transient`` (the answer did no
 outcome means for the row and the run.
 
 None of these types holds a secret: users are reduced to the identifiers reconciliation needs,
-and error texts are Clerk's, which describe parameters, never their values' secrets.
+and error texts are Clerk's, which describe parameters, never their values' secrets. The
+organization outcomes (``Organization``, ``Organizations``, ``Membership``, ``Memberships``,
+``OrganizationRoles``, ``OrganizationDeleted``) are returned by ``clerk.organizations``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, TypeAlias
 
 __all__ = [
+    "ClerkMembership",
+    "ClerkOrganization",
+    "ClerkRole",
     "ClerkUser",
     "CountOutcome",
     "Counted",
@@ -27,6 +32,12 @@ __all__ = [
     "Fetched",
     "GetOutcome",
     "ListOutcome",
+    "Membership",
+    "Memberships",
+    "Organization",
+    "OrganizationDeleted",
+    "OrganizationRoles",
+    "Organizations",
     "PasswordChecked",
     "Rejected",
     "Transient",
@@ -264,6 +275,127 @@ class PasswordChecked:
 
     verified: bool
     code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClerkOrganization:
+    """The parts of a Clerk ``Organization`` the tool uses.
+
+    ``private_metadata`` holds the legacy key a migration stores; it is customer data, so the
+    ``repr`` leaves it out. ``members_count`` is None unless the call asked for it.
+    """
+
+    id: str
+    slug: str | None = None
+    name: str = ""
+    max_allowed_memberships: int | None = None
+    created_at: int | None = None
+    members_count: int | None = None
+    private_metadata: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ClerkOrganization:
+        """Reduce a BAPI ``Organization`` object; ``ValueError`` etc. when it is not one."""
+        org_id = data["id"]
+        if not isinstance(org_id, str) or not org_id:
+            raise ValueError("organization object without an id")
+        private = data.get("private_metadata")
+        return cls(
+            id=org_id,
+            slug=_text(data.get("slug")),
+            name=_text(data.get("name")) or "",
+            max_allowed_memberships=_count(data.get("max_allowed_memberships")),
+            created_at=_count(data.get("created_at")),
+            members_count=_count(data.get("members_count")),
+            private_metadata=private if isinstance(private, dict) else {},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ClerkMembership:
+    """A user's membership in an organization, with its role."""
+
+    id: str
+    organization_id: str
+    user_id: str
+    role: str
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ClerkMembership:
+        """Reduce a BAPI ``OrganizationMembership``; ``ValueError`` etc. when it is not one."""
+        org = data["organization"]
+        user = data["public_user_data"]
+        values = (data["id"], org["id"], user["user_id"], data["role"])
+        if not all(isinstance(v, str) and v for v in values):
+            raise ValueError("membership object without its ids or role")
+        return cls(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class ClerkRole:
+    """One of the instance's organization roles (``key`` such as ``org:admin``)."""
+
+    key: str
+    name: str = ""
+    id: str = ""
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _count(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True, slots=True)
+class Organization:
+    """An organization call succeeded: created, or found by id or slug."""
+
+    organization: ClerkOrganization
+
+
+@dataclass(frozen=True, slots=True)
+class Organizations:
+    """A page of ``GET /organizations``; ``total`` counts every match."""
+
+    organizations: tuple[ClerkOrganization, ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """A membership call succeeded: created, or deleted (the membership that was removed)."""
+
+    membership: ClerkMembership
+
+
+@dataclass(frozen=True, slots=True)
+class Memberships:
+    """A page of an organization's memberships; ``total`` counts every match."""
+
+    memberships: tuple[ClerkMembership, ...]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationRoles:
+    """A page of the instance's organization roles; ``total`` counts them all."""
+
+    roles: tuple[ClerkRole, ...]
+    total: int
+
+    @property
+    def keys(self) -> frozenset[str]:
+        """The role keys on this page."""
+        return frozenset(role.key for role in self.roles)
+
+
+@dataclass(frozen=True, slots=True)
+class OrganizationDeleted:
+    """``DELETE /organizations/{id}`` deleted it (and its memberships)."""
+
+    organization_id: str
 
 
 CreateOutcome: TypeAlias = Created | Rejected | Transient

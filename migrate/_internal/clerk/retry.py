@@ -18,7 +18,10 @@ Actions (reference/clerk-api.md §3, "Policy" column):
   ``Transient.ambiguous`` is True may have succeeded: reconcile (look the row up by
   ``external_id=+<id>``) before sending it again.
 - ``RECONCILE``: ``form_identifier_exists``. Look the row up; the same external_id means the user
-  is ours (``exists``), otherwise the row fails as a conflict naming the identifier.
+  is ours (``exists``), otherwise the row fails as a conflict naming the identifier. An
+  organization's taken ``slug`` is looked up by slug (ours when its private metadata holds the
+  legacy key); ``already_a_member_in_organization`` means the membership exists (its role is
+  read back from the organization's memberships).
 - ``FAIL_ROW``: the payload is wrong for this instance; the operator fixes the data (P).
 - ``ABORT``: every row would fail the same way (bad key, quota, API version, wrong content type;
   the C codes that do not depend on the row). The run stops; the state stays resumable.
@@ -99,6 +102,7 @@ RULES: Final[dict[tuple[StatusKey, str], Rule]] = {
     ("5xx", ANY): _RETRY,  # internal_clerk_error, gateways; creates reconcile first
     # Reconciliation.
     (ANY, "form_identifier_exists"): Rule(Action.RECONCILE),
+    (ANY, "already_a_member_in_organization"): Rule(Action.RECONCILE),
     # Configuration that dooms every row: stop at once.
     (ANY, "clerk_key_invalid"): _ABORT,
     (ANY, "authentication_invalid"): _ABORT,
@@ -111,6 +115,9 @@ RULES: Final[dict[tuple[StatusKey, str], Rule]] = {
     (ANY, "operation_deprecated"): _ABORT,
     (ANY, "unsupported_content_type"): _ABORT,
     (ANY, "tls_certificate_invalid"): _ABORT,  # ours: no request can reach Clerk this way
+    (ANY, "organization_not_enabled_in_instance"): _ABORT,
+    (ANY, "organization_slugs_disabled"): _ABORT,  # every organization is created with a slug
+    (ANY, "organization_quota_exceeded"): _ABORT,
     (ANY, "too_many_requests"): _RETRY,
     (ANY, "internal_clerk_error"): _RETRY,
     # Configuration or data: fail the row, abort on a streak (ConfigStreak).
@@ -124,6 +131,7 @@ RULES: Final[dict[tuple[StatusKey, str], Rule]] = {
     (ANY, "malformed_request_parameters"): _SUSPECT,
     # A 403 that depends on the row's data, not the instance.
     (ANY, "unsupported_country_code"): _FAIL,  # drop the phone for this row
+    (ANY, "organization_membership_quota_exceeded"): _FAIL,  # that organization is full
     (402, DEFAULT): _SUSPECT,  # payment / plan: probably the instance, not the row
     (403, DEFAULT): _SUSPECT,
     # Everything else a 4xx says is about this row's data.
@@ -294,6 +302,16 @@ _HINTS: Final[dict[str, str]] = {
     "internal_clerk_error": "Clerk had an internal error; run `clerk-migrate retry` later",
     "resource_not_found": "the user no longer exists in Clerk",
     "user_managed_by_scim": "the user is managed by a directory (SCIM) and cannot be deleted here",
+    "organization_not_enabled_in_instance": (
+        "turn Organizations on in the Clerk Dashboard (Configure → Organizations)"
+    ),
+    "organization_slugs_disabled": "turn organization slugs on in the Clerk Dashboard",
+    "organization_quota_exceeded": "the instance holds no more organizations; raise its plan",
+    "organization_membership_quota_exceeded": (
+        "the organization is full: raise its max_allowed_memberships"
+    ),
+    "already_a_member_in_organization": "the user is a member of the organization already",
+    "organization_creator_not_found": "created_by names a user Clerk does not have",
 }
 
 
