@@ -9,22 +9,21 @@ from cycle_cli import MAPPING
 import migrate
 from migrate._internal.api.results import Progress
 from migrate._internal.runner.engine import RowWindow
-from migrate._internal.runner.jobs import Event, EventKind
+from migrate._internal.runner.jobs import Retrying
 from migrate._internal.runner.pacing import Pacer
 from migrate._internal.runner.progress import LiveRate, bar_total
 from migrate._internal.runner.recorder import RunTally
-from migrate._internal.state import Fingerprints, PlanRow, StateStore
+from migrate._internal.state import Completed, Failed, Fingerprints, PlanRow, StateStore
 from migrate.sandbox import FaultConfig, SandboxConfig, running_sandbox
 
 
 def test_retrying_counts_the_rows_retrying_now() -> None:
     """A row that retried and then settled no longer counts as retrying."""
     tally = RunTally()
-    for event in (Event(EventKind.RETRYING, 2), Event(EventKind.RETRYING, 2),
-                  Event(EventKind.RETRYING, 3), Event(EventKind.CREATED, 2)):  # fmt: skip
-        tally.note(event)
+    for update in (Retrying(2), Retrying(2), Retrying(3), Completed(2, "u")):
+        tally.note(update)
     assert (tally.retrying_now, tally.retrying) == (1, 3)
-    tally.note(Event(EventKind.FAILED, 3, code="x"))
+    tally.note(Failed(3, "x"))
     assert tally.retrying_now == 0
 
 

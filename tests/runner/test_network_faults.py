@@ -14,11 +14,11 @@ from runner_fakes import FakeApi, limited
 
 from migrate._internal.clerk.outcomes import CreateOutcome, Transient
 from migrate._internal.runner.engine import EngineSettings, RunOutcome, execute
-from migrate._internal.runner.jobs import Event, EventKind, Job
+from migrate._internal.runner.jobs import Job, Outcome
 from migrate._internal.runner.ledger import StoreLedger
 from migrate._internal.runner.pacing import Pacer, Stopped
 from migrate._internal.runner.workers import Stopper, Worker, WorkerSettings
-from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
+from migrate._internal.state import Completed, Fingerprints, PlanRow, Released, RowState, StateStore
 
 REFUSED = Transient("connection", ambiguous=False)
 
@@ -55,12 +55,12 @@ def test_ctrl_c_ends_a_retry_after_wait_at_once() -> None:
     """A row waiting out a 10-minute Retry-After is released as soon as the run is stopped."""
     api = FakeApi({"u1": [limited(retry_after=600.0)]})
 
-    async def main() -> tuple[Event, float]:
+    async def main() -> tuple[Outcome, float]:
         stopper = Stopper()
         pacer = Pacer(1000.0)
         stopper.on_stop(pacer.stop)
         worker = _worker(api, pacer, stopper)
-        result: list[Event] = []
+        result: list[Outcome] = []
 
         async def stop_soon() -> None:
             await anyio.sleep(0.05)
@@ -74,7 +74,7 @@ def test_ctrl_c_ends_a_retry_after_wait_at_once() -> None:
         return result[0], anyio.current_time() - started
 
     event, _ = anyio.run(main)
-    assert event.kind is EventKind.RELEASED
+    assert isinstance(event, Released)
     assert api.posts == ["u1"]  # never re-sent after the stop
 
 
@@ -96,13 +96,13 @@ def test_an_outage_pauses_probes_and_resumes_without_failing_the_row() -> None:
     api = FakeApi({"u1": [REFUSED, REFUSED, REFUSED]})
     notices: list[str] = []
 
-    async def main() -> tuple[Event, Pacer]:
+    async def main() -> tuple[Outcome, Pacer]:
         pacer = Pacer(1000.0, probe_first=0.01, probe_max=0.02, notice=notices.append)
         worker = _worker(api, pacer, Stopper(), max_attempts=2)
         return await worker.process(_job(), lambda e: None), pacer
 
     event, pacer = anyio.run(main)
-    assert event.kind is EventKind.CREATED
+    assert isinstance(event, Completed)
     assert api.posts == ["u1"] * 4
     assert pacer.stats.outages == 1
     assert pacer.stats.outage_seconds > 0
@@ -116,7 +116,7 @@ def test_an_outage_past_its_limit_aborts_resumably_with_its_duration() -> None:
     api = FakeApi({"u1": [REFUSED] * 1000})
     stopper = Stopper()
 
-    async def main() -> Event:
+    async def main() -> Outcome:
         pacer = Pacer(1000.0, probe_first=0.01, probe_max=0.02)
         stopper.on_stop(pacer.stop)
         worker = _worker(api, pacer, stopper, outage_limit=0.1)
@@ -124,7 +124,7 @@ def test_an_outage_past_its_limit_aborts_resumably_with_its_duration() -> None:
             return await worker.process(_job(), lambda e: None)
 
     event = anyio.run(main)
-    assert event.kind is EventKind.RELEASED
+    assert isinstance(event, Released)
     assert stopper.abort_code == "clerk_unreachable"
     assert "Clerk has been unreachable for 0 s" in (stopper.abort_message or "")
 
@@ -144,11 +144,11 @@ def test_only_one_request_probes_during_an_outage() -> None:
                 return REFUSED
             return await super().create_user(body)
 
-    async def main() -> tuple[list[Event], DownFor]:
+    async def main() -> tuple[list[Outcome], DownFor]:
         api = DownFor(0.2)
         pacer = Pacer(1000.0, fixed_concurrency=6, probe_first=0.01, probe_max=0.05)
         stopper = Stopper()
-        events: list[Event] = []
+        events: list[Outcome] = []
 
         async def one(i: int) -> None:
             worker = _worker(api, pacer, stopper)
@@ -161,7 +161,7 @@ def test_only_one_request_probes_during_an_outage() -> None:
         return events, api
 
     events, api = anyio.run(main)
-    assert [e.kind for e in events] == [EventKind.CREATED] * 6
+    assert [type(e) for e in events] == [Completed] * 6
     refused = api.posts.count("refused")
     # the first refusal, then one probe at a time 0.01, 0.02, 0.04, 0.05, 0.05 s apart for 0.2 s
     # (workers sending on their own would refuse each row five times and fail it)

@@ -1,4 +1,4 @@
-"""The recorder: events are counted as they are put, committed in batches by its own task."""
+"""The recorder: updates are counted as they are put, moves committed in batches by its task."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ from collections.abc import Sequence
 
 import anyio
 
-from migrate._internal.runner.jobs import Event, EventKind
+from migrate._internal.runner.jobs import Retrying
 from migrate._internal.runner.recorder import InFlightRow, Recorder
+from migrate._internal.state import Completed, Existed, Failed, Move, Released
 
 
 class ListLedger:
-    """A ledger that keeps each committed batch of events."""
+    """A ledger that keeps the rows of each committed batch of moves."""
 
     def __init__(self) -> None:
         self.batches: list[list[int]] = []
@@ -24,8 +25,8 @@ class ListLedger:
     def claim(self, rows: Sequence[int]) -> None:
         pass
 
-    def record(self, events: Sequence[Event]) -> None:
-        self.batches.append([e.row for e in events])
+    def record(self, moves: Sequence[Move]) -> None:
+        self.batches.append([m.row for m in moves])
 
     def in_flight(self) -> list[InFlightRow]:
         return []
@@ -34,7 +35,7 @@ class ListLedger:
         return {}
 
 
-def test_events_are_committed_by_batch_and_the_rest_on_close() -> None:
+def test_moves_are_committed_by_batch_and_the_rest_on_close() -> None:
     """A full batch wakes the recorder task for one commit; close commits what is left; progress
     only events are counted but never recorded."""
     ledger = ListLedger()
@@ -44,15 +45,15 @@ def test_events_are_committed_by_batch_and_the_rest_on_close() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(recorder.run)
             await anyio.sleep(0)
-            recorder.put(Event(EventKind.RETRYING, 1))
+            recorder.put(Retrying(1))
             for row in (1, 2):
-                recorder.put(Event(EventKind.CREATED, row, "u"))
+                recorder.put(Completed(row, "u"))
             await anyio.sleep(0.01)
             assert ledger.batches == []  # neither full nor old: nothing committed yet
-            recorder.put(Event(EventKind.FAILED, 3, code="x"))
+            recorder.put(Failed(3, "x"))
             await anyio.sleep(0.01)
             assert ledger.batches == [[1, 2, 3]]
-            recorder.put(Event(EventKind.RELEASED, 4))
+            recorder.put(Released(4))
             recorder.close()
         assert ledger.batches == [[1, 2, 3], [4]]
 
@@ -61,8 +62,8 @@ def test_events_are_committed_by_batch_and_the_rest_on_close() -> None:
     assert recorder.commits == 2
 
 
-def test_an_old_buffer_is_committed_on_the_next_event() -> None:
-    """Once ``interval`` has passed since the last commit, the next event makes the task commit."""
+def test_an_old_buffer_is_committed_on_the_next_update() -> None:
+    """Once ``interval`` has passed since the last commit, the next update makes the task commit."""
     ledger = ListLedger()
     now = [0.0]
     recorder = Recorder(ledger, batch=100, interval=0.5, clock=lambda: now[0])
@@ -71,11 +72,11 @@ def test_an_old_buffer_is_committed_on_the_next_event() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(recorder.run)
             await anyio.sleep(0)
-            recorder.put(Event(EventKind.CREATED, 1, "u"))
+            recorder.put(Completed(1, "u"))
             await anyio.sleep(0.01)
             assert ledger.batches == []
             now[0] = 0.6
-            recorder.put(Event(EventKind.CREATED, 2, "u"))
+            recorder.put(Completed(2, "u"))
             await anyio.sleep(0.01)
             assert ledger.batches == [[1, 2]]
             recorder.close()
@@ -84,7 +85,7 @@ def test_an_old_buffer_is_committed_on_the_next_event() -> None:
 
 
 def test_a_cancelled_recorder_still_commits_what_it_was_given() -> None:
-    """When the run's task group is cancelled, buffered events are committed on the way out."""
+    """When the run's task group is cancelled, buffered moves are committed on the way out."""
     ledger = ListLedger()
     recorder = Recorder(ledger, batch=100, interval=3600.0)
 
@@ -92,7 +93,7 @@ def test_a_cancelled_recorder_still_commits_what_it_was_given() -> None:
         async with anyio.create_task_group() as tg:
             tg.start_soon(recorder.run)
             await anyio.sleep(0)
-            recorder.put(Event(EventKind.EXISTS, 7, "u"))
+            recorder.put(Existed(7, "u"))
             tg.cancel_scope.cancel()
 
     anyio.run(main)

@@ -10,9 +10,10 @@ import pytest
 from runner_fakes import FakeApi, limited, rejected, transient
 
 from migrate._internal.clerk.retry import ConfigStreak
-from migrate._internal.runner.jobs import Event, EventKind, Job
+from migrate._internal.runner.jobs import Job, Outcome, Retrying, Unresolved, Update
 from migrate._internal.runner.pacing import Pacer
 from migrate._internal.runner.workers import Stopper, Worker, WorkerSettings, conflict_message
+from migrate._internal.state import Completed, Existed, Failed, Reconciled, Released
 
 
 def _job(ext: str | None = "u1", email: str | None = "a@example.com") -> Job:
@@ -24,11 +25,11 @@ def _job(ext: str | None = "u1", email: str | None = "a@example.com") -> Job:
     return Job(1, ext or "k", ext, email, body)
 
 
-def _process(api: FakeApi, job: Job, **settings: Any) -> tuple[Event, list[Event], Stopper]:
+def _process(api: FakeApi, job: Job, **settings: Any) -> tuple[Outcome, list[Update], Stopper]:
     stopper = Stopper()
-    seen: list[Event] = []
+    seen: list[Update] = []
 
-    async def main() -> Event:
+    async def main() -> Outcome:
         pacer = Pacer(10_000.0)
         worker = Worker(
             api,
@@ -47,7 +48,7 @@ def test_a_plain_create_is_created() -> None:
     """A 200 makes the row created with the new Clerk id after one POST."""
     api = FakeApi()
     event, _, _ = _process(api, _job())
-    assert event.kind is EventKind.CREATED
+    assert isinstance(event, Completed)
     assert event.user_id == "user_1"
     assert api.posts == ["u1"]
 
@@ -56,19 +57,17 @@ def test_a_lost_response_is_found_by_lookup_not_resent() -> None:
     """After a 5xx whose create landed, the row is looked up and found, never POSTed twice."""
     api = FakeApi({"u1": ["lost"]})
     event, seen, _ = _process(api, _job())
-    assert event.kind is EventKind.CREATED
-    assert event.found_by_lookup
+    assert isinstance(event, Reconciled)
     assert api.posts == ["u1"]
     assert api.count("u1") == 1
-    assert [e.kind for e in seen] == [EventKind.RETRYING]
+    assert [type(e) for e in seen] == [Retrying]
 
 
 def test_a_5xx_that_did_not_land_is_resent_after_a_lookup() -> None:
     """A 5xx with nothing created: a lookup finds nothing, then the POST is sent again."""
     api = FakeApi({"u1": [transient()]})
     event, _, _ = _process(api, _job())
-    assert event.kind is EventKind.CREATED
-    assert not event.found_by_lookup
+    assert isinstance(event, Completed)
     assert api.posts == ["u1", "u1"]
     assert api.finds == 1
 
@@ -77,7 +76,7 @@ def test_rate_limited_rows_are_resent_without_a_lookup() -> None:
     """A 429 is not ambiguous: the row is re-sent after the pause, with no lookup."""
     api = FakeApi({"u1": [limited(), limited()]})
     event, _, _ = _process(api, _job())
-    assert event.kind is EventKind.CREATED
+    assert isinstance(event, Completed)
     assert api.finds == 0
     assert len(api.posts) == 3
 
@@ -86,7 +85,7 @@ def test_retries_stop_at_the_limit_as_retryable_failure() -> None:
     """After max_attempts transient failures (nothing created) the row fails as retryable."""
     api = FakeApi({"u1": [transient(503, ambiguous=False)] * 3})
     event, _, _ = _process(api, _job(), max_attempts=3)
-    assert event.kind is EventKind.FAILED
+    assert isinstance(event, Failed)
     assert event.retryable
     assert event.code == "server_error"
     assert event.attempts == 3
@@ -98,7 +97,7 @@ def test_identifier_taken_by_same_external_id_is_exists() -> None:
     api = FakeApi()
     uid = api.add_user("u1", "a@example.com")
     event, _, _ = _process(api, _job())
-    assert event.kind is EventKind.EXISTS
+    assert isinstance(event, Existed)
     assert event.user_id == uid
 
 
@@ -107,10 +106,9 @@ def test_identifier_taken_by_someone_else_is_a_named_conflict() -> None:
     api = FakeApi()
     api.add_user("other", "a@example.com")
     event, _, _ = _process(api, _job())
-    assert event.kind is EventKind.FAILED
+    assert isinstance(event, Failed)
     assert event.code == "form_identifier_exists"
     assert event.param == "email_address"
-    assert event.message is not None
     assert "a@example.com" in event.message
     assert not event.retryable
 
@@ -120,7 +118,7 @@ def test_rows_without_external_id_reconcile_by_primary_email() -> None:
     api = FakeApi()
     uid = api.add_user(None, "A@example.com")
     event, _, _ = _process(api, _job(ext=None, email="a@example.com"))
-    assert event.kind is EventKind.EXISTS
+    assert isinstance(event, Existed)
     assert event.user_id == uid
 
 
@@ -128,11 +126,8 @@ def test_a_row_error_fails_the_row_with_clerks_code() -> None:
     """A 422 other than identifier_exists fails the row with code, param and message."""
     api = FakeApi({"u1": [rejected("form_param_format_invalid", "email_address")]})
     event, _, stopper = _process(api, _job())
-    assert (event.kind, event.code, event.param) == (
-        EventKind.FAILED,
-        "form_param_format_invalid",
-        "email_address",
-    )
+    assert isinstance(event, Failed)
+    assert (event.code, event.param) == ("form_param_format_invalid", "email_address")
     assert not stopper.stopping
 
 
@@ -140,7 +135,7 @@ def test_an_abort_code_stops_the_run_and_releases_the_row() -> None:
     """clerk_key_invalid stops the run; the row goes back to pending, unsent work is kept."""
     api = FakeApi({"u1": [rejected("clerk_key_invalid")]})
     event, _, stopper = _process(api, _job())
-    assert event.kind is EventKind.RELEASED
+    assert isinstance(event, Released)
     assert stopper.abort_code == "clerk_key_invalid"
 
 
@@ -148,7 +143,7 @@ def test_an_abort_after_an_ambiguous_attempt_leaves_the_row_in_flight() -> None:
     """An abort after a 5xx leaves the row unresolved (in_flight) for reconciliation."""
     api = FakeApi({"u1": [transient(), rejected("clerk_key_invalid")]})
     event, _, stopper = _process(api, _job())
-    assert event.kind is EventKind.UNRESOLVED
+    assert isinstance(event, Unresolved)
     assert stopper.abort_code == "clerk_key_invalid"
 
 
@@ -164,7 +159,7 @@ def test_a_stopped_run_hands_queued_jobs_back_unsent(kind: str) -> None:
     """After a stop, jobs still in the queue are released without a single POST."""
     api = FakeApi()
 
-    async def main() -> list[Event]:
+    async def main() -> list[Update]:
         stopper = Stopper()
         if kind == "interrupt":
             stopper.interrupt()
@@ -175,13 +170,13 @@ def test_a_stopped_run_hands_queued_jobs_back_unsent(kind: str) -> None:
         async with send:
             await send.send(_job("a"))
             await send.send(_job("b"))
-        events: list[Event] = []
+        events: list[Update] = []
         with jobs:
             await worker.run(jobs, events.append)
         return events
 
     events = anyio.run(main)
-    assert [e.kind for e in events] == [EventKind.RELEASED, EventKind.RELEASED]
+    assert events == [Released(1), Released(1)]
     assert api.posts == []
 
 
@@ -197,11 +192,10 @@ def test_a_streak_of_config_suspect_failures_aborts() -> None:
         async with send:
             for i in range(5):
                 await send.send(_job(f"u{i}", f"u{i}@example.com"))
-        events: list[Event] = []
+        events: list[Update] = []
         with jobs:
             await worker.run(jobs, events.append)
-        kinds = [e.kind for e in events]
-        assert kinds.count(EventKind.FAILED) == 3
+        assert [isinstance(e, Failed) for e in events].count(True) == 3
         return stopper
 
     stopper = anyio.run(main)
@@ -213,7 +207,7 @@ def test_giving_up_when_nobody_knows_leaves_the_row_in_flight() -> None:
     api = FakeApi({"u1": [transient()] * 5})
     api.find_script = [transient()] * 5
     event, _, _ = _process(api, _job(), max_attempts=2)
-    assert event.kind is EventKind.UNRESOLVED
+    assert isinstance(event, Unresolved)
     assert event.retryable
 
 
@@ -221,6 +215,6 @@ def test_giving_up_after_a_lookup_said_not_there_is_a_retryable_failure() -> Non
     """Out of retries, and the last lookup found nothing: failed (retryable), safe to resend."""
     api = FakeApi({"u1": [transient()] * 5})
     event, _, _ = _process(api, _job(), max_attempts=2)
-    assert event.kind is EventKind.FAILED
+    assert isinstance(event, Failed)
     assert event.retryable
     assert api.count("u1") == 0

@@ -27,11 +27,12 @@ from typing import Any, Protocol
 import anyio
 
 from migrate._internal.clerk.retry import ConfigStreak
-from migrate._internal.runner.jobs import Event, EventKind, Job
+from migrate._internal.runner.jobs import Job, Retrying, Update
 from migrate._internal.runner.pacing import MAX_CONCURRENCY, MAX_RETRY_AFTER, Pacer, PacingStats
 from migrate._internal.runner.reconcile import ReconcileResult, reconcile_in_flight
 from migrate._internal.runner.recorder import Ledger, Progress, Recorder, RunTally
 from migrate._internal.runner.workers import OutageStreak, Stopper, UsersApi, Worker, WorkerSettings
+from migrate._internal.state import Released
 from migrate.errors import RunAbortedError
 
 __all__ = [
@@ -173,11 +174,11 @@ class _Claims:
         self.recorder.claim([j.row for j in batch])
         self.open.update((j.row, j) for j in batch)
 
-    def put(self, event: Event) -> None:
-        """``Recorder.put``, noting the rows that settled (any event but a retry)."""
-        if event.kind is not EventKind.RETRYING:
-            self.open.pop(event.row, None)
-        self.recorder.put(event)
+    def put(self, update: Update) -> None:
+        """``Recorder.put``, noting the rows that settled (any update but a retry)."""
+        if not isinstance(update, Retrying):
+            self.open.pop(update.row, None)
+        self.recorder.put(update)
 
     def unsent(self) -> list[int]:
         """Rows claimed, not settled, and never sent."""
@@ -260,7 +261,7 @@ async def execute(
                 for index, job in enumerate(batch):
                     if stopper.event.is_set():  # a stop may arrive while we wait to queue
                         for unsent in batch[index:]:
-                            claims.put(Event(EventKind.RELEASED, unsent.row))
+                            claims.put(Released(unsent.row))
                         break
                     await send.send(job)
 
@@ -272,7 +273,7 @@ async def execute(
                         tg.start_soon(worker.run, receive, claims.put)
                     tg.start_soon(produce)
         finally:
-            recorder.close()  # every event is in: the recorder commits the rest and returns
+            recorder.close()  # every update is in: the recorder commits the rest and returns
 
     try:
         async with anyio.create_task_group() as tg:
@@ -281,7 +282,7 @@ async def execute(
     finally:
         # plain synchronous calls, after the recorder's last commit: done even when cancelled
         if unsent := claims.unsent():
-            ledger.record([Event(EventKind.RELEASED, row) for row in unsent])
+            ledger.record([Released(row) for row in unsent])
         if progress is not None:
             progress.close()
     pacer.stats.rate_in_force = pacer.current_rate

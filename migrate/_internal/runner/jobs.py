@@ -1,17 +1,20 @@
 """The runner's plain data: a row to send, and what the recorder is told about it.
 
-Workers turn a ``Job`` and Clerk's answers (``clerk.outcomes``) into ``Event``s; only the
-recorder turns events into state moves. The request body holds secrets (password digests,
-TOTP secrets), so it never appears in a ``repr``.
+Workers turn a ``Job`` and Clerk's answers (``clerk.outcomes``) straight into the state moves
+the recorder applies (``state.Completed``, ``Reconciled``, ``Existed``, ``Failed``,
+``Released``), plus two facts that move nothing: ``Retrying`` (progress) and ``Unresolved``
+(the row stays in_flight). The request body holds secrets (password digests, TOTP secrets), so
+it never appears in a ``repr``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import StrEnum
 from typing import Any
 
-__all__ = ["Event", "EventKind", "Job"]
+from migrate._internal.state import Move
+
+__all__ = ["Job", "Outcome", "Retrying", "Unresolved", "Update"]
 
 
 @dataclass(slots=True)
@@ -26,28 +29,27 @@ class Job:
     sent: bool = False  # a POST of it has left (so an abandoned pass cannot hand it back)
 
 
-class EventKind(StrEnum):
-    """What a worker tells the recorder about a row."""
+@dataclass(frozen=True, slots=True)
+class Retrying:
+    """Progress only: an attempt at ``row`` failed with ``code`` and the row will be re-sent."""
 
-    CREATED = "created"
-    EXISTS = "exists"
-    FAILED = "failed"
-    RELEASED = "released"  # never sent (Ctrl-C, abort): back to pending
-    UNRESOLVED = "unresolved"  # stopped after an ambiguous attempt: stays in_flight, reconciled
-    RETRYING = "retrying"  # progress only: an attempt failed and the row will be retried
+    row: int
+    code: str | None = None
+    attempts: int = 0
 
 
 @dataclass(frozen=True, slots=True)
-class Event:
-    """One fact about one row, for the recorder. Never carries a secret."""
+class Unresolved:
+    """The pass ended a row after an attempt that may have created its user, and nobody could
+    say: no state move (any would claim to know), the row stays in_flight for the next start's
+    reconciliation. ``retryable``: it ran out of retries on transient errors."""
 
-    kind: EventKind
     row: int
-    user_id: str | None = None
-    code: str | None = None
-    param: str | None = None
-    message: str | None = None
     attempts: int = 0
+    code: str | None = None
+    message: str | None = None
     retryable: bool = False
-    config_suspect: bool = False
-    found_by_lookup: bool = False  # created, as proved by a lookup after an ambiguous attempt
+
+
+Outcome = Move | Unresolved  # how one row's pass ends
+Update = Outcome | Retrying  # what a worker tells the recorder

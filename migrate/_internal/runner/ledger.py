@@ -1,7 +1,7 @@
 """``StoreLedger``: the runner's ``Ledger`` over ``migrate._internal.state.StateStore``.
 
-Translates worker events into the store's named moves (one ``record_many`` transaction per
-batch) and reads pending row numbers as a compact ``array`` so a 10 M-row plan stays small.
+Applies the workers' state moves (one ``record_many`` transaction per batch) and reads pending
+row numbers as a compact ``array`` so a 10 M-row plan stays small.
 """
 
 from __future__ import annotations
@@ -10,44 +10,10 @@ from array import array
 from collections.abc import Sequence
 from itertools import islice
 
-from migrate._internal.runner.jobs import Event, EventKind
 from migrate._internal.runner.recorder import InFlightRow
-from migrate._internal.state import (
-    Completed,
-    Existed,
-    Failed,
-    Move,
-    Reconciled,
-    Released,
-    RowState,
-    StateStore,
-)
+from migrate._internal.state import Move, RowState, StateStore
 
-__all__ = ["StoreLedger", "move_for"]
-
-
-def move_for(event: Event) -> Move | None:
-    """The state move an event stands for (None for progress-only events)."""
-    kind = event.kind
-    if kind is EventKind.CREATED:
-        assert event.user_id is not None
-        cls = Reconciled if event.found_by_lookup else Completed
-        return cls(event.row, event.user_id, event.attempts)
-    if kind is EventKind.EXISTS:
-        assert event.user_id is not None
-        return Existed(event.row, event.user_id, event.attempts)
-    if kind is EventKind.FAILED:
-        return Failed(
-            event.row,
-            event.code or "unknown",
-            event.param,
-            event.message or "",
-            event.retryable,
-            event.attempts,
-        )
-    if kind is EventKind.RELEASED:
-        return Released(event.row, event.attempts)
-    return None
+__all__ = ["StoreLedger"]
 
 
 class StoreLedger:
@@ -71,9 +37,8 @@ class StoreLedger:
         """pending -> in_flight, durable before it returns."""
         self.store.claim(rows)
 
-    def record(self, events: Sequence[Event]) -> None:
-        """Apply the events' moves in one transaction."""
-        moves = [m for e in events if (m := move_for(e)) is not None]
+    def record(self, moves: Sequence[Move]) -> None:
+        """Apply the moves in one transaction."""
         if moves:
             self.store.record_many(moves)
 

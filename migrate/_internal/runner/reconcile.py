@@ -17,9 +17,9 @@ from dataclasses import dataclass
 
 from migrate._internal.clerk.outcomes import ClerkUser, Rejected, Transient
 from migrate._internal.runner.calls import UsersApi, find_users, until_answered
-from migrate._internal.runner.jobs import Event, EventKind
 from migrate._internal.runner.pacing import Pacer, Stopped
 from migrate._internal.runner.recorder import InFlightRow, Ledger
+from migrate._internal.state import Reconciled, Released
 from migrate.errors import ClerkError
 
 __all__ = ["LOOKUP_BATCH", "ReconcileResult", "look_up", "reconcile_in_flight"]
@@ -70,15 +70,17 @@ async def look_up(
     return found
 
 
-def match_events(rows: Sequence[InFlightRow], found: Sequence[ClerkUser]) -> list[Event]:
-    """Created events for rows whose user was found, released for the others."""
+def match_moves(
+    rows: Sequence[InFlightRow], found: Sequence[ClerkUser]
+) -> list[Reconciled | Released]:
+    """``Reconciled`` for rows whose user was found, ``Released`` for the others."""
     by_ext = {u.external_id: u for u in found if u.external_id is not None}
     by_email: dict[str, ClerkUser] = {}
     for candidate in found:
         if candidate.external_id is None:
             for email in candidate.email_addresses:
                 by_email.setdefault(email.lower(), candidate)
-    events = []
+    moves: list[Reconciled | Released] = []
     for item in rows:
         user: ClerkUser | None = None
         if item.external_id:
@@ -86,10 +88,10 @@ def match_events(rows: Sequence[InFlightRow], found: Sequence[ClerkUser]) -> lis
         elif item.email:
             user = by_email.get(item.email.lower())
         if user is None:
-            events.append(Event(EventKind.RELEASED, item.row))
+            moves.append(Released(item.row))
         else:
-            events.append(Event(EventKind.CREATED, item.row, user.id, found_by_lookup=True))
-    return events
+            moves.append(Reconciled(item.row, user.id, attempts=0))
+    return moves
 
 
 async def reconcile_in_flight(
@@ -114,7 +116,7 @@ async def reconcile_in_flight(
         return result
     if neither:
         # no identifier to look up: such a row cannot have been accepted by Clerk anyway
-        ledger.record([Event(EventKind.RELEASED, r.row) for r in neither])
+        ledger.record([Released(r.row) for r in neither])
         result.released += len(neither)
     return result
 
@@ -143,8 +145,8 @@ async def _look_up(
                     api, pacer, external_ids=[r.external_id for r in chunk if r.external_id],
                     outage_limit=outage_limit,
                 )  # fmt: skip
-            events = match_events(chunk, users)
-            ledger.record(events)
-            hits = sum(e.kind is EventKind.CREATED for e in events)
+            moves = match_moves(chunk, users)
+            ledger.record(moves)
+            hits = sum(isinstance(m, Reconciled) for m in moves)
             result.found += hits
-            result.released += len(events) - hits
+            result.released += len(moves) - hits

@@ -1,10 +1,11 @@
 """The recorder: the single owner of the state DB and of the progress bar during a run.
 
-Workers hand ``Event``s to ``Recorder.put`` (a plain call: counted and buffered, no trip round
-the event loop per event); the recorder task (``run``) applies them to the ``Ledger`` in batches
+Workers hand their updates (``jobs.Update``: state moves, ``Retrying``, ``Unresolved``) to
+``Recorder.put`` (a plain call: counted and buffered, no trip round the event loop per update);
+the recorder task (``run``) applies the moves to the ``Ledger`` in batches
 (one transaction per batch, at most ``interval`` seconds apart) and updates the progress
 display, woken only when a batch is due. Claims go through it too, so every write to the state
-DB happens in one place. A crash between an event and its batch commit loses nothing: the row
+DB happens in one place. A crash between a move and its batch commit loses nothing: the row
 is still ``in_flight`` and the next start reconciles it against Clerk.
 """
 
@@ -18,7 +19,8 @@ from typing import Protocol
 
 import anyio
 
-from migrate._internal.runner.jobs import Event, EventKind
+from migrate._internal.runner.jobs import Retrying, Unresolved, Update
+from migrate._internal.state import Completed, Existed, Failed, Move, Reconciled, Released
 
 __all__ = ["InFlightRow", "Ledger", "Progress", "Recorder", "RunTally"]
 
@@ -46,8 +48,8 @@ class Ledger(Protocol):
         """pending -> in_flight, committed (durable) before it returns."""
         ...
 
-    def record(self, events: Sequence[Event]) -> None:
-        """Apply final events (created, exists, failed, released) in one transaction."""
+    def record(self, moves: Sequence[Move]) -> None:
+        """Apply state moves in one transaction."""
         ...
 
     def in_flight(self) -> list[InFlightRow]:
@@ -73,14 +75,14 @@ class Progress(Protocol):
 
 @dataclass
 class RunTally:
-    """What happened during this process's run, by event."""
+    """What happened during this process's run, by kind of update."""
 
     created: int = 0
     exists: int = 0
     failed: int = 0
     released: int = 0
     unresolved: int = 0
-    retrying: int = 0  # retries so far (every RETRYING event)
+    retrying: int = 0  # retries so far (every ``Retrying``)
     codes: Counter[str] | None = None
     retrying_rows: set[int] = field(default_factory=set)  # rows between a retry and their end
 
@@ -93,33 +95,30 @@ class RunTally:
         """Rows that failed an attempt and have not settled yet."""
         return len(self.retrying_rows)
 
-    def note(self, event: Event) -> bool:
-        """Count ``event``; True when it is final for its row."""
-        kind = event.kind
-        if kind is EventKind.RETRYING:
+    def note(self, update: Update) -> bool:
+        """Count ``update``; True when it is final for its row."""
+        if isinstance(update, Retrying):
             self.retrying += 1
-            self.retrying_rows.add(event.row)
+            self.retrying_rows.add(update.row)
             return False
         if self.retrying_rows:
-            self.retrying_rows.discard(event.row)
-        if kind is EventKind.CREATED:
-            self.created += 1
-        elif kind is EventKind.EXISTS:
-            self.exists += 1
-        elif kind is EventKind.FAILED:
-            self.failed += 1
-            assert self.codes is not None
-            self.codes[event.code or "unknown"] += 1
-        elif kind is EventKind.RELEASED:
-            self.released += 1
-            return False
-        elif kind is EventKind.UNRESOLVED:
-            self.unresolved += 1
-            return False
+            self.retrying_rows.discard(update.row)
+        match update:
+            case Completed() | Reconciled():
+                self.created += 1
+            case Existed():
+                self.exists += 1
+            case Failed(code=code):
+                self.failed += 1
+                assert self.codes is not None
+                self.codes[code] += 1
+            case Released():
+                self.released += 1
+                return False
+            case Unresolved():
+                self.unresolved += 1
+                return False
         return True
-
-
-_RECORDED = frozenset({EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED, EventKind.RELEASED})
 
 
 class Recorder:
@@ -139,7 +138,7 @@ class Recorder:
         self.batch = batch
         self.interval = interval
         self._clock = clock
-        self._buffer: list[Event] = []
+        self._buffer: list[Move] = []
         self._done_since_update = 0
         self._last_flush = clock()
         self._wake: anyio.Event | None = None  # set by ``put`` when a commit is due
@@ -151,13 +150,14 @@ class Recorder:
         """Mark rows in_flight durably; called by the producer before the rows are queued."""
         self.ledger.claim(rows)
 
-    def put(self, event: Event) -> None:
-        """Take one event: count it, buffer it, and wake the recorder task when a commit is due
-        (the batch is full, or ``interval`` seconds passed since the last one)."""
-        if self.tally.note(event):
+    def put(self, update: Update) -> None:
+        """Take one update: count it, buffer it if it is a state move, and wake the recorder
+        task when a commit is due (the batch is full, or ``interval`` seconds passed since the
+        last one)."""
+        if self.tally.note(update):
             self._done_since_update += 1
-        if event.kind in _RECORDED:
-            self._buffer.append(event)
+        if not isinstance(update, Retrying | Unresolved):
+            self._buffer.append(update)
         wake = self._wake
         if wake is not None and (
             len(self._buffer) >= self.batch or self._clock() - self._last_flush >= self.interval
@@ -166,7 +166,7 @@ class Recorder:
             self._wake = None  # set once; ``run`` arms a new one after it flushed
 
     def flush(self) -> None:
-        """Commit buffered events in one transaction and refresh the display."""
+        """Commit buffered moves in one transaction and refresh the display."""
         if self._buffer:
             self.ledger.record(self._buffer)
             self._buffer = []
@@ -177,7 +177,7 @@ class Recorder:
         self._done_since_update = 0
 
     def close(self) -> None:
-        """Every event has been put: ``run`` commits what is left and returns."""
+        """Every update has been put: ``run`` commits what is left and returns."""
         self._closed = True
         if self._wake is not None:
             self._wake.set()

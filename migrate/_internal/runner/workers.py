@@ -1,7 +1,8 @@
 """Workers: send one row at a time to Clerk, retry, reconcile, and tell the recorder.
 
-A worker takes a ``Job`` from the bounded work queue and owns it until it reaches a final
-event (created, exists, failed) or is handed back (released). It never touches the state DB.
+A worker takes a ``Job`` from the bounded work queue and owns it until it reaches its outcome
+(``jobs.Outcome``: a state move, or ``Unresolved``); it hands every update to the recorder and
+never touches the state DB.
 
 Per attempt: wait for the pacer (global 429 pause, the shared limiter) and a concurrency slot,
 POST the body, then branch on the classified reply:
@@ -35,8 +36,9 @@ from migrate._internal.clerk.outcomes import ClerkUser, Created, CreateOutcome, 
 from migrate._internal.clerk.retry import Action, ConfigStreak, classify, config_suspect
 from migrate._internal.clerk.retry import backoff as jittered_backoff
 from migrate._internal.runner.calls import UsersApi, find_users, paced
-from migrate._internal.runner.jobs import Event, EventKind, Job
+from migrate._internal.runner.jobs import Job, Outcome, Retrying, Unresolved, Update
 from migrate._internal.runner.pacing import Pacer, Stopped, say_duration
+from migrate._internal.state import Completed, Existed, Failed, Reconciled, Released
 
 Failure = Rejected | Transient  # an answer that is not a success
 
@@ -51,7 +53,7 @@ __all__ = [
 ]
 
 
-Record = Callable[[Event], None]  # where a worker's events go: ``Recorder.put``
+Record = Callable[[Update], None]  # where a worker's updates go: ``Recorder.put``
 
 
 @dataclass(frozen=True)
@@ -152,7 +154,6 @@ def conflict_message(param: str | None, body: dict[str, Any]) -> str:
     )
 
 
-_FINAL = frozenset({EventKind.CREATED, EventKind.EXISTS, EventKind.FAILED, EventKind.UNRESOLVED})
 _SHOWABLE = frozenset({"email_address", "phone_number", "username", "web3_wallet", "external_id"})
 
 
@@ -187,11 +188,13 @@ class Worker:
         self.streak = streak or ConfigStreak()
         # shared too: a network outage must stop the run, not fail every remaining row
         self.outage = outage or OutageStreak(settings.outage_rows)
+        # the code of the row's failure when it may be an instance setting (``_failed``)
+        self._suspect: str | None = None
 
     async def run(self, jobs: MemoryObjectReceiveStream[Job], record: Record) -> None:
         """Process jobs until the stream ends; after a stop, hand remaining jobs back unsent.
 
-        ``record`` takes every event (the recorder's ``put``).
+        ``record`` takes every update (the recorder's ``put``).
         """
         while True:
             try:
@@ -199,27 +202,32 @@ class Worker:
             except EndOfStream:
                 return
             if self.stopper.stopping:
-                record(Event(EventKind.RELEASED, job.row))
+                record(Released(job.row))
                 continue
-            event = await self.process(job, record)
-            self._observe(event)
-            record(event)
+            self._suspect = None
+            outcome = await self.process(job, record)
+            self._observe(outcome)
+            record(outcome)
 
-    def _observe(self, event: Event) -> None:
-        if event.kind not in _FINAL:
+    def _observe(self, outcome: Outcome) -> None:
+        """Feed a row's outcome (a release aside) to the outage and config-suspect streaks."""
+        if isinstance(outcome, Released):
             return
-        if self.outage.observe(event.retryable):
+        if isinstance(outcome, Failed | Unresolved):
+            retryable, code, message = outcome.retryable, outcome.code, outcome.message
+        else:
+            retryable, code, message = False, None, None
+        if self.outage.observe(retryable):
             self.stopper.abort(
                 "clerk_unreachable",
-                f"{self.outage.count} rows in a row gave up after retries ({event.code}: "
-                f"{event.message}); Clerk is not answering: check the network and the API URL",
+                f"{self.outage.count} rows in a row gave up after retries ({code}: "
+                f"{message}); Clerk is not answering: check the network and the API URL",
             )
-        suspect = event.kind is EventKind.FAILED and event.config_suspect
-        if self.streak.observe(event.code if suspect else None):
+        if self.streak.observe(self._suspect):
             self.stopper.abort(
-                event.code or "config",
-                f"{self.streak.count} rows in a row failed with {event.code} "
-                f"({event.message}); this looks like an instance setting, not the data: "
+                self._suspect or "config",
+                f"{self.streak.count} rows in a row failed with {code} "
+                f"({message}); this looks like an instance setting, not the data: "
                 "check the instance's settings in the Clerk Dashboard",
             )
 
@@ -256,16 +264,15 @@ class Worker:
             self.pacer.on_reachable()
         return found
 
-    async def process(self, job: Job, record: Record) -> Event:
-        """Drive one row to its final event (or a release when the run stops)."""
+    async def process(self, job: Job, record: Record) -> Outcome:
+        """Drive one row to its outcome (a release when the run stops before it was sent)."""
         tried = _Tried()
         try:
             return await self._process(job, record, tried)
         except Stopped:  # the run stopped while this row waited for the pacer
-            kind = EventKind.UNRESOLVED if tried.ours_maybe else EventKind.RELEASED
-            return Event(kind, job.row, attempts=tried.failures)
+            return _stopped(job, tried.failures, tried.ours_maybe)
 
-    async def _process(self, job: Job, record: Record, tried: _Tried) -> Event:
+    async def _process(self, job: Job, record: Record, tried: _Tried) -> Outcome:
         failures = 0  # failed attempts other than 429 and outages
         limited = 0
         ours_maybe = False  # an earlier POST of ours may have created the user
@@ -275,20 +282,13 @@ class Worker:
             if self.stopper.stopping and last is not None:
                 # between retries of a stopping run: never re-send. A row whose earlier POST
                 # may have landed stays in_flight, for the next start's reconciliation.
-                kind = EventKind.UNRESOLVED if ours_maybe else EventKind.RELEASED
-                return Event(kind, job.row, attempts=failures)
+                return _stopped(job, failures, ours_maybe)
             if ours_maybe:
                 found = await self._call_find(job)
                 if isinstance(found, list):
                     match = _match(job, found)
                     if match is not None:
-                        return Event(
-                            EventKind.CREATED,
-                            job.row,
-                            match.id,
-                            attempts=failures,
-                            found_by_lookup=True,
-                        )
+                        return Reconciled(job.row, match.id, failures)
                 else:
                     last = found
                     if classify(found) is Action.ABORT:
@@ -300,9 +300,11 @@ class Worker:
                     continue
             reply = await self._call_create(job)
             if isinstance(reply, Created):
-                return Event(EventKind.CREATED, job.row, reply.user_id, attempts=failures + 1)
+                return Completed(job.row, reply.user_id, failures + 1)
             action = classify(reply)
             if action is Action.FAIL_ROW:
+                if config_suspect(reply):
+                    self._suspect = reply.error_code
                 return _failed(job, reply, failures + 1)
             if action is Action.ABORT:
                 return self._abort(job, reply, ours_maybe)
@@ -317,13 +319,7 @@ class Worker:
                     # the last ambiguous POST may have landed: leave the verdict to a lookup
                     found = await self._call_find(job)
                     if isinstance(found, list) and (match := _match(job, found)) is not None:
-                        return Event(
-                            EventKind.CREATED,
-                            job.row,
-                            match.id,
-                            attempts=failures,
-                            found_by_lookup=True,
-                        )
+                        return Reconciled(job.row, match.id, failures)
                     # the lookup answered "not there": a plain give-up; otherwise nobody knows
                     ours_maybe = not isinstance(found, list)
                 return self._give_up(job, reply, failures, ours_maybe=ours_maybe)
@@ -350,7 +346,7 @@ class Worker:
     async def _wait_before_retry(
         self, reply: Failure, failures: int, job: Job, record: Record
     ) -> None:
-        record(Event(EventKind.RETRYING, job.row, code=reply.error_code, attempts=failures))
+        record(Retrying(job.row, reply.error_code, failures))
         if reply.rate_limited or reply.unreachable:
             return  # the pacer's global pause (or its outage probes) is the wait
         delay = self._backoff(failures, self.rng)
@@ -361,28 +357,22 @@ class Worker:
 
     def _give_up(
         self, job: Job, reply: Failure, attempts: int, *, ours_maybe: bool = False
-    ) -> Event:
+    ) -> Failed | Unresolved:
         """Out of retries. If an earlier POST may have created the user and no lookup could
-        say, the row stays in_flight (UNRESOLVED): the next start reconciles it."""
+        say, the row stays in_flight (``Unresolved``): the next start reconciles it."""
         code = reply.error_code
         message = reply.text or f"gave up after {attempts} attempts (HTTP {reply.status})"
-        return Event(
-            EventKind.UNRESOLVED if ours_maybe else EventKind.FAILED,
-            job.row,
-            code=code,
-            param=reply.param,
-            message=message,
-            attempts=attempts,
-            retryable=True,
-        )
+        if ours_maybe:
+            return Unresolved(job.row, attempts, code, message, retryable=True)
+        return Failed(job.row, code, reply.param, message, retryable=True, attempts=attempts)
 
-    def _abort(self, job: Job, reply: Failure, ours_maybe: bool = False) -> Event:
+    def _abort(self, job: Job, reply: Failure, ours_maybe: bool = False) -> Outcome:
         self.stopper.abort(reply.error_code, reply.text or "Clerk refused the request")
-        return Event(EventKind.UNRESOLVED if ours_maybe else EventKind.RELEASED, job.row)
+        return _stopped(job, 0, ours_maybe)
 
     async def _reconcile_conflict(
         self, job: Job, reply: Failure, ours_maybe: bool, attempts: int
-    ) -> Event:
+    ) -> Outcome:
         """``form_identifier_exists``: is the user holding the identifier this very row?"""
         tries = 0
         while True:
@@ -394,8 +384,7 @@ class Worker:
             if found.unreachable or found.rate_limited:
                 self._note_failure(found, 0, 0)  # the pacer waits; the attempt does not count
                 if self.stopper.stopping:
-                    kind = EventKind.UNRESOLVED if ours_maybe else EventKind.RELEASED
-                    return Event(kind, job.row, attempts=attempts)
+                    return _stopped(job, attempts, ours_maybe)
                 continue
             tries += 1
             if tries >= self.settings.max_attempts:
@@ -403,16 +392,11 @@ class Worker:
             await anyio.sleep(self._backoff(tries, self.rng))
         match = _match(job, found)
         if match is not None:
-            kind = EventKind.CREATED if ours_maybe else EventKind.EXISTS
-            return Event(kind, job.row, match.id, attempts=attempts, found_by_lookup=True)
-        return Event(
-            EventKind.FAILED,
-            job.row,
-            code=reply.code,
-            param=reply.param,
-            message=conflict_message(reply.param, job.body),
-            attempts=attempts,
-        )
+            if ours_maybe:
+                return Reconciled(job.row, match.id, attempts)
+            return Existed(job.row, match.id, attempts)
+        message = conflict_message(reply.param, job.body)
+        return Failed(job.row, reply.error_code, reply.param, message, attempts=attempts)
 
 
 @dataclass(slots=True)
@@ -438,13 +422,13 @@ def _match(job: Job, found: Sequence[ClerkUser]) -> ClerkUser | None:
     return None
 
 
-def _failed(job: Job, reply: Failure, attempts: int) -> Event:
-    return Event(
-        EventKind.FAILED,
-        job.row,
-        code=reply.error_code,
-        param=reply.param,
-        message=reply.text,
-        attempts=attempts,
-        config_suspect=config_suspect(reply),
-    )
+def _failed(job: Job, reply: Failure, attempts: int) -> Failed:
+    return Failed(job.row, reply.error_code, reply.param, reply.text, attempts=attempts)
+
+
+def _stopped(job: Job, attempts: int, ours_maybe: bool) -> Released | Unresolved:
+    """A row ended by a stop: back to pending, or left in_flight when an earlier POST of it
+    may have created the user."""
+    if ours_maybe:
+        return Unresolved(job.row, attempts)
+    return Released(job.row, attempts)
