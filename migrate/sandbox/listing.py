@@ -209,8 +209,8 @@ def run_list(store: UserStore, q: ListQuery) -> list[UserRecord] | Problem:
 
 
 def _matching(store: UserStore, q: ListQuery) -> Iterable[UserRecord]:
-    if "organization_id" in q.include or "provider_user_id" in q.include:
-        return []  # the sandbox has no organizations and no external accounts
+    if "provider_user_id" in q.include:
+        return []  # the sandbox has no external accounts
     seqs = _indexed(store, q.include)
     users: Iterable[UserRecord]
     if seqs is None:
@@ -223,11 +223,23 @@ def _matching(store: UserStore, q: ListQuery) -> Iterable[UserRecord]:
     return (r for r in users if all(check(r) for check in checks))
 
 
+def _members(store: UserStore, org_ids: Iterable[str]) -> set[int]:
+    """The users who belong to any of these organizations (unknown ids are ignored)."""
+    found: set[int] = set()
+    for org_id in org_ids:
+        org = store.orgs.get_by_id(org_id)
+        if org is not None:
+            found.update(org.members)
+    return found
+
+
 def _indexed(store: UserStore, include: dict[str, list[str]]) -> set[int] | None:
     result: set[int] | None = None
     for param, items in include.items():
         if param == "user_id":
             found = {s for s in (store.seq_of(i) for i in items) if s is not None}
+        elif param == "organization_id":
+            found = _members(store, items)
         else:
             index, norm = {
                 "email_address": (store.by_email, str.lower),
@@ -246,6 +258,10 @@ def _predicates(store: UserStore, q: ListQuery) -> list[Callable[[UserRecord], b
     ex_ext = q.exclude.get("external_id")
     if ex_ext:
         checks.append(lambda r: r.external_id not in ex_ext)
+    ex_orgs = q.exclude.get("organization_id")
+    if ex_orgs:
+        ex_members = _members(store, ex_orgs)
+        checks.append(lambda r: r.seq not in ex_members)
     ex_ids = q.exclude.get("user_id")
     if ex_ids:
         ex_seqs = {s for s in (store.seq_of(i) for i in ex_ids) if s is not None}

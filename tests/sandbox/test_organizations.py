@@ -356,3 +356,22 @@ def test_role_keys_are_checked(roles: tuple[str, ...]) -> None:
     """Role keys must be distinct org:<lowercase letters, digits, _> keys, at least one."""
     with pytest.raises(ConfigError, match="org_roles"):
         SandboxConfig(org_roles=roles)
+
+
+def test_users_filter_by_organization(api: httpx.Client) -> None:
+    """GET /v1/users?organization_id= selects an organization's members (- excludes them)."""
+    ann, bob, cat = (user(api, f"{n}@example.com") for n in ("ann", "bob", "cat"))
+    acme, beta = org(api, slug="acme")["id"], org(api, slug="beta")["id"]
+    for org_id, user_id in ((acme, ann), (acme, bob), (beta, cat)):
+        api.post(
+            f"/v1/organizations/{org_id}/memberships",
+            json={"user_id": user_id, "role": "org:member"},
+        )
+    listed = api.get("/v1/users", params={"organization_id": acme, "order_by": "created_at"})
+    assert [u["id"] for u in listed.json()] == [ann, bob]
+    both = api.get(
+        "/v1/users/count", params=[("organization_id", acme), ("organization_id", "+" + beta)]
+    )
+    assert both.json()["total_count"] == 3
+    outside = api.get("/v1/users", params={"organization_id": "-" + acme})
+    assert [u["id"] for u in outside.json()] == [cat]
