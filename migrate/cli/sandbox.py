@@ -31,6 +31,9 @@ _SETTING_OPTIONS: Final = (
     "no_backup_codes",
     "block_subaddresses",
     "social",
+    "no_organizations",
+    "org_max_memberships",
+    "no_org_slugs",
 )
 
 
@@ -77,9 +80,14 @@ def _describe(handle: Any) -> str:
         faults.append(f"{f.lost_rate:g} lost responses")
     if f.stall_rate:
         faults.append(f"{f.stall_rate:g} stalls of up to {f.stall_seconds:g} s")
+    orgs = (
+        f"organizations: {', '.join(config.org_roles)}"
+        if config.organizations_enabled
+        else ("organizations: off")
+    )
     return (
         f"rate limit: {f'{limit} requests / {config.rate_window:g} s' if limit else 'off'}; "
-        f"user cap: {cap or 'none'}; faults: {', '.join(faults) or 'none'}"
+        f"user cap: {cap or 'none'}; {orgs}; faults: {', '.join(faults) or 'none'}"
     )
 
 
@@ -163,6 +171,32 @@ def _describe(handle: Any) -> str:
     help="An enabled social connection, e.g. oauth_google (repeatable; shown in the settings).",
 )
 @click.option(
+    "--no-organizations",
+    is_flag=True,
+    help="Organizations off: every organization endpoint is 403 "
+    "organization_not_enabled_in_instance.",
+)
+@click.option(
+    "--org-role",
+    "org_roles",
+    multiple=True,
+    metavar="KEY",
+    help="An organization role of the instance, e.g. org:admin (repeatable; replaces the "
+    "default org:admin and org:member; the first is the creator's role).",
+)
+@click.option(
+    "--org-max-memberships",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Default membership limit of a new organization (0: none).",
+)
+@click.option(
+    "--no-org-slugs",
+    is_flag=True,
+    help="Organization slugs off (a create naming a slug is refused).",
+)
+@click.option(
     "--settings",
     "settings_file",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -234,6 +268,10 @@ def command(
     allowlist: tuple[str, ...],
     blocklist: tuple[str, ...],
     social: tuple[str, ...],
+    no_organizations: bool,
+    org_roles: tuple[str, ...],
+    org_max_memberships: int,
+    no_org_slugs: bool,
     settings_file: Path | None,
     error_rate: float,
     latency_ms: float,
@@ -246,13 +284,15 @@ def command(
     """Serve a local Clerk-compatible Backend API on 127.0.0.1 until Ctrl-C.
 
     Prints the URL, a ready-to-use secret key and the publishable key (whose Frontend API,
-    /v1/environment, serves the instance's settings to 'check') as export lines. Users live in
-    memory only.
+    /v1/environment, serves the instance's settings to 'check') as export lines. Users,
+    organizations and memberships live in memory only.
     """
     with handle_errors():
         from migrate.sandbox import FaultConfig, SandboxConfig, serve_forever  # noqa: PLC0415
 
+        roles = {"org_roles": org_roles} if org_roles else {}
         config = SandboxConfig(
+            **roles,  # type: ignore[arg-type]
             instance=instance,  # type: ignore[arg-type]
             seed=seed,
             rate_limit=rate_limit,
@@ -270,6 +310,9 @@ def command(
             allowlist=frozenset(allowlist),
             blocklist=frozenset(blocklist),
             social=frozenset(social),
+            organizations_enabled=not no_organizations,
+            org_max_memberships=org_max_memberships,
+            org_slugs_disabled=no_org_slugs,
             faults=FaultConfig(
                 error_rate=error_rate,
                 latency_mean_ms=latency_ms,

@@ -82,6 +82,18 @@ def test_settings_and_setting_options_do_not_mix(tmp_path: Path) -> None:
     assert "--settings replaces --no-phone" in result.output
 
 
+def test_organization_options_are_checked_and_the_file_replaces_them(tmp_path: Path) -> None:
+    """A malformed --org-role is exit 2 naming it; --settings replaces --no-organizations."""
+    bad = CliRunner().invoke(main, ["sandbox", "--org-role", "admin"])
+    assert bad.exit_code == 2
+    assert "org_roles" in bad.output
+    assert "'admin'" in bad.output
+    path = saved(tmp_path, SandboxConfig())
+    mixed = CliRunner().invoke(main, ["sandbox", "--settings", str(path), "--no-organizations"])
+    assert mixed.exit_code == 2
+    assert "--settings replaces --no-organizations" in mixed.output
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [("{", "not JSON"), ("[]", "not a Clerk environment"), ("{}", "not a Clerk environment")],

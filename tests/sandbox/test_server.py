@@ -87,6 +87,10 @@ def test_cli_prints_url_and_key_and_stops_on_ctrl_c() -> None:
             "3",
             "--rate-limit",
             "7",
+            "--org-role",
+            "org:owner",
+            "--org-role",
+            "org:viewer",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -100,8 +104,11 @@ def test_cli_prints_url_and_key_and_stops_on_ctrl_c() -> None:
         assert key == SandboxConfig(seed=3).with_key().secret_key
         assert exports["CLERK_PUBLISHABLE_KEY"].startswith("pk_test_")
         assert "rate limit: 7 requests / 10 s; user cap: 100" in lines[4]
+        assert "organizations: org:owner, org:viewer" in lines[4]
         response = httpx.post(f"{url}/v1/users", json={"external_id": "x"}, headers=headers(key))
         assert response.status_code == 200
+        roles = httpx.get(f"{url}/v1/organization_roles", headers=headers(key)).json()
+        assert [r["key"] for r in roles["data"]] == ["org:owner", "org:viewer"]
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
