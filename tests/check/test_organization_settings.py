@@ -12,6 +12,7 @@ from migrate._internal.instance.organizations import (
     fetch_roles,
     organization_findings,
 )
+from migrate._internal.instance.settings import InstanceSettings
 from migrate._internal.runner.pacing import Pacer
 from migrate._internal.secrets import Secret
 from migrate.sandbox.config import SandboxConfig
@@ -45,6 +46,8 @@ def test_settings_come_from_the_environment() -> None:
         enabled=True, max_memberships=25, slugs_disabled=True
     )
     assert OrganizationSettings.from_environment({"user_settings": {}}) == OrganizationSettings()
+    kept = InstanceSettings.from_environment(doc).document  # what --save-settings writes
+    assert OrganizationSettings.from_environment(kept).max_memberships == 25
 
 
 def test_roles_are_read_in_pages_from_the_instance() -> None:

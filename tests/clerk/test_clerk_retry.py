@@ -213,6 +213,13 @@ def test_hint_names_the_param() -> None:
     assert "email_address" in hint_for("form_identifier_exists", "email_address")
 
 
+def test_a_not_found_hint_follows_its_param() -> None:
+    """A 404 on a membership's role or user says which is missing, not that a user was deleted."""
+    assert "organization role" in hint_for("resource_not_found", "role")
+    assert "user does not exist" in hint_for("resource_not_found", "user_id")
+    assert hint_for("resource_not_found") == "the user no longer exists in Clerk"
+
+
 def test_hint_without_param_still_reads() -> None:
     """A hint whose code carries no param falls back to a generic noun, not 'None'."""
     hint = hint_for("form_param_format_invalid", None)

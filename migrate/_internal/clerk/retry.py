@@ -313,6 +313,11 @@ _HINTS: Final[dict[str, str]] = {
     "already_a_member_in_organization": "the user is a member of the organization already",
     "organization_creator_not_found": "created_by names a user Clerk does not have",
 }
+# A 404 names what is missing through its param (a membership create: user_id or role).
+_NOT_FOUND_HINTS: Final = {
+    "role": "the instance has no such organization role; create it or map the role to another",
+    "user_id": "the user does not exist in Clerk (not migrated, or deleted)",
+}
 
 
 def hint_for(code: str | None, param: str | None = None) -> str:
@@ -320,6 +325,8 @@ def hint_for(code: str | None, param: str | None = None) -> str:
     if code is None:
         return ""
     template = _HINTS.get(code)
+    if code == "resource_not_found" and param in _NOT_FOUND_HINTS:
+        template = _NOT_FOUND_HINTS[param]
     if template is None:
         return ""
     return template.format(param=param or "the field")
