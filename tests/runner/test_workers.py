@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import random
+import time
 from typing import Any
 
 import anyio
@@ -218,3 +220,32 @@ def test_giving_up_after_a_lookup_said_not_there_is_a_retryable_failure() -> Non
     assert isinstance(event, Failed)
     assert event.retryable
     assert api.count("u1") == 0
+
+
+def _preexisting(api: FakeApi, ext: str, email: str, *, age_s: float) -> str:
+    """A user Clerk last changed ``age_s`` seconds ago, holding ``ext`` and ``email``."""
+    uid = api.add_user(ext, email)
+    changed = int((time.time() - age_s) * 1000)
+    api.users[uid] = dataclasses.replace(api.users[uid], updated_at=changed)
+    return uid
+
+
+def test_a_lookup_after_a_5xx_takes_a_long_untouched_user_as_existing_not_ours() -> None:
+    """After a 5xx that created nothing, the lookup finds a user with the row's external_id
+    that Clerk last changed a day ago: it existed before the POST, so the row is ``exists``
+    (a rollback leaves it), not ``created``; nothing is POSTed again."""
+    api = FakeApi({"u1": [transient()]})
+    uid = _preexisting(api, "u1", "other@example.com", age_s=86_400)
+    event, _, _ = _process(api, _job())
+    assert isinstance(event, Existed)
+    assert event.user_id == uid
+    assert api.posts == ["u1"]
+
+
+def test_a_lookup_after_a_5xx_takes_a_just_changed_user_as_ours() -> None:
+    """The user found after a 5xx was changed seconds ago (our lost POST made it): ours."""
+    api = FakeApi({"u1": [transient()]})
+    uid = _preexisting(api, "u1", "a@example.com", age_s=5)
+    event, _, _ = _process(api, _job())
+    assert isinstance(event, Reconciled)
+    assert event.user_id == uid

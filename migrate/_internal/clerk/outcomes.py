@@ -15,9 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, TypeAlias
 
 __all__ = [
+    "SKEW_S",
     "ClerkMembership",
     "ClerkOrganization",
     "ClerkRole",
@@ -47,12 +48,19 @@ __all__ = [
 ]
 
 
+# How far our clock and Clerk's may disagree: a user last changed more than this before our
+# request was sent is taken to have existed before it.
+SKEW_S: Final = 600.0
+
+
 @dataclass(frozen=True, slots=True)
 class ClerkUser:
     """The parts of a Clerk ``User`` the tool uses: identity, identifiers, creation time.
 
     ``email_addresses`` / ``phone_numbers`` list the primary one first when Clerk marks one.
-    ``created_at`` is Clerk's epoch milliseconds (or None when absent).
+    ``created_at`` and ``updated_at`` are Clerk's epoch milliseconds (or None when absent); a
+    migration sets ``created_at`` from the legacy system, ``updated_at`` is when Clerk last
+    changed the user (its creation, for a user a run just made).
     """
 
     id: str
@@ -62,6 +70,13 @@ class ClerkUser:
     username: str | None = None
     created_at: int | None = None
     password_enabled: bool = False
+    updated_at: int | None = None
+
+    def untouched_since_before(self, moment: float) -> bool:
+        """True when Clerk last changed this user well before ``moment`` (epoch seconds, less
+        ``SKEW_S`` for clocks that disagree): it existed before a request sent at ``moment``,
+        so that request did not create it. False when Clerk did not say."""
+        return self.updated_at is not None and self.updated_at / 1000 < moment - SKEW_S
 
     @property
     def primary_email(self) -> str | None:
@@ -85,6 +100,7 @@ class ClerkUser:
             data.get("phone_numbers"), "phone_number", data.get("primary_phone_number_id")
         )
         created_at = data.get("created_at")
+        updated_at = data.get("updated_at")
         external_id = data.get("external_id")
         username = data.get("username")
         return cls(
@@ -95,6 +111,7 @@ class ClerkUser:
             username=username if isinstance(username, str) else None,
             created_at=created_at if isinstance(created_at, int) else None,
             password_enabled=data.get("password_enabled") is True,
+            updated_at=updated_at if isinstance(updated_at, int) else None,
         )
 
 

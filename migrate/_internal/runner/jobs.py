@@ -27,6 +27,7 @@ class Job:
     email: str | None
     body: dict[str, Any] = field(repr=False)
     sent: bool = False  # a POST of it has left (so an abandoned pass cannot hand it back)
+    first_sent_at: float = 0.0  # epoch seconds of its first POST in this process
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,8 @@ class StoreLedger:
     def in_flight(self) -> list[InFlightRow]:
         """Rows a previous process left in_flight."""
         return [
-            InFlightRow(p.row, p.key, p.external_id, p.email) for p in self.store.in_flight_rows()
+            InFlightRow(row, key, external_id, email, since)
+            for row, key, external_id, email, since in self.store.in_flight_since()
         ]
 
     def counts(self) -> dict[str, int]:

@@ -2,7 +2,9 @@
 
 Such a row's POST may or may not have reached Clerk. Before anything is sent, each one is looked
 up (100 external_ids per GET; rows without one by primary email): found -> ``created`` with the
-Clerk id; not found -> back to ``pending``. Nothing is re-sent until every lookup has answered:
+Clerk id, or ``exists`` when Clerk last changed that user well before the row went in_flight
+(it was there before our POST, so a rollback must leave it); not found -> back to ``pending``.
+Nothing is re-sent until every lookup has answered:
 an unrecoverable lookup failure stops the run, and the rows stay ``in_flight`` for next time.
 
 When Clerk cannot be reached at all (connection refused, connect timeout) the lookups ride the
@@ -19,7 +21,7 @@ from migrate._internal.clerk.outcomes import ClerkUser, Rejected, Transient
 from migrate._internal.runner.calls import UsersApi, find_users, until_answered
 from migrate._internal.runner.pacing import Pacer, Stopped
 from migrate._internal.runner.recorder import InFlightRow, Ledger
-from migrate._internal.state import Reconciled, Released
+from migrate._internal.state import Existed, Reconciled, Released
 from migrate.errors import ClerkError
 
 __all__ = ["LOOKUP_BATCH", "ReconcileResult", "look_up", "reconcile_in_flight"]
@@ -29,7 +31,8 @@ LOOKUP_BATCH = 100  # Clerk's limit on values per list filter
 
 @dataclass
 class ReconcileResult:
-    """How many in_flight rows turned out created, and how many went back to pending."""
+    """How many in_flight rows had their user found (created, or ``exists`` when it was there
+    before the row was sent), and how many went back to pending."""
 
     found: int = 0
     released: int = 0
@@ -72,15 +75,17 @@ async def look_up(
 
 def match_moves(
     rows: Sequence[InFlightRow], found: Sequence[ClerkUser]
-) -> list[Reconciled | Released]:
-    """``Reconciled`` for rows whose user was found, ``Released`` for the others."""
+) -> list[Reconciled | Existed | Released]:
+    """``Reconciled`` for rows whose user was found, ``Released`` for the others; ``Existed``
+    for a found user Clerk last changed well before the row went in_flight (it was there
+    before our POST: never ours to roll back)."""
     by_ext = {u.external_id: u for u in found if u.external_id is not None}
     by_email: dict[str, ClerkUser] = {}
     for candidate in found:
         if candidate.external_id is None:
             for email in candidate.email_addresses:
                 by_email.setdefault(email.lower(), candidate)
-    moves: list[Reconciled | Released] = []
+    moves: list[Reconciled | Existed | Released] = []
     for item in rows:
         user: ClerkUser | None = None
         if item.external_id:
@@ -89,6 +94,8 @@ def match_moves(
             user = by_email.get(item.email.lower())
         if user is None:
             moves.append(Released(item.row))
+        elif item.since and user.untouched_since_before(item.since):
+            moves.append(Existed(item.row, user.id, attempts=0))
         else:
             moves.append(Reconciled(item.row, user.id, attempts=0))
     return moves
@@ -147,6 +154,6 @@ async def _look_up(
                 )  # fmt: skip
             moves = match_moves(chunk, users)
             ledger.record(moves)
-            hits = sum(isinstance(m, Reconciled) for m in moves)
-            result.found += hits
-            result.released += len(moves) - hits
+            # found: the row's user is there (ours, or one that existed before it: ``exists``)
+            result.released += sum(isinstance(m, Released) for m in moves)
+            result.found += sum(not isinstance(m, Released) for m in moves)

@@ -33,6 +33,7 @@ class InFlightRow:
     key: str
     external_id: str | None
     email: str | None
+    since: float = 0.0  # epoch seconds it went in_flight (before its request left); 0: unknown
 
 
 class Ledger(Protocol):

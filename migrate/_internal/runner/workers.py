@@ -239,6 +239,7 @@ class Worker:
             if self.stopper.stopping:  # stopped while it waited: nothing new leaves
                 raise Stopped
             job.sent = True
+            job.first_sent_at = job.first_sent_at or time.time()
             started = time.perf_counter()
             return await self.api.create_user(job.body)
 
@@ -288,7 +289,7 @@ class Worker:
                 if isinstance(found, list):
                     match = _match(job, found)
                     if match is not None:
-                        return Reconciled(job.row, match.id, failures)
+                        return _ours(job, match, failures)
                 else:
                     last = found
                     if classify(found) is Action.ABORT:
@@ -319,7 +320,7 @@ class Worker:
                     # the last ambiguous POST may have landed: leave the verdict to a lookup
                     found = await self._call_find(job)
                     if isinstance(found, list) and (match := _match(job, found)) is not None:
-                        return Reconciled(job.row, match.id, failures)
+                        return _ours(job, match, failures)
                     # the lookup answered "not there": a plain give-up; otherwise nobody knows
                     ours_maybe = not isinstance(found, list)
                 return self._give_up(job, reply, failures, ours_maybe=ours_maybe)
@@ -393,7 +394,7 @@ class Worker:
         match = _match(job, found)
         if match is not None:
             if ours_maybe:
-                return Reconciled(job.row, match.id, attempts)
+                return _ours(job, match, attempts)
             return Existed(job.row, match.id, attempts)
         message = conflict_message(reply.param, job.body)
         return Failed(job.row, reply.error_code, reply.param, message, attempts=attempts)
@@ -420,6 +421,15 @@ def _match(job: Job, found: Sequence[ClerkUser]) -> ClerkUser | None:
         ):
             return user
     return None
+
+
+def _ours(job: Job, user: ClerkUser, attempts: int) -> Reconciled | Existed:
+    """After an ambiguous POST, the user found for the row: ours (``Reconciled``), unless Clerk
+    last changed it well before our first POST: then it existed already (``Existed``), and a
+    rollback must never delete it."""
+    if job.first_sent_at and user.untouched_since_before(job.first_sent_at):
+        return Existed(job.row, user.id, attempts)
+    return Reconciled(job.row, user.id, attempts)
 
 
 def _failed(job: Job, reply: Failure, attempts: int) -> Failed:

@@ -347,6 +347,15 @@ class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves):
             )
         ]
 
+    def in_flight_since(self) -> list[tuple[int, str, str | None, str | None, float]]:
+        """``in_flight_rows`` with the time (epoch seconds) each went in_flight."""
+        return list(
+            self._conn.execute(
+                "SELECT row, key, external_id, email, updated_at FROM rows "
+                "WHERE state = 'in_flight' ORDER BY row"
+            )
+        )
+
     # --- finishing ---------------------------------------------------------------------
 
     def record_many(self, moves: Iterable[Move]) -> None:
