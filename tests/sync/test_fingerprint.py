@@ -14,6 +14,7 @@ from migrate._internal.delta.fingerprint import (
     fingerprinted_fields,
     hmac_sha256,
     whole_prints,
+    whole_text,
 )
 
 KEY = b"k" * 32
@@ -102,3 +103,20 @@ def test_whole_prints_of_many_rows_are_each_rows_hmac_in_order() -> None:
         text = f"first_name=N{i}".encode()
         expected = hmac.digest(KEY, f"{len(text)}:".encode() + text, "sha256")
         assert whole[i] == expected, i
+
+
+def test_the_whole_text_of_a_mapped_frame_hashes_as_its_canonical_texts() -> None:
+    """``whole_text`` over mapped columns gives the prints ``whole_prints`` gives over texts."""
+    frame = mapped(
+        first_name=["Ada", None, ""],
+        email_address=[["a@x.io", "b@x.io"], [], None],
+        skip_password_checks=[True, None, False],
+    )
+    fields = fingerprinted_fields(frame.columns)
+    mac = hmac_sha256(KEY)
+    direct = [mac(t) for t in frame.select(whole_text(frame.schema, fields)).to_series()]
+    assert direct == prints(frame)[0]
+    empty = frame.select("_row", "_key")
+    assert [mac(t) for t in empty.select(whole_text(empty.schema, ())).to_series()] == (
+        [mac(b"")] * 3
+    )

@@ -65,3 +65,38 @@ def test_the_runs_users_are_created_or_present_rows_and_syncs_less_deleted(
             (k, p) for keys_, prints_ in chunks for k, p in zip(keys_, prints_, strict=True)
         )
         assert pairs == [("k1", b"W" * 8), ("k2", b"V" * 8)]
+
+
+def test_joined_reads_give_what_row_by_row_reads_give(tmp_path: Path) -> None:
+    """Keys and print prefixes read as one string per chunk equal the row-by-row reads."""
+    from migrate._internal.state import Completed, PlanRow  # noqa: PLC0415
+    from migrate._internal.state import fingerprints as module  # noqa: PLC0415
+
+    with StateStore.create(tmp_path / "state.sqlite", FP) as store:
+        store.plan(PlanRow(r, f"k{r:03d}") for r in range(2, 40))
+        store.claim(list(range(2, 30)))
+        store.record_many([Completed(r, f"user_{r}") for r in range(2, 30)])
+        store.sync_queue([("n1", 50, "new", None)])
+        store.sync_finish([("n1", "done", "user_n1", "created", None)])
+        store.put_fingerprints(("a",), [(f"k{r:03d}", bytes([r]) * 32, b"F") for r in range(5, 45)])
+        module_chunk = module._JOINED
+        try:
+            module._JOINED = 7  # chunks of 7 keys
+            joined_users = [
+                k for text, n in store.iter_user_keys_joined() for k in text.split("\x00")
+            ]
+            joined_prints = [
+                (k, blob[i * 8 : i * 8 + 8])
+                for text, blob, n in store.iter_print_prefixes_joined(8)
+                for i, k in enumerate(text.split("\x00"))
+            ]
+        finally:
+            module._JOINED = module_chunk
+        assert joined_users == [k for chunk in store.iter_user_keys() for k in chunk]
+        rows = [
+            (k, p)
+            for keys, prefixes in store.iter_print_prefixes(8)
+            for k, p in zip(keys, prefixes, strict=True)
+        ]
+        assert joined_prints == sorted(rows)
+        assert len(joined_prints) == 40

@@ -30,6 +30,7 @@ __all__ = [
     "fingerprinted_fields",
     "hmac_sha256",
     "whole_prints",
+    "whole_text",
 ]
 
 FIELD_PRINT_BYTES: Final = 8
@@ -71,15 +72,25 @@ def canonical_texts(schema: pl.Schema, fields: Sequence[str]) -> list[pl.Expr]:
     number its decimal text. Each text starts with the field's name, so equal values of two
     fields never hash alike.
     """
-    out = []
+    return [_canonical(schema, name).cast(pl.Binary).alias(name) for name in fields]
+
+
+def _canonical(schema: pl.Schema, name: str) -> pl.Expr:
+    col = pl.col(name)
+    text = col.list.join(_ITEM_SEP) if isinstance(schema[name], pl.List) else col.cast(pl.Utf8)
+    return pl.concat_str([pl.lit(f"{name}="), text.fill_null(_NULL)])
+
+
+def whole_text(schema: pl.Schema, fields: Sequence[str]) -> pl.Expr:
+    """What ``whole`` hashes, straight from a mapped frame's columns (``pl.Binary``, named
+    ``_whole``): each field's canonical text prefixed by its length in bytes and ``:``."""
+    if not fields:
+        return pl.repeat(pl.lit(b"", dtype=pl.Binary), pl.len()).alias("_whole")
+    parts: list[pl.Expr] = []
     for name in fields:
-        dtype = schema[name]
-        col = pl.col(name)
-        text = col.list.join(_ITEM_SEP) if isinstance(dtype, pl.List) else col.cast(pl.Utf8)
-        out.append(
-            pl.concat_str([pl.lit(f"{name}="), text.fill_null(_NULL)]).cast(pl.Binary).alias(name)
-        )
-    return out
+        text = _canonical(schema, name)
+        parts += [text.str.len_bytes().cast(pl.Utf8), pl.lit(":"), text]
+    return pl.concat_str(parts).cast(pl.Binary).alias("_whole")
 
 
 def whole_prints(texts: pl.DataFrame, fields: Sequence[str], key: bytes) -> list[bytes]:

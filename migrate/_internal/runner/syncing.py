@@ -5,7 +5,8 @@
 - ``record_baseline(store, prepared, key)``: when a run is planned, the fingerprints of every
   input row (the first row of a repeated key), from one mapping pass a piece at a time.
 - ``plan_sync(store, prepared, key)``: the newer export's rows matched by key to the run's users
-  (``migrate._internal.delta.plan``), changed fields found from the stored per-field prints.
+  (``migrate._internal.delta.index`` / ``plan``), a piece at a time; changed fields found from
+  the stored per-field prints.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
 import polars as pl
 
@@ -25,12 +26,22 @@ from migrate._internal.delta.fingerprint import (
     changed_fields,
     field_prints,
     fingerprinted_fields,
+    hmac_sha256,
     whole_prints,
+    whole_text,
 )
-from migrate._internal.delta.plan import PLAN_SCHEMA, Action, decide, gone_keys
+from migrate._internal.delta.index import RunIndex, print_prefixes
+from migrate._internal.delta.plan import PLAN_SCHEMA, Action, decide
 from migrate._internal.sources import SHORT_ROW, SOURCE_ERROR_COLUMN
 from migrate._internal.state import StateStore
-from migrate._internal.validation import ValidationSettings, validate_frame
+from migrate._internal.validation import (
+    ValidationSettings,
+    duplicate_mask,
+    duplicates,
+    key_columns,
+    row_mask,
+    with_all_fields,
+)
 from migrate._internal.validation.values import HIDDEN
 from migrate.errors import SourceError, StateError
 
@@ -48,7 +59,7 @@ __all__ = [
 
 KEY_FILE: Final = "fingerprint.key"
 _KEY_BYTES: Final = 32
-_GROUP_ROWS: Final = 100_000  # mapped rows matched to the run per join
+_BATCH_ROWS: Final = 100_000  # rows to act on validated and printed per field at once
 # bytes of the whole-row prints compared: equal 64-bit prefixes of two different rows' HMACs
 # happen with probability 2^-64
 PRINT_PREFIX: Final = 8
@@ -145,58 +156,59 @@ def plan_sync(
     key: bytes,
     *,
     use_baseline: bool = True,
-    group_rows: int = _GROUP_ROWS,
+    batch_rows: int = _BATCH_ROWS,
 ) -> SyncPlan:
     """Each newer row's action, then the gone keys (see ``delta.plan``); unchanged rows counted.
 
-    Columnar: the run's user keys and the first ``PRINT_PREFIX`` bytes of its whole-row prints
-    are read from the state DB as two columns; the export is mapped once, a piece at a time,
-    ``group_rows`` rows matched to them per join. Only rows that are not unchanged are
-    validated (``validate_frame`` on those rows: a duplicate of an unchanged row is left to
-    Clerk to refuse), get per-field prints and, with the gone keys, their Clerk user ids.
-    ``use_baseline=False`` (the run's prints cannot be read: its key is lost, or it has none)
-    makes every row with a user ``unknown``. Raises ``SourceError`` when the export holds no row.
+    The run's user keys and the first ``PRINT_PREFIX`` bytes of its whole-row prints are read
+    from the state DB once, as columns, into a ``delta.index.RunIndex`` sorted by key. The
+    export is mapped once, a piece at a time; each piece's whole-row prints are matched to the
+    index by binary search and its unchanged rows only counted. The rows to act on are
+    validated together, ``batch_rows`` at a time (``validate_frame``: a duplicate among them is
+    invalid; a duplicate of an unchanged row is left to Clerk to refuse), and get per-field
+    prints and, with the gone keys, their Clerk user ids. ``use_baseline=False`` (the run's
+    prints cannot be read: its key is lost, or it has none) makes every row with a user
+    ``unknown``. Raises ``SourceError`` when the export holds no row.
     """
-    users = _user_keys(store)
-    baseline = _baseline(store) if use_baseline else _baseline(None)
-    run = _Run(store, key, users, baseline, store.fingerprint_fields())
-    parts: list[pl.DataFrame] = []
-    seen: list[pl.Series] = []
-    unchanged = 0
-    group: list[pl.DataFrame] = []
-    held = 0
+    prints = _baseline(store if use_baseline else None)
+    index = RunIndex(_user_keys(store), prints)
+    planner = _Planner(store, prepared, key, index, old_fields=store.fingerprint_fields(),
+                       has_prints=prints.height > 0)  # fmt: skip
+    del prints
     shifted: list[pl.Series] = []
     for mapped in prepared.mapped_pieces():
-        group.append(mapped)
         shifted.append(_shifted_rows(mapped))
-        held += mapped.height
-        if held >= group_rows:
-            part = _plan_group(run, prepared, pl.concat(group))
-            group, held = [], 0
-            seen.append(part["_key"])
-            parts.append(part.filter(pl.col("action") != Action.UNCHANGED.value))
-            unchanged += part.height - parts[-1].height
-    if group:
-        part = _plan_group(run, prepared, pl.concat(group))
-        seen.append(part["_key"])
-        parts.append(part.filter(pl.col("action") != Action.UNCHANGED.value))
-        unchanged += part.height - parts[-1].height
-    if not parts:
+        planner.add(mapped)
+        if planner.waiting >= batch_rows:
+            planner.flush()
+    planner.flush()
+    if not planner.seen:
         raise SourceError(f"{getattr(prepared, 'input', 'the newer export')}: no rows to sync")
-    gone = gone_keys(pl.concat(seen), users).unique("_key", maintain_order=True)
-    rows = pl.concat([*parts, gone], how="diagonal_relaxed")
+    gone = index.gone()
+    gone_rows = pl.DataFrame(
+        {
+            "_row": pl.Series([None] * len(gone), dtype=pl.Int64),
+            "_key": gone,
+            "action": pl.Series([Action.GONE.value] * len(gone), dtype=pl.Utf8),
+        }
+    )
+    rows = pl.concat([*planner.parts, gone_rows], how="diagonal_relaxed")
     ids = store.user_ids(rows.filter(pl.col("action") != Action.NEW.value)["_key"].to_list())
     known = pl.DataFrame(
         {"_key": list(ids), "clerk_user_id": list(ids.values())},
         schema={"_key": pl.Utf8, "clerk_user_id": pl.Utf8},
     )
-    rows = rows.drop("clerk_user_id").join(known, on="_key", how="left", maintain_order="left")
+    rows = rows.drop("clerk_user_id", strict=False).join(
+        known, on="_key", how="left", maintain_order="left"
+    )
     # A row short of fields may hold the rest of a split row (a digest) in its key: the plan
     # shows it ``[hidden]`` (it is invalid, ``short_row``); its key still counted as seen above,
     # so the user of the row it was split from is not taken for gone.
     hidden = pl.col("_row").is_in(pl.concat(shifted).implode())
     rows = rows.with_columns(pl.when(hidden).then(pl.lit(HIDDEN)).otherwise("_key").alias("_key"))
-    return SyncPlan(rows.select([pl.col(n).cast(t) for n, t in SYNC_PLAN.items()]), unchanged)
+    return SyncPlan(
+        rows.select([pl.col(n).cast(t) for n, t in SYNC_PLAN.items()]), planner.unchanged
+    )
 
 
 def _shifted_rows(mapped: pl.DataFrame) -> pl.Series:
@@ -207,84 +219,139 @@ def _shifted_rows(mapped: pl.DataFrame) -> pl.Series:
     return mapped.filter(shifted)["_row"].cast(pl.Int64)
 
 
-@dataclass(frozen=True)
-class _Run:
-    """What a group of newer rows is matched against."""
+class _Planner:
+    """Matches pieces of mapped rows to the run; plans the rows to act on in batches.
 
-    store: StateStore
-    key: bytes
-    users: pl.DataFrame  # key
-    baseline: pl.DataFrame  # _key, old_whole (the first PRINT_PREFIX bytes)
-    old_fields: tuple[str, ...]
+    Of each piece only the rows to act on are kept, as fresh columns (their keys, prints,
+    changed fields, and the narrow validation columns: a rule mask and hashed keys), never as
+    slices of the piece, whose string buffers would stay alive with them.
+    """
+
+    def __init__(
+        self,
+        store: StateStore,
+        prepared: MappedInput,
+        key: bytes,
+        index: RunIndex,
+        *,
+        old_fields: tuple[str, ...],
+        has_prints: bool,
+    ) -> None:
+        self.store, self.prepared, self.index = store, prepared, index
+        self.key = key
+        self.mac = hmac_sha256(key)
+        self.old_fields = old_fields
+        self.has_prints = has_prints
+        self.same_layout = True
+        self.parts: list[pl.DataFrame] = []  # planned rows that are not unchanged
+        self.unchanged = 0
+        self.seen = 0  # rows of the export
+        self.waiting = 0  # rows to act on, not yet planned
+        self._frames: list[pl.DataFrame] = []
+        self._checks: list[pl.DataFrame] = []  # _row, _mask, the hashed duplicate keys
+
+    def add(self, mapped: pl.DataFrame) -> None:
+        """Match one piece; keep its rows to act on for the next ``flush``."""
+        fields = fingerprinted_fields(mapped.columns)
+        self.same_layout = not self.old_fields or fields == self.old_fields
+        texts = mapped.select(whole_text(mapped.schema, fields)).to_series().to_list()
+        whole = list(map(self.mac, texts))
+        del texts
+        prefixes = print_prefixes(pl.Series(whole, dtype=pl.Binary))
+        found = self.index.match(mapped["_key"]).with_columns(prefixes.alias("whole"))
+        differs = pl.col("whole") != pl.col("old_whole") if self.same_layout else pl.lit(value=True)
+        at = found.select(
+            (pl.col("_user").is_null() | pl.col("old_whole").is_null() | differs).arg_true()
+        ).to_series()
+        self.seen += mapped.height
+        self.unchanged += mapped.height - len(at)
+        if not len(at):
+            return
+        picked = mapped[at]
+        names = picked.columns
+        prepared = self.prepared
+        self._checks.append(
+            with_all_fields(picked.lazy())
+            .select("_row", row_mask(prepared.now, prepared.settings, names), *key_columns(names))
+            .collect()
+        )
+        keys = picked["_key"].to_list()
+        prints = field_prints(_texts(picked)[0], fields, self.key)
+        olds = self.store.field_prints(keys) if self.has_prints else {}
+        changed = [
+            ",".join(changed_fields(new, fields, olds[k], self.old_fields)) if k in olds else None
+            for k, new in zip(keys, prints, strict=True)
+        ]
+        self._frames.append(
+            pl.DataFrame(
+                {
+                    "_row": picked["_row"],
+                    "_key": pl.Series(keys, dtype=pl.Utf8),
+                    "new_whole": pl.Series([whole[i] for i in at.to_list()], dtype=pl.Binary),
+                    "fields": pl.Series(changed, dtype=pl.Utf8),
+                    "new_fields": pl.Series(prints, dtype=pl.Binary),
+                }
+            ).hstack(found[at])
+        )
+        self.waiting += len(at)
+
+    def flush(self) -> None:
+        """Plan the rows kept since the last flush (see ``plan_sync``)."""
+        if not self._frames:
+            return
+        frame = pl.concat(self._frames)
+        checks = pl.concat(self._checks, how="diagonal_relaxed")
+        self._frames, self._checks, self.waiting = [], [], 0
+        dups = duplicate_mask(duplicates(checks.drop("_mask"))).collect()
+        valid = checks.join(dups, on="_row", how="left", maintain_order="left").select(
+            (pl.col("_mask") | pl.col("_dup_mask").fill_null(0)) == 0
+        )
+        frame = frame.with_columns(valid.to_series().alias("valid"))
+        users = frame.filter(pl.col("_user")).select(pl.col("_key").alias("key")).unique()
+        decided = decide(frame.drop("_user"), users, same_layout=self.same_layout)
+        decided = decided.with_columns(frame["new_whole"], frame["new_fields"])
+        kept = decided.filter(pl.col("action") != Action.UNCHANGED.value)
+        self.unchanged += decided.height - kept.height
+        self.parts.append(kept)
 
 
-def _plan_group(run: _Run, prepared: MappedInput, mapped: pl.DataFrame) -> pl.DataFrame:
-    """The plan rows of one group of mapped rows (see ``plan_sync``)."""
-    store, key, users, baseline, old_fields = (
-        run.store, run.key, run.users, run.baseline, run.old_fields
-    )  # fmt: skip
-    texts, fields = _texts(mapped)
-    same_layout = not old_fields or fields == old_fields
-    keys = texts["_key"].implode()
-    mine = users.filter(pl.col("key").is_in(keys)).unique()
-    whole = pl.Series("new_whole", whole_prints(texts, fields, key), dtype=pl.Binary)
-    frame = (
-        texts.select("_row", "_key")
-        .with_columns(whole.bin.head(PRINT_PREFIX).alias("whole"))
-        .join(baseline.filter(pl.col("_key").is_in(keys)), on="_key", how="left",
-              maintain_order="left")
-        .join(mine.rename({"key": "_key"}).with_columns(pl.lit(value=True).alias("_user")),
-              on="_key", how="left", maintain_order="left")
-    )  # fmt: skip
-    differs = (pl.col("whole") != pl.col("old_whole")) if same_layout else pl.lit(value=True)
-    need = frame.select(
-        (pl.col("_user").is_null() | pl.col("old_whole").is_null() | differs).alias("n")
-    )["n"]
-    at = need.arg_true()
-    picked = texts[at]
-    checked = validate_frame(mapped[at].lazy(), now=prepared.now, settings=prepared.settings)
-    valid = checked.select(pl.col("_errors").list.len() == 0).collect().to_series()
-    prints = field_prints(picked, fields, key)
-    olds = store.field_prints(picked["_key"].to_list()) if len(baseline) else {}
-    changed = [
-        ",".join(changed_fields(new, fields, olds[k], old_fields)) if k in olds else None
-        for k, new in zip(picked["_key"].to_list(), prints, strict=True)
-    ]
-    height = frame.height
-    frame = frame.drop("_user").with_columns(
-        _spread(height, at, valid, pl.Boolean, fill=True).alias("valid"),
-        _spread(height, at, pl.Series(changed, dtype=pl.Utf8), pl.Utf8).alias("fields"),
-        _spread(height, at, pl.Series(prints, dtype=pl.Binary), pl.Binary).alias("new_fields"),
-    )
-    decided = decide(frame, mine, same_layout=same_layout)
-    return decided.with_columns(
-        pl.when(pl.Series(need)).then(whole).alias("new_whole"),
-        frame["new_fields"],
-    )
+def _split(joined: str, count: int) -> pl.Series | None:
+    """The ``count`` keys of ``joined`` (joined by ``"\\x00"``); None when a key held one."""
+    keys = pl.Series([joined], dtype=pl.Utf8).str.split("\x00").explode()
+    return keys if len(keys) == count else None
 
 
-def _spread(
-    height: int, at: pl.Series, values: pl.Series, dtype: Any, *, fill: Any = None
-) -> pl.Series:
-    """A column of ``height`` rows holding ``values`` at positions ``at``, ``fill`` elsewhere."""
-    base = pl.Series([fill] * height, dtype=dtype)
-    return base.scatter(at, values.cast(dtype)) if len(at) else base
-
-
-def _user_keys(store: StateStore) -> pl.DataFrame:
-    """``key`` of each of the run's users, once."""
-    parts = [pl.Series("key", chunk, dtype=pl.Utf8) for chunk in store.iter_user_keys()]
-    return pl.DataFrame(pl.concat([pl.Series("key", [], dtype=pl.Utf8), *parts]))
+def _user_keys(store: StateStore) -> pl.Series:
+    """``key`` of each of the run's users."""
+    joined = list(store.iter_user_keys_joined())
+    parts = [part for keys, count in joined if (part := _split(keys, count)) is not None]
+    if len(parts) < len(joined):  # a key holds "\x00": read a Python object per key
+        parts = [pl.Series(chunk, dtype=pl.Utf8) for chunk in store.iter_user_keys()]
+    return pl.concat([pl.Series([], dtype=pl.Utf8), *parts]).alias("key")
 
 
 def _baseline(store: StateStore | None) -> pl.DataFrame:
-    """``_key, old_whole`` (the prints' first ``PRINT_PREFIX`` bytes) of every key stored."""
-    chunks = store.iter_print_prefixes(PRINT_PREFIX) if store is not None else ()
+    """``_key, old_whole`` (the prints' first ``PRINT_PREFIX`` bytes as ``UInt64``) of every
+    key stored."""
+    empty = pl.DataFrame(schema={"_key": pl.Utf8, "old_whole": pl.UInt64})
+    if store is None:
+        return empty
+    frames = []
+    for joined, blob, count in store.iter_print_prefixes_joined(PRINT_PREFIX):
+        keys = _split(joined, count)
+        if keys is None or len(blob) != PRINT_PREFIX * count:
+            break  # a key holds "\x00": read a Python object per key
+        prints = pl.Series(memoryview(blob).cast("Q"), dtype=pl.UInt64)
+        frames.append(pl.DataFrame({"_key": keys, "old_whole": prints}))
+    else:
+        return pl.concat([empty, *frames])
     frames = [
         pl.DataFrame(
-            {"_key": pl.Series(k, dtype=pl.Utf8), "old_whole": pl.Series(w, dtype=pl.Binary)}
+            {
+                "_key": pl.Series(k, dtype=pl.Utf8),
+                "old_whole": print_prefixes(pl.Series(w, dtype=pl.Binary)),
+            }
         )
-        for k, w in chunks
+        for k, w in store.iter_print_prefixes(PRINT_PREFIX)
     ]
-    empty = pl.DataFrame(schema={"_key": pl.Utf8, "old_whole": pl.Binary})
     return pl.concat([empty, *frames])

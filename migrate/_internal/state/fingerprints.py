@@ -63,6 +63,22 @@ SELECT key FROM rows NOT INDEXED WHERE state IN ('created', 'exists')
     AND key NOT IN (SELECT key FROM sync_rows WHERE clerk_user_id IS NOT NULL)"""
 _CHUNK: Final = 10_000
 _READ: Final = 100_000  # rows per fetchmany when reading a column out
+_JOINED: Final = 250_000  # keys per joined chunk: one string, not a Python object per key
+# the run's users' keys, joined: sync's users, then the rows' a range of rows at a time (the
+# order of ``_USER_KEYS``)
+_SYNC_USER_KEYS: Final = """
+SELECT group_concat(key, char(0)), count(*) FROM sync_rows WHERE clerk_user_id IS NOT NULL
+    AND NOT (action = 'gone' AND state = 'done' AND code = 'deleted')"""
+_ROW_USER_KEYS: Final = """
+SELECT group_concat(key, char(0)), count(*) FROM rows
+    WHERE row > ? AND row <= ? AND +state IN ('created', 'exists')
+    AND key NOT IN (SELECT key FROM sync_rows WHERE clerk_user_id IS NOT NULL)"""
+# keys (in key order) and the first bytes of their whole prints, joined, between two bounds
+_PRINT_PREFIXES: Final = """
+SELECT group_concat(key, char(0)), CAST(group_concat(substr(whole, 1, :size), '') AS BLOB),
+    count(*)
+FROM fingerprints"""
+_PRINT_BOUND: Final = "SELECT key FROM fingerprints {after} ORDER BY key LIMIT 1 OFFSET ?"
 
 
 def migrate_v1(conn: sqlite3.Connection) -> None:
@@ -158,6 +174,46 @@ class FingerprintRecords:
                 yield keys, prints
         finally:
             cursor.close()
+
+    def iter_print_prefixes_joined(self, size: int) -> Iterator[tuple[str, bytes, int]]:
+        """Every key and the first ``size`` bytes of its whole print, in key order, in chunks:
+        ``(the keys joined by "\\x00", their prefixes concatenated, how many keys)``.
+
+        One string and one blob per chunk, not a Python object per key; a key that holds
+        ``"\\x00"`` makes the split count differ from the count (the caller checks).
+        """
+        bounds: list[str] = []
+        while True:
+            after = "WHERE key > ?" if bounds else ""
+            params = (*bounds[-1:], _JOINED - 1)
+            row = self._conn.execute(_PRINT_BOUND.format(after=after), params).fetchone()
+            if row is None:
+                break
+            bounds.append(row[0])
+        low: str | None = None
+        for high in [*bounds, None]:
+            where = [("key > :low", low), ("key <= :high", high)]
+            terms = " AND ".join(term for term, bound in where if bound is not None)
+            sql = _PRINT_PREFIXES + (f" WHERE {terms}" if terms else "")
+            named = {"size": size, "low": low, "high": high}
+            keys, prints, count = self._conn.execute(sql, named).fetchone()
+            if count:
+                yield keys, prints, count
+            low = high
+
+    def iter_user_keys_joined(self) -> Iterator[tuple[str, int]]:
+        """The run's users' keys (as ``iter_user_keys``, in its order), in chunks:
+        ``(the keys joined by "\\x00", how many)``."""
+        keys, count = self._conn.execute(_SYNC_USER_KEYS).fetchone()
+        if count:
+            yield keys, count
+        low, high = self._conn.execute("SELECT min(row), max(row) FROM rows").fetchone()
+        if low is None:
+            return
+        for start in range(low - 1, high, _JOINED):
+            keys, count = self._conn.execute(_ROW_USER_KEYS, (start, start + _JOINED)).fetchone()
+            if count:
+                yield keys, count
 
     def iter_user_keys(self) -> Iterator[list[str]]:
         """The keys of the run's users, in chunks.
