@@ -10,7 +10,7 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from migrate._internal.prepare import prepare_input
-from migrate._internal.runner.syncing import plan_sync, record_baseline
+from migrate._internal.runner.syncing import SYNC_PLAN, plan_sync, record_baseline
 from migrate._internal.state import Completed, Failed, Fingerprints, PlanRow, StateStore
 
 KEY = b"k" * 32
@@ -103,3 +103,13 @@ def test_a_key_holding_a_nul_is_read_one_row_at_a_time(tmp_path: Path) -> None:
         stored = _baseline(state)
         assert stored["_key"].to_list() == sorted(keys)
         assert stored["old_whole"].to_list() == [0, 0x0101010101010101, 0x0202020202020202]
+
+
+def test_an_export_of_unchanged_rows_plans_only_the_gone(store: StateStore, tmp_path: Path) -> None:
+    """Every row unchanged: the plan holds the gone users alone, with the plan's columns."""
+    unchanged = write(tmp_path / "same.csv", [row(i) for i in range(3, 41)])
+    plan = plan_sync(store, prepare_input(unchanged, str(tmp_path / "map.toml")), KEY)
+    assert plan.unchanged == 38
+    assert plan.rows["action"].unique().to_list() == ["gone"]
+    assert plan.rows["_key"].to_list() == [row(i)[0] for i in [1, 2, *range(41, 51)]]
+    assert plan.rows.columns == list(SYNC_PLAN)

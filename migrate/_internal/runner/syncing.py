@@ -185,12 +185,15 @@ def plan_sync(
     if not planner.seen:
         raise SourceError(f"{getattr(prepared, 'input', 'the newer export')}: no rows to sync")
     gone = index.gone()
-    gone_rows = pl.DataFrame(
-        {
-            "_row": pl.Series([None] * len(gone), dtype=pl.Int64),
-            "_key": gone,
-            "action": pl.Series([Action.GONE.value] * len(gone), dtype=pl.Utf8),
-        }
+    gone_rows = pl.DataFrame({"_key": gone}).select(
+        pl.lit(None, dtype=pl.Int64).alias("_row"),
+        "_key",
+        pl.lit(Action.GONE.value).alias("action"),
+        *(
+            pl.lit(None, dtype=t).alias(n)
+            for n, t in SYNC_PLAN.items()
+            if n not in {"_row", "_key", "action"}
+        ),
     )
     rows = pl.concat([*planner.parts, gone_rows], how="diagonal_relaxed")
     ids = store.user_ids(rows.filter(pl.col("action") != Action.NEW.value)["_key"].to_list())
