@@ -22,15 +22,16 @@ ALLOWED: dict[str, set[str]] = {
     "validation": CORE,
     "delta": CORE,
     "prepare": CORE,
+    "tenancy": CORE,
     "mapping_init": CORE,
     "clerk": BASE,
     "state": BASE,
-    "reports": CORE | {"clerk", "state", "prepare"},
-    "runner": CORE | {"clerk", "state", "reports", "prepare", "delta"},
+    "reports": CORE | {"clerk", "state", "prepare", "tenancy"},
+    "runner": CORE | {"clerk", "state", "reports", "prepare", "delta", "tenancy"},
     "sandbox": BASE | {"hashers"},
-    "instance": CORE | {"clerk", "state", "reports", "prepare", "runner"},
+    "instance": CORE | {"clerk", "state", "reports", "prepare", "runner", "tenancy"},
     "api": CORE
-    | {"clerk", "state", "reports", "prepare", "runner", "sandbox", "instance", "delta"},
+    | {"clerk", "state", "reports", "prepare", "runner", "sandbox", "instance", "delta", "tenancy"},
     # the commands call the public API; `mapping init` and `sandbox` call their own modules
     "cli": BASE | {"api", "mapping_init", "reports", "sandbox"},
 }

@@ -47,6 +47,18 @@ __all__ = ["command", "render_summary"]
     is_flag=True,
     help="Mask email addresses in errors.csv (keys, emails, values, messages): p…@example.com.",
 )
+@click.option(
+    "--organizations",
+    "orgs_path",
+    type=click.Path(path_type=Path),
+    help="The organizations file of the mapping's [organizations] (default: its input).",
+)
+@click.option(
+    "--memberships",
+    "members_path",
+    type=click.Path(path_type=Path),
+    help="The memberships file of the mapping's [memberships] (default: its input).",
+)
 @join_option
 @source_options
 def command(
@@ -57,6 +69,8 @@ def command(
     preview: int,
     as_json: bool,
     redact_emails: bool,
+    orgs_path: Path | None,
+    members_path: Path | None,
     joins: tuple[str, ...],
     fmt: str | None,
     encoding: str | None,
@@ -68,8 +82,9 @@ def command(
     Prints rows read, valid, invalid and skipped (empty), and a table of reasons with example
     row numbers; writes errors.csv (row, key, email, stage, field, code, value, message, hint:
     the layout of run's; a secret value masked) and summary.json. Needs no secret key and no
-    network. Exit status: 0 all rows valid, 3 some invalid, 1 the input or mapping cannot be
-    used, 2 wrong options.
+    network. A mapping with [organizations] / [memberships] has those checked too (lines with
+    field organization.* / membership.*, counts in the summary). Exit status: 0 all rows valid,
+    3 some invalid, 1 the input or mapping cannot be used, 2 wrong options.
     """
     import migrate  # noqa: PLC0415 - the library loads polars: not for --help
 
@@ -83,6 +98,8 @@ def command(
                 joins=parse_joins(joins),
                 preview=preview,
                 redact_emails=redact_emails,
+                organizations=orgs_path,
+                memberships=members_path,
             )
     except KeyboardInterrupt:
         # Nothing to save: reports are written atomically at the end or not at all.
@@ -123,6 +140,12 @@ def render_summary(summary: Mapping[str, Any], seconds: float | None = None) -> 
         lines.append(f"  skipped (status) {summary['skipped']:>10,}   see skipped.csv")
     if summary.get("warnings"):
         lines.append(f"  with a warning   {summary['warnings']:>10,}   see warnings.csv")
+    for kind in ("organizations", "memberships"):
+        if kind in summary:
+            c = summary[kind]
+            lines.append(
+                f"  {kind:<16} {c['read']:>10,}   {c['valid']:,} valid, {c['invalid']:,} invalid"
+            )
     reasons = summary["reasons"]
     if reasons:
         width_r = max(len("reason"), *(len(r["reason"]) for r in reasons))

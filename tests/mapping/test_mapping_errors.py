@@ -47,7 +47,10 @@ OK_FIELD = '[fields]\nexternal_id = "id"\n'
 CASES: list[tuple[str, list[str]]] = [
     (
         "version = 2\n" + OK_FIELD,
-        ["version: unknown key; allowed: description, source, fields, options, status, join"],
+        [
+            "version: unknown key; allowed: description, source, fields, options, status, join, "
+            "organizations, memberships, roles"
+        ],
     ),
     ('fields = "id"\n', ["fields: must be a table, not a string"]),
     ("[fields]\n", ["fields: no fields are mapped; map at least one CreateUser field"]),

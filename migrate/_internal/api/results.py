@@ -32,6 +32,8 @@ __all__ = [
     "VerifyResult",
 ]
 
+_TENANT_KINDS = ("organizations", "memberships")  # summary.json keys of the tenant tables
+
 
 class ExitCode(IntEnum):
     """The exit statuses of the command line, and of every result."""
@@ -69,9 +71,14 @@ class ValidateResult:
         return int(self.summary["invalid"])
 
     @property
+    def invalid_tenants(self) -> int:
+        """Organizations and memberships that Clerk would refuse (0 when none were checked)."""
+        return sum(int(self.summary.get(kind, {}).get("invalid", 0)) for kind in _TENANT_KINDS)
+
+    @property
     def exit_code(self) -> ExitCode:
-        """0 when every row is valid, 3 when some are not."""
-        return ExitCode.FAILED_ROWS if self.invalid else ExitCode.OK
+        """0 when every row (user, organization, membership) is valid, 3 when some are not."""
+        return ExitCode.FAILED_ROWS if self.invalid or self.invalid_tenants else ExitCode.OK
 
 
 @dataclass(frozen=True)

@@ -7,12 +7,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from migrate._internal.api.results import RowPreview, ValidateResult
-from migrate._internal.prepare import prepare_input
+from migrate._internal.prepare import Prepared, prepare_input
 from migrate._internal.reports.validation import summarize, write_validation_reports
+from migrate._internal.tenancy import PreparedTenants, TenantFiles, prepare_tenants, user_keys
 from migrate.errors import StateError
 
 __all__ = ["validate", "validation_dir"]
@@ -27,6 +31,8 @@ def validate(
     joins: Mapping[str, Path] | Sequence[Path] = (),
     preview: int = 0,
     redact_emails: bool = False,
+    organizations: str | Path | None = None,
+    memberships: str | Path | None = None,
 ) -> ValidateResult:
     """Check every row of ``input`` with ``mapping`` (a file or a preset name), offline.
 
@@ -34,8 +40,12 @@ def validate(
     of ``run``'s), ``summary.json``, and while there are any ``warnings.csv`` (the same columns)
     and ``skipped.csv`` (row, key, reason) to
     ``out_dir`` (default ``<input stem>.validation/`` beside the input); ``preview`` rows'
-    bodies come back masked. Raises ``MappingError``, ``SourceError``, ``StateError`` (the reports
-    cannot be written), ``ConfigError`` (a join the mapping does not have).
+    bodies come back masked. A mapping with ``[organizations]`` / ``[memberships]`` has them
+    checked too, read from ``organizations`` / ``memberships`` or the mapping's ``input``: their
+    lines join ``errors.csv`` (``field`` ``organization.*`` / ``membership.*``) and their counts
+    ``summary.json``. Raises ``MappingError``, ``SourceError``, ``StateError`` (the reports
+    cannot be written), ``ConfigError`` (a join the mapping does not have, a tenant file the
+    mapping has no table for).
     """
     started = time.perf_counter()
     input_path = Path(input)
@@ -43,6 +53,9 @@ def validate(
     previews = tuple(RowPreview(p.row, p.key, p.masked()) for p in prepared.preview(preview))
     counts = prepared.counts()
     errors = prepared.errors()
+    tenants = _tenants(prepared, input_path, organizations, memberships)
+    if tenants.organizations is not None:
+        errors = pl.concat([errors, tenants.errors()], how="diagonal_relaxed")
     warnings = prepared.warnings()
     skipped = prepared.skipped()
     summary = summarize(
@@ -54,8 +67,9 @@ def validate(
         errors=errors,
         skipped=counts.skipped,
         warnings=warnings["row"].n_unique(),
+        tenants={kind: asdict(c) for kind, c in tenants.counts().items()},
     )
-    notices = tuple(prepared.notices(counts.read))
+    notices = tuple(prepared.notices(counts.read)) + tuple(tenants.notices)
     target = Path(out_dir) if out_dir else validation_dir(input_path)
     try:
         errors_path, summary_path = write_validation_reports(
@@ -65,6 +79,25 @@ def validate(
         raise StateError(f"{target}: cannot write the reports: {exc.strerror or exc}") from exc
     seconds = time.perf_counter() - started
     return ValidateResult(summary.to_dict(), errors_path, summary_path, previews, seconds, notices)
+
+
+def _tenants(
+    prepared: Prepared, input_path: Path, orgs: str | Path | None, members: str | Path | None
+) -> PreparedTenants:
+    """The checked tenant tables, when the mapping has them (else an empty result)."""
+    files = TenantFiles(
+        Path(orgs) if orgs is not None else None, Path(members) if members is not None else None
+    )
+    spec = prepared.spec
+    if spec.organizations is None and spec.memberships is None and files == TenantFiles():
+        return PreparedTenants()
+    return prepare_tenants(
+        spec,
+        user_keys(prepared.iter_plan()),
+        files,
+        users_input=input_path,
+        users_options=prepared.source_options,
+    )
 
 
 def validation_dir(input_path: Path) -> Path:

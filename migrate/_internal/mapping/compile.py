@@ -16,7 +16,7 @@ import dataclasses
 import json
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal, cast
 
@@ -67,6 +67,7 @@ __all__ = [
     "KEY_COLUMN",
     "VALUE_ERROR_COLUMN",
     "compile_mapping",
+    "compile_values",
 ]
 
 KEY_COLUMN: Final = "_key"
@@ -181,6 +182,35 @@ def compile_mapping(
         .alias(name)
         for name, parent in per_row.items()
     )
+
+
+def compile_values(
+    specs: Sequence[tuple[str, FieldSpec, FieldKind]],
+    frame: pl.LazyFrame,
+    *,
+    file: str,
+    notes: list[str] | None = None,
+    keep: Sequence[str] = (),
+) -> pl.LazyFrame:
+    """``_row``, ``_source_error``, the ``keep`` columns as they are, and one column per ``(name,
+    spec, kind)`` of ``frame``, each compiled and typed as a field of that kind is (a table other
+    than ``[fields]``: the tenant tables). Raises ``MappingError`` naming ``file`` when a spec
+    refers to a column the frame lacks; a spec whose optional column is absent is left out, with
+    a line in ``notes``."""
+    problems: list[MappingProblem] = []
+    if SOURCE_ERROR_COLUMN not in frame.collect_schema():
+        frame = frame.with_columns(pl.lit(None, pl.Utf8).alias(SOURCE_ERROR_COLUMN))
+    ctx = _Context(frame.collect_schema(), problems)
+    columns: list[pl.Expr] = []
+    for name, field, kind in specs:
+        value = ctx.value(field, scalar=kind in ("string", "flag", "int"))
+        if value is not None:
+            columns.append(_finish(value, kind, field.default).alias(name))
+    if problems:
+        raise MappingError(file, problems)
+    if notes is not None:
+        notes.extend(ctx.notes)
+    return frame.select(pl.col(ROW_COLUMN), pl.col(SOURCE_ERROR_COLUMN), *keep, *columns)
 
 
 def _accounts(spec: MappingSpec, ctx: _Context, columns: dict[str, pl.Expr]) -> list[pl.Expr]:

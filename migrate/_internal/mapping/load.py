@@ -25,12 +25,16 @@ from migrate._internal.mapping.spec import (
     MappingSpec,
     SourceSpec,
 )
+from migrate._internal.mapping.tenants import parse_tenants
 from migrate._internal.sources import FORMATS, SHORT_ROWS, SourceOptions
 from migrate.errors import MappingError, MappingProblem
 
 __all__ = ["load_mapping", "parse_mapping", "preset_names", "presets_dir"]
 
-TOP_KEYS: Final = ("description", "source", "fields", "options", "status", "join")
+TOP_KEYS: Final = (
+    "description", "source", "fields", "options", "status", "join", "organizations", "memberships",
+    "roles",
+)  # fmt: skip
 SOURCE_KEYS: Final = (
     "format", "key", "has_header", "delimiter", "quote_char", "encoding", "json_key",
     "column_names", "null_values", "short_rows",
@@ -125,10 +129,20 @@ class _Loader(FieldParser):
         options = self.options(raw_options, {name for name, _ in fields})
         status = self.status(self.table(doc, "status") or {})
         joins = self.joins(doc.get("join", []))
+        tenants = parse_tenants(doc, self, self.read_options, self.base_dir)
         if self.problems:
             raise MappingError(file, self.problems)
         return MappingSpec(
-            file, source, tuple(fields), tuple(options), tuple(joins), tuple(status), disabled
+            file,
+            source,
+            tuple(fields),
+            tuple(options),
+            tuple(joins),
+            tuple(status),
+            disabled,
+            tenants.organizations,
+            tenants.memberships,
+            tenants.roles if "roles" in doc or tenants.memberships else None,
         )
 
     def status(self, table: Mapping[str, Any]) -> list[tuple[str, FieldSpec]]:

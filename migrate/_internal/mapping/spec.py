@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Final, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
 from migrate._internal.secrets import Secret
 from migrate._internal.sources import Format, ShortRows, SourceOptions
+
+if TYPE_CHECKING:
+    from migrate._internal.mapping.tenants import MembershipsSpec, OrganizationsSpec, RolesSpec
 
 __all__ = [
     "CLERK_FIELDS",
@@ -268,7 +271,8 @@ class SourceSpec:
 
 @dataclass(frozen=True)
 class MappingSpec:
-    """A whole mapping: source options, one ``FieldSpec`` per CreateUser field, flags, joins."""
+    """A whole mapping: source options, one ``FieldSpec`` per CreateUser field, flags, joins,
+    and the tenant tables (``mapping.tenants``) when it has them."""
 
     file: str
     source: SourceSpec
@@ -277,6 +281,9 @@ class MappingSpec:
     joins: tuple[JoinSpec, ...] = ()
     status: tuple[tuple[str, FieldSpec], ...] = ()  # [status]: deleted / disabled markers
     disabled: str = "ban"  # [options] disabled: "ban" or "skip"
+    organizations: OrganizationsSpec | None = None
+    memberships: MembershipsSpec | None = None
+    roles: RolesSpec | None = None
 
     def field_spec(self, name: str) -> FieldSpec | None:
         """The spec of one CreateUser field, or None when the mapping does not set it."""

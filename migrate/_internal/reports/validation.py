@@ -14,7 +14,8 @@ rows have it and a few example row numbers. Neither holds a secret.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -64,11 +65,17 @@ class ValidationSummary:
     reasons: tuple[ReasonCount, ...]
     skipped: int = 0  # the source marks the account deleted (or disabled): not created
     warnings: int = 0  # rows with a warning (created, with something kept elsewhere)
+    # per tenant table checked ("organizations", "memberships"): read, valid, invalid
+    tenants: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form written to ``summary.json`` (and printed by ``validate --json``)."""
+        """The JSON form written to ``summary.json`` (and printed by ``validate --json``):
+        each tenant table checked is a key of its own (``organizations``: read, valid,
+        invalid)."""
         data = asdict(self)
         data["reasons"] = [{**asdict(r), "examples": list(r.examples)} for r in self.reasons]
+        del data["tenants"]
+        data.update({kind: dict(counts) for kind, counts in self.tenants.items()})
         return data
 
 
@@ -83,9 +90,11 @@ def summarize(
     examples: int = 5,
     skipped: int = 0,
     warnings: int = 0,
+    tenants: Mapping[str, Mapping[str, int]] | None = None,
 ) -> ValidationSummary:
-    """Count the reasons in ``errors`` (``row, field, reason``: ``Prepared.errors``), keeping
-    ``examples`` rows each.
+    """Count the reasons in ``errors`` (``row, field, reason``: ``Prepared.errors``, and the
+    tenant tables' lines), keeping ``examples`` rows each; ``tenants`` gives each tenant
+    table's counts.
 
     Reasons are ordered by the number of rows (most first), then by name.
     """
@@ -111,6 +120,7 @@ def summarize(
         reasons=reasons,
         skipped=skipped,
         warnings=warnings,
+        tenants=dict(tenants or {}),
     )
 
 

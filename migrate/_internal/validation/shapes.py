@@ -34,6 +34,7 @@ __all__ = [
     "E164",
     "FITS_COLUMN",
     "PHONE_LIKE",
+    "RFC3339",
     "TIMESTAMP_FIELDS",
     "UNSUPPORTED_COLUMN",
     "UNSUPPORTED_DIGEST",
@@ -82,6 +83,7 @@ _RFC3339 = (
     r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{1,9})?"
     r"(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
 )
+RFC3339: Final = _RFC3339
 # RFC 4648 base32 in either case (ASCII only: a case-insensitive flag would let the long s and the
 # Kelvin sign through), unpadded or padded to a whole 8-character block; a final group of 1, 3
 # or 6 characters encodes no whole byte, so it is refused either way.
