@@ -43,7 +43,10 @@ deliberately bad rows, and:
   parameters: not secrets), every deliberately bad row (row number, key, the reasons `validate`
   must give), and the keys of the users that must be created with and without a password;
 - `passwords.csv`: the plaintext password of every sample user (`key,password`), the same as the
-  tables below.
+  tables below;
+- for the Auth0, Keycloak and Django samples, an organizations export (Auth0's and Keycloak's own
+  shapes, and the generic `organizations.csv` + `memberships.csv`) with its deliberately bad
+  organizations and memberships (`expected.json`, `tenants`).
 
 Everything here is generated: `uv run python samples/generate.py` rewrites it byte for byte
 (`samples/_gen/<system>.py` says how each export is shaped and why each bad row is there). Do not
@@ -83,6 +86,21 @@ def readme_section(sample: Sample) -> str:
         lines.append(f"| {bad.row} | `{_cell(bad.key)}` | {', '.join(bad.reasons)} | {bad.why} |")
     for note in sample.notes:
         lines += ["", note]
+    for case in sample.tenants:
+        files = [case.organizations] + ([case.memberships] if case.memberships else [])
+        lines += ["", f"### {case.title}", ""]
+        lines.append(f"Files: {', '.join(f'`{name}`' for name in files)}. Preset: `{case.mapping}`.")
+        lines += ["", f"Shape: {case.source}.", "", "```sh", case.command, "```", ""]
+        counts = "; ".join(
+            f"{table}: {c['read']} read, {c['invalid']} invalid" for table, c in case.counts.items()
+        )
+        lines += [f"{counts}. Deliberately bad rows:", ""]
+        lines += ["| table | row | key | reasons | why |", "|---|---|---|---|---|"]
+        for bad in sorted(case.bad, key=lambda b: (b["table"] != "organization", b["row"])):
+            lines.append(
+                f"| {bad['table']} | {bad['row']} | `{_cell(bad['key'])}` | "
+                f"{', '.join(bad['reasons'])} | {bad['why']} |"
+            )
     lines += ["", "<details><summary>Plaintext passwords</summary>", "", "| key | password |", "|---|---|"]
     lines += [f"| `{_cell(key)}` | `{_cell(pw)}` |" for key, pw in sorted(sample.passwords.items())]
     if sample.no_password:

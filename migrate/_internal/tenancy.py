@@ -9,12 +9,14 @@ membership its row, user key, organization key and Clerk role key. Organization 
 (an organization has many members): both tables are read whole.
 
 A file the command line gives overrides the mapping's ``input``; without either, the table is
-left out with a notice (a preset names no file). A tenant input that holds no row is a
-``SourceError``, as for users.
+left out with a notice (a preset names no file). ``--organizations`` with a mapping that has no
+``[organizations]`` reads the generic shape (``mapping.load.generic_tenants``). A tenant input
+that holds no row is a ``SourceError``, as for users.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +24,7 @@ from typing import Any, Final
 
 import polars as pl
 
+from migrate._internal.mapping.load import generic_tenants
 from migrate._internal.mapping.organizations import (
     compile_memberships,
     compile_organizations,
@@ -169,10 +172,18 @@ def prepare_tenants(
     """
     files = files or TenantFiles()
     out = PreparedTenants()
+    if spec.organizations is None and files.organizations is not None:
+        generic = generic_tenants()  # any mapping takes tenants in the documented generic shape
+        spec = dataclasses.replace(
+            spec,
+            organizations=generic.organizations,
+            memberships=generic.memberships,
+            roles=generic.roles,
+        )
     orgs_spec, members_spec = spec.organizations, spec.memberships
     if orgs_spec is None:
-        if files.organizations is not None:
-            raise ConfigError("--organizations was given but the mapping has no [organizations]")
+        if files.memberships is not None:
+            raise ConfigError("--memberships needs the organizations too: --organizations FILE")
         return out
     if files.memberships is not None and members_spec is None:
         raise ConfigError("--memberships was given but the mapping has no [memberships]")

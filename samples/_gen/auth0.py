@@ -24,6 +24,7 @@ import random
 from .common import (
     FUTURE,
     Sample,
+    TenantCase,
     bcrypt_hash,
     iso_ms,
     make_people,
@@ -167,4 +168,99 @@ def build() -> Sample:
         header + "\n" + "".join(r + "\n" for r in rows), encoding="utf-8"
     )
     sample.total_rows = len(users)
+    sample.tenants.append(_organizations(sample, [str(u["user_id"]) for u in users]))
     return sample
+
+
+def _org_id(rng: random.Random) -> str:
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+    return "org_" + "".join(rng.choice(alphabet) for _ in range(16))
+
+
+def _role(rng: random.Random, name: str) -> dict[str, str]:
+    return {"id": "rol_" + rng.randbytes(8).hex(), "name": name}
+
+
+def _organizations(sample: Sample, user_ids: list[str]) -> TenantCase:
+    """``organizations.json``: GET /api/v2/organizations, each organization with its ``members``
+    as GET /api/v2/organizations/{id}/members?fields=user_id,email,roles&include_fields=true
+    returns them. Users are numbered from 1 as in ``acme-prod.json``."""
+    rng = random.Random(0xA1)
+    case = TenantCase(
+        title="Auth0 Organizations",
+        command=(
+            "clerk-migrate validate samples/auth0/acme-prod.json --mapping auth0 "
+            "--join samples/auth0/password-hashes.json --organizations samples/auth0/organizations.json"
+        ),
+        input=f"{TENANT}.json",
+        mapping="auth0",
+        organizations="organizations.json",
+        joins=["password-hashes.json"],
+        source=(
+            "Auth0 Management API v2: GET /api/v2/organizations (id, name, display_name, branding, "
+            "metadata) and GET /api/v2/organizations/{id}/members with fields=user_id,email,roles "
+            "(user_id, email, roles: [{id, name}]), https://auth0.com/docs/api/management/v2/"
+            "organizations/get-organization-members; the members of each organization are kept in "
+            "its record under \"members\""
+        ),
+    )
+    admin, member, billing = (_role(rng, n) for n in ("admin", "member", "billing"))
+    ghost = "auth0|" + rng.randbytes(12).hex()  # a user deleted before the users export
+    plan = [
+        ("acme", "Acme Corporation", {"tier": "enterprise"}, range(1, 9)),
+        ("globex", "Globex", {"tier": "team"}, range(9, 17)),
+        ("acme_labs", "Acme Labs", {}, range(17, 21)),
+        ("acme-labs", "Acme Labs (EU)", {"tier": "team"}, range(21, 23)),
+        ("initech", None, {}, range(23, 27)),
+    ]
+    bad_users = {b.row: b.why for b in sample.bad_rows}  # record number = user number
+    orgs: list[dict[str, object]] = []
+    members_read = 0
+    for row, (name, display, metadata, numbers) in enumerate(plan, start=1):
+        org_id = _org_id(rng)
+        members: list[dict[str, object]] = []
+        for n in numbers:
+            roles = [admin] if n in (1, 9) else [member]
+            if n == 3:
+                roles = [member, admin]  # several roles: [roles]' first-listed (admin) wins
+            members.append({"user_id": user_ids[n - 1], "email": f"user{n}@example.com", "roles": roles})
+            reasons, why = [], []
+            if n in bad_users:
+                reasons.append("user_not_created")
+                why.append(f"user {n}'s row is invalid ({bad_users[n]})")
+            if name == "acme-labs":
+                reasons.append("organization_not_created")
+                why.append("its organization is invalid")
+            if reasons:
+                case.bad_line("membership", row, f"{org_id}/{user_ids[n - 1]}", reasons, "; ".join(why))
+        record: dict[str, object] = {
+            "id": org_id,
+            "name": name,
+            "display_name": display,
+            "branding": {"colors": {"primary": "#0059d6", "page_background": "#ffffff"}},
+            "metadata": metadata,
+            "members": members,
+        }
+        if name == "globex":
+            members.append({"user_id": user_ids[30], "email": "user31@example.com", "roles": [billing]})
+            case.bad_line("membership", row, f"{org_id}/{user_ids[30]}", ["unknown_role"],
+                          "role billing is not in the preset's [roles]")
+            members.append({"user_id": ghost, "email": "gone@example.com", "roles": [member]})
+            case.bad_line("membership", row, f"{org_id}/{ghost}", ["unknown_user"],
+                          "a member whose user is not in the users export")
+        if name == "acme-labs":
+            case.bad_line("organization", row, org_id, ["duplicate_slug"],
+                          "acme_labs and acme-labs make the same slug")
+        if name == "initech":
+            del record["display_name"]  # no display name: the name is used
+            members.append({"user_id": user_ids[23], "email": "user24@example.com", "roles": [member]})
+            case.bad_line("membership", row, f"{org_id}/{user_ids[23]}", ["duplicate_membership"],
+                          "user 24 listed twice")
+        members_read += len(members)
+        orgs.append(record)
+    (sample.folder / "organizations.json").write_text(
+        json.dumps(orgs, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+    case.count("organizations", len(orgs))
+    case.count("memberships", members_read)
+    return case

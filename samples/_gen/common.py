@@ -240,6 +240,35 @@ class BadRow:
 
 
 @dataclass
+class TenantCase:
+    """Organizations (and memberships) of a sample, read with a preset beside its users.
+
+    ``bad`` lists every deliberately bad organization or membership: the table, its row (of the
+    organizations file, the memberships file, or the users file), its key as errors.csv shows it
+    and the reasons ``validate`` must give. ``counts`` is what summary.json must say.
+    """
+
+    title: str
+    command: str
+    input: str  # the users input, relative to samples/<system>/
+    mapping: str
+    organizations: str
+    memberships: str | None = None
+    joins: list[str] = field(default_factory=list)  # the users input's join files, in order
+    source: str = ""  # where the shape comes from (public documentation)
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    bad: list[dict[str, Any]] = field(default_factory=list)
+
+    def bad_line(self, table: str, row: int, key: str, reasons: list[str], why: str) -> None:
+        self.bad.append({"table": table, "row": row, "key": key, "reasons": reasons, "why": why})
+
+    def count(self, table: str, read: int) -> None:
+        """Record ``read`` records of ``table``; the invalid ones are those with a bad line."""
+        invalid = len({(b["row"], b["key"]) for b in self.bad if b["table"] == table[:-1]})
+        self.counts[table] = {"read": read, "valid": read - invalid, "invalid": invalid}
+
+
+@dataclass
 class Sample:
     """What one system's builder produced: files, passwords and the deliberately bad rows."""
 
@@ -261,6 +290,7 @@ class Sample:
     reserved_email: list[str] = field(default_factory=list)
     reserved_phone: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    tenants: list[TenantCase] = field(default_factory=list)  # organizations exports, when any
 
     def bad(self, row: int, key: str, reasons: list[str], why: str) -> None:
         self.bad_rows.append(BadRow(row, key, reasons, why))
@@ -288,6 +318,11 @@ class Sample:
             "reserved_email": sorted(k for k in self.reserved_email if k not in bad_keys),
             "reserved_phone": sorted(k for k in self.reserved_phone if k not in bad_keys),
         }
+        if self.tenants:
+            manifest["tenants"] = [
+                {**case.__dict__, "bad": sorted(case.bad, key=lambda b: (b["table"], b["row"]))}
+                for case in self.tenants
+            ]
         (self.folder / "expected.json").write_text(
             json.dumps(manifest, indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
         )

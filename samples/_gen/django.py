@@ -21,6 +21,7 @@ import random
 from .common import (
     FUTURE,
     Sample,
+    TenantCase,
     argon2_hash,
     ascii_fold,
     b64,
@@ -102,4 +103,89 @@ def build() -> Sample:
         )
     write_csv(sample.folder / "auth_user.csv", HEADER, rows)
     sample.total_rows = len(rows)
+    sample.tenants.append(_teams(sample))
     return sample
+
+
+ORG_HEADER = [
+    "id", "name", "slug", "max_allowed_memberships", "created_at", "created_by",
+    "public_metadata", "private_metadata",
+]
+
+
+def _teams(sample: Sample) -> TenantCase:
+    """A Django app's teams in the generic tenant shape (docs/mapping.md): ``organizations.csv``
+    and ``memberships.csv``, read beside the django preset (any preset takes this shape)."""
+    case = TenantCase(
+        title="Teams in the generic shape",
+        command=(
+            "clerk-migrate validate samples/django/auth_user.csv --mapping django "
+            "--organizations samples/django/organizations.csv "
+            "--memberships samples/django/memberships.csv"
+        ),
+        input="auth_user.csv",
+        mapping="django",
+        organizations="organizations.csv",
+        memberships="memberships.csv",
+        source="the generic shape this tool documents (docs/mapping.md, Organizations and memberships)",
+    )
+    orgs = [
+        ["t1", "Northwind Traders", "", "", "2021-03-04T05:06:07Z", "101", '{"plan":"pro"}', ""],
+        ["t2", "Contoso", "contoso", "", "2022-07-08 09:10:11", "102", "", '{"crm_id":"C-2"}'],
+        ["t3", "", "", "", "", "", "", ""],
+        ["t4", "Fabrikam", "Fabrikam Inc", "", "", "", "", ""],
+        ["t5", "Tailspin Toys", "", "", "last tuesday", "", "", ""],
+        ["t6", "Litware", "", "2", "", "", "", ""],
+        ["t2", "Contoso (copy)", "", "", "", "", "", ""],
+        ["t8", "Woodgrove", "", "", "", "999", "", ""],
+    ]
+    case.bad_line("organization", 4, "t3", ["missing_name"], "no name")
+    case.bad_line("organization", 5, "t4", ["invalid_slug"], "a slug with capitals and a space")
+    case.bad_line("organization", 6, "t5", ["invalid_timestamp"], "a created_at no parser reads")
+    case.bad_line("organization", 8, "t2", ["duplicate_key"], "id t2 again")
+    case.bad_line("organization", 9, "t8", ["unknown_user"], "created_by names no user")
+    write_csv(sample.folder / "organizations.csv", ORG_HEADER, orgs)
+    bad_users = {int(b.key): b.why for b in sample.bad_rows}
+    members: list[list[str]] = []
+    for uid in range(101, 112):
+        members.append([str(uid), "t1", "admin" if uid == 101 else "" if uid == 105 else "member"])
+    members += [[str(uid), "t2", "admin" if uid == 112 else "member"] for uid in range(112, 116)]
+    members += [
+        ["116", "t3", "member"],
+        ["117", "t6", "admin"],
+        ["118", "t6", "member"],
+        ["119", "t6", "member"],
+        ["121", "t9", "member"],
+        ["122", "t1", "owner"],
+        ["123", "t2", "org:member"],
+        ["123", "t2", "admin"],
+        ["137", "t1", "member"],
+        ["", "t1", "member"],
+        ["120", "t5", "member"],
+    ]
+    why = {
+        ("116", "t3"): (["organization_not_created"], "team t3 is invalid (no name)"),
+        ("119", "t6"): (["membership_limit_reached"], "Litware allows 2 members"),
+        ("121", "t9"): (["unknown_organization"], "no team t9"),
+        ("122", "t1"): (["unknown_role"], "role owner is not mapped"),
+        ("137", "t1"): (["unknown_user"], "no user 137"),
+        ("", "t1"): (["missing_user"], "an empty user_id"),
+        ("120", "t5"): (
+            ["organization_not_created", "user_not_created"],
+            f"team t5 is invalid and user 120's row too ({bad_users[120]})",
+        ),
+    }
+    for row, (uid, org, _role) in enumerate(members, start=2):
+        key = f"{org}/{uid}"
+        if (uid, org) in why:
+            reasons, text = why[(uid, org)]
+            case.bad_line("membership", row, key, reasons, text)
+        elif uid and int(uid) in bad_users:
+            case.bad_line("membership", row, key, ["user_not_created"],
+                          f"user {uid}'s row is invalid ({bad_users[int(uid)]})")
+        if row == 24:  # the second 123/t2
+            case.bad_line("membership", row, key, ["duplicate_membership"], "user 123 in t2 twice")
+    write_csv(sample.folder / "memberships.csv", ["user_id", "organization_id", "role"], members)
+    case.count("organizations", len(orgs))
+    case.count("memberships", len(members))
+    return case

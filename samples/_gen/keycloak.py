@@ -25,7 +25,17 @@ import uuid
 
 from argon2.low_level import Type, hash_secret_raw
 
-from .common import FUTURE, Sample, ascii_fold, b64, epoch_ms, make_people, pbkdf2, write_csv
+from .common import (
+    FUTURE,
+    Sample,
+    TenantCase,
+    ascii_fold,
+    b64,
+    epoch_ms,
+    make_people,
+    pbkdf2,
+    write_csv,
+)
 
 CSV_HEADER = [
     "id", "username", "email", "email_verified", "enabled", "first_name", "last_name",
@@ -135,9 +145,140 @@ def build() -> Sample:
                 created_ms, "acme", secret_text, cred_text,
             ]
         )
-    (sample.folder / "acme-realm.json").write_text(
-        _jackson({"realm": "acme", "users": users}) + "\n", encoding="utf-8"
-    )
+    organizations, groups = _tenants(sample, users)
+    realm = {"realm": "acme", "users": users, "groups": groups, "organizations": organizations}
+    (sample.folder / "acme-realm.json").write_text(_jackson(realm) + "\n", encoding="utf-8")
     write_csv(sample.folder / "users.csv", CSV_HEADER, rows)
     sample.total_rows = len(rows)
     return sample
+
+
+REALM_SOURCE = (
+    "Keycloak 26 realm export (kc.sh export): \"organizations\" as the admin REST API's "
+    "OrganizationRepresentation (id, name, alias, enabled, description, attributes, domains, "
+    "members: MemberRepresentation = UserRepresentation + membershipType), \"groups\" as "
+    "GroupRepresentation (id, name, path, subGroups) and each user's \"groups\" as group paths, "
+    "https://www.keycloak.org/docs-api/latest/rest-api/index.html"
+)
+
+
+def _uuid(rng: random.Random) -> str:
+    return str(uuid.UUID(bytes=rng.randbytes(16), version=4))
+
+
+def _tenants(
+    sample: Sample, users: list[dict[str, object]]
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """The realm's organizations (members inside) and groups (users name theirs by path); two
+    tenant cases: organizations with preset keycloak_realm, groups with keycloak_realm_groups.
+    Realm user n is record n (the bad users' CSV line numbers minus one)."""
+    rng = random.Random(0x4D)
+    bad_users = {b.row - 1: b.why for b in sample.bad_rows}
+    ids = [str(u["id"]) for u in users]
+    orgs_case = TenantCase(
+        title="Keycloak organizations",
+        command=(
+            "clerk-migrate validate samples/keycloak/acme-realm.json --mapping keycloak_realm "
+            "--organizations samples/keycloak/acme-realm.json"
+        ),
+        input="acme-realm.json",
+        mapping="keycloak_realm",
+        organizations="acme-realm.json",
+        source=REALM_SOURCE,
+    )
+    ghost = _uuid(rng)  # a member whose user is not in the export
+    plan = [
+        ("Acme Corporation", "acme", range(1, 9)),
+        ("Globex", "Globex_EU", range(9, 13)),  # "_" and capitals: not a Clerk slug
+        ("Initech", "initech", range(13, 21)),
+        ("Umbrella", "umbrella", range(0)),
+    ]
+    organizations: list[dict[str, object]] = []
+    members_read = 0
+    for row, (name, alias, numbers) in enumerate(plan, start=1):
+        org_id = _uuid(rng)
+        members: list[dict[str, object]] = []
+        for n in numbers:
+            user = users[n - 1]
+            members.append(
+                {"id": ids[n - 1], "username": user["username"], "email": user["email"],
+                 "enabled": True, "membershipType": "UNMANAGED"}
+            )
+            reasons, why = [], []
+            if n in bad_users:
+                reasons.append("user_not_created")
+                why.append(f"user {n}'s row is invalid ({bad_users[n]})")
+            if alias == "Globex_EU":
+                reasons.append("organization_not_created")
+                why.append("its organization's alias is no slug")
+            if reasons:
+                orgs_case.bad_line("membership", row, f"{org_id}/{ids[n - 1]}", reasons, "; ".join(why))
+        if alias == "acme":
+            members.append(
+                {"id": ghost, "username": "former.employee", "email": "former@acme-corp.io",
+                 "enabled": True, "membershipType": "MANAGED"}
+            )
+            orgs_case.bad_line("membership", row, f"{org_id}/{ghost}", ["unknown_user"],
+                               "a member whose user is not in the export")
+        if alias == "Globex_EU":
+            orgs_case.bad_line("organization", row, org_id, ["invalid_slug"],
+                               "alias Globex_EU has capitals and _")
+        members_read += len(members)
+        organizations.append(
+            {
+                "id": org_id, "name": name, "alias": alias, "enabled": True,
+                "description": f"{name} staff", "redirectUrl": "",
+                "attributes": {"region": [rng.choice(["eu-west", "us-east"])]},
+                "domains": [{"name": f"{alias.lower().replace('_', '-')}.example.com", "verified": True}],
+                "members": members, "identityProviders": [],
+            }
+        )
+    orgs_case.count("organizations", len(organizations))
+    orgs_case.count("memberships", members_read)
+
+    groups_case = TenantCase(
+        title="Keycloak groups as organizations",
+        command=(
+            "clerk-migrate validate samples/keycloak/acme-realm.json --mapping keycloak_realm_groups "
+            "--organizations samples/keycloak/acme-realm.json"
+        ),
+        input="acme-realm.json",
+        mapping="keycloak_realm_groups",
+        organizations="acme-realm.json",
+        source=REALM_SOURCE,
+    )
+    names = ["engineering", "sales", "support"]
+    groups: list[dict[str, object]] = []
+    for name in names:
+        sub = (
+            [{"id": _uuid(rng), "name": "admins", "path": f"/{name}/admins", "subGroups": [],
+              "attributes": {}, "realmRoles": [], "clientRoles": {}}]
+            if name == "engineering"
+            else []
+        )
+        groups.append(
+            {"id": _uuid(rng), "name": name, "path": f"/{name}", "subGroups": sub,
+             "attributes": {}, "realmRoles": [], "clientRoles": {}}
+        )
+    memberships = 0
+    for n, user in enumerate(users, start=1):
+        paths = ["/engineering"] if n <= 10 else ["/sales"] if n <= 15 else []
+        if n == 3:
+            paths = ["/engineering", "/engineering/admins"]
+        if n == 16:
+            paths = ["/sales", "/support"]
+        if n in (17, 24):
+            paths = ["/support"]
+        user["groups"] = paths
+        memberships += len(paths)
+        for path in paths:
+            if path == "/engineering/admins":
+                groups_case.bad_line("membership", n, f"{path}/{ids[n - 1]}", ["unknown_organization"],
+                                     "a subgroup: only top-level groups become organizations")
+            elif n in bad_users:
+                groups_case.bad_line("membership", n, f"{path}/{ids[n - 1]}", ["user_not_created"],
+                                     f"user {n}'s row is invalid ({bad_users[n]})")
+    groups_case.count("organizations", len(groups))
+    groups_case.count("memberships", memberships)
+    sample.tenants += [orgs_case, groups_case]
+    return organizations, groups

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from preset_cases import SAMPLES, Case, case_params, cases, manifest
+from preset_cases import SAMPLES, SYSTEMS, Case, case_params, cases, manifest
 
 from migrate._internal.mapping.load import load_mapping, preset_names, presets_dir
 from migrate.cli import main
@@ -53,8 +53,10 @@ def test_valid_rows_carry_identity_and_password(case: Case) -> None:
 
 
 def test_every_preset_is_exercised_by_a_sample() -> None:
-    """Each shipped preset is the mapping of at least one sample case, so none goes untested."""
+    """Each shipped preset is the mapping of at least one sample case (users, or a sample's
+    organizations export: tests/tenants), so none goes untested."""
     used = {c.mapping for c in cases()}
+    used |= {t["mapping"] for s in SYSTEMS for t in manifest(s).get("tenants", [])}
     assert set(preset_names()) <= used
 
 

@@ -25,11 +25,18 @@ from migrate._internal.mapping.spec import (
     MappingSpec,
     SourceSpec,
 )
-from migrate._internal.mapping.tenants import parse_tenants
+from migrate._internal.mapping.tenants import Tenants, parse_tenants
 from migrate._internal.sources import FORMATS, SHORT_ROWS, SourceOptions
 from migrate.errors import MappingError, MappingProblem
 
-__all__ = ["load_mapping", "parse_mapping", "preset_names", "presets_dir"]
+__all__ = [
+    "GENERIC_TENANTS",
+    "generic_tenants",
+    "load_mapping",
+    "parse_mapping",
+    "preset_names",
+    "presets_dir",
+]
 
 TOP_KEYS: Final = (
     "description", "source", "fields", "options", "status", "join", "organizations", "memberships",
@@ -39,6 +46,8 @@ SOURCE_KEYS: Final = (
     "format", "key", "has_header", "delimiter", "quote_char", "encoding", "json_key",
     "column_names", "null_values", "short_rows",
 )  # fmt: skip
+# The tenant tables taken when a file is given for a mapping without them (not a preset).
+GENERIC_TENANTS: Final = "_tenants"
 JOIN_KEYS: Final = (
     "name", "path", "required", "description", "if_missing", "on", "right_on", "format",
     "has_header", "delimiter", "quote_char", "encoding", "json_key", "null_values",
@@ -51,10 +60,26 @@ def presets_dir() -> Traversable:
 
 
 def preset_names() -> list[str]:
-    """The names of the shipped presets (``auth0``, ``firebase``…), sorted."""
+    """The names of the shipped presets (``auth0``, ``firebase``…), sorted; a file whose name
+    starts with ``_`` is no preset (``_tenants.toml``)."""
     return sorted(
-        p.name.removesuffix(".toml") for p in presets_dir().iterdir() if p.name.endswith(".toml")
+        p.name.removesuffix(".toml")
+        for p in presets_dir().iterdir()
+        if p.name.endswith(".toml") and not p.name.startswith("_")
     )
+
+
+def generic_tenants() -> Tenants:
+    """The generic tenant tables (``migrate/mappings/_tenants.toml``: ``organizations.csv`` with
+    ``id, name, slug…``, ``memberships.csv`` with ``user_id, organization_id, role``)."""
+    preset = presets_dir() / f"{GENERIC_TENANTS}.toml"
+    loader = _Loader({}, None)
+    tenants = parse_tenants(
+        tomllib.loads(preset.read_text(encoding="utf-8")), loader, loader.read_options, None
+    )
+    if loader.problems:
+        raise MappingError(str(preset), loader.problems)
+    return tenants
 
 
 def load_mapping(source: str | Path, env: Mapping[str, str]) -> MappingSpec:
@@ -70,7 +95,7 @@ def load_mapping(source: str | Path, env: Mapping[str, str]) -> MappingSpec:
     )
     if is_name and not path.is_file():
         preset = presets_dir() / f"{source}.toml"
-        if not preset.is_file():
+        if not preset.is_file() or str(source).startswith("_"):
             known = ", ".join(preset_names()) or "none"
             raise MappingError(
                 str(source),
