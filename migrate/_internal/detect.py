@@ -73,6 +73,7 @@ class Signature:
     columns: frozenset[str] = frozenset()
     check: Callable[[Head], bool] | None = None
     hint: str = ""  # what else the operator needs (a join file, environment variables)
+    tenant: bool = False  # an organizations / memberships file, read with --organizations
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class Recognition:
     preset: str
     system: str
     hint: str
+    tenant: bool = False  # organizations or memberships, not users: the preset reads it as such
 
 
 def _auth0_csv(head: Head) -> bool:
@@ -125,6 +127,27 @@ def _laravel(head: Head) -> bool:
     passwords = head.values("password")
     php = all(p.startswith(("$2y$", "$argon2")) for p in passwords)
     return php and any(p.startswith("$2y$") for p in passwords)
+
+
+def _auth0_organizations(head: Head) -> bool:
+    ids = head.values("id")
+    return bool(ids) and all(v.startswith("org_") for v in ids)
+
+
+# The generic tenant shape (migrate/mappings/_tenants.toml): a file of these columns only.
+GENERIC_ORGANIZATIONS: Final = frozenset(
+    {"id", "name", "slug", "max_allowed_memberships", "created_at", "created_by",
+     "public_metadata", "private_metadata"}
+)  # fmt: skip
+GENERIC_MEMBERSHIPS: Final = frozenset({"user_id", "organization_id", "role"})
+
+
+def _generic_organizations(head: Head) -> bool:
+    return set(head.columns) <= GENERIC_ORGANIZATIONS
+
+
+def _generic_memberships(head: Head) -> bool:
+    return set(head.columns) <= GENERIC_MEMBERSHIPS
 
 
 SIGNATURES: Final[tuple[Signature, ...]] = (
@@ -207,6 +230,8 @@ SIGNATURES: Final[tuple[Signature, ...]] = (
         ("json",),
         frozenset({"username", "createdTimestamp"}),
         _keycloak_realm,
+        "A Keycloak 26 realm export also holds the realm's organizations: pass the same file as "
+        "--organizations (--mapping keycloak_realm_groups takes its groups as organizations).",
     ),
     Signature(
         "keycloak",
@@ -241,6 +266,37 @@ SIGNATURES: Final[tuple[Signature, ...]] = (
         ("csv",),
         frozenset({"primary_email_address", "verified_email_addresses", "password_hasher"}),
     ),
+    # Tenant files, not users exports ("_tenants": the generic shape's tables, no preset).
+    Signature(
+        "auth0",
+        "Auth0 organizations file (Management API organizations with their members)",
+        ("json", "ndjson"),
+        frozenset({"id", "name"}),
+        _auth0_organizations,
+        "It holds organizations, not users: validate the users export with --mapping auth0 and "
+        "pass this file as --organizations.",
+        tenant=True,
+    ),
+    Signature(
+        "_tenants",
+        "organizations file in the generic shape (organizations.csv)",
+        ("csv", "parquet"),
+        frozenset({"id", "name"}),
+        _generic_organizations,
+        "Pass it as --organizations FILE beside the users' mapping (any preset reads this "
+        "shape); the memberships file goes with --memberships FILE.",
+        tenant=True,
+    ),
+    Signature(
+        "_tenants",
+        "memberships file in the generic shape (memberships.csv)",
+        ("csv", "parquet"),
+        frozenset({"user_id", "organization_id"}),
+        _generic_memberships,
+        "Pass it as --memberships FILE beside the users' mapping, with the organizations as "
+        "--organizations FILE.",
+        tenant=True,
+    ),
 )
 
 
@@ -252,7 +308,7 @@ def recognise(head: Head) -> Recognition | None:
             continue
         if sig.check is not None and not sig.check(head):
             continue
-        return Recognition(sig.preset, sig.system, sig.hint)
+        return Recognition(sig.preset, sig.system, sig.hint, sig.tenant)
     return None
 
 

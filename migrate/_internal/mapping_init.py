@@ -49,6 +49,8 @@ class InitResult:
                 "from its column names and values. Check every line marked CHECK."
             )
         rec = self.recognition
+        if rec.tenant:  # organizations or memberships: read beside a users export
+            return f"Recognised: {rec.system}; it holds no users.\n{rec.hint}"
         preset = presets_dir() / f"{rec.preset}.toml"
         if not preset.is_file():
             line = f"Recognised: {rec.system}; no preset imports it directly (draft below)."
@@ -79,6 +81,16 @@ def init_mapping(path: str | Path) -> InitResult:
     recognition = recognise(head)
     if recognition is not None:
         preset = presets_dir() / f"{recognition.preset}.toml"
+        if recognition.tenant:
+            intro = f"# clerk-migrate mapping init: {Path(path).name} is an {recognition.system}.\n"
+            intro += (
+                "# Any mapping reads it with --organizations / --memberships; these are the "
+                "tables it applies,\n# to copy into a mapping that names other columns.\n"
+                if recognition.preset.startswith("_")
+                else f"# The `{recognition.preset}` preset reads it (its [organizations] below): "
+                f"--mapping {recognition.preset} --organizations FILE.\n"
+            )
+            return InitResult(intro + preset.read_text(encoding="utf-8"), recognition, head)
         if preset.is_file():
             intro = (
                 f"# clerk-migrate mapping init: {Path(path).name} is a {recognition.system}.\n"
