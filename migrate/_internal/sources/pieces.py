@@ -46,12 +46,14 @@ PIECE_ROWS: Final = 100_000
 class Piece:
     """Where one piece of an input lies: ``start``/``end`` are byte offsets into the (decoded)
     text file, or row offsets for Parquet; ``first_row`` is its first ``_row``; ``rows`` counts
-    its records (empty rows included)."""
+    its records (empty rows included); ``short`` the rows short of fields (CSV), found when it
+    was first parsed, so a later read of it does not count again."""
 
     start: int
     end: int
     first_row: int
     rows: int
+    short: tuple[int, ...] = ()
 
 
 class SourceReader:
@@ -143,12 +145,13 @@ class SourceReader:
         else:
             pos, row = (0, 1) if self.format == "parquet" else (self._body, self._first_row())
         for i, (start, end, raw) in enumerate(self._spans(pos), start=at):
+            known = self._index[i].short if i < len(self._index) else None
             try:
-                frame = self._parse(raw, row)
+                frame, short = self._parse(raw, row, known)
             except (pl.exceptions.PolarsError, ValueError) as exc:
                 why = _explain(self.path, exc, (raw, row) if self.format == "csv" else None)
                 raise SourceError(f"{self.path}: cannot be read: {why}") from exc
-            piece = Piece(start, end, row, frame.height)
+            piece = Piece(start, end, row, frame.height, short)
             if i == len(self._index):
                 self._index.append(piece)
             row += frame.height
@@ -185,7 +188,10 @@ class SourceReader:
                 yield pos, pos + cut, block[:cut]
                 pos += cut
 
-    def _parse(self, raw: bytes, row: int) -> pl.DataFrame:
+    def _parse(
+        self, raw: bytes, row: int, known: tuple[int, ...] | None = None
+    ) -> tuple[pl.DataFrame, tuple[int, ...]]:
+        """The piece's frame, and its rows short of fields (``known``: found before)."""
         if self.format == "parquet":
             start = row - 1
             frame = (
@@ -198,22 +204,20 @@ class SourceReader:
         else:
             frame = self._parse_ndjson(raw, row)
         lazy = _finish(frame.lazy(), frame.schema, self._marker, self._opts.null_values)
+        short: tuple[int, ...] = ()
         if self.format == "csv" and self._opts.short_rows == "invalid":
-            lazy = self._mark_short(lazy, raw, row, frame.height)
-        return lazy.select(self.schema.names()).collect()
+            short = self._short_rows(frame, raw, row) if known is None else known
+            if short:
+                lazy = _mark_short(lazy, short)
+        return lazy.select(self.schema.names()).collect(), short
 
-    def _mark_short(self, lazy: pl.LazyFrame, raw: bytes, row: int, height: int) -> pl.LazyFrame:
-        """``_source_error`` is ``short_row`` on the rows with fewer fields than the header."""
+    def _short_rows(self, frame: pl.DataFrame, raw: bytes, row: int) -> tuple[int, ...]:
+        """The rows of a parsed CSV piece with fewer fields than the header. A short row lacks
+        at least its last field, so a piece whose last column is never empty has none."""
+        if not self._data or not frame[self._data[-1]].is_null().any():
+            return ()
         short = short_records(raw, self._opts.delimiter, self._opts.quote_char, len(self._data))
-        if short is None or len(short) == 0:
-            return lazy
-        rows = pl.Series([row + i for i in short if i < height], dtype=pl.Int64).implode()
-        return lazy.with_columns(
-            pl.when(pl.col(ROW_COLUMN).is_in(rows))
-            .then(pl.lit(SHORT_ROW))
-            .otherwise(pl.col(SOURCE_ERROR_COLUMN))
-            .alias(SOURCE_ERROR_COLUMN)
-        )
+        return tuple(row + i for i in short or () if i < frame.height)
 
     def _parse_csv(self, raw: bytes, row: int) -> pl.DataFrame:
         opts = self._opts
@@ -263,6 +267,17 @@ class SourceReader:
 
 _INTERNAL: Final = frozenset({ROW_COLUMN, EMPTY_COLUMN, SOURCE_ERROR_COLUMN})
 _indexes: dict[tuple[str, int, int, str, int, int], list[Piece]] = {}
+
+
+def _mark_short(lazy: pl.LazyFrame, short: tuple[int, ...]) -> pl.LazyFrame:
+    """``_source_error`` is ``short_row`` on the ``short`` rows."""
+    rows = pl.Series(short, dtype=pl.Int64).implode()
+    return lazy.with_columns(
+        pl.when(pl.col(ROW_COLUMN).is_in(rows))
+        .then(pl.lit(SHORT_ROW))
+        .otherwise(pl.col(SOURCE_ERROR_COLUMN))
+        .alias(SOURCE_ERROR_COLUMN)
+    )
 
 
 def short_records(raw: bytes, delimiter: str, quote: str | None, fields: int) -> list[int] | None:
