@@ -301,3 +301,13 @@ def test_a_split_row_is_marked_short_in_its_piece(tmp_path: Path) -> None:
     frame = pl.concat(SourceReader(path, piece_bytes=8).pieces())
     marks = dict(zip(frame["_row"], frame["_source_error"], strict=True))
     assert marks == {2: None, 3: "short_row", 4: "short_row", 5: None, 6: "short_row"}
+
+
+def test_a_blank_last_header_column_may_be_left_out(tmp_path: Path) -> None:
+    """A header ending in a delimiter names a blank column rows often leave out: such rows are
+    not short; a row short of a named column still is."""
+    path = tmp_path / "u.csv"
+    path.write_bytes(b"id,name,\n1,a\n2,b,\n3\n")
+    frame = pl.concat(SourceReader(path).pieces())
+    marks = dict(zip(frame["_row"], frame["_source_error"], strict=True))
+    assert marks == {2: None, 3: None, 4: "short_row"}

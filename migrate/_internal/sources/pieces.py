@@ -212,12 +212,29 @@ class SourceReader:
         return lazy.select(self.schema.names()).collect(), short
 
     def _short_rows(self, frame: pl.DataFrame, raw: bytes, row: int) -> tuple[int, ...]:
-        """The rows of a parsed CSV piece with fewer fields than the header. A short row lacks
-        at least its last field, so a piece whose last column is never empty has none."""
-        if not self._data or not frame[self._data[-1]].is_null().any():
+        """The rows of a parsed CSV piece with fewer fields than the header's named columns
+        (a header ending in a delimiter names a blank last column rows may leave out). A short
+        row lacks at least the last named field, so a piece where it is never empty has none."""
+        named = self._named_columns()
+        if not named or not frame[self._data[named - 1]].is_null().any():
             return ()
-        short = short_records(raw, self._opts.delimiter, self._opts.quote_char, len(self._data))
+        opts = self._opts
+        short = short_records(raw, opts.delimiter, opts.quote_char, named, columns=len(self._data))
         return tuple(row + i for i in short or () if i < frame.height)
+
+    def _named_columns(self) -> int:
+        """How many columns a row must have: up to the header's last non-blank name."""
+        if not self._opts.has_header:
+            return len(self._data)
+        text = self._head.decode("utf-8", "replace").lstrip("\ufeff")
+        names = next(csv.reader([text.rstrip("\r\n")], delimiter=self._opts.delimiter,
+                                quotechar=self._opts.quote_char or '"'), [])  # fmt: skip
+        blank = 0
+        for name in reversed(names):
+            if name.strip():
+                break
+            blank += 1
+        return max(0, len(self._data) - blank)
 
     def _parse_csv(self, raw: bytes, row: int) -> pl.DataFrame:
         opts = self._opts
@@ -280,9 +297,12 @@ def _mark_short(lazy: pl.LazyFrame, short: tuple[int, ...]) -> pl.LazyFrame:
     )
 
 
-def short_records(raw: bytes, delimiter: str, quote: str | None, fields: int) -> list[int] | None:
+def short_records(
+    raw: bytes, delimiter: str, quote: str | None, fields: int, *, columns: int | None = None
+) -> list[int] | None:
     """The 0-based indexes of the records of ``raw`` (whole CSV records) that hold some text
-    but fewer than ``fields`` fields; None when the records cannot be told apart.
+    but fewer than ``fields`` fields (``columns``: the header's count, when it is more);
+    None when the records cannot be told apart.
 
     A line break inside an unquoted value splits a row in two, each short of fields, and moves
     the rest of the row (a password digest, say) into the next row's key: such rows must be
@@ -302,8 +322,8 @@ def short_records(raw: bytes, delimiter: str, quote: str | None, fields: int) ->
     if lines and not lines[-1]:
         lines.pop()
     want = fields - 1
-    if text.count(sep) == want * len(lines):
-        return []
+    if (columns is None or columns == fields) and text.count(sep) == want * len(lines):
+        return []  # no line has more (polars refuses those), so none has fewer
     if quote is None or text.count(quote.encode()) == 0:
         return [i for i, line in enumerate(lines) if line.count(sep) < want and line.strip(b"\r")]
     try:
