@@ -18,8 +18,10 @@ def prints(pairs: dict[str, int]) -> pl.DataFrame:
 
 
 def build() -> RunIndex:
-    """Users b, z (no print), a, e (in that order); prints for a, b, c (not a user), e."""
-    return RunIndex(pl.Series(["b", "z", "a", "e"]), prints({"a": 1, "b": 2, "c": 3, "e": 5}))
+    """Users b, z (no print), a, e (in that order, in two parts); prints for a, b, c (not a
+    user), e."""
+    users = [pl.Series(["b", "z"]), pl.Series(["a", "e"])]
+    return RunIndex(prints({"a": 1, "b": 2, "c": 3, "e": 5}), users)
 
 
 def test_each_key_gets_its_print_and_whether_it_is_a_user() -> None:
@@ -41,7 +43,7 @@ def test_gone_are_the_users_never_matched_in_the_order_given() -> None:
 
 def test_an_empty_run_finds_nothing() -> None:
     """No users and no prints: every key is unknown to the run and nothing is gone."""
-    index = RunIndex(pl.Series([], dtype=pl.Utf8), prints({}))
+    index = RunIndex(prints({}), [])
     found = index.match(pl.Series(["a", "b"]))
     assert found["old_whole"].to_list() == [None, None]
     assert found["_user"].to_list() == [None, None]

@@ -1,6 +1,6 @@
 """The run a newer export is matched against: its users and stored prints, found by key.
 
-Pure. ``RunIndex(users, prints)`` holds, per key of the run, the first bytes of its stored
+Pure. ``RunIndex(prints, users)`` holds, per key of the run, the first bytes of its stored
 whole-row print (a ``UInt64``, null when none) and, for a user, its place among ``users``, with
 the 64-bit hashes of the keys sorted beside their places (by the keys themselves in the
 unlikely case two of the run's keys share a hash). ``match(keys)`` finds each key of a piece
@@ -13,6 +13,7 @@ order ``users`` gave them.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 
 import polars as pl
 
@@ -28,24 +29,32 @@ def print_prefixes(prints: pl.Series) -> pl.Series:
 class RunIndex:
     """The run's users and print prefixes by key; ``match`` each piece, then ``gone``."""
 
-    def __init__(self, users: pl.Series, prints: pl.DataFrame) -> None:
-        """``users``: the run's user keys, in order, each once. ``prints``: ``_key`` (each once)
-        and ``old_whole`` (``UInt64``) of every stored print."""
+    def __init__(self, prints: pl.DataFrame, users: Iterable[pl.Series]) -> None:
+        """``prints``: ``_key`` (each once) and ``old_whole`` (``UInt64``) of every stored print.
+        ``users``: the run's user keys, in order, each once, in parts (matched a part at a
+        time, so the temporaries stay the size of a part)."""
         self._table = prints.select(
             pl.col("_key").cast(pl.Utf8),
             pl.col("old_whole").cast(pl.UInt64),
             pl.lit(None, dtype=pl.UInt32).alias("_order"),
         )
         self._sort()
-        keys = users.cast(pl.Utf8)
-        order = pl.int_range(len(keys), dtype=pl.UInt32, eager=True)
-        at, found = self._find(keys) if self._table.height else (order, order < 0)
-        if found.any():
-            marked = self._table["_order"].scatter(at.filter(found), order.filter(found))
-            self._table = self._table.with_columns(marked)
-        if not found.all():
-            extra = pl.DataFrame({"_key": keys.filter(~found), "_order": order.filter(~found)})
-            self._table = pl.concat([self._table, extra], how="diagonal_relaxed")
+        extra: list[pl.DataFrame] = []
+        start = 0
+        for part in users:
+            keys = part.cast(pl.Utf8)
+            order = pl.int_range(start, start + len(keys), dtype=pl.UInt32, eager=True)
+            start += len(keys)
+            at, found = self._find(keys) if self._table.height else (order, order < 0)
+            if found.any():
+                marked = self._table["_order"].scatter(at.filter(found), order.filter(found))
+                self._table = self._table.with_columns(marked)
+            if not found.all():
+                extra.append(
+                    pl.DataFrame({"_key": keys.filter(~found), "_order": order.filter(~found)})
+                )
+        if extra:
+            self._table = pl.concat([self._table, *extra], how="diagonal_relaxed")
             self._sort()
         self._seen = pl.repeat(value=False, n=self._table.height, dtype=pl.Boolean, eager=True)
 
@@ -100,8 +109,10 @@ class RunIndex:
 
     def gone(self) -> pl.Series:
         """The keys of the users no ``match`` found, in the order ``users`` gave them."""
-        table = self._table.select("_key", "_order").with_columns(self._seen.alias("seen"))
-        left = table.filter(pl.col("_order").is_not_null() & ~pl.col("seen"))
+        order = self._table["_order"]
+        # positions, then a gather: a frame of the whole table would copy its keys into one chunk
+        at = (order.is_not_null() & ~self._seen).arg_true()
+        left = pl.DataFrame({"_key": self._table["_key"].gather(at), "_order": order.gather(at)})
         return left.sort("_order")["_key"]
 
 

@@ -171,7 +171,7 @@ def plan_sync(
     ``unknown``. Raises ``SourceError`` when the export holds no row.
     """
     prints = _baseline(store if use_baseline else None)
-    index = RunIndex(_user_keys(store), prints)
+    index = RunIndex(prints, _user_keys(store))
     planner = _Planner(store, prepared, key, index, old_fields=store.fingerprint_fields(),
                        has_prints=prints.height > 0)  # fmt: skip
     del prints
@@ -324,13 +324,13 @@ def _split(joined: str, count: int) -> pl.Series | None:
     return keys if len(keys) == count else None
 
 
-def _user_keys(store: StateStore) -> pl.Series:
-    """``key`` of each of the run's users."""
+def _user_keys(store: StateStore) -> list[pl.Series]:
+    """``key`` of each of the run's users, in parts."""
     joined = list(store.iter_user_keys_joined())
     parts = [part for keys, count in joined if (part := _split(keys, count)) is not None]
     if len(parts) < len(joined):  # a key holds "\x00": read a Python object per key
         parts = [pl.Series(chunk, dtype=pl.Utf8) for chunk in store.iter_user_keys()]
-    return pl.concat([pl.Series([], dtype=pl.Utf8), *parts]).alias("key")
+    return parts
 
 
 def _baseline(store: StateStore | None) -> pl.DataFrame:
