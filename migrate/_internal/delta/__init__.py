@@ -7,7 +7,7 @@ No I/O: the key, the state DB and the input are the caller's (``migrate._interna
 """
 
 from migrate._internal.delta.fingerprint import changed_fields, field_prints, whole_prints
-from migrate._internal.delta.plan import Action, count_actions, decide, gone_keys
+from migrate._internal.delta.plan import Action, count_actions, decide
 
 __all__ = [
     "Action",
@@ -15,6 +15,5 @@ __all__ = [
     "count_actions",
     "decide",
     "field_prints",
-    "gone_keys",
     "whole_prints",
 ]

@@ -20,7 +20,7 @@ from typing import Final
 
 import polars as pl
 
-__all__ = ["PLAN_SCHEMA", "Action", "count_actions", "decide", "gone_keys"]
+__all__ = ["PLAN_SCHEMA", "Action", "count_actions", "decide"]
 
 
 class Action(StrEnum):
@@ -89,19 +89,6 @@ def _marked(users: pl.DataFrame) -> pl.DataFrame:
         "key",
         pl.col(uid) if uid in users.columns else pl.lit(None, dtype=pl.Utf8).alias(uid),
         pl.lit(value=True).alias("_user"),
-    )
-
-
-def gone_keys(current_keys: pl.Series, users: pl.DataFrame) -> pl.DataFrame:
-    """``PLAN_SCHEMA`` rows (no row number) for the run's users whose key the export lacks
-    (``users`` as for ``decide``)."""
-    gone = _marked(users).filter(~pl.col("key").is_in(current_keys.implode()))
-    return gone.select(
-        pl.lit(None, dtype=pl.Int64).alias("_row"),
-        pl.col("key").alias("_key"),
-        pl.lit(Action.GONE.value).alias("action"),
-        pl.lit(None, dtype=pl.Utf8).alias("fields"),
-        "clerk_user_id",
     )
 
 
