@@ -88,10 +88,17 @@ def test_memberships_without_roles_get_the_default_table() -> None:
             ],
         ),
         (
-            USERS + ORGS + MEMBERS + '[roles]\nadmin = "administrator"\nviewer = 3\n',
+            USERS
+            + ORGS
+            + MEMBERS
+            + '[roles]\nadmin = "administrator"\nviewer = 3\nlead = "org:Team-Lead"\n',
             [
-                "roles.admin: must be a Clerk role key such as \"org:admin\", not 'administrator'",
-                'roles.viewer: must be a Clerk role key such as "org:admin", not an integer',
+                'roles.admin: must be a Clerk role key ("org:" and lowercase letters, digits, _) '
+                "such as \"org:admin\", not 'administrator'",
+                'roles.viewer: must be a Clerk role key ("org:" and lowercase letters, digits, _) '
+                'such as "org:admin", not an integer',
+                'roles.lead: must be a Clerk role key ("org:" and lowercase letters, digits, _) '
+                "such as \"org:admin\", not 'org:Team-Lead'",
             ],
         ),
         (
@@ -187,9 +194,9 @@ def test_roles_map_rank_and_default() -> None:
     members = _members(
         MEMBERS + '[roles]\nadmin = "org:admin"\nmember = "org:member"\n',
         {
-            "user_id": ["u1", "u2", "u3", "u4", "u5"],
-            "org_id": ["o", "o", "o", "o", "o"],
-            "role": [["member", "admin"], [], ["org:billing"], ["boss"], None],
+            "user_id": ["u1", "u2", "u3", "u4", "u5", "u6"],
+            "org_id": ["o", "o", "o", "o", "o", "o"],
+            "role": [["member", "admin"], [], ["org:billing"], ["boss"], None, ["org:Team-Lead"]],
         },
     )
     assert members["role"].to_list() == [
@@ -198,8 +205,9 @@ def test_roles_map_rank_and_default() -> None:
         "org:billing",
         None,
         "org:member",
+        None,
     ]
-    assert members["role_unknown"].to_list() == [None, None, None, "boss", None]
+    assert members["role_unknown"].to_list() == [None, None, None, "boss", None, "org:Team-Lead"]
 
 
 def test_a_list_of_organizations_gives_one_membership_each() -> None:

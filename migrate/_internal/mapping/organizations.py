@@ -22,6 +22,7 @@ from migrate._internal.mapping.spec import FieldKind, FieldSpec
 from migrate._internal.mapping.tenants import (
     MEMBERSHIP_FIELDS,
     ORGANIZATION_FIELDS,
+    ROLE_KEY,
     MembershipsSpec,
     OrganizationsSpec,
     RolesSpec,
@@ -42,7 +43,7 @@ LEGACY_KEY: Final = "legacy_key"  # private_metadata key holding the organizatio
 ORGANIZATION_COLUMNS: Final = ("key", "slug_given", *ORGANIZATION_FIELDS)
 # Clerk's rule for a slug (CreateOrganization): lowercase letters, digits and "-".
 SLUG_PATTERN: Final = r"^[a-z0-9-]+$"
-_ROLE_KEY: Final = r"^org:[A-Za-z0-9_:.-]+$"
+_ROLE_KEY: Final = f"^{ROLE_KEY}$"
 
 
 def derive_slug(key: pl.Expr) -> pl.Expr:

@@ -26,6 +26,7 @@ __all__ = [
     "MEMBERSHIP_FIELDS",
     "ORGANIZATION_FIELDS",
     "READ_KEYS",
+    "ROLE_KEY",
     "MembershipsSpec",
     "OrganizationsSpec",
     "RolesSpec",
@@ -54,8 +55,8 @@ READ_KEYS: Final = (
     "short_rows",
 )  # fmt: skip
 DEFAULT_ROLE: Final = "org:member"
-# Clerk role keys are "org:" and a name (org:admin, org:member, org:billing_manager).
-_ROLE_KEY: Final = re.compile(r"org:[A-Za-z0-9_:.-]+")
+# Clerk role keys are "org:" and lowercase letters, digits and "_" (CreateOrganizationRole).
+ROLE_KEY: Final = r"org:[a-z0-9_]+"
 
 
 @dataclass(frozen=True)
@@ -246,9 +247,11 @@ def _roles(table: Any, parser: FieldParser) -> RolesSpec:
     default = DEFAULT_ROLE
     for legacy, clerk in table.items():
         where = f"roles.{legacy}"
-        if not isinstance(clerk, str) or not _ROLE_KEY.fullmatch(clerk):
+        if not isinstance(clerk, str) or not re.fullmatch(ROLE_KEY, clerk):
             parser.problem(
-                where, f'must be a Clerk role key such as "org:admin", not {_shown(clerk)}'
+                where,
+                'must be a Clerk role key ("org:" and lowercase letters, digits, _) such as '
+                f'"org:admin", not {_shown(clerk)}',
             )
         elif legacy == "default":
             default = clerk
