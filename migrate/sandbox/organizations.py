@@ -127,6 +127,17 @@ class OrganizationEndpoints:
             ],
         )
 
+    def _org(self, request: Request, *, by_slug: bool = False) -> OrgRecord | Response:
+        """The path's organization (by id, or by id or slug), or the refusal to answer with:
+        organizations disabled, or no such organization (404)."""
+        refused = self._disabled()
+        if refused is not None:
+            return refused
+        ref = request.path_params["org"]
+        orgs = self.store.orgs
+        rec = orgs.get_by_id_or_slug(ref) if by_slug else orgs.get_by_id(ref)
+        return self._problems(404, [_org_not_found()]) if rec is None else rec
+
     def _now_ms(self) -> int:
         return int(self.clock() * 1000)
 
@@ -244,27 +255,25 @@ class OrganizationEndpoints:
         return slug
 
     async def _get_org(self, request: Request) -> Response:
-        refused = self._disabled()
-        if refused is not None:
-            return refused
-        rec = self.store.orgs.get_by_id_or_slug(request.path_params["org"])
-        if rec is None:
-            return self._problems(404, [_org_not_found()])
+        rec = self._org(request, by_slug=True)
+        if isinstance(rec, Response):
+            return rec
         counted = request.query_params.get("include_members_count") == "true"
         return json_response(render_org(self.store, rec, members_count=counted))
 
     async def _delete_org(self, request: Request) -> Response:
-        refused = self._disabled()
-        if refused is not None:
-            return refused
-        org_id = request.path_params["org"]
-        rec = self.store.orgs.get_by_id(org_id)
-        if rec is None:
-            return self._problems(404, [_org_not_found()])
+        rec = self._org(request)
+        if isinstance(rec, Response):
+            return rec
         self.store.orgs.delete(rec)
         self.counters.org_writes["organizations_deleted"] += 1
         return json_response(
-            {"object": "organization", "id": org_id, "slug": rec.slug, "deleted": True}
+            {
+                "object": "organization",
+                "id": request.path_params["org"],
+                "slug": rec.slug,
+                "deleted": True,
+            }
         )
 
     async def _list_orgs(self, request: Request) -> Response:
@@ -315,12 +324,9 @@ class OrganizationEndpoints:
     # memberships --------------------------------------------------------------------------
 
     async def _create_member(self, request: Request) -> Response:
-        refused = self._disabled()
-        if refused is not None:
-            return refused
-        org = self.store.orgs.get_by_id(request.path_params["org"])
-        if org is None:
-            return self._problems(404, [_org_not_found()])
+        org = self._org(request)
+        if isinstance(org, Response):
+            return org
         data = await self._json_body(request)
         if isinstance(data, Response):
             return data
@@ -377,12 +383,9 @@ class OrganizationEndpoints:
         )
 
     async def _list_members(self, request: Request) -> Response:
-        refused = self._disabled()
-        if refused is not None:
-            return refused
-        org = self.store.orgs.get_by_id(request.path_params["org"])
-        if org is None:
-            return self._problems(404, [_org_not_found()])
+        org = self._org(request)
+        if isinstance(org, Response):
+            return org
         pairs = request.query_params.multi_items()
         paging = parse_paging(pairs, ("created_at",))
         if isinstance(paging, Problem):
@@ -408,12 +411,9 @@ class OrganizationEndpoints:
         )
 
     async def _delete_member(self, request: Request) -> Response:
-        refused = self._disabled()
-        if refused is not None:
-            return refused
-        org = self.store.orgs.get_by_id(request.path_params["org"])
-        if org is None:
-            return self._problems(404, [_org_not_found()])
+        org = self._org(request)
+        if isinstance(org, Response):
+            return org
         user_id = request.path_params["user_id"]
         user_seq = self.store.seq_of(user_id)
         member = None if user_seq is None else org.members.get(user_seq)
