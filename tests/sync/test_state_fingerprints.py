@@ -37,7 +37,7 @@ def test_a_version_1_file_is_upgraded_with_an_empty_table(tmp_path: Path) -> Non
         assert store.fingerprint_fields() == ()
     with sqlite3.connect(path) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchone() == (SCHEMA_VERSION,)
-    assert SCHEMA_VERSION == 2
+    assert SCHEMA_VERSION == 3
 
 
 def test_the_runs_users_are_created_or_present_rows_and_syncs_less_deleted(

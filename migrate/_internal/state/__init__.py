@@ -28,7 +28,12 @@ here) each commit is also fsync'ed, so it survives power loss too: that costs on
 same time (it would reconcile and re-send rows the first one has in flight).
 
 Modules: ``model`` (states, rows, moves, schema), ``db`` (opening the file), ``store``
-(``StateStore``), ``aftermoves`` (the moves of ``retry`` and ``rollback``).
+(``StateStore``), ``aftermoves`` (the moves of ``retry`` and ``rollback``), ``kinds`` (the
+organizations' and memberships' tables: ``store.kind(name)``, same states and moves).
+
+Kinds. Users, organizations and memberships are rows of the same state machine, each kind in
+its own table of the one file; a move's ``user_id`` is the Clerk id of the object created
+(a user, an organization, a membership). See ``state.kinds`` for what each column holds.
 
 What is stored: row numbers, keys, external ids, primary emails, states, Clerk user ids, error
 code / param / message, attempt counts, timestamps, the input and mapping fingerprints and run
@@ -40,6 +45,7 @@ connection may be handed to a worker thread, never shared concurrently). Iterato
 """
 
 from migrate._internal.state.aftermoves import RETRY_NOTE, ROLLED_BACK
+from migrate._internal.state.kinds import KINDS, MemberLink, MemberPlanRow
 from migrate._internal.state.model import (
     SCHEMA_VERSION,
     Completed,
@@ -56,6 +62,7 @@ from migrate._internal.state.model import (
 from migrate._internal.state.store import StateStore
 
 __all__ = [
+    "KINDS",
     "RETRY_NOTE",
     "ROLLED_BACK",
     "SCHEMA_VERSION",
@@ -63,6 +70,8 @@ __all__ = [
     "Existed",
     "Failed",
     "Fingerprints",
+    "MemberLink",
+    "MemberPlanRow",
     "Move",
     "PlanRow",
     "Reconciled",

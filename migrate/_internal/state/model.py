@@ -25,7 +25,7 @@ __all__ = [
     "RowState",
 ]
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 
 
 class RowState(StrEnum):

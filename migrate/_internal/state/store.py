@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, Self, cast
 
 from migrate._internal.state.aftermoves import AfterRunMoves
 from migrate._internal.state.db import RefusedMoveError, connect
@@ -22,6 +22,15 @@ from migrate._internal.state.fingerprints import (
     FingerprintRecords,
     SyncMoves,
     migrate_v1,
+)
+from migrate._internal.state.kinds import (
+    KINDS,
+    TABLES,
+    TENANT_SCHEMA,
+    TableConnection,
+    TenantRecords,
+    migrate_v2,
+    planned_meta,
 )
 from migrate._internal.state.model import (
     COLUMNS,
@@ -53,8 +62,11 @@ _CLAIM: Final = (
 )
 
 
-class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves):
+class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves, TenantRecords):
     """The state DB of one run. Build with ``StateStore.create`` or ``StateStore.open``.
+
+    The store's rows are users; ``kind("organizations")`` / ``kind("memberships")`` is a store
+    over the same connection bound to that kind's table (``state.kinds``), with the same moves.
 
     The moves on a finished run (``requeue_failed``, ``revalidate``, ``roll_back``) come from
     ``AfterRunMoves`` (``state.aftermoves``); the fingerprints ``sync`` compares from
@@ -66,10 +78,32 @@ class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves):
         conn: sqlite3.Connection,
         path: Path,
         clock: Callable[[], float] = time.time,
+        *,
+        kind: str = "users",
     ) -> None:
         self._conn = conn
         self.path = path
         self._clock = clock
+        self.kind_name = kind
+        self._views: dict[str, StateStore] = {}
+        self._owner: StateStore = self  # the users' store, which owns the connection
+
+    def kind(self, name: str) -> StateStore:
+        """This run's store of ``name`` rows (``users``, ``organizations``, ``memberships``):
+        the same connection and moves, on that kind's table. Raises ``ValueError`` for
+        another name."""
+        if name not in KINDS:
+            raise ValueError(f"no kind {name!r}; expected one of {', '.join(KINDS)}")
+        if name == self.kind_name:
+            return self
+        if self.kind_name != "users":
+            return self._owner.kind(name)
+        if name not in self._views:
+            conn = cast("sqlite3.Connection", TableConnection(self._conn, TABLES[name]))
+            view = StateStore(conn, self.path, self._clock, kind=name)
+            view._owner = self
+            self._views[name] = view
+        return self._views[name]
 
     # --- opening -----------------------------------------------------------------------
 
@@ -103,6 +137,7 @@ class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves):
                     INDEX_KEY,
                     FINGERPRINT_SCHEMA,
                     SYNC_SCHEMA,
+                    *TENANT_SCHEMA,
                 ]:
                     if statement.strip():
                         conn.execute(statement)
@@ -153,6 +188,13 @@ class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves):
         if row is not None and row[0] == 1:
             try:
                 migrate_v1(conn)  # a run made before fingerprints: add the table, empty
+            except sqlite3.Error as exc:
+                conn.close()
+                raise StateError(f"{target}: cannot upgrade the state DB: {exc}") from exc
+            row = (2,)
+        if row is not None and row[0] == 2:
+            try:
+                migrate_v2(conn)  # a run made before organizations: add their tables, empty
             except sqlite3.Error as exc:
                 conn.close()
                 raise StateError(f"{target}: cannot upgrade the state DB: {exc}") from exc
@@ -244,7 +286,7 @@ class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves):
     @property
     def planned(self) -> bool:
         """Whether ``plan`` has run (it runs once per state DB)."""
-        return self.get_meta("planned_at") is not None
+        return self.get_meta(planned_meta(self.kind_name)) is not None
 
     def plan(self, rows: Iterable[PlanRow]) -> dict[RowState, int]:
         """Insert every input row: ``pending``, or ``invalid`` with its validation errors.
@@ -298,13 +340,20 @@ class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves):
                     self._conn.executemany(sql, batch)
                 self._conn.execute(INDEX_STATE)
                 self._conn.execute(INDEX_KEY)
-                self._conn.execute(
-                    "INSERT INTO meta (key, value) VALUES ('planned_at', ?)", (json.dumps(now),)
-                )
+                if self.kind_name != "users":  # an organization's row is its input row
+                    self._conn.execute("UPDATE rows SET input_row = row")
+                self._mark_planned(now)
         except sqlite3.IntegrityError as exc:
             why = "repeats a row number" if "UNIQUE" in str(exc) else "has a row without a key"
             raise StateError(f"{self.path}: cannot plan: the plan {why} ({exc})") from exc
         return counts
+
+    def _mark_planned(self, now: float) -> None:
+        """Record (in the open transaction) that this kind is planned."""
+        self._conn.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            (planned_meta(self.kind_name), json.dumps(now)),
+        )
 
     # --- claiming ----------------------------------------------------------------------
 
