@@ -27,6 +27,7 @@ __all__ = [
     "source_options",
     "source_options_from",
     "target_options",
+    "tenant_options",
     "wait_options",
 ]
 
@@ -224,6 +225,23 @@ def join_option(func: F) -> F:
         multiple=True,
         metavar="[NAME=]FILE",
         help="The file of a [[join]] in the mapping (repeatable; NAME= picks the join).",
+    )(func)
+
+
+def tenant_options(func: F) -> F:
+    """``--organizations FILE`` / ``--memberships FILE`` (``orgs_path`` / ``members_path``):
+    the tenant tables' files, instead of the mapping's ``input``."""
+    func = click.option(
+        "--memberships",
+        "members_path",
+        type=click.Path(path_type=Path),
+        help="The memberships file of the mapping's [memberships] (default: its input).",
+    )(func)
+    return click.option(
+        "--organizations",
+        "orgs_path",
+        type=click.Path(path_type=Path),
+        help="The organizations file of the mapping's [organizations] (default: its input).",
     )(func)
 
 

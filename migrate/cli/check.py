@@ -15,7 +15,13 @@ from typing import Any
 import click
 
 from migrate.cli._common import EXIT_INTERRUPTED, echo, echo_document, fail, handle_errors
-from migrate.cli._options import join_option, parse_joins, source_options, source_options_from
+from migrate.cli._options import (
+    join_option,
+    parse_joins,
+    source_options,
+    source_options_from,
+    tenant_options,
+)
 from migrate.errors import ConfigError
 
 __all__ = ["command", "read_settings", "render_report"]
@@ -76,6 +82,7 @@ FRONTEND_API_ENV = "CLERK_FRONTEND_API_URL"
     "are reported.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@tenant_options
 @join_option
 @source_options
 def command(
@@ -91,6 +98,8 @@ def command(
     rate: float | None,
     providers_column: str | None,
     as_json: bool,
+    orgs_path: Path | None,
+    members_path: Path | None,
     joins: tuple[str, ...],
     fmt: str | None,
     encoding: str | None,
@@ -105,7 +114,9 @@ def command(
     required field the mapping never fills, restrictions...), naming the setting and where to
     change it. With the secret key it looks the rows' external ids, emails, phones and usernames
     up (100 values per request, paced): rows already migrated, identifiers another user holds, a
-    development instance's headroom. What it cannot check without a key, it says. Exit status:
+    development instance's headroom. A mapping with [organizations] has them checked too:
+    organizations and organization slugs on, and every role key the memberships use there
+    (with the secret key). What it cannot check without a key, it says. Exit status:
     0 clean, 3 findings or invalid rows, 1 the check could not be done, 2 wrong options.
     """
     try:
@@ -122,6 +133,7 @@ def command(
                 rate=rate,
                 providers_column=providers_column,
                 as_json=as_json,
+                tenants=(orgs_path, members_path),
                 joins=joins,
                 source=source_options_from(fmt, encoding, delimiter, no_header),
             )
@@ -143,6 +155,7 @@ def _check(
     rate: float | None,
     providers_column: str | None,
     as_json: bool,
+    tenants: tuple[Path | None, Path | None],
     joins: tuple[str, ...],
     source: dict[str, Any],
 ) -> int:
@@ -172,6 +185,8 @@ def _check(
         joins=parse_joins(joins),
         rate=rate,
         providers_column=providers_column,
+        organizations=tenants[0],
+        memberships=tenants[1],
     )
     if save_settings is not None and report.settings is not None:
         _write_settings(save_settings, dict(report.settings.document))
@@ -222,6 +237,11 @@ def render_report(report: Any) -> str:
         f"  refused by the instance (predicted) {len(report.refused_rows()):>10,}",
         f"  already in Clerk {len(report.existing_rows()):>10,}",
     ]
+    for kind, c in report.tenants.items():
+        lines.append(
+            f"  {kind:<16} {c.read:>10,}   {c.valid:,} valid, {c.invalid:,} invalid"
+            + ("   (run validate for the reasons)" if c.invalid else "")
+        )
     if report.frontend_api:
         kind = report.settings.environment_type if report.settings else None
         lines.append(f"  settings from    {report.frontend_api}{f' ({kind})' if kind else ''}")

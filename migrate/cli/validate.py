@@ -15,7 +15,13 @@ from typing import Any
 import click
 
 from migrate.cli._common import EXIT_INTERRUPTED, echo, echo_document, fail, handle_errors
-from migrate.cli._options import join_option, parse_joins, source_options, source_options_from
+from migrate.cli._options import (
+    join_option,
+    parse_joins,
+    source_options,
+    source_options_from,
+    tenant_options,
+)
 
 __all__ = ["command", "render_summary"]
 
@@ -47,18 +53,7 @@ __all__ = ["command", "render_summary"]
     is_flag=True,
     help="Mask email addresses in errors.csv (keys, emails, values, messages): p…@example.com.",
 )
-@click.option(
-    "--organizations",
-    "orgs_path",
-    type=click.Path(path_type=Path),
-    help="The organizations file of the mapping's [organizations] (default: its input).",
-)
-@click.option(
-    "--memberships",
-    "members_path",
-    type=click.Path(path_type=Path),
-    help="The memberships file of the mapping's [memberships] (default: its input).",
-)
+@tenant_options
 @join_option
 @source_options
 def command(

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from migrate._internal.api.connection import Connection, connect
+from migrate._internal.api.validating import read_tenants
 from migrate._internal.instance.check import CheckReport, check_input
 from migrate._internal.instance.settings import frontend_api_url as resolve_frontend_api
 from migrate._internal.mapping import load_mapping
@@ -34,6 +35,8 @@ def check(
     joins: Mapping[str, Path] | Sequence[Path] = (),
     rate: float | None = None,
     providers_column: str | None = None,
+    organizations: str | Path | None = None,
+    memberships: str | Path | None = None,
 ) -> CheckReport:
     """Check ``input`` (mapped by ``mapping``) against a Clerk instance; nothing is written.
 
@@ -42,7 +45,10 @@ def check(
     headroom from ``connection`` (None: skipped, and said so in ``CheckReport.skipped``),
     paced at ``rate`` (default 90 % of the instance's limit). ``providers_column``: an input
     column naming each user's legacy sign-in providers, checked against the instance's social
-    connections. Raises ``ConfigError`` (a bad key
+    connections. A mapping with ``[organizations]`` has them checked too (read from
+    ``organizations`` / ``memberships`` or the mapping's ``input``, as ``validate`` does):
+    organizations and slugs on, and (with ``connection``) every role key the memberships use
+    there. Raises ``ConfigError`` (a bad key
     or URL, before any work), ``MappingError``, ``SourceError``, ``ClerkError``.
     """
     resolve_frontend_api(publishable_key, frontend_api_url)
@@ -65,6 +71,7 @@ def check(
         "providers_column": providers_column,
     }
     try:
+        kwargs["tenants"] = read_tenants(prepared, Path(input), organizations, memberships)
         if connection is None:
             return check_input(prepared, **kwargs)
         with connect(connection) as target:

@@ -14,6 +14,7 @@ from typing import Final
 from migrate._internal.instance.check import check_input
 from migrate._internal.prepare import Prepared
 from migrate._internal.runner.session import RunPlan, Target
+from migrate._internal.tenancy import PreparedTenants
 from migrate.errors import CheckFailedError
 
 __all__ = ["CHECK_META", "preflight"]
@@ -32,10 +33,13 @@ def preflight(
     publishable_key: str | None,
     frontend_api_url: str | None,
     notice: Callable[[str], None],
+    tenants: PreparedTenants | None = None,
 ) -> None:
     """Run the checks unless this run directory already did (or skipped them).
 
-    Against the sandbox the settings are the sandbox's own (its Frontend API is its URL).
+    ``tenants``: the run's organizations and memberships (organizations and slugs on, every
+    role key there). Against the sandbox the settings are the sandbox's own (its Frontend API
+    is its URL).
     Raises ``CheckFailedError`` on a whole-file finding not accepted, ``ClerkError`` when the
     lookups fail, ``ConfigError`` for a bad publishable key or URL.
     """
@@ -52,6 +56,7 @@ def preflight(
         frontend_api_url_=target.base_url if target.sandbox else frontend_api_url,
         target=target,
         rate=rate,
+        tenants=tenants,
     )
     for line in report.skipped:
         notice(f"Check skipped {line}")

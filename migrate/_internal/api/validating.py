@@ -19,7 +19,7 @@ from migrate._internal.reports.validation import summarize, write_validation_rep
 from migrate._internal.tenancy import PreparedTenants, TenantFiles, prepare_tenants, user_keys
 from migrate.errors import StateError
 
-__all__ = ["validate", "validation_dir"]
+__all__ = ["read_tenants", "validate", "validation_dir"]
 
 
 def validate(
@@ -53,7 +53,7 @@ def validate(
     previews = tuple(RowPreview(p.row, p.key, p.masked()) for p in prepared.preview(preview))
     counts = prepared.counts()
     errors = prepared.errors()
-    tenants = _tenants(prepared, input_path, organizations, memberships)
+    tenants = read_tenants(prepared, input_path, organizations, memberships)
     if tenants.organizations is not None:
         errors = pl.concat([errors, tenants.errors()], how="diagonal_relaxed")
     warnings = prepared.warnings()
@@ -81,10 +81,12 @@ def validate(
     return ValidateResult(summary.to_dict(), errors_path, summary_path, previews, seconds, notices)
 
 
-def _tenants(
+def read_tenants(
     prepared: Prepared, input_path: Path, orgs: str | Path | None, members: str | Path | None
 ) -> PreparedTenants:
-    """The checked tenant tables, when the mapping has them (else an empty result)."""
+    """The checked tenant tables of ``prepared``'s mapping, read from ``orgs`` / ``members``
+    or the mapping's ``input`` (no tenant table and no file: an empty result). Raises as
+    ``prepare_tenants``."""
     files = TenantFiles(
         Path(orgs) if orgs is not None else None, Path(members) if members is not None else None
     )

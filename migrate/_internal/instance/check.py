@@ -5,6 +5,9 @@ It reads, maps and validates the input (like ``validate``), then, when it can:
 - reads the instance's settings from its Frontend API (a publishable key, or a URL) and turns
   them into per-row findings (rows the instance would refuse, stage ``instance``) and whole-file
   findings (``migrate._internal.instance.findings``);
+- when the run has organizations (``tenancy.PreparedTenants``), checks that the instance takes
+  them: organizations and slugs on, every role key the memberships use there
+  (``instance.organizations``);
 - looks the valid rows' identifiers up in the instance with the secret key
   (``instance.existing``): rows already there, identifiers another user holds, and a
   development instance's headroom under its user cap.
@@ -33,6 +36,11 @@ from migrate._internal.instance.findings import (
     row_rules,
     summarize_rows,
 )
+from migrate._internal.instance.organizations import (
+    OrganizationSettings,
+    fetch_roles,
+    tenant_findings,
+)
 from migrate._internal.instance.settings import (
     InstanceSettings,
     frontend_api_url,
@@ -43,6 +51,7 @@ from migrate._internal.prepare import Prepared
 from migrate._internal.runner.pacing import Pacer, default_rate
 from migrate._internal.runner.session import DEVELOPMENT_USER_CAP, Target
 from migrate._internal.sources import read_source
+from migrate._internal.tenancy import PreparedTenants, TenantCounts
 from migrate.errors import ConfigError
 
 __all__ = ["CheckReport", "check_input", "check_prepared"]
@@ -73,6 +82,7 @@ class CheckReport:
     frontend_api: str | None = None
     settings: InstanceSettings | None = None
     existing: ExistingUsers | None = field(default=None, repr=False)
+    tenants: dict[str, TenantCounts] = field(default_factory=dict)
 
     @property
     def blocking(self) -> list[Finding]:
@@ -95,8 +105,12 @@ class CheckReport:
 
     @property
     def clean(self) -> bool:
-        """No invalid row and nothing but information to report."""
-        return not self.invalid and all(f.level == "info" for f in self.findings)
+        """No invalid row (of any table) and nothing but information to report."""
+        return (
+            not self.invalid
+            and not any(c.invalid for c in self.tenants.values())
+            and all(f.level == "info" for f in self.findings)
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (no secret: row numbers, keys, field names, codes, identifiers)."""
@@ -106,6 +120,10 @@ class CheckReport:
             "read": self.read,
             "valid": self.valid,
             "invalid": self.invalid,
+            "tenants": {
+                kind: {"read": c.read, "valid": c.valid, "invalid": c.invalid}
+                for kind, c in self.tenants.items()
+            },
             "frontend_api": self.frontend_api,
             "environment_type": self.settings.environment_type if self.settings else None,
             "skipped": list(self.skipped),
@@ -137,11 +155,14 @@ async def check_prepared(
     skipped: tuple[str, ...] = (),
     frontend_api: str | None = None,
     providers_column: str | None = None,
+    tenants: PreparedTenants | None = None,
 ) -> CheckReport:
     """Check a prepared input against ``settings`` and, with an open ``client``, the users there.
 
     ``providers_column``: a source column naming each user's legacy sign-in providers, checked
     against the instance's social connections (``migrate._internal.instance.social``).
+    ``tenants``: the run's organizations and memberships, checked against the instance's
+    organization settings and (with a ``client``) its role keys.
 
     ``development``: whether the instance has a user cap to check (None: from the settings).
     Raises ``ClerkError`` when the lookups fail, ``SourceError`` when the input cannot be read.
@@ -162,14 +183,20 @@ async def check_prepared(
             found = provider_strategies(source, providers_column)
             findings += social_findings(found, settings, providers_column)
     existing = None
+    pacer = pacer or Pacer(default_rate(False))
     if client is not None:
         if development is None:
             development = settings is not None and settings.environment_type == "development"
-        existing = await lookup_existing(
-            client, pacer or Pacer(default_rate(False)), claims_frame(valid), count=development
-        )
+        existing = await lookup_existing(client, pacer, claims_frame(valid), count=development)
         parts.append(existing.lines)
         findings += _existing_findings(existing, counts.valid, development)
+    if tenants is not None and tenants.organizations is not None:
+        orgs = OrganizationSettings()
+        if settings is not None:
+            orgs = OrganizationSettings.from_environment(settings.document)
+        if client is not None:
+            orgs = orgs.with_roles(await fetch_roles(client, pacer))
+        findings += tenant_findings(tenants, orgs)
     lines = pl.concat(parts).sort("row", maintain_order=True)
     return CheckReport(
         input=str(prepared.input),
@@ -183,6 +210,7 @@ async def check_prepared(
         frontend_api=frontend_api,
         settings=settings,
         existing=existing,
+        tenants=tenants.counts() if tenants is not None else {},
     )
 
 
@@ -258,8 +286,10 @@ def check_input(
     environment: Mapping[str, Any] | None = None,
     fapi_transport: httpx.AsyncBaseTransport | None = None,
     providers_column: str | None = None,
+    tenants: PreparedTenants | None = None,
 ) -> CheckReport:
-    """``check`` on an input already prepared (``run`` shares its own; not closed here)."""
+    """``check`` on an input already prepared (``run`` shares its own; not closed here), with
+    the run's ``tenants`` when it has organizations."""
     url = frontend_api_url(publishable_key, frontend_api_url_)
     if providers_column is not None:
         columns = read_source(prepared.input, prepared.source_options).collect_schema().names()
@@ -296,6 +326,7 @@ def check_input(
             "settings": settings,
             "skipped": tuple(skipped),
             "frontend_api": url,
+            "tenants": tenants,
         }
         if target is None:
             return await check_prepared(prepared, **common)

@@ -5,7 +5,9 @@ Frontend API's environment (``enabled``, the default membership limit, whether s
 and from the Backend API's ``GET /v1/organization_roles`` (the role keys; Clerk refuses that
 list with ``organization_not_enabled_in_instance`` when organizations are off, which tells the
 same without a publishable key). ``organization_findings`` turns them and the mapping's target
-role keys into findings (pure); ``fetch_roles`` reads the roles, paced like every other call.
+role keys into findings (pure), ``tenant_findings`` does so for a run's tenant tables (the roles
+its valid memberships use, its largest organization without a limit of its own);
+``fetch_roles`` reads the roles, paced like every other call.
 """
 
 from __future__ import annotations
@@ -16,12 +18,15 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
 
+import polars as pl
+
 from migrate._internal.clerk.client import MAX_LIST_LIMIT, ClerkClient
 from migrate._internal.clerk.organizations import list_organization_roles
 from migrate._internal.clerk.outcomes import Rejected
 from migrate._internal.instance.findings import Finding
 from migrate._internal.runner.calls import until_answered
 from migrate._internal.runner.pacing import Pacer
+from migrate._internal.tenancy import PreparedTenants
 from migrate.errors import RunAbortedError
 
 __all__ = [
@@ -29,6 +34,7 @@ __all__ = [
     "OrganizationSettings",
     "fetch_roles",
     "organization_findings",
+    "tenant_findings",
 ]
 
 DISABLED_CODE: Final = "organization_not_enabled_in_instance"
@@ -166,8 +172,11 @@ def organization_findings(
             Finding(
                 "organization_slugs_disabled",
                 "block",
-                "the instance has organization slugs turned off, and each organization is "
-                "created with a slug so that a lost answer can be looked up; turn slugs on",
+                "the instance has organization slugs turned off (Clerk's default for "
+                "applications created after 2025-10-07), and each organization is created with "
+                "a slug so that a lost answer can be looked up: turn them on in the Clerk "
+                "Dashboard (Configure → Organizations, organization slugs) or with PATCH "
+                '/v1/instance/organization_settings {"slug_disabled": false}',
                 setting="organization_settings.slug.disabled",
                 dashboard=_DASH,
             )
@@ -187,3 +196,16 @@ def organization_findings(
             )
         )
     return findings
+
+
+def tenant_findings(tenants: PreparedTenants, settings: OrganizationSettings) -> list[Finding]:
+    """``organization_findings`` for the valid records of a run's tenant tables (none: [])."""
+    if tenants.organizations is None:
+        return []
+    members = tenants.membership_plan().filter("valid")
+    roles = set(members["role"].drop_nulls().to_list())
+    own = pl.col("max_allowed_memberships").str.strip_chars()
+    defaulted = tenants.organizations.filter(own.is_null() | (own == ""))["key"].implode()
+    sizes = members.filter(pl.col("organization").is_in(defaulted))["organization"].value_counts()
+    largest = int(sizes["count"].max() or 0) if sizes.height else 0  # type: ignore[arg-type]
+    return organization_findings(settings, roles, largest=largest)
