@@ -17,6 +17,7 @@ that holds no row is a ``SourceError``, as for users.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -92,6 +93,19 @@ class PreparedTenants:
     organization_lines: pl.DataFrame | None = None
     membership_lines: pl.DataFrame | None = None
     notices: list[str] = field(default_factory=list)
+    files: dict[str, Path] = field(default_factory=dict)  # kind -> the file read for it
+
+    def fingerprints(self) -> dict[str, str]:
+        """sha256 of each tenant file read, keyed ``<kind>:<file name>`` (for resume checks).
+        Raises ``SourceError`` when a file can no longer be read."""
+        out = {}
+        for kind, path in self.files.items():
+            try:
+                with path.open("rb") as handle:
+                    out[f"{kind}:{path.name}"] = hashlib.file_digest(handle, "sha256").hexdigest()
+            except OSError as exc:
+                raise SourceError(f"{path}: cannot be read: {exc.strerror or exc}") from exc
+        return out
 
     def counts(self) -> dict[str, TenantCounts]:
         """Read, valid and invalid records per table the mapping has and the run read."""
@@ -197,7 +211,7 @@ def prepare_tenants(
         if files.memberships is not None:
             raise ConfigError("--memberships needs the organizations too: --organizations FILE")
         return out
-    raw_orgs = _read(orgs_path, orgs_spec.options, "organization")
+    raw_orgs = _read(orgs_path, orgs_spec.options, "organizations", out.files)
     notes: list[str] = []
     orgs = compile_organizations(orgs_spec, raw_orgs.lazy(), file=spec.file, notes=notes)
     out.organizations = orgs.collect()
@@ -231,7 +245,7 @@ def prepare_tenants(
                 )
                 members = None
             else:
-                raw = _read(path, members_spec.options, "membership")
+                raw = _read(path, members_spec.options, "memberships", out.files)
                 members = compile_memberships(
                     members_spec, roles, raw.lazy(), file=spec.file, notes=notes
                 )
@@ -259,8 +273,11 @@ def user_keys(plan: Iterable[pl.DataFrame]) -> pl.DataFrame:
     return pl.concat(parts)
 
 
-def _read(path: Path, options: SourceOptions, what: str) -> pl.DataFrame:
-    """A tenant input whole, empty records left out; one without a record is a SourceError."""
+def _read(path: Path, options: SourceOptions, kind: str, files: dict[str, Path]) -> pl.DataFrame:
+    """A tenant input whole, empty records left out (noted in ``files`` under ``kind``); one
+    without a record is a SourceError."""
+    files[kind] = path
+    what = kind.removesuffix("s")
     with reading(path):
         frame = scan_source(path, options).filter(~pl.col(EMPTY_COLUMN)).drop(EMPTY_COLUMN)
         data = frame.collect()

@@ -1,7 +1,9 @@
 """A mapping's fingerprint: what it does, not how its file is written.
 
 Comments, whitespace and key order do not change it; any change to a field's source,
-transforms, default, the ``[source]`` table, ``[options]`` or a join does, and the fingerprint
+transforms, default, the ``[source]`` table, ``[options]``, a join or a tenant table
+(``[organizations]``, ``[memberships]``, ``[roles]``; not where their ``input`` is, whose
+contents the run's input fingerprints hold) does, and the fingerprint
 holds a hash per part so a mismatch can name the part (``state.Fingerprints.mapping_changes``).
 Pure: data in, text out.
 """
@@ -52,8 +54,16 @@ def _digest(value: Any) -> str:
 
 def mapping_fingerprint(spec: MappingSpec) -> str:
     """``spec1:`` and a JSON object of hashes per part: ``[source]``, ``[options]``, each
-    field (by Clerk name) and each join, so two fingerprints can name what differs."""
+    field (by Clerk name), each join and each tenant table the mapping has, so two
+    fingerprints can name what differs (a mapping without tenant tables keeps the
+    fingerprint it had before they existed)."""
     parts = {"[source]": _digest(spec.source), "[options]": _digest(sorted(spec.options))}
     parts |= {f"fields.{name}": _digest(field) for name, field in spec.fields}
     parts |= {f"join.{join.name}": _digest(join) for join in spec.joins}
+    for name in ("organizations", "memberships", "roles"):
+        table = getattr(spec, name)
+        if table is not None:
+            parts[f"[{name}]"] = _digest(
+                dataclasses.replace(table, input=Path()) if hasattr(table, "input") else table
+            )
     return PREFIX + json.dumps(parts, sort_keys=True, separators=(",", ":"))

@@ -42,6 +42,7 @@ from migrate._internal.runner.workers import Stopper
 from migrate._internal.secrets import Secret
 from migrate._internal.sources import SourceOptions
 from migrate._internal.state import Fingerprints, PlanRow, RowState, StateStore
+from migrate._internal.tenancy import PreparedTenants
 from migrate._internal.validation.values import HIDDEN, SHIFTED_REASONS
 from migrate.errors import ConfigError, StateError
 
@@ -83,13 +84,15 @@ _SUFFIXES = (".gz", ".gzip", ".csv", ".tsv", ".txt", ".parquet", ".pq", ".ndjson
 _PACKED = (".gz", ".gzip")
 
 
-def input_fingerprints(prepared: Prepared) -> Fingerprints:
+def input_fingerprints(prepared: Prepared, tenants: PreparedTenants | None = None) -> Fingerprints:
     """The state DB's fingerprints of a prepared input: input and join files by name (so a
-    mismatch names the file), and the mapping."""
+    mismatch names the file), the mapping, and with ``tenants`` the tenant files read (None:
+    they are not compared)."""
     raw = prepared.fingerprints
     inputs = {prepared.input.name: raw["input"]}
     inputs |= {name: value for name, value in raw.items() if name.startswith("join:")}
-    return Fingerprints(inputs, raw.get("mapping", ""))
+    kept = tenants.fingerprints() if tenants is not None else None
+    return Fingerprints(inputs, raw.get("mapping", ""), kept)
 
 
 def join_paths(prepared: Prepared) -> dict[str, str]:
@@ -294,17 +297,20 @@ def open_run(
     mapping: str,
     overrides: Mapping[str, Any],
     prepared: Prepared,
+    *,
+    tenants: PreparedTenants | None = None,
 ) -> RunPlan:
     """Create and plan the run directory, or reopen it to resume.
 
-    Resuming checks the fingerprints first: ``ResumeMismatchError`` names what changed.
-    Raises ``StateError`` when the directory cannot be used.
+    Resuming checks the fingerprints first (with ``tenants``, the tenant files too):
+    ``ResumeMismatchError`` names what changed. Raises ``StateError`` when the directory
+    cannot be used.
     """
     state_path = run_dir / STATE_FILE
     if state_path.exists():
         store = StateStore.open(state_path, lock=True, busy_timeout=_BUSY_TIMEOUT)
         try:
-            store.check_fingerprints(input_fingerprints(prepared))
+            store.check_fingerprints(input_fingerprints(prepared, tenants))
             _refuse_pending_corrections(store, run_dir)
             if not store.planned:
                 store.plan(plan_rows(prepared.iter_plan(), prepared.values))
@@ -335,7 +341,11 @@ def open_run(
         "joins": join_paths(prepared),
     }
     store = StateStore.create(
-        state_path, input_fingerprints(prepared), options, lock=True, busy_timeout=_BUSY_TIMEOUT
+        state_path,
+        input_fingerprints(prepared, tenants),
+        options,
+        lock=True,
+        busy_timeout=_BUSY_TIMEOUT,
     )
     try:
         store.plan(plan_rows(prepared.iter_plan(), prepared.values))

@@ -42,20 +42,56 @@ class RowState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Fingerprints:
-    """What a run was planned from: sha256 of each input file (by name) and of the mapping."""
+    """What a run was planned from: sha256 of each input file (by name) and of the mapping.
+
+    ``tenants``: sha256 of each tenant input, keyed ``<kind>:<file name>`` (``organizations``,
+    ``memberships``); None when not taken into account (a run directory planned before tenant
+    inputs were fingerprinted, or a command that reads only the users input).
+    """
 
     inputs: Mapping[str, str]
     mapping: str
+    tenants: Mapping[str, str] | None = None
 
     def to_json(self) -> str:
         """Serialise for the meta table."""
-        return json.dumps({"inputs": dict(self.inputs), "mapping": self.mapping}, sort_keys=True)
+        data: dict[str, Any] = {"inputs": dict(self.inputs), "mapping": self.mapping}
+        if self.tenants is not None:
+            data["tenants"] = dict(self.tenants)
+        return json.dumps(data, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> Fingerprints:
         """Read back what ``to_json`` wrote."""
         data = json.loads(text)
-        return cls(inputs=dict(data["inputs"]), mapping=str(data["mapping"]))
+        tenants = data.get("tenants")
+        return cls(
+            inputs=dict(data["inputs"]),
+            mapping=str(data["mapping"]),
+            tenants=dict(tenants) if isinstance(tenants, dict) else None,
+        )
+
+    def tenant_changes(self, current: Fingerprints) -> list[str]:
+        """How ``current``'s tenant inputs differ from these (``organizations file orgs.csv
+        changed``, ``... was added``, ``... is no longer given``); [] when ``current`` does not
+        take them into account."""
+        if current.tenants is None:
+            return []
+        planned = self.tenants or {}
+        changes = []
+        for name in sorted(planned.keys() | current.tenants.keys()):
+            kind, _, file = name.partition(":")
+            before, now = planned.get(name), current.tenants.get(name)
+            if before != now:
+                what = (
+                    "was added"
+                    if before is None
+                    else "is no longer given"
+                    if now is None
+                    else "changed"
+                )
+                changes.append(f"{kind} file {file} {what}")
+        return changes
 
     def mapping_changes(self, other: Fingerprints) -> list[str]:
         """The parts of the mapping that differ (``fields.email_address``, ``[source]``, …, in

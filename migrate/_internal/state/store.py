@@ -269,6 +269,7 @@ class StateStore(AfterRunMoves, FingerprintRecords, SyncMoves, TenantRecords):
                 changes.append(f"input {name} is no longer given")
             elif before != now:
                 changes.append(f"input {name} changed")
+        changes += planned.tenant_changes(current)
         if parts := planned.mapping_changes(current):
             changes.append(
                 "the mapping changed"
