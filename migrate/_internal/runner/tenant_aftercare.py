@@ -1,0 +1,255 @@
+"""After a run: verify organizations and memberships in Clerk, and delete them for a rollback.
+
+The Clerk side only: each function takes plain inputs (Clerk ids, the roles the run meant) and
+the run's one ``Pacer``, every call through ``calls.until_answered`` (429s pause every caller,
+other transient failures back off, an abort code raises). The caller reads the state DB and
+records what was deleted, through ``record`` (called once per batch, also when the batch is
+cancelled midway, so an interrupted rollback resumes where it stopped).
+
+- ``verify_organizations``: 100 organization ids per ``GET /organizations``; missing ones, and
+  ones whose ``private_metadata.legacy_key`` is not the row's key.
+- ``verify_memberships``: each organization's memberships listed (500 a page); missing
+  memberships and wrong roles.
+- ``delete_memberships`` / ``delete_organizations``: one DELETE each, a 404 counted as already
+  gone (deleted by an earlier, interrupted rollback).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from itertools import islice
+from typing import Generic, TypeVar
+
+import anyio
+
+from migrate._internal.clerk import organizations as orgs_api
+from migrate._internal.clerk.client import MAX_FILTER_VALUES, MAX_LIST_LIMIT, ClerkClient
+from migrate._internal.clerk.outcomes import (
+    ClerkMembership,
+    Membership,
+    Memberships,
+    OrganizationDeleted,
+    Organizations,
+    Rejected,
+    Transient,
+)
+from migrate._internal.runner.calls import until_answered
+from migrate._internal.runner.pacing import Pacer
+from migrate.errors import ClerkError
+
+__all__ = [
+    "DeleteResult",
+    "ExpectedMembership",
+    "ExpectedOrganization",
+    "TenantMismatch",
+    "delete_memberships",
+    "delete_organizations",
+    "verify_memberships",
+    "verify_organizations",
+]
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class ExpectedOrganization:
+    """An organization a run created or found: its row, legacy key and Clerk id."""
+
+    row: int
+    key: str
+    organization_id: str
+
+
+@dataclass(frozen=True)
+class ExpectedMembership:
+    """A membership a run created or found, with the Clerk role it should have."""
+
+    row: int
+    key: str  # "<organization key>/<user key>"
+    organization_id: str
+    user_id: str
+    role: str
+
+
+@dataclass(frozen=True)
+class TenantMismatch:
+    """An organization or membership that is missing in Clerk or differs from the run's."""
+
+    kind: str  # "organization", "membership"
+    row: int
+    key: str
+    clerk_id: str  # the organization id; a membership's is "<organization id>/<user id>"
+    problem: str  # "missing", "legacy_key", "role"
+    expected: str | None
+    found: str | None
+
+
+def _chunks(items: Iterable[T], size: int) -> Iterable[list[T]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
+
+
+def _failed(doing: str, outcome: Rejected) -> ClerkError:
+    return ClerkError(f"{doing} failed: {outcome.error_code}: {outcome.text}")
+
+
+async def verify_organizations(
+    client: ClerkClient, pacer: Pacer, expected: Iterable[ExpectedOrganization]
+) -> tuple[int, list[TenantMismatch]]:
+    """Look every organization up, 100 ids a request: (how many were checked, what is off).
+
+    An organization whose ``private_metadata.legacy_key`` is set and is not the row's key is a
+    ``legacy_key`` mismatch (the id points at another organization). Raises ``ClerkError`` when
+    Clerk refuses the lookup, ``RunAbortedError`` on an abort code.
+    """
+    checked, problems = 0, []
+    for chunk in _chunks(expected, MAX_FILTER_VALUES):
+        ids = [e.organization_id for e in chunk]
+        call = partial(
+            orgs_api.list_organizations, client, organization_id=ids, limit=MAX_FILTER_VALUES
+        )
+        outcome = await until_answered(pacer, call, doing="verifying organizations")
+        if not isinstance(outcome, Organizations):
+            raise _failed("looking organizations up", outcome)
+        found = {o.id: o for o in outcome.organizations}
+        for e in chunk:
+            checked += 1
+            org = found.get(e.organization_id)
+            if org is None:
+                problems.append(TenantMismatch("organization", e.row, e.key, e.organization_id,
+                                               "missing", None, None))  # fmt: skip
+                continue
+            legacy = org.private_metadata.get("legacy_key")
+            if legacy is not None and legacy != e.key:
+                problems.append(TenantMismatch("organization", e.row, e.key, e.organization_id,
+                                               "legacy_key", e.key, str(legacy)))  # fmt: skip
+    return checked, problems
+
+
+async def _members_of(
+    client: ClerkClient, pacer: Pacer, organization_id: str
+) -> dict[str, ClerkMembership] | None:
+    """Every membership of an organization by user id; None when the organization is gone."""
+    found: dict[str, ClerkMembership] = {}
+    offset = 0
+    while True:
+        call = partial(
+            orgs_api.list_memberships, client, organization_id, limit=MAX_LIST_LIMIT, offset=offset
+        )
+        outcome = await until_answered(pacer, call, doing="verifying memberships")
+        if isinstance(outcome, Rejected):
+            if outcome.status == 404:
+                return None
+            raise _failed("listing an organization's memberships", outcome)
+        assert isinstance(outcome, Memberships)
+        found.update((m.user_id, m) for m in outcome.memberships)
+        offset += len(outcome.memberships)
+        if not outcome.memberships or offset >= outcome.total:
+            return found
+
+
+async def verify_memberships(
+    client: ClerkClient, pacer: Pacer, expected: Iterable[ExpectedMembership]
+) -> tuple[int, list[TenantMismatch]]:
+    """List each organization's memberships once and compare: (how many were checked, what is off).
+
+    A membership is ``missing`` (its organization gone too, or the user not a member) or has
+    another ``role``. Raises ``ClerkError`` when Clerk refuses a listing, ``RunAbortedError`` on
+    an abort code.
+    """
+    by_org: dict[str, list[ExpectedMembership]] = defaultdict(list)
+    for e in expected:
+        by_org[e.organization_id].append(e)
+    checked, problems = 0, []
+    for organization_id, wanted in by_org.items():
+        members = await _members_of(client, pacer, organization_id) or {}
+        for e in wanted:
+            checked += 1
+            clerk_id = f"{e.organization_id}/{e.user_id}"
+            member = members.get(e.user_id)
+            if member is None:
+                problems.append(TenantMismatch("membership", e.row, e.key, clerk_id, "missing",
+                                               e.role, None))  # fmt: skip
+            elif member.role != e.role:
+                problems.append(TenantMismatch("membership", e.row, e.key, clerk_id, "role",
+                                               e.role, member.role))  # fmt: skip
+    return checked, problems
+
+
+@dataclass
+class DeleteResult(Generic[T]):
+    """What a delete pass did: deleted, already gone (404), refused (item, Clerk's code)."""
+
+    deleted: int = 0
+    already_gone: int = 0
+    refused: list[tuple[T, str]] = field(default_factory=list)
+
+
+async def _delete_each(
+    pacer: Pacer,
+    items: Sequence[T],
+    delete: Callable[[T], Awaitable[R | Rejected | Transient]],
+    *,
+    doing: str,
+    record: Callable[[list[T]], None],
+) -> DeleteResult[T]:
+    """Delete ``items`` ``pacer.max_workers`` at a time; ``record`` each batch of gone ones."""
+    result: DeleteResult[T] = DeleteResult()
+
+    async def one(item: T, gone: list[T]) -> None:
+        outcome = await until_answered(pacer, partial(delete, item), doing=doing)
+        if not isinstance(outcome, Rejected):
+            result.deleted += 1
+            gone.append(item)
+        elif outcome.status == 404:
+            result.already_gone += 1
+            gone.append(item)
+        else:
+            result.refused.append((item, outcome.error_code))
+
+    for chunk in _chunks(items, pacer.max_workers):
+        gone: list[T] = []
+        try:
+            async with anyio.create_task_group() as tg:
+                for item in chunk:
+                    tg.start_soon(one, item, gone)
+        finally:
+            record(gone)  # what was deleted before a cancel is recorded too
+    return result
+
+
+async def delete_memberships(
+    client: ClerkClient,
+    pacer: Pacer,
+    memberships: Sequence[ExpectedMembership],
+    record: Callable[[list[ExpectedMembership]], None],
+) -> DeleteResult[ExpectedMembership]:
+    """Remove each user from its organization; ``record`` gets each batch removed or gone."""
+
+    async def delete(m: ExpectedMembership) -> Membership | Rejected | Transient:
+        return await orgs_api.delete_membership(client, m.organization_id, m.user_id)
+
+    return await _delete_each(
+        pacer, memberships, delete, doing="deleting a membership", record=record
+    )
+
+
+async def delete_organizations(
+    client: ClerkClient,
+    pacer: Pacer,
+    organizations: Sequence[ExpectedOrganization],
+    record: Callable[[list[ExpectedOrganization]], None],
+) -> DeleteResult[ExpectedOrganization]:
+    """Delete each organization (its remaining memberships go with it); ``record`` as above."""
+
+    async def delete(o: ExpectedOrganization) -> OrganizationDeleted | Rejected | Transient:
+        return await orgs_api.delete_organization(client, o.organization_id)
+
+    return await _delete_each(
+        pacer, organizations, delete, doing="deleting an organization", record=record
+    )
