@@ -28,17 +28,19 @@ def command(
     concurrency: int | None,
     yes: bool,
 ) -> None:
-    """Delete from Clerk every user this run created.
+    """Delete from Clerk every user this run created, and its memberships and organizations.
 
-    Users that already existed before the run (state `exists`) are never touched. Asks first
+    Memberships go first, then organizations, then users. Those that already existed before
+    the run (state `exists`) are never touched. Asks first
     unless --yes; without a terminal and without --yes it refuses. Each deleted user's row goes
     back to pending, noted `rolled_back` (reports list it; id_map.csv no longer does), so
     rerunning `run` creates it again. An interrupted rollback resumes when run again.
     """
     import migrate  # noqa: PLC0415 - the library loads polars: not for --help
 
-    def ask(where: str, users: int) -> bool:
-        echo(f"About to DELETE {users:,} users created by this run from {where}.", err=True)
+    def ask(where: str, objects: int) -> bool:
+        what = "users, organizations and memberships"
+        echo(f"About to DELETE {objects:,} {what} created by this run from {where}.", err=True)
         if yes:
             return True
         if not interactive():
@@ -53,9 +55,20 @@ def command(
             rate=rate,
             concurrency=concurrency,
         )
-    if result.asked == 0:
+    if result.nothing:
         echo("Nothing to roll back: this run created no users.")
         raise click.exceptions.Exit(result.exit_code)
+    for name, kind in (
+        ("memberships", result.memberships),
+        ("organizations", result.organizations),
+    ):
+        if kind.asked:
+            echo(
+                f"Deleted {kind.deleted:,} {name}; {kind.already_gone:,} were already gone; "
+                f"{len(kind.refused):,} refused."
+            )
+        for key, clerk_id, code in kind.refused[:20]:
+            echo(f"  {key} ({clerk_id}): {code}")
     echo(
         f"Deleted {result.deleted:,} users; {result.already_gone:,} were already gone; "
         f"{len(result.refused):,} refused."
@@ -63,6 +76,8 @@ def command(
     for key, user_id, code in result.refused[:20]:
         echo(f"  {key} ({user_id}): {code}")
     back = result.deleted + result.already_gone
+    for kind in (result.memberships, result.organizations):
+        back += kind.deleted + kind.already_gone
     if back:
         echo(
             f"{back:,} rows are pending again (rolled_back in the reports); "

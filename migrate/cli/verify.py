@@ -31,10 +31,12 @@ def command(
     rate: float | None,
     concurrency: int | None,
 ) -> None:
-    """Look every created or existing user of RUN_DIR up in Clerk (100 per request).
+    """Look every created or existing user of RUN_DIR up in Clerk (100 per request), and its
+    organizations and memberships.
 
     Reports users that are missing or whose external_id / primary email differ from the run's
-    record, in RUN_DIR/verify.csv. With --passwords, calls verify_password for each canary
+    record, organizations that are missing and memberships that are missing or have another
+    role, in RUN_DIR/verify.csv. With --passwords, calls verify_password for each canary
     (the passwords are never printed or stored). Exit 0 when everything matches, 3 otherwise.
     """
     import migrate  # noqa: PLC0415 - the library loads polars: not for --help
@@ -47,12 +49,16 @@ def command(
             rate=rate,
             concurrency=concurrency,
         )
-    echo(f"Checked {result.checked:,} users: {len(result.mismatches):,} problems.")
+    checked = f"{result.checked:,} users"
+    if result.organizations or result.memberships:
+        checked += f", {result.organizations:,} organizations, {result.memberships:,} memberships"
+    echo(f"Checked {checked}: {len(result.mismatches):,} problems.")
     for problem in result.mismatches[:20]:
         detail = ""
         if problem.problem != "missing":
             detail = f" expected {problem.expected!r}, found {problem.found!r}"
-        echo(f"  row {problem.row} ({problem.key}): {problem.problem}{detail}")
+        kind = "" if problem.kind == "user" else f"{problem.kind} "
+        echo(f"  {kind}row {problem.row} ({problem.key}): {problem.problem}{detail}")
     if len(result.mismatches) > 20:
         echo(f"  … see {result.report}")
     for check in result.passwords:

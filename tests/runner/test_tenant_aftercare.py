@@ -12,11 +12,11 @@ import pytest
 
 from migrate._internal.clerk.client import ClerkClient
 from migrate._internal.runner import tenant_aftercare
+from migrate._internal.runner.aftercare import Mismatch
 from migrate._internal.runner.pacing import Pacer
 from migrate._internal.runner.tenant_aftercare import (
     ExpectedMembership,
     ExpectedOrganization,
-    TenantMismatch,
     delete_memberships,
     delete_organizations,
     verify_memberships,
@@ -80,8 +80,8 @@ def test_verify_organizations_lists_missing_ones_and_foreign_legacy_keys(
     assert sandbox.counters()["requests"] - before == 2
     assert checked == 101
     assert problems == [
-        TenantMismatch("organization", 7, "t5", ids[5], "missing", None, None),
-        TenantMismatch("organization", 9, "other", ids[7], "legacy_key", "other", "t7"),
+        Mismatch(7, "t5", ids[5], "missing", None, None, "organization"),
+        Mismatch(9, "other", ids[7], "legacy_key", "other", "t7", "organization"),
     ]
 
 
@@ -106,13 +106,12 @@ def test_verify_memberships_pages_through_members_and_flags_missing_and_wrong_ro
     assert sandbox.counters()["requests"] - before == 3 + 1  # 5 members, 2 a page; 404 once
     assert checked == 7
     assert problems == [
-        TenantMismatch("membership", 3, "acme/u1", f"{acme}/{users[1]}", "role", "org:member",
-                       "org:admin"),
-        TenantMismatch("membership", 7, "acme/u5", f"{acme}/{users[5]}", "missing", "org:member",
-                       None),
-        TenantMismatch("membership", 9, "gone/u0", f"{gone}/{users[0]}", "missing", "org:member",
-                       None),
-    ]  # fmt: skip
+        Mismatch(
+            3, "acme/u1", f"{acme}/{users[1]}", "role", "org:member", "org:admin", "membership"
+        ),
+        Mismatch(7, "acme/u5", f"{acme}/{users[5]}", "missing", "org:member", None, "membership"),
+        Mismatch(9, "gone/u0", f"{gone}/{users[0]}", "missing", "org:member", None, "membership"),
+    ]
 
 
 def test_deletes_record_each_batch_and_count_404_as_already_gone(

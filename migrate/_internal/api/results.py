@@ -21,6 +21,7 @@ __all__ = [
     "CodeCount",
     "Confirmation",
     "ExitCode",
+    "KindRollback",
     "PassFigures",
     "Progress",
     "ReportResult",
@@ -183,10 +184,12 @@ class RunResult:
 class VerifyResult:
     """Every migrated user looked up in Clerk, and the canary passwords tried."""
 
-    checked: int
-    mismatches: tuple[Mismatch, ...]  # row, key, clerk_user_id, problem, expected, found
+    checked: int  # users
+    mismatches: tuple[Mismatch, ...]  # row, key, clerk_user_id, problem, expected, found, kind
     passwords: tuple[PasswordCheck, ...]  # key, clerk_user_id, verified, reason
     report: Path  # verify.csv
+    organizations: int = 0  # organizations checked
+    memberships: int = 0  # memberships checked
 
     @property
     def exit_code(self) -> ExitCode:
@@ -196,9 +199,21 @@ class VerifyResult:
 
 
 @dataclass(frozen=True)
+class KindRollback:
+    """One kind's part of a rollback: rows the run had created, deleted, already gone, refused
+    (key, Clerk id, Clerk code)."""
+
+    asked: int
+    deleted: int
+    already_gone: int
+    refused: tuple[tuple[str, str, str], ...] = ()
+
+
+@dataclass(frozen=True)
 class RollbackResult:
-    """Users the run had created (``asked``: 0 means nothing to do), deleted, already gone,
-    refused (key, user id, Clerk code); the run now.
+    """Users the run had created (``asked``), deleted, already gone, refused (key, user id,
+    Clerk code); the same for its ``memberships`` and ``organizations`` (``KindRollback``);
+    the run now. ``nothing`` is true when the run had created nothing to delete.
 
     ``summary`` is None when nothing was done or the reports could not be rewritten
     (``report_problem`` says why: typically the input is gone; ``report`` rewrites them once
@@ -211,11 +226,19 @@ class RollbackResult:
     refused: tuple[tuple[str, str, str], ...]
     summary: RunSummary | None
     report_problem: str | None = None
+    memberships: KindRollback = KindRollback(0, 0, 0)
+    organizations: KindRollback = KindRollback(0, 0, 0)
+
+    @property
+    def nothing(self) -> bool:
+        """The run had created no user, organization or membership."""
+        return self.asked + self.memberships.asked + self.organizations.asked == 0
 
     @property
     def exit_code(self) -> ExitCode:
-        """3 when Clerk refused to delete some users, else 0."""
-        return ExitCode.FAILED_ROWS if self.refused else ExitCode.OK
+        """3 when Clerk refused to delete some users, organizations or memberships, else 0."""
+        refused = self.refused or self.memberships.refused or self.organizations.refused
+        return ExitCode.FAILED_ROWS if refused else ExitCode.OK
 
 
 @dataclass(frozen=True)

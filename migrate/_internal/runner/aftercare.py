@@ -54,14 +54,19 @@ def _chunks(items: Iterable[T], size: int) -> Iterable[list[T]]:
 
 @dataclass(frozen=True)
 class Mismatch:
-    """A created / exists row whose Clerk user is missing or differs from the state DB."""
+    """A created / exists row whose Clerk object is missing or differs from the state DB.
+
+    ``kind`` is ``user``, ``organization`` or ``membership``; ``clerk_user_id`` the Clerk id
+    of that object (a membership's: ``<organization id>/<user id>``).
+    """
 
     row: int
     key: str
     clerk_user_id: str
-    problem: str  # "missing", "external_id", "email"
+    problem: str  # "missing", "external_id", "email"; "legacy_key", "role" for the tenants
     expected: str | None
     found: str | None
+    kind: str = "user"
 
 
 @dataclass

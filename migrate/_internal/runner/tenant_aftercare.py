@@ -36,19 +36,26 @@ from migrate._internal.clerk.outcomes import (
     Rejected,
     Transient,
 )
+from migrate._internal.runner.aftercare import Mismatch
 from migrate._internal.runner.calls import until_answered
 from migrate._internal.runner.pacing import Pacer
+from migrate._internal.state import RowState, StateStore
 from migrate.errors import ClerkError
 
 __all__ = [
     "DeleteResult",
     "ExpectedMembership",
     "ExpectedOrganization",
-    "TenantMismatch",
+    "TenantCheck",
+    "TenantRollback",
     "delete_memberships",
     "delete_organizations",
+    "expected_memberships",
+    "expected_organizations",
+    "rollback_tenants",
     "verify_memberships",
     "verify_organizations",
+    "verify_tenants",
 ]
 
 T = TypeVar("T")
@@ -75,19 +82,6 @@ class ExpectedMembership:
     role: str
 
 
-@dataclass(frozen=True)
-class TenantMismatch:
-    """An organization or membership that is missing in Clerk or differs from the run's."""
-
-    kind: str  # "organization", "membership"
-    row: int
-    key: str
-    clerk_id: str  # the organization id; a membership's is "<organization id>/<user id>"
-    problem: str  # "missing", "legacy_key", "role"
-    expected: str | None
-    found: str | None
-
-
 def _chunks(items: Iterable[T], size: int) -> Iterable[list[T]]:
     iterator = iter(items)
     while chunk := list(islice(iterator, size)):
@@ -100,7 +94,7 @@ def _failed(doing: str, outcome: Rejected) -> ClerkError:
 
 async def verify_organizations(
     client: ClerkClient, pacer: Pacer, expected: Iterable[ExpectedOrganization]
-) -> tuple[int, list[TenantMismatch]]:
+) -> tuple[int, list[Mismatch]]:
     """Look every organization up, 100 ids a request: (how many were checked, what is off).
 
     An organization whose ``private_metadata.legacy_key`` is set and is not the row's key is a
@@ -121,13 +115,23 @@ async def verify_organizations(
             checked += 1
             org = found.get(e.organization_id)
             if org is None:
-                problems.append(TenantMismatch("organization", e.row, e.key, e.organization_id,
-                                               "missing", None, None))  # fmt: skip
+                problems.append(
+                    Mismatch(e.row, e.key, e.organization_id, "missing", None, None, "organization")
+                )
                 continue
             legacy = org.private_metadata.get("legacy_key")
             if legacy is not None and legacy != e.key:
-                problems.append(TenantMismatch("organization", e.row, e.key, e.organization_id,
-                                               "legacy_key", e.key, str(legacy)))  # fmt: skip
+                problems.append(
+                    Mismatch(
+                        e.row,
+                        e.key,
+                        e.organization_id,
+                        "legacy_key",
+                        e.key,
+                        str(legacy),
+                        "organization",
+                    )
+                )
     return checked, problems
 
 
@@ -155,7 +159,7 @@ async def _members_of(
 
 async def verify_memberships(
     client: ClerkClient, pacer: Pacer, expected: Iterable[ExpectedMembership]
-) -> tuple[int, list[TenantMismatch]]:
+) -> tuple[int, list[Mismatch]]:
     """List each organization's memberships once and compare: (how many were checked, what is off).
 
     A membership is ``missing`` (its organization gone too, or the user not a member) or has
@@ -173,11 +177,13 @@ async def verify_memberships(
             clerk_id = f"{e.organization_id}/{e.user_id}"
             member = members.get(e.user_id)
             if member is None:
-                problems.append(TenantMismatch("membership", e.row, e.key, clerk_id, "missing",
-                                               e.role, None))  # fmt: skip
+                problems.append(
+                    Mismatch(e.row, e.key, clerk_id, "missing", e.role, None, "membership")
+                )
             elif member.role != e.role:
-                problems.append(TenantMismatch("membership", e.row, e.key, clerk_id, "role",
-                                               e.role, member.role))  # fmt: skip
+                problems.append(
+                    Mismatch(e.row, e.key, clerk_id, "role", e.role, member.role, "membership")
+                )
     return checked, problems
 
 
@@ -253,3 +259,108 @@ async def delete_organizations(
     return await _delete_each(
         pacer, organizations, delete, doing="deleting an organization", record=record
     )
+
+
+# --- a run's organizations and memberships, from its state DB ------------------------------
+
+
+def expected_organizations(
+    store: StateStore, states: Iterable[RowState] = (RowState.CREATED, RowState.EXISTS)
+) -> list[ExpectedOrganization]:
+    """The run's organizations in ``states`` that have a Clerk id."""
+    orgs = store.kind("organizations")
+    return [
+        ExpectedOrganization(r.row, r.key, r.clerk_user_id)
+        for r in orgs.iter_rows(states)
+        if r.clerk_user_id
+    ]
+
+
+def expected_memberships(
+    store: StateStore, states: Iterable[RowState] = (RowState.CREATED, RowState.EXISTS)
+) -> tuple[list[ExpectedMembership], list[Mismatch]]:
+    """The run's memberships in ``states``, with their organization's and user's Clerk ids.
+
+    A membership whose organization or user has no Clerk id in the run any more (rolled back,
+    say) cannot be looked up: it comes back as a ``missing`` mismatch instead.
+    """
+    members = store.kind("memberships")
+    records = [r for r in members.iter_rows(states) if r.clerk_user_id]
+    links = members.member_links([r.row for r in records])
+    org_ids = store.kind("organizations").clerk_ids(
+        link.organization_key for link in links.values()
+    )
+    user_ids = store.kind("users").user_ids(sorted({link.user_key for link in links.values()}))
+    found, unresolved = [], []
+    for r in records:
+        link = links[r.row]
+        row = link.input_row or r.row
+        org_id, user_id = org_ids.get(link.organization_key), user_ids.get(link.user_key)
+        if org_id is None or user_id is None:
+            unresolved.append(
+                Mismatch(row, r.key, str(r.clerk_user_id), "missing", link.role, None, "membership")
+            )
+        else:
+            found.append(ExpectedMembership(row, r.key, org_id, user_id, link.role))
+    return found, unresolved
+
+
+@dataclass
+class TenantCheck:
+    """How many organizations and memberships were checked, and what is off."""
+
+    organizations: int = 0
+    memberships: int = 0
+    mismatches: list[Mismatch] = field(default_factory=list)
+
+
+async def verify_tenants(client: ClerkClient, pacer: Pacer, store: StateStore) -> TenantCheck:
+    """Verify every created / exists organization and membership of the run."""
+    check = TenantCheck()
+    check.organizations, problems = await verify_organizations(
+        client, pacer, expected_organizations(store)
+    )
+    check.mismatches += problems
+    wanted, unresolved = expected_memberships(store)
+    check.memberships, problems = await verify_memberships(client, pacer, wanted)
+    check.memberships += len(unresolved)
+    check.mismatches += sorted(problems + unresolved, key=lambda m: m.row)
+    return check
+
+
+@dataclass
+class TenantRollback:
+    """What a rollback of the run's memberships and organizations did."""
+
+    memberships: DeleteResult[ExpectedMembership] = field(default_factory=DeleteResult)
+    organizations: DeleteResult[ExpectedOrganization] = field(default_factory=DeleteResult)
+
+
+async def rollback_tenants(client: ClerkClient, pacer: Pacer, store: StateStore) -> TenantRollback:
+    """Delete the memberships, then the organizations, this run created (``created`` rows;
+    ``exists`` ones are kept); each deleted (or already gone) row goes back to pending, noted
+    ``rolled_back``, one transaction per batch, so an interrupted rollback resumes.
+
+    A created membership whose organization or user has no Clerk id any more is gone with it
+    and is only recorded.
+    """
+    done = TenantRollback()
+    members = store.kind("memberships")
+    records = {r.row: r for r in members.iter_rows((RowState.CREATED,)) if r.clerk_user_id}
+    wanted, unresolved = expected_memberships(store, (RowState.CREATED,))
+    by_key = {r.key: r for r in records.values()}
+
+    def record_members(gone: list[ExpectedMembership]) -> None:
+        members.roll_back((by_key[m.key].row, str(by_key[m.key].clerk_user_id)) for m in gone)
+
+    members.roll_back((by_key[m.key].row, str(by_key[m.key].clerk_user_id)) for m in unresolved)
+    done.memberships = await delete_memberships(client, pacer, wanted, record_members)
+    done.memberships.already_gone += len(unresolved)
+    orgs = store.kind("organizations")
+    created = expected_organizations(store, (RowState.CREATED,))
+
+    def record_orgs(gone: list[ExpectedOrganization]) -> None:
+        orgs.roll_back((o.row, o.organization_id) for o in gone)
+
+    done.organizations = await delete_organizations(client, pacer, created, record_orgs)
+    return done
