@@ -1,7 +1,8 @@
 """Prepare a run's organizations and memberships: read their inputs, map and check them offline.
 
 ``prepare_tenants(spec, users, files)`` reads ``[organizations]``' input and ``[memberships]``'
-(its own file, the users input, or the organizations' member lists), compiles them
+(its own file, the users input, or the organizations' member lists; ``user_by``: members named
+by a users-input column such as a username, matched to the users' keys), compiles them
 (``mapping.organizations``) and checks them against each other and the users input
 (``validation.tenants``). ``PreparedTenants`` hands out what ``validate`` reports and what a run
 plans: per organization its row, key, slug, legacy creator and CreateOrganization body; per
@@ -250,7 +251,8 @@ def prepare_tenants(
                     members_spec, roles, raw.lazy(), file=spec.file, notes=notes
                 )
         if members is not None:
-            out.memberships = members.collect()
+            out.memberships = _users_by(members.collect(), members_spec.user_by, users_input,
+                                        users_options, users)  # fmt: skip
             valid = valid_organizations(out.organizations, out.organization_lines)
             out.membership_lines = membership_lines(
                 out.memberships, out.organizations, valid, known
@@ -296,6 +298,39 @@ def _users_frame(path: Path, options: SourceOptions, plan: pl.DataFrame) -> pl.L
         frame = scan_source(path, options).filter(~pl.col(EMPTY_COLUMN)).drop(EMPTY_COLUMN)
         data = frame.collect()
     return data.lazy().join(keys.lazy(), on=ROW_COLUMN, how="left", maintain_order="left")
+
+
+def _users_by(
+    members: pl.DataFrame,
+    column: str,
+    path: Path | None,
+    options: SourceOptions | None,
+    plan: pl.DataFrame,
+) -> pl.DataFrame:
+    """``members`` with each ``user`` that names a user by ``column`` of the users input replaced
+    by that user's key (``memberships.user_by``; the first row wins a value several rows hold).
+    A value no user holds stays, so validation names it as an unknown user."""
+    if not column:
+        return members
+    if path is None:
+        raise ConfigError("memberships.user_by needs the users input")
+    users = _users_frame(path, options or SourceOptions(), plan).collect()
+    if column not in users.columns:
+        raise SourceError(
+            f"{path}: no column {column!r} (memberships.user_by); columns: "
+            f"{', '.join(_shown(users))}"
+        )
+    by = pl.col(column).cast(pl.Utf8).str.strip_chars()
+    lookup = (
+        users.select(by.alias("_by"), pl.col(_USER_KEY))
+        .filter(pl.col("_by").is_not_null() & pl.col(_USER_KEY).is_not_null())
+        .unique("_by", keep="first", maintain_order=True)
+    )
+    joined = members.join(
+        lookup, left_on=pl.col("user").str.strip_chars(), right_on="_by", how="left",
+        maintain_order="left",
+    )  # fmt: skip
+    return joined.with_columns(pl.coalesce(_USER_KEY, "user").alias("user")).select(members.columns)
 
 
 def _shown(frame: pl.DataFrame, limit: int = 30) -> Sequence[str]:

@@ -154,11 +154,13 @@ def build() -> Sample:
 
 
 REALM_SOURCE = (
-    "Keycloak 26 realm export (kc.sh export): \"organizations\" as the admin REST API's "
-    "OrganizationRepresentation (id, name, alias, enabled, description, attributes, domains, "
-    "members: MemberRepresentation = UserRepresentation + membershipType), \"groups\" as "
-    "GroupRepresentation (id, name, path, subGroups) and each user's \"groups\" as group paths, "
-    "https://www.keycloak.org/docs-api/latest/rest-api/index.html"
+    "Keycloak 26 realm export (kc.sh export): \"organizations\" as OrganizationRepresentation "
+    "(id, name, alias, enabled, description, redirectUrl, attributes, domains, identityProviders) "
+    "whose \"members\" hold only a username and a membershipType (MANAGED or UNMANAGED), as "
+    "Keycloak's exporter writes them and its importer reads them back by username "
+    "(keycloak/keycloak: DefaultExportImportManager.importOrganizations and "
+    "OrganizationExportImportUtilsTest; tests/fixtures/keycloak_orgs/README.md), \"groups\" as "
+    "GroupRepresentation (id, name, path, subGroups) and each user's \"groups\" as group paths"
 )
 
 
@@ -186,7 +188,8 @@ def _tenants(
         organizations="acme-realm.json",
         source=REALM_SOURCE,
     )
-    ghost = _uuid(rng)  # a member whose user is not in the export
+    _uuid(rng)  # drawn so the organizations' ids stay as they were
+    ghost = "former.employee"  # a member whose user is not in the export
     plan = [
         ("Acme Corporation", "acme", range(1, 9)),
         ("Globex", "Globex_EU", range(9, 13)),  # "_" and capitals: not a Clerk slug
@@ -200,10 +203,8 @@ def _tenants(
         members: list[dict[str, object]] = []
         for n in numbers:
             user = users[n - 1]
-            members.append(
-                {"id": ids[n - 1], "username": user["username"], "email": user["email"],
-                 "enabled": True, "membershipType": "UNMANAGED"}
-            )
+            # what kc.sh export writes per member: the username and the membership type
+            members.append({"username": user["username"], "membershipType": "UNMANAGED"})
             reasons, why = [], []
             if n in bad_users:
                 reasons.append("user_not_created")
@@ -214,10 +215,7 @@ def _tenants(
             if reasons:
                 orgs_case.bad_line("membership", row, f"{org_id}/{ids[n - 1]}", reasons, "; ".join(why))
         if alias == "acme":
-            members.append(
-                {"id": ghost, "username": "former.employee", "email": "former@acme-corp.io",
-                 "enabled": True, "membershipType": "MANAGED"}
-            )
+            members.append({"username": ghost, "membershipType": "MANAGED"})
             orgs_case.bad_line("membership", row, f"{org_id}/{ghost}", ["unknown_user"],
                                "a member whose user is not in the export")
         if alias == "Globex_EU":

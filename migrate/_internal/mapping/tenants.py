@@ -84,6 +84,8 @@ class MembershipsSpec:
     ``from_users``: the rows are the users input's (``user`` defaults to the user's key);
     ``within``: a list column of the organizations input whose items are the members
     (``organization`` defaults to the organization's key); else its own ``input``.
+    ``user_by``: a column of the users input that ``user`` names a user by (a Keycloak realm
+    export names members by username); empty: ``user`` is the user's key.
     """
 
     input: Path
@@ -93,6 +95,7 @@ class MembershipsSpec:
     role: FieldSpec | None
     from_users: bool = False
     within: str = ""
+    user_by: str = ""
 
 
 @dataclass(frozen=True)
@@ -202,16 +205,22 @@ def _memberships(
         parser.problem(path, f"must be a table, not {type_name(table)}")
         return None
     parser.unknown_keys(
-        table, ("input", "from_users", "within", *MEMBERSHIP_FIELDS, *READ_KEYS), path
+        table, ("input", "from_users", "within", "user_by", *MEMBERSHIP_FIELDS, *READ_KEYS), path
     )
     from_users = table.get("from_users", False)
     within = table.get("within", "")
+    user_by = table.get("user_by", "")
+    if not isinstance(user_by, str):
+        parser.problem(f"{path}.user_by", "must name a column of the users input")
+        user_by = ""
     if not isinstance(from_users, bool):
         parser.problem(f"{path}.from_users", f"must be true or false, not {type_name(from_users)}")
         from_users = False
     if not isinstance(within, str):
         parser.problem(f"{path}.within", "must name a list column of the organizations input")
         within = ""
+    if user_by and from_users:
+        parser.problem(f"{path}.user_by", "is for members named in another input, not from_users")
     sources = [k for k in ("input", "from_users", "within") if table.get(k)]
     if len(sources) > 1:
         parser.problem(path, f"takes one of input, from_users, within; found {names(sources)}")
@@ -236,6 +245,7 @@ def _memberships(
         specs["role"],
         from_users,
         within,
+        user_by,
     )
 
 
