@@ -38,11 +38,13 @@ from migrate._internal.api.results import (
     RunResult,
     RunSummary,
 )
+from migrate._internal.api.validating import read_tenants
 from migrate._internal.delta.fingerprint import fingerprinted_fields
 from migrate._internal.prepare import Prepared, prepare_input
 from migrate._internal.reports.run import write_warnings
 from migrate._internal.runner.engine import EngineSettings, PayloadSource, RowWindow, RunOutcome
 from migrate._internal.runner.pacing import Pacer
+from migrate._internal.runner.phases import TENANT_KINDS, TenantSource, plan_tenants, tenant_source
 from migrate._internal.runner.progress import LiveRate, bar_total
 from migrate._internal.runner.recorder import RunTally
 from migrate._internal.runner.retrying import KeyedPayloads, RequeueResult, check_fixed, requeue
@@ -132,6 +134,8 @@ def run(
     publishable_key: str | None = None,
     frontend_api_url: str | None = None,
     upsert: bool = False,
+    organizations: str | Path | None = None,
+    memberships: str | Path | None = None,
     **options: Unpack[PassOptions],
 ) -> RunResult:
     """Create every valid row of ``input`` as a Clerk user, exactly once, resumably.
@@ -148,7 +152,11 @@ def run(
     ``CheckFailedError`` unless ``accept_findings``; ``check=False`` skips them for good
     (``migrate._internal.api.preflight``). ``upsert``: a row whose user is already in Clerk
     (same external id) updates that user to the row, as ``sync`` would, instead of only
-    recording ``exists`` (``migrate._internal.runner.upserting``).
+    recording ``exists`` (``migrate._internal.runner.upserting``). A mapping with
+    ``[organizations]`` / ``[memberships]`` (their files: ``organizations`` / ``memberships``,
+    else the mapping's ``input``) has them planned in the same run directory and sent in the
+    same pass: organizations, then users, then memberships (``migrate._internal.runner.phases``;
+    not with ``rows`` / ``limit`` / ``sample``, which send users only).
     """
     control = PassControl(**options)
     input_path = Path(input)
@@ -158,12 +166,25 @@ def run(
     connection = check_connection(connection)
     overrides = dict(source or {})
     prepared = prepare_input(input_path, mapping, overrides, joins)
+    tenants = read_tenants(prepared, input_path, organizations, memberships)
     folder = Path(run_dir) if run_dir else default_run_dir(input_path, sandbox=connection.sandbox)
     plan = open_run(folder, input_path, str(mapping), overrides, prepared)
     said: list[str] = []
     try:
         for line in prepared.notices(sum(plan.counts().values())):
             control.notice(line, said)
+        for line in tenants.notices:
+            control.notice(line, said)
+        sending: TenantSource | None = None
+        if tenants.organizations is not None:
+            plan_tenants(plan.store, tenants)
+            sending = tenant_source(tenants)
+            if window != RowWindow():
+                control.notice(
+                    "Note: --rows, --limit and --sample send users only; organizations and "
+                    "memberships are sent by a run without them",
+                    said,
+                )
         if not plan.resumed:
             # Warnings are not in the state DB: written once, from the input, at planning.
             write_warnings(folder, prepared.warnings(), redact=redact_emails)
@@ -182,7 +203,7 @@ def run(
         payloads = original_payloads(plan.store, prepared)
         fields = fingerprinted_fields(prepared.mapped().collect_schema().names())
         return _send(plan, payloads, connection, control, window=window, said=said, before=checks,
-                     upsert=fields if upsert else None)  # fmt: skip
+                     upsert=fields if upsert else None, tenants=sending)  # fmt: skip
     finally:
         plan.store.close()
 
@@ -303,6 +324,7 @@ def _send(
     said: list[str],
     before: Callable[[Target, float], None] | None = None,
     upsert: tuple[str, ...] | None = None,
+    tenants: TenantSource | None = None,
 ) -> RunResult:
     """Connect, confirm, (``before``: the instance checks), run one pass, (``upsert``: update
     the users found already there on these fields), record it and rewrite the reports."""
@@ -327,7 +349,7 @@ def _send(
         outcome = anyio.run(
             partial(
                 _guarded_pass, target, plan, payloads, settings,
-                window=window, stopper=stopper, control=control, said=said,
+                window=window, stopper=stopper, control=control, said=said, tenants=tenants,
             )
         )  # fmt: skip
         finished = outcome is not None and not outcome.interrupted and outcome.abort_code is None
@@ -377,9 +399,14 @@ def run_summary(plan: RunPlan) -> RunSummary:
     paths = write_reports(plan)
     counts = plan.counts()
     codes = tuple(CodeCount(str(s), c, n) for (s, c), n in plan.store.code_counts().items())
+    kinds = {
+        kind: {str(s): n for s, n in view.counts().items()}
+        for kind in TENANT_KINDS
+        if (view := plan.store.kind(kind)).planned
+    }
     return RunSummary(
         plan.run_dir, {str(s): counts[s] for s in RowState}, codes, tuple(paths.all()),
-        plan.store.sync_states(UPSERT),
+        plan.store.sync_states(UPSERT), kinds,
     )  # fmt: skip
 
 
@@ -421,6 +448,11 @@ def _figures(outcome: RunOutcome, settings: EngineSettings) -> PassFigures:
         outages=outcome.pacing.outages,
         outage_seconds=outcome.pacing.outage_seconds,
         abandoned=outcome.abandoned,
+        kinds={
+            name: {"created": t.created, "exists": t.exists, "failed": t.failed}
+            for name, t in outcome.kinds.items()
+            if name != "users"
+        },
     )
 
 
@@ -535,6 +567,7 @@ async def _guarded_pass(
     stopper: Stopper,
     control: PassControl,
     said: list[str],
+    tenants: TenantSource | None = None,
 ) -> RunOutcome | None:
     """Run one pass, stopping on request (a second signal drops the requests on the wire and
     still returns the outcome); None only if the pass never returned."""
@@ -581,7 +614,7 @@ async def _guarded_pass(
             tg.start_soon(watch_event, control.should_stop)
         outcome = await run_pass(
             target, plan, payloads, settings, window=window, stopper=stopper, progress=progress,
-            notice=partial(control.notice, said=said), on_started=live.started,
+            notice=partial(control.notice, said=said), on_started=live.started, tenants=tenants,
         )  # fmt: skip
         result.append(outcome)
         tg.cancel_scope.cancel()

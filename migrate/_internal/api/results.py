@@ -102,6 +102,8 @@ class RunSummary:
     # ``run --upsert``: rows whose existing user it brought up to date, per state (done,
     # failed, in_flight, pending); empty when the run never upserted
     upserts: Mapping[str, int] = field(default_factory=dict)
+    # organizations and memberships, when the run has them: kind -> RowState value -> rows
+    kinds: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
     @property
     def total(self) -> int:
@@ -114,12 +116,12 @@ class RunSummary:
 
     @property
     def unfinished(self) -> bool:
-        """Whether some rows are failed, invalid or unresolved (in flight), or some upserts
-        did not finish."""
+        """Whether some rows of any kind are failed, invalid or unresolved (in flight), or
+        some upserts did not finish."""
         left = any(self.upserts.get(s, 0) for s in ("failed", "in_flight", "pending"))
-        return left or any(
-            self.count(s) for s in (RowState.FAILED, RowState.INVALID, RowState.IN_FLIGHT)
-        )
+        bad = (RowState.FAILED, RowState.INVALID, RowState.IN_FLIGHT)
+        tenants = any(counts.get(str(s), 0) for counts in self.kinds.values() for s in bad)
+        return left or tenants or any(self.count(s) for s in bad)
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,8 @@ class PassFigures:
     upsert_requests: int = 0
     # (key, row, code, message) of the upserts Clerk refused or that got no answer
     upsert_failures: tuple[tuple[str, int | None, str | None, str | None], ...] = ()
+    # organizations and memberships this pass: kind -> created / exists / failed
+    kinds: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -28,8 +28,9 @@ import anyio
 
 from migrate._internal.clerk.retry import ConfigStreak
 from migrate._internal.runner.jobs import Job, Retrying, Update
+from migrate._internal.runner.kinds import Kind, UserKind
 from migrate._internal.runner.pacing import MAX_CONCURRENCY, MAX_RETRY_AFTER, Pacer, PacingStats
-from migrate._internal.runner.reconcile import ReconcileResult, reconcile_in_flight
+from migrate._internal.runner.reconcile import ReconcileResult, reconcile_in_flight, reconcile_rows
 from migrate._internal.runner.recorder import Ledger, Progress, Recorder, RunTally
 from migrate._internal.runner.workers import OutageStreak, Stopper, UsersApi, Worker, WorkerSettings
 from migrate._internal.state import Released
@@ -42,6 +43,7 @@ __all__ = [
     "RowWindow",
     "RunOutcome",
     "execute",
+    "make_pacer",
 ]
 
 
@@ -126,6 +128,7 @@ class RunOutcome:
     abort_message: str | None = None
     commits: int = 0
     started_at: float = 0.0  # the monotonic clock when the pass began (the pacer's clock)
+    kinds: dict[str, RunTally] = field(default_factory=dict)  # per kind sent (``phases``)
 
     @property
     def startup(self) -> float:
@@ -145,19 +148,28 @@ class RunOutcome:
         return self.pacing.requests / self.duration if self.duration > 0 else 0.0
 
 
+def make_pacer(settings: EngineSettings, notice: Callable[[str], None] | None = None) -> Pacer:
+    """The run's one ``Pacer``, from the pass's settings."""
+    return Pacer(
+        settings.rate,
+        fixed_concurrency=settings.concurrency,
+        max_concurrency=settings.max_concurrency,
+        max_retry_after=settings.max_retry_after,
+        probe_first=settings.probe_first,
+        probe_max=settings.probe_max,
+        notice=notice,
+    )
+
+
 def _chunked(source: PayloadSource, rows: Sequence[int], size: int) -> Iterator[Payload]:
     """Payloads of ``rows`` asked for ``size`` rows at a time (each call streams the input)."""
     for start in range(0, len(rows), size):
         yield from source(rows[start : start + size])
 
 
-def _jobs(payloads: Iterable[Payload]) -> Iterator[Job]:
+def _jobs(kind: Kind, payloads: Iterable[Payload]) -> Iterator[Job]:
     for p in payloads:
-        body = p.body
-        emails = body.get("email_address")
-        email = emails[0] if isinstance(emails, list) and emails else None
-        ext = body.get("external_id")
-        yield Job(p.row, p.key, ext if isinstance(ext, str) and ext else None, email, body)
+        yield kind.job(p)
 
 
 class _Claims:
@@ -185,13 +197,21 @@ class _Claims:
         return [row for row, job in self.open.items() if not job.sent]
 
 
-async def _reconcile(
-    api: UsersApi, pacer: Pacer, ledger: Ledger, stopper: Stopper, outage_limit: float
+async def _reconcile(  # noqa: PLR0917 - one private call site
+    api: UsersApi,
+    kind: Kind,
+    payloads: PayloadSource,
+    pacer: Pacer,
+    ledger: Ledger,
+    stopper: Stopper,
+    outage_limit: float,
 ) -> ReconcileResult:
     """Reconcile the in_flight rows; an abort code or a long outage stops the pass instead."""
     try:
         with stopper.attach(anyio.CancelScope()):
-            return await reconcile_in_flight(api, pacer, ledger, outage_limit=outage_limit)
+            if isinstance(kind, UserKind):  # users: looked up 100 a request
+                return await reconcile_in_flight(api, pacer, ledger, outage_limit=outage_limit)
+            return await reconcile_rows(kind, payloads, pacer, ledger, outage_limit=outage_limit)
         return ReconcileResult()  # abandoned (a second Ctrl-C) while looking rows up
     except RunAbortedError as exc:  # nothing is sent after it; the rows stay in_flight
         stopper.abort(exc.code, str(exc))
@@ -209,11 +229,15 @@ async def execute(
     progress: Progress | None = None,
     on_started: Callable[[Pacer], None] | None = None,
     notice: Callable[[str], None] | None = None,
+    kind: Kind | None = None,
+    pacer: Pacer | None = None,
 ) -> RunOutcome:
     """Reconcile in_flight rows, then send every pending row in ``window``; return the outcome.
 
     ``notice`` receives what the operator should know while the pass runs (a long Retry-After
-    pause and when it ends, an outage and its end).
+    pause and when it ends, an outage and its end). ``kind`` says what the rows are (users by
+    default: ``runner.kinds``); ``pacer`` (one per run) lets several kinds' phases share one
+    limiter, one 429 pause and one outage (``settings``' pacing knobs then go unused).
 
     An abort code (or an outage past ``outage_limit``) met while reconciling or sending is
     reported in ``RunOutcome.abort_code`` after the state is saved; nothing is sent after it.
@@ -221,27 +245,23 @@ async def execute(
     """
     window = window or RowWindow()
     stopper = stopper or Stopper()
+    kind = kind or UserKind(api)
     started = time.monotonic()
-    pacer = Pacer(
-        settings.rate,
-        fixed_concurrency=settings.concurrency,
-        max_concurrency=settings.max_concurrency,
-        max_retry_after=settings.max_retry_after,
-        probe_first=settings.probe_first,
-        probe_max=settings.probe_max,
-        notice=notice,
-    )
-    stopper.on_stop(pacer.stop)
+    if pacer is None:
+        pacer = make_pacer(settings, notice)
+        stopper.on_stop(pacer.stop)
     if on_started is not None:
         on_started(pacer)
-    reconciled = await _reconcile(api, pacer, ledger, stopper, settings.worker.outage_limit)
+    reconciled = await _reconcile(
+        api, kind, payloads, pacer, ledger, stopper, settings.worker.outage_limit
+    )
     recorder = Recorder(
         ledger, progress, batch=settings.record_batch, interval=settings.record_interval
     )
     streak = ConfigStreak(settings.config_streak)
     outage = OutageStreak(settings.worker.outage_rows)
     workers = [
-        Worker(api, pacer, stopper, settings.worker, streak=streak, outage=outage)
+        Worker(api, pacer, stopper, settings.worker, streak=streak, outage=outage, kind=kind)
         for _ in range(pacer.max_workers)
     ]
     pending = window.choose(
@@ -252,7 +272,7 @@ async def execute(
 
     async def produce() -> None:
         async with send:
-            jobs = _jobs(_chunked(payloads, pending, settings.payload_chunk))
+            jobs = _jobs(kind, _chunked(payloads, pending, settings.payload_chunk))
             while not stopper.stopping:
                 batch = list(islice(jobs, settings.claim_batch))
                 if not batch:

@@ -14,8 +14,9 @@ outage as the send path does: the pacer stops every request and probes with back
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from migrate._internal.clerk.outcomes import ClerkUser, Rejected, Transient
 from migrate._internal.runner.calls import UsersApi, find_users, until_answered
@@ -24,7 +25,10 @@ from migrate._internal.runner.recorder import InFlightRow, Ledger
 from migrate._internal.state import Existed, Reconciled, Released
 from migrate.errors import ClerkError
 
-__all__ = ["LOOKUP_BATCH", "ReconcileResult", "look_up", "reconcile_in_flight"]
+if TYPE_CHECKING:
+    from migrate._internal.runner.kinds import Kind, Payload
+
+__all__ = ["LOOKUP_BATCH", "ReconcileResult", "look_up", "reconcile_in_flight", "reconcile_rows"]
 
 LOOKUP_BATCH = 100  # Clerk's limit on values per list filter
 
@@ -157,3 +161,54 @@ async def _look_up(
             # found: the row's user is there (ours, or one that existed before it: ``exists``)
             result.released += sum(isinstance(m, Released) for m in moves)
             result.found += sum(not isinstance(m, Released) for m in moves)
+
+
+async def reconcile_rows(
+    kind: Kind,
+    payloads: Callable[[Sequence[int]], Iterable[Payload]],
+    pacer: Pacer,
+    ledger: Ledger,
+    *,
+    outage_limit: float = 300.0,
+) -> ReconcileResult:
+    """Organizations and memberships left in_flight: each looked up (``Kind.find``, one paced
+    request, retried as ``look_up`` is) and recorded ``created`` when found, else ``pending``.
+
+    A row whose body cannot be built (a membership whose user is gone) goes back to pending.
+    Raises as ``look_up`` does; rows not looked up yet stay ``in_flight``.
+    """
+    rows = ledger.in_flight()
+    result = ReconcileResult()
+    if not rows:
+        return result
+    jobs = {p.row: kind.job(p) for p in payloads([r.row for r in rows])}
+    again = "nothing was sent, run the same command again later"
+    for item in rows:
+        job = jobs.get(item.row)
+        move: Reconciled | Released = Released(item.row)
+        if job is not None and kind.refuse(job) is None:
+
+            async def find(job: Any = job) -> Any:
+                return await kind.find(job)
+
+            try:
+                found = await until_answered(
+                    pacer, find, doing=f"looking up {kind.name} left in flight", attempts=8,
+                    advice=again, outage_limit=outage_limit,
+                )  # fmt: skip
+            except Stopped:  # Ctrl-C: the rows not looked up yet stay in_flight
+                return result
+            if isinstance(found, Rejected):
+                raise ClerkError(
+                    f"looking up {kind.name} in Clerk failed ({found.error_code}, HTTP "
+                    f"{found.status}): {found.text}; {again}"
+                )
+            match = kind.match(job, found)
+            if match is not None:
+                move = Reconciled(item.row, match.id, attempts=0)
+        ledger.record([move])
+        if isinstance(move, Released):
+            result.released += 1
+        else:
+            result.found += 1
+    return result

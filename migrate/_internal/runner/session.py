@@ -32,10 +32,9 @@ from migrate._internal.runner.engine import (
     PayloadSource,
     RowWindow,
     RunOutcome,
-    execute,
 )
-from migrate._internal.runner.ledger import StoreLedger
 from migrate._internal.runner.pacing import Pacer
+from migrate._internal.runner.phases import TenantSource, send_phases
 from migrate._internal.runner.recorder import Progress
 from migrate._internal.runner.syncing import fingerprint_key, record_baseline
 from migrate._internal.runner.workers import Stopper
@@ -408,24 +407,27 @@ async def run_pass(
     client: ClerkClient | None = None,
     notice: Callable[[str], None] | None = None,
     on_started: Callable[[Pacer], None] | None = None,
+    tenants: TenantSource | None = None,
 ) -> RunOutcome:
     """Reconcile, then send every pending row in ``window`` through one ``ClerkClient``.
 
     ``client`` (already open) replaces the one built from ``target``: the test seam.
     ``notice`` receives what the operator should hear mid-pass (long pauses, outages).
     ``on_started`` receives the pass's ``Pacer`` (e.g. ``progress.LiveRate.started``).
+    ``tenants``: the organizations' bodies; with it the pass sends organizations, then users,
+    then memberships, at one pace (``runner.phases``).
     """
     if client is not None:
-        return await execute(
-            client, StoreLedger(plan.store), payloads, settings,
+        return await send_phases(
+            client, plan.store, payloads, settings, tenants=tenants,
             window=window, stopper=stopper, progress=progress, notice=notice, on_started=on_started,
         )  # fmt: skip
     # At most one connection per worker: ClerkClient's transport opens no more than this.
     size = settings.concurrency or settings.max_concurrency
     limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
     async with target.client(limits) as opened:
-        return await execute(
-            opened, StoreLedger(plan.store), payloads, settings,
+        return await send_phases(
+            opened, plan.store, payloads, settings, tenants=tenants,
             window=window, stopper=stopper, progress=progress, notice=notice, on_started=on_started,
         )  # fmt: skip
 
@@ -476,6 +478,11 @@ def pass_stats(outcome: RunOutcome, target: Target, settings: EngineSettings) ->
         "interrupted": outcome.interrupted,
         "abandoned": outcome.abandoned,
         "aborted": outcome.abort_code,
+        "kinds": {
+            name: {"created": t.created, "exists": t.exists, "failed": t.failed}
+            for name, t in outcome.kinds.items()
+            if name != "users"
+        },
     }
 
 

@@ -18,13 +18,17 @@ POST the body, then branch on the classified reply:
   when one of our own earlier attempts was ambiguous); otherwise ``failed`` as a conflict naming
   the identifier;
 - another 4xx -> ``failed``; an abort code -> the run stops (``Stopper.abort``), the row released.
+
+The create, the lookup, which object found is the row and the conflict message come from the
+worker's ``Kind`` (``runner.kinds``: users by default, organizations, memberships); a kind may
+also fail a row before any request (``Kind.refuse``: a membership whose user is not in Clerk).
 """
 
 from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,17 +36,19 @@ import anyio
 from anyio import EndOfStream
 from anyio.streams.memory import MemoryObjectReceiveStream
 
-from migrate._internal.clerk.outcomes import ClerkUser, Created, CreateOutcome, Rejected, Transient
+from migrate._internal.clerk.outcomes import Rejected, Transient
 from migrate._internal.clerk.retry import Action, ConfigStreak, classify, config_suspect
 from migrate._internal.clerk.retry import backoff as jittered_backoff
-from migrate._internal.runner.calls import UsersApi, find_users, paced
+from migrate._internal.runner.calls import UsersApi, paced
 from migrate._internal.runner.jobs import Job, Outcome, Retrying, Unresolved, Update
+from migrate._internal.runner.kinds import Kind, UserKind, conflict_message
 from migrate._internal.runner.pacing import Pacer, Stopped, say_duration
-from migrate._internal.state import Completed, Existed, Failed, Reconciled, Released
+from migrate._internal.state import Completed, Existed, Failed, Released
 
 Failure = Rejected | Transient  # an answer that is not a success
 
 __all__ = [
+    "Kind",
     "OutageStreak",
     "Record",
     "Stopper",
@@ -141,22 +147,6 @@ class Stopper:
         self._stop()
 
 
-def conflict_message(param: str | None, body: dict[str, Any]) -> str:
-    """Name the identifier already taken by another Clerk user (never a secret field)."""
-    value: object = body.get(param) if param else None
-    if isinstance(value, list):
-        value = value[0] if value else None
-    shown = f" {value}" if isinstance(value, str) and param in _SHOWABLE else ""
-    what = param or "identifier"
-    return (
-        f"{what}{shown} already belongs to another Clerk user whose external_id differs; "
-        "fix the row or remove that user"
-    )
-
-
-_SHOWABLE = frozenset({"email_address", "phone_number", "username", "web3_wallet", "external_id"})
-
-
 class Worker:
     """One worker task; all workers of a run share the api, the pacer and the stopper."""
 
@@ -171,8 +161,10 @@ class Worker:
         backoff: Callable[[int, random.Random], float] | None = None,
         streak: ConfigStreak | None = None,
         outage: OutageStreak | None = None,
+        kind: Kind | None = None,
     ) -> None:
         self.api = api
+        self.kind: Kind = kind or UserKind(api)
         self.pacer = pacer
         self.stopper = stopper
         self.settings = settings
@@ -205,6 +197,10 @@ class Worker:
                 record(Released(job.row))
                 continue
             self._suspect = None
+            refused = self.kind.refuse(job)
+            if refused is not None:  # decided without a request: no streak learns from it
+                record(refused)
+                continue
             outcome = await self.process(job, record)
             self._observe(outcome)
             record(outcome)
@@ -231,34 +227,29 @@ class Worker:
                 "check the instance's settings in the Clerk Dashboard",
             )
 
-    async def _call_create(self, job: Job) -> CreateOutcome:
+    async def _call_create(self, job: Job) -> str | Failure:
         started = 0.0
 
-        async def create() -> CreateOutcome:
+        async def create() -> str | Failure:
             nonlocal started
             if self.stopper.stopping:  # stopped while it waited: nothing new leaves
                 raise Stopped
             job.sent = True
             job.first_sent_at = job.first_sent_at or time.time()
             started = time.perf_counter()
-            return await self.api.create_user(job.body)
+            return await self.kind.create(job)
 
         reply = await paced(self.pacer, create)
-        if isinstance(reply, Created) or not reply.unreachable:
+        if isinstance(reply, str) or not reply.unreachable:
             self.pacer.on_reachable()
         self.pacer.on_response(time.perf_counter() - started)
         return reply
 
-    async def _call_find(self, job: Job) -> list[ClerkUser] | Failure:
-        if not job.external_id and not job.email:
-            return []
-
-        async def find() -> list[ClerkUser] | Failure:
+    async def _call_find(self, job: Job) -> list[Any] | Failure:
+        async def find() -> list[Any] | Failure:
             if self.stopper.stopping:
                 raise Stopped
-            if job.external_id:
-                return await find_users(self.api, external_ids=[job.external_id])
-            return await find_users(self.api, emails=[job.email or ""])
+            return await self.kind.find(job)
 
         found = await paced(self.pacer, find)
         if isinstance(found, list) or not found.unreachable:
@@ -287,9 +278,9 @@ class Worker:
             if ours_maybe:
                 found = await self._call_find(job)
                 if isinstance(found, list):
-                    match = _match(job, found)
+                    match = self.kind.match(job, found)
                     if match is not None:
-                        return _ours(job, match, failures)
+                        return self.kind.ours(job, match, failures)
                 else:
                     last = found
                     if classify(found) is Action.ABORT:
@@ -300,8 +291,8 @@ class Worker:
                     await self._wait_before_retry(found, failures, job, record)
                     continue
             reply = await self._call_create(job)
-            if isinstance(reply, Created):
-                return Completed(job.row, reply.user_id, failures + 1)
+            if isinstance(reply, str):
+                return Completed(job.row, reply, failures + 1)
             action = classify(reply)
             if action is Action.FAIL_ROW:
                 if config_suspect(reply):
@@ -319,8 +310,9 @@ class Worker:
                 if ours_maybe:
                     # the last ambiguous POST may have landed: leave the verdict to a lookup
                     found = await self._call_find(job)
-                    if isinstance(found, list) and (match := _match(job, found)) is not None:
-                        return _ours(job, match, failures)
+                    match = self.kind.match(job, found) if isinstance(found, list) else None
+                    if match is not None:
+                        return self.kind.ours(job, match, failures)
                     # the lookup answered "not there": a plain give-up; otherwise nobody knows
                     ours_maybe = not isinstance(found, list)
                 return self._give_up(job, reply, failures, ours_maybe=ours_maybe)
@@ -391,12 +383,12 @@ class Worker:
             if tries >= self.settings.max_attempts:
                 return self._give_up(job, found, attempts + tries, ours_maybe=ours_maybe)
             await anyio.sleep(self._backoff(tries, self.rng))
-        match = _match(job, found)
+        match = self.kind.match(job, found)
         if match is not None:
             if ours_maybe:
-                return _ours(job, match, attempts)
+                return self.kind.ours(job, match, attempts)
             return Existed(job.row, match.id, attempts)
-        message = conflict_message(reply.param, job.body)
+        message = self.kind.conflict(job, reply)
         return Failed(job.row, reply.error_code, reply.param, message, attempts=attempts)
 
 
@@ -406,30 +398,6 @@ class _Tried:
 
     failures: int = 0
     ours_maybe: bool = False
-
-
-def _match(job: Job, found: Sequence[ClerkUser]) -> ClerkUser | None:
-    """The user that is this row: same external_id; without one, same primary email and none."""
-    for user in found:
-        if job.external_id:
-            if user.external_id == job.external_id:
-                return user
-        elif (
-            job.email
-            and user.external_id is None
-            and job.email.lower() in (e.lower() for e in user.email_addresses)
-        ):
-            return user
-    return None
-
-
-def _ours(job: Job, user: ClerkUser, attempts: int) -> Reconciled | Existed:
-    """After an ambiguous POST, the user found for the row: ours (``Reconciled``), unless Clerk
-    last changed it well before our first POST: then it existed already (``Existed``), and a
-    rollback must never delete it."""
-    if job.first_sent_at and user.untouched_since_before(job.first_sent_at):
-        return Existed(job.row, user.id, attempts)
-    return Reconciled(job.row, user.id, attempts)
 
 
 def _failed(job: Job, reply: Failure, attempts: int) -> Failed:
