@@ -196,6 +196,9 @@ def print_summary(summary: RunSummary, this_pass: PassFigures | None) -> None:
     """The one-screen summary: counts, this pass's pace, top error codes, where reports are."""
     line = " · ".join(f"{n:,} {s}" for s, n in summary.counts.items() if n)
     echo(f"Rows: {summary.total:,} ({line or 'none'})")
+    for kind, counts in summary.kinds.items():
+        line = " · ".join(f"{n:,} {s}" for s, n in counts.items() if n)
+        echo(f"{kind.capitalize()}: {sum(counts.values()):,} ({line or 'none'})")
     if this_pass is not None:
         p = this_pass
         echo(
@@ -204,6 +207,11 @@ def print_summary(summary: RunSummary, this_pass: PassFigures | None) -> None:
             f"(paced at {p.rate:g}/s, {p.rate_in_force:.3g}/s in force at the end); "
             f"429s: {p.rate_limited}; retries: {p.retries}"
         )
+        for kind, did in p.kinds.items():
+            echo(
+                f"  {kind}: {did.get('created', 0):,} created, {did.get('exists', 0):,} exists, "
+                f"{did.get('failed', 0):,} failed"
+            )
         if p.outages:
             echo(
                 f"Clerk was unreachable {p.outages} time(s), {_duration(p.outage_seconds)} in "

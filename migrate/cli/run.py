@@ -86,6 +86,20 @@ from migrate.cli.check import read_settings
     help="A row whose user is already in Clerk (same external id) updates that user to the "
     "row, as 'sync' does, instead of only counting it as exists.",
 )
+@click.option(
+    "--organizations",
+    "orgs_path",
+    type=click.Path(path_type=Path),
+    help="The organizations file of the mapping's [organizations] (default: its input); sent "
+    "before the users.",
+)
+@click.option(
+    "--memberships",
+    "members_path",
+    type=click.Path(path_type=Path),
+    help="The memberships file of the mapping's [memberships] (default: its input); sent after "
+    "the users.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @redact_option
@@ -113,6 +127,8 @@ def command(
     no_check: bool,
     accept_findings: bool,
     upsert: bool,
+    orgs_path: Path | None,
+    members_path: Path | None,
     yes: bool,
     quiet: bool,
     redact_emails: bool,
@@ -127,7 +143,10 @@ def command(
     Validation runs first: invalid rows are recorded and never sent. Then the checks of
     'check' (instance settings through the publishable key, existing users): a whole-file
     finding stops the run before the first create unless --accept-findings (--no-check skips
-    them for this run directory). With --upsert, a row whose user is already there is
+    them for this run directory). A mapping with [organizations] / [memberships] (or
+    --organizations FILE) has them planned in the same run directory and sent in the same pass:
+    organizations, then users, then memberships (not with --rows / --limit / --sample, which
+    send users only). With --upsert, a row whose user is already there is
     updated to the row (names, metadata, password digest, identifiers). The run directory holds a
     checkpoint, so running the same command again resumes (after Ctrl-C, a crash or kill -9);
     it refuses when the input or the mapping changed. The key comes from CLERK_SECRET_KEY or
@@ -160,6 +179,8 @@ def command(
                 publishable_key=publishable_key,
                 frontend_api_url=frontend_api_url,
                 upsert=upsert,
+                organizations=orgs_path,
+                memberships=members_path,
                 **how,
             )
         hint = ["clerk-migrate", "run", str(input_path), "--mapping", mapping]
@@ -169,6 +190,10 @@ def command(
             hint += ["--run-dir", str(run_dir)]
         for join in joins:
             hint += ["--join", join]
+        if orgs_path:
+            hint += ["--organizations", str(orgs_path)]
+        if members_path:
+            hint += ["--memberships", str(members_path)]
         if sandbox:
             hint.append("--sandbox")
         if settings_file:

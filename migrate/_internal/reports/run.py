@@ -15,6 +15,9 @@
 - ``skipped.csv`` (only while there are any): ``row, key, reason`` of rows not created because
   the source marks the account deleted (or disabled, with ``disabled = "skip"``).
 - ``summary.json``: counts by state and code, rolled-back rows, plus the run's statistics.
+- a run with organizations and memberships: their lines in ``errors.csv`` / ``errors.jsonl``
+  after the users', ``org_id_map.csv``, and their counts in ``summary.json``'s ``kinds``
+  (``reports.tenants``).
 
 Every file is written atomically, 0600, and is built from keys, row numbers, emails, codes and
 Clerk's messages only: never a password, digest, TOTP secret, backup code or the secret key.
@@ -31,6 +34,7 @@ import csv
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from itertools import chain
 from pathlib import Path
 from typing import Any, Final
 
@@ -46,6 +50,7 @@ from migrate._internal.reports.lines import (
     VALIDATION_STAGE,
     report_lines,
 )
+from migrate._internal.reports.tenants import tenant_error_lines, tenant_summary, write_org_id_map
 from migrate._internal.secrets import mask_email, redact_emails
 from migrate._internal.sources import (
     EMPTY_COLUMN,
@@ -82,12 +87,14 @@ class ReportPaths:
     summary: Path
     rolled_back: Path | None = None
     skipped: Path | None = None
+    org_id_map: Path | None = None
 
     def all(self) -> list[Path]:
         """Every report that was written."""
         found = [self.errors_csv, self.errors_jsonl, self.id_map, self.summary]
         found += [self.failed_rows] if self.failed_rows is not None else []
         found += [self.rolled_back] if self.rolled_back is not None else []
+        found += [self.org_id_map] if self.org_id_map is not None else []
         return found + ([self.skipped] if self.skipped is not None else [])
 
 
@@ -139,11 +146,11 @@ def _write_errors(store: StateStore, csv_path: Path, jsonl_path: Path, *, redact
     ):
         writer = csv.DictWriter(csv_handle, fieldnames=ERROR_COLUMNS, lineterminator="\n")
         writer.writeheader()
-        for record in store.iter_errors():
-            for line in error_lines(record, redact=redact):
-                writer.writerow({k: safe_cell(v) for k, v in line.items()})
-                jsonl_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
-                lines += 1
+        users = (line for r in store.iter_errors() for line in error_lines(r, redact=redact))
+        for line in chain(users, tenant_error_lines(store, redact=redact)):
+            writer.writerow({k: safe_cell(v) for k, v in line.items()})
+            jsonl_handle.write(json.dumps(line, ensure_ascii=False) + "\n")
+            lines += 1
     return lines
 
 
@@ -269,6 +276,8 @@ def summary_data(store: StateStore, stats: Mapping[str, Any] | None = None) -> d
         "sync": store.get_meta("sync") or {},  # the last `sync`'s counts
         # `run --upsert`: rows whose existing user was brought up to date, per state
         **({"upserts": upserts} if (upserts := store.sync_states("upsert")) else {}),
+        # organizations and memberships, when the run has them
+        **({"kinds": kinds} if (kinds := tenant_summary(store)) else {}),
     }
 
 
@@ -300,6 +309,7 @@ def write_run_reports(
     paths = ReportPaths(
         paths.errors_csv, paths.errors_jsonl, failed, paths.id_map, paths.summary,
         write_rolled_back(store, run_dir), write_skipped(store, run_dir),
+        write_org_id_map(store, run_dir),
     )  # fmt: skip
     data = summary_data(store, stats)
     data["reports"] = sorted(p.name for p in paths.all())
