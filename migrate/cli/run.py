@@ -18,6 +18,7 @@ from migrate.cli._options import (
     source_options,
     source_options_from,
     target_options,
+    tenant_options,
     wait_options,
 )
 from migrate.cli._shell import (
@@ -86,20 +87,7 @@ from migrate.cli.check import read_settings
     help="A row whose user is already in Clerk (same external id) updates that user to the "
     "row, as 'sync' does, instead of only counting it as exists.",
 )
-@click.option(
-    "--organizations",
-    "orgs_path",
-    type=click.Path(path_type=Path),
-    help="The organizations file of the mapping's [organizations] (default: its input); sent "
-    "before the users.",
-)
-@click.option(
-    "--memberships",
-    "members_path",
-    type=click.Path(path_type=Path),
-    help="The memberships file of the mapping's [memberships] (default: its input); sent after "
-    "the users.",
-)
+@tenant_options
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before writing to production.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 @redact_option

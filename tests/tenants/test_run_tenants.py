@@ -6,13 +6,14 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 from click.testing import CliRunner, Result
 
 from migrate._internal.state import RowState, StateStore
 from migrate.cli import main
-from migrate.sandbox import SandboxHandle
+from migrate.sandbox import SandboxConfig, SandboxHandle
 
 SAMPLE = Path(__file__).resolve().parents[2] / "samples" / "django"
 
@@ -105,3 +106,17 @@ def test_a_canary_sends_users_only_and_the_full_run_sends_the_rest(
     assert len(sandbox.store.orgs) == 3
     with StateStore.open(folder / "run" / "state.sqlite") as store:
         assert store.kind("memberships").counts()[RowState.CREATED] == 17
+
+
+def test_a_role_the_instance_lacks_stops_the_run_before_anything_is_created(
+    make_sandbox: Callable[..., SandboxHandle], tmp_path: Path
+) -> None:
+    """Run's preflight gets the run's tenants: without org:admin on the instance nothing at all
+    is created, and the message names the check."""
+    handle = make_sandbox(SandboxConfig.for_tests(org_roles=("org:member",)))
+    folder = copy_sample(tmp_path)
+    result = run(handle, folder)
+    assert result.exit_code != 0
+    assert "nothing was sent" in result.output
+    assert len(handle.store) == 0
+    assert len(handle.store.orgs) == 0

@@ -168,7 +168,9 @@ def run(
     prepared = prepare_input(input_path, mapping, overrides, joins)
     tenants = read_tenants(prepared, input_path, organizations, memberships)
     folder = Path(run_dir) if run_dir else default_run_dir(input_path, sandbox=connection.sandbox)
-    plan = open_run(folder, input_path, str(mapping), overrides, prepared)
+    has_tenants = tenants.organizations is not None
+    plan = open_run(folder, input_path, str(mapping), overrides, prepared,
+                    tenants=tenants if has_tenants else None)  # fmt: skip
     said: list[str] = []
     try:
         for line in prepared.notices(sum(plan.counts().values())):
@@ -176,7 +178,7 @@ def run(
         for line in tenants.notices:
             control.notice(line, said)
         sending: TenantSource | None = None
-        if tenants.organizations is not None:
+        if has_tenants:
             plan_tenants(plan.store, tenants)
             sending = tenant_source(tenants)
             if window != RowWindow():
@@ -199,6 +201,7 @@ def run(
             publishable_key=publishable_key,
             frontend_api_url=frontend_api_url,
             notice=lambda line: control.notice(line, said),
+            tenants=tenants if has_tenants else None,
         )
         payloads = original_payloads(plan.store, prepared)
         fields = fingerprinted_fields(prepared.mapped().collect_schema().names())
