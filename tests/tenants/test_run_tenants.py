@@ -11,6 +11,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
+from migrate._internal.api.results import ExitCode, PassFigures, RunResult, RunSummary
 from migrate._internal.state import RowState, StateStore
 from migrate.cli import main
 from migrate.sandbox import SandboxConfig, SandboxHandle
@@ -120,3 +121,13 @@ def test_a_role_the_instance_lacks_stops_the_run_before_anything_is_created(
     assert "nothing was sent" in result.output
     assert len(handle.store) == 0
     assert len(handle.store.orgs) == 0
+
+
+def test_a_failed_membership_alone_makes_the_run_unfinished(tmp_path: Path) -> None:
+    """Every user created but one membership failed: exit code 3; all done: 0."""
+    users = {"created": 5, "pending": 0, "failed": 0, "invalid": 0, "in_flight": 0}
+    ok = {"created": 3, "failed": 0, "invalid": 0, "in_flight": 0}
+    for members, code in ((ok | {"failed": 1}, ExitCode.FAILED_ROWS), (ok, ExitCode.OK)):
+        summary = RunSummary(tmp_path, users, (), (), {}, {"memberships": members})
+        figures = PassFigures(5, 0, 0, 1.0, 9, 9.0, 10.0, 0, 0, 0, 0)
+        assert RunResult(summary, figures, resumed=False, interrupted=False).exit_code == code
