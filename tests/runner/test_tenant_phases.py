@@ -14,7 +14,7 @@ import httpx
 
 from migrate._internal.clerk.client import ClerkClient
 from migrate._internal.runner.engine import EngineSettings, RunOutcome
-from migrate._internal.runner.phases import TenantSource, send_phases
+from migrate._internal.runner.phases import TenantSource, requeue_tenants, send_phases
 from migrate._internal.runner.workers import Stopper, WorkerSettings
 from migrate._internal.secrets import Secret
 from migrate._internal.state import Fingerprints, MemberPlanRow, PlanRow, RowState, StateStore
@@ -254,3 +254,22 @@ def test_users_only_runs_are_unchanged_without_tenants(tmp_path: Path) -> None:
     assert len(sandbox.store.orgs) == 0
     assert store.kind("organizations").counts()[RowState.PENDING] == 3
     assert replace(outcome, kinds={}).tally.created == 5
+
+
+def test_memberships_waiting_for_their_user_are_sent_once_it_is_migrated(tmp_path: Path) -> None:
+    """After the user's row is corrected and created, resuming requeues its memberships
+    (requeue_tenants) and sends them; the others are not sent again."""
+    sandbox = in_process_sandbox(SandboxConfig.for_tests())
+    store = plan(tmp_path, 3, 6, bad_user=4)
+    send(sandbox, store)
+    members = store.kind("memberships")
+    waiting = members.counts()[RowState.FAILED]
+    assert waiting > 0
+    # as ``retry --input`` does with a corrected row: invalid -> pending
+    store._conn.execute("UPDATE rows SET state = 'pending' WHERE row = 4")
+    assert requeue_tenants(store) == waiting
+    before = sandbox.store.orgs.memberships()
+    send(sandbox, store)
+    assert members.counts()[RowState.CREATED] == len(list(members.iter_member_links()))
+    assert sandbox.store.orgs.memberships() == before + waiting
+    assert clerk_view(sandbox) == planned_view(store)

@@ -44,7 +44,13 @@ from migrate._internal.prepare import Prepared, prepare_input
 from migrate._internal.reports.run import write_warnings
 from migrate._internal.runner.engine import EngineSettings, PayloadSource, RowWindow, RunOutcome
 from migrate._internal.runner.pacing import Pacer
-from migrate._internal.runner.phases import TENANT_KINDS, TenantSource, plan_tenants, tenant_source
+from migrate._internal.runner.phases import (
+    TENANT_KINDS,
+    TenantSource,
+    plan_tenants,
+    requeue_tenants,
+    tenant_source,
+)
 from migrate._internal.runner.progress import LiveRate, bar_total
 from migrate._internal.runner.recorder import RunTally
 from migrate._internal.runner.retrying import KeyedPayloads, RequeueResult, check_fixed, requeue
@@ -180,6 +186,7 @@ def run(
         sending: TenantSource | None = None
         if has_tenants:
             plan_tenants(plan.store, tenants)
+            requeue_tenants(plan.store)
             sending = tenant_source(tenants)
             if window != RowWindow():
                 control.notice(

@@ -47,7 +47,14 @@ from migrate._internal.runner.workers import Stopper
 from migrate._internal.state import MemberPlanRow, PlanRow, RowState, StateStore
 from migrate._internal.tenancy import PreparedTenants
 
-__all__ = ["TENANT_KINDS", "TenantSource", "plan_tenants", "send_phases", "tenant_source"]
+__all__ = [
+    "TENANT_KINDS",
+    "TenantSource",
+    "plan_tenants",
+    "requeue_tenants",
+    "send_phases",
+    "tenant_source",
+]
 
 TENANT_KINDS = ("organizations", "memberships")
 
@@ -92,6 +99,17 @@ def plan_tenants(store: StateStore, tenants: PreparedTenants) -> dict[str, dict[
         )
         planned["memberships"] = members.plan_memberships(member_rows)
     return planned
+
+
+def requeue_tenants(store: StateStore) -> int:
+    """Organizations and memberships that gave up on transient errors, or waited for their user
+    or organization (``user_not_migrated`` …, retryable), back to pending: resuming sends them
+    again, as it does users'. Returns how many moved."""
+    return sum(
+        view.requeue_failed(retryable_only=True)
+        for kind in TENANT_KINDS
+        if (view := store.kind(kind)).planned
+    )
 
 
 @dataclass(frozen=True)
