@@ -13,6 +13,7 @@ import migrate
 from migrate import CheckReport, Connection
 from migrate._internal.secrets import Secret
 from migrate.cli import main
+from migrate.errors import CheckFailedError
 from migrate.sandbox import SandboxConfig, SandboxHandle
 
 USERS = "id,email\nu1,ada@example.com\nu2,bob@example.com\nu3,cy@example.com\n"
@@ -205,3 +206,74 @@ def test_cli_check_takes_the_tenant_files(
         "organization_slugs_disabled"
     ]
     assert data["tenants"]["memberships"]["valid"] == 4
+
+
+def run_cli(handle: SandboxHandle, path: Path, *extra: str, publishable: bool = False) -> Result:
+    """``clerk-migrate run`` of the export with its tenant files against ``handle``."""
+    env = {"CLERK_SECRET_KEY": handle.secret_key, "CLERK_API_URL": handle.url}
+    if publishable:
+        env["CLERK_PUBLISHABLE_KEY"] = handle.publishable_key
+    args = ("run", str(path), "-m", str(path.parent / "map.toml"),
+            "--run-dir", str(path.parent / "run"), "--rate", "2000", "-q",
+            "--organizations", str(path.parent / "organizations.csv"),
+            "--memberships", str(path.parent / "memberships.csv"), *extra)  # fmt: skip
+    return invoke(*args, env=env)
+
+
+@pytest.mark.parametrize(
+    ("config", "code", "publishable"),
+    [
+        ({"organizations_enabled": False}, "organizations_disabled", False),
+        ({"org_slugs_disabled": True, "org_roles": ROLES}, "organization_slugs_disabled", True),
+        ({}, "organization_role_missing", False),
+    ],
+    ids=["no-organizations", "no-org-slugs", "missing-role"],
+)
+def test_run_refuses_before_anything_is_created(
+    *,
+    make_sandbox: Callable[..., SandboxHandle],
+    tmp_path: Path,
+    config: dict[str, object],
+    code: str,
+    publishable: bool,
+) -> None:
+    """run stops on the instance's organization settings with one [block] line and exit 1: no
+    user, organization or membership reaches the instance."""
+    handle = make_sandbox(SandboxConfig.for_tests(**config))  # type: ignore[arg-type]
+    result = run_cli(handle, export(tmp_path), publishable=publishable)
+    assert result.exit_code == 1, result.output
+    assert sum("[block]" in line for line in result.output.splitlines()) == 1
+    assert f"whole-file problem(s) ({code}); nothing was sent" in result.output
+    assert len(handle.store) == 0
+    assert list(handle.store.orgs) == []
+
+
+def test_run_goes_on_when_the_instance_takes_the_organizations(
+    make_sandbox: Callable[..., SandboxHandle], tmp_path: Path
+) -> None:
+    """With organizations, slugs and every role there, the same run creates all three kinds."""
+    handle = make_sandbox(SandboxConfig.for_tests(org_roles=ROLES))
+    result = run_cli(handle, export(tmp_path), publishable=True)
+    assert result.exit_code == 0, result.output
+    assert len(handle.store) == 3
+    assert sorted(o.slug for o in handle.store.orgs) == ["acme", "globex"]
+    assert sum(len(o.members) for o in handle.store.orgs) == 4
+
+
+def test_the_library_run_passes_the_tenant_files_to_its_checks(
+    make_sandbox: Callable[..., SandboxHandle], tmp_path: Path
+) -> None:
+    """migrate.run with organizations= / memberships= raises CheckFailedError on a missing role."""
+    handle = make_sandbox(SandboxConfig.for_tests())
+    path = export(tmp_path)
+    with pytest.raises(CheckFailedError, match=r"\(organization_role_missing\)"):
+        migrate.run(
+            path,
+            tmp_path / "map.toml",
+            connection=Connection(api_url=handle.url, secret_key=Secret(handle.secret_key)),
+            run_dir=tmp_path / "run",
+            rate=2000,
+            organizations=tmp_path / "organizations.csv",
+            memberships=tmp_path / "memberships.csv",
+        )
+    assert len(handle.store) == 0
