@@ -233,7 +233,8 @@ def print_summary(summary: RunSummary, this_pass: PassFigures | None) -> None:
     if summary.codes:
         echo("Top error codes:")
         for c in summary.codes[:5]:
-            echo(f"  {c.code:<40} {c.rows:>8,}  ({c.state})")
+            kind = "" if c.kind == "users" else f", {c.kind}"
+            echo(f"  {c.code:<40} {c.rows:>8,}  ({c.state}{kind})")
     left = sum(summary.upserts.get(s, 0) for s in ("failed", "in_flight", "pending"))
     if summary.upserts:
         echo(

@@ -48,13 +48,17 @@ def test_a_run_creates_teams_users_and_members_and_reports_each_kind(
     sandbox: SandboxHandle, tmp_path: Path
 ) -> None:
     """Valid teams, users and members are created (members with their roles); invalid ones are
-    in errors.csv with their kind in field; org_id_map.csv maps each team; exit code 3."""
+    in errors.csv with their kind in field and among the top codes; org_id_map.csv maps each
+    team; exit code 3."""
     folder = copy_sample(tmp_path)
     result = run(sandbox, folder)
     assert result.exit_code == 3, result.output
     assert "Organizations: 8 (3 created · 5 invalid)" in result.output
     assert "Memberships: 26 (17 created · 9 invalid)" in result.output
     assert "organizations: 3 created, 0 exists, 0 failed" in result.output
+    assert "user_not_created                                2  (invalid, memberships)" in (
+        result.output
+    )
     orgs = {o.slug: o for o in sandbox.store.orgs}
     assert sorted(orgs) == ["contoso", "t1", "t6"]
     assert sum(len(o.members) for o in orgs.values()) == 17

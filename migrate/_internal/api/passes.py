@@ -408,12 +408,15 @@ def run_summary(plan: RunPlan) -> RunSummary:
     """Rewrite the run directory's reports; the run's counts, top codes and report paths."""
     paths = write_reports(plan)
     counts = plan.counts()
-    codes = tuple(CodeCount(str(s), c, n) for (s, c), n in plan.store.code_counts().items())
-    kinds = {
-        kind: {str(s): n for s, n in view.counts().items()}
-        for kind in TENANT_KINDS
-        if (view := plan.store.kind(kind)).planned
-    }
+    views = [(kind, view) for kind in TENANT_KINDS if (view := plan.store.kind(kind)).planned]
+    found = [CodeCount(str(s), c, n) for (s, c), n in plan.store.code_counts().items()]
+    found += [
+        CodeCount(str(s), c, n, kind)
+        for kind, view in views
+        for (s, c), n in view.code_counts().items()
+    ]
+    codes = tuple(sorted(found, key=lambda c: -c.rows))  # stable: users first on a tie
+    kinds = {kind: {str(s): n for s, n in view.counts().items()} for kind, view in views}
     return RunSummary(
         plan.run_dir, {str(s): counts[s] for s in RowState}, codes, tuple(paths.all()),
         plan.store.sync_states(UPSERT), kinds,

@@ -84,11 +84,12 @@ class ValidateResult:
 
 @dataclass(frozen=True)
 class CodeCount:
-    """How many rows ended ``state`` (failed / invalid) with ``code``."""
+    """How many rows of ``kind`` ended ``state`` (failed / invalid) with ``code``."""
 
     state: str
     code: str
     rows: int
+    kind: str = "users"  # or organizations, memberships
 
 
 @dataclass(frozen=True)
