@@ -105,7 +105,8 @@ def ask_production(*, yes: bool) -> Callable[[Confirmation], bool]:
             f"About to write to a PRODUCTION Clerk instance ({c.base_url}).\n"
             f"  rows: {c.rows:,} in the plan, {c.to_send:,} to send{c.window}, "
             f"{c.invalid:,} invalid (not sent), {c.done:,} already done\n"
-            f"  rate: {c.rate:g} requests/s; estimated duration: {_duration(c.seconds)}",
+            + "".join(f"  {kind}: {n:,} to send\n" for kind, n in c.tenants.items())
+            + f"  rate: {c.rate:g} requests/s; estimated duration: {_duration(c.seconds)}",
             err=True,
         )
         if yes:

@@ -135,3 +135,17 @@ def test_a_failed_membership_alone_makes_the_run_unfinished(tmp_path: Path) -> N
         summary = RunSummary(tmp_path, users, (), (), {}, {"memberships": members})
         figures = PassFigures(5, 0, 0, 1.0, 9, 9.0, 10.0, 0, 0, 0, 0)
         assert RunResult(summary, figures, resumed=False, interrupted=False).exit_code == code
+
+
+def test_the_production_question_counts_organizations_and_memberships(
+    make_sandbox: Callable[..., SandboxHandle], tmp_path: Path
+) -> None:
+    """Before writing to production, the question says how many organizations and memberships
+    the pass sends besides the users; each phase says when it starts."""
+    handle = make_sandbox(SandboxConfig.for_tests(instance="production"))
+    folder = copy_sample(tmp_path)
+    result = run(handle, folder, "--yes")
+    assert result.exit_code == 3, result.output
+    assert "  organizations: 3 to send\n  memberships: 17 to send\n" in result.output
+    assert "Organizations: sending 3" in result.output
+    assert "Memberships: sending 17" in result.output

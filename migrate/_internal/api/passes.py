@@ -341,7 +341,7 @@ def _send(
     with connect(connection, run_dir=plan.run_dir) as target:
         bind_target(plan.store, target)
         settings = _engine_settings(control, default_rate_for(target))
-        _confirm(target, plan, window, settings.rate, control)
+        _confirm(target, plan, window, settings.rate, control, tenants=tenants is not None)
         verb = "resuming" if plan.resumed else "planned"
         where = (
             f"the built-in sandbox at {target.base_url} ({SANDBOX_KIND})"
@@ -494,13 +494,26 @@ def row_window(
 
 
 def _confirm(
-    target: Target, plan: RunPlan, window: RowWindow, rate: float, control: PassControl
+    target: Target,
+    plan: RunPlan,
+    window: RowWindow,
+    rate: float,
+    control: PassControl,
+    *,
+    tenants: bool = False,
 ) -> None:
-    """Ask ``control.confirm`` before writing to a production instance; refuse without one."""
+    """Ask ``control.confirm`` before writing to a production instance; refuse without one.
+    ``tenants``: the pass sends the run's organizations and memberships too."""
     if not target.production or target.sandbox:
         return
     counts = plan.counts()
     pending = _to_send(plan, window) + counts[RowState.IN_FLIGHT]
+    others: dict[str, int] = {}
+    if tenants and window == RowWindow():
+        for kind in TENANT_KINDS:
+            if (view := plan.store.kind(kind)).planned:
+                left = view.counts()
+                others[kind] = left[RowState.PENDING] + left[RowState.IN_FLIGHT]
     question = Confirmation(
         base_url=target.base_url,
         rows=sum(counts.values()),
@@ -509,7 +522,8 @@ def _confirm(
         invalid=counts[RowState.INVALID],
         done=counts[RowState.CREATED] + counts[RowState.EXISTS],
         rate=rate,
-        seconds=pending / rate if rate else 0,
+        seconds=(pending + sum(others.values())) / rate if rate else 0,
+        tenants=others,
     )
     if control.confirm is not None:
         if not control.confirm(question):

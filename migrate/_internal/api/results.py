@@ -283,3 +283,5 @@ class Confirmation:
     done: int  # created or already there
     rate: float
     seconds: float  # estimated duration
+    # organizations and memberships this pass sends (pending or unresolved), by kind
+    tenants: Mapping[str, int] = field(default_factory=dict)

@@ -173,6 +173,10 @@ async def send_phases(
     for phase in phases:
         if stopper.stopping:
             break
+        if notice is not None and len(phases) > 1:
+            left = phase.store.counts()
+            if due := left[RowState.PENDING] + left[RowState.IN_FLIGHT]:
+                notice(f"{phase.name.capitalize()}: sending {due:,}")
         outcomes[phase.name] = await execute(
             api, StoreLedger(phase.store), phase.payloads, settings,
             window=phase.window, stopper=stopper, progress=phase.progress,
