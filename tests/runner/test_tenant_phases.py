@@ -4,7 +4,7 @@ answers, slug conflicts, members whose user is missing, and a stop between phase
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,7 @@ def send(
     stopper: Stopper | None = None,
     timeout: float = 5.0,
     orgs: dict[int, dict[str, Any]] | None = None,
+    notice: Callable[[str], None] | None = None,
 ) -> RunOutcome:
     """One pass over every kind through a ``ClerkClient`` wired to the in-process sandbox."""
 
@@ -86,7 +87,7 @@ def send(
             settings = EngineSettings(rate=5000.0, worker=FAST, record_interval=0.0)
             return await send_phases(
                 client, store, users, settings, tenants=TenantSource(organizations),
-                stopper=stopper,
+                stopper=stopper, notice=notice,
             )  # fmt: skip
 
     return anyio.run(main)
@@ -272,4 +273,29 @@ def test_memberships_waiting_for_their_user_are_sent_once_it_is_migrated(tmp_pat
     send(sandbox, store)
     assert members.counts()[RowState.CREATED] == len(list(members.iter_member_links()))
     assert sandbox.store.orgs.memberships() == before + waiting
+    assert clerk_view(sandbox) == planned_view(store)
+
+
+def test_a_stop_between_organizations_and_users_resumes_with_users(tmp_path: Path) -> None:
+    """Ctrl-C as the users' phase begins: every organization is created, no user and no
+    membership; the next pass sends users and memberships, no organization twice."""
+    sandbox = in_process_sandbox(SandboxConfig.for_tests())
+    store = plan(tmp_path, 4, 6)
+    stopper = Stopper()
+    said: list[str] = []
+
+    def notice(line: str) -> None:
+        said.append(line)
+        if line.startswith("Users:"):
+            stopper.interrupt()
+
+    outcome = send(sandbox, store, stopper=stopper, notice=notice)
+    assert outcome.interrupted
+    assert said[:2] == ["Organizations: sending 4", "Users: sending 6"]
+    assert len(sandbox.store.orgs) == 4
+    assert len(sandbox.store) == 0
+    assert store.counts()[RowState.PENDING] == 6
+    assert store.kind("memberships").counts()[RowState.CREATED] == 0
+    send(sandbox, store)
+    assert len(sandbox.store.orgs) == 4
     assert clerk_view(sandbox) == planned_view(store)
