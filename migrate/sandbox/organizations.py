@@ -6,9 +6,12 @@
   with it);
 - ``POST`` / ``GET /v1/organizations/{id}/memberships`` (``user_id``, ``role``, paging) and
   ``DELETE /v1/organizations/{id}/memberships/{user_id}``;
-- ``GET /v1/organization_roles``: the roles of ``SandboxConfig.org_roles``.
+- ``GET /v1/organization_roles``: the roles of ``SandboxConfig.org_roles``;
+- ``GET /v1/instance/organization_settings``: the organization switches (``enabled``,
+  ``max_allowed_memberships``, ``slug_disabled``, ...), answered whether organizations are on
+  or not.
 
-A mixin of ``SandboxApp``. With organizations disabled every one of them answers 403
+A mixin of ``SandboxApp``. With organizations disabled every other one of them answers 403
 ``organization_not_enabled_in_instance``. Creates honour the request's fault plan like a user
 create: with a lost response the organization or membership is stored, then the connection is
 closed without an answer.
@@ -32,6 +35,7 @@ from migrate.sandbox.orgrender import (
     parse_paging,
     render_membership,
     render_org,
+    render_org_settings,
     render_role,
 )
 from migrate.sandbox.orgstore import MemberRecord, OrgRecord
@@ -110,6 +114,7 @@ class OrganizationEndpoints:
                 methods=["DELETE"],
             ),
             Route("/v1/organization_roles", self._list_roles, methods=["GET"]),
+            Route("/v1/instance/organization_settings", self._org_settings, methods=["GET"]),
         ]
 
     def _disabled(self) -> Response | None:
@@ -427,6 +432,9 @@ class OrganizationEndpoints:
         return json_response(body)
 
     # roles --------------------------------------------------------------------------------
+
+    async def _org_settings(self, request: Request) -> Response:
+        return json_response(render_org_settings(self.config))
 
     async def _list_roles(self, request: Request) -> Response:
         refused = self._disabled()

@@ -10,17 +10,21 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from migrate.sandbox.orgstore import MemberRecord, OrgRecord
 from migrate.sandbox.problems import Problem, form_problem
 from migrate.sandbox.store import BANNED, UserStore
+
+if TYPE_CHECKING:
+    from migrate.sandbox.config import SandboxConfig
 
 __all__ = [
     "Paging",
     "parse_paging",
     "render_membership",
     "render_org",
+    "render_org_settings",
     "render_role",
     "role_name",
 ]
@@ -160,4 +164,23 @@ def render_role(store: UserStore, index: int, key: str, creator: bool) -> dict[s
         "permissions": [],
         "created_at": 0,
         "updated_at": 0,
+    }
+
+
+def render_org_settings(config: SandboxConfig) -> dict[str, Any]:
+    """The instance's ``OrganizationSettings`` (``GET /v1/instance/organization_settings``):
+    the required fields of the schema, from the sandbox's organization switches."""
+    return {
+        "object": "organization_settings",
+        "enabled": config.organizations_enabled,
+        "max_allowed_memberships": config.org_max_memberships,
+        # UNVERIFIED: an instance's role and domain limits; nothing here reads them
+        "max_allowed_roles": 10,
+        "max_allowed_domains": 10,
+        "creator_role": config.org_roles[0],
+        "admin_delete_enabled": True,
+        "domains_enabled": False,
+        "domains_enrollment_modes": [],
+        "domains_default_role": config.org_roles[-1],
+        "slug_disabled": config.org_slugs_disabled,
     }

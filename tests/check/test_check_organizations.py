@@ -140,6 +140,21 @@ def test_organizations_off_is_learnt_with_the_secret_key_alone(
     assert [f.code for f in report.blocking] == ["organizations_disabled"]
 
 
+def test_slugs_off_is_learnt_with_the_secret_key_alone(
+    make_sandbox: Callable[..., SandboxHandle], tmp_path: Path
+) -> None:
+    """Without a publishable key the instance's organization settings still say slugs are off."""
+    handle = make_sandbox(SandboxConfig.for_tests(org_roles=ROLES, org_slugs_disabled=True))
+    report = migrate.check(
+        export(tmp_path),
+        tmp_path / "map.toml",
+        connection=Connection(api_url=handle.url, secret_key=Secret(handle.secret_key)),
+        organizations=tmp_path / "organizations.csv",
+        memberships=tmp_path / "memberships.csv",
+    )
+    assert [f.code for f in report.blocking] == ["organization_slugs_disabled"]
+
+
 def test_without_the_secret_key_the_roles_are_said_to_be_unchecked(
     make_sandbox: Callable[..., SandboxHandle], tmp_path: Path
 ) -> None:
@@ -224,10 +239,11 @@ def run_cli(handle: SandboxHandle, path: Path, *extra: str, publishable: bool = 
     ("config", "code", "publishable"),
     [
         ({"organizations_enabled": False}, "organizations_disabled", False),
+        ({"org_slugs_disabled": True, "org_roles": ROLES}, "organization_slugs_disabled", False),
         ({"org_slugs_disabled": True, "org_roles": ROLES}, "organization_slugs_disabled", True),
         ({}, "organization_role_missing", False),
     ],
-    ids=["no-organizations", "no-org-slugs", "missing-role"],
+    ids=["no-organizations", "no-org-slugs", "no-org-slugs-publishable", "missing-role"],
 )
 def test_run_refuses_before_anything_is_created(
     *,

@@ -9,6 +9,7 @@ from migrate._internal.clerk.outcomes import Rejected
 from migrate._internal.instance.organizations import (
     DISABLED_CODE,
     OrganizationSettings,
+    fetch_instance_settings,
     fetch_roles,
     organization_findings,
 )
@@ -92,3 +93,33 @@ def test_unknown_roles_slugs_off_and_a_full_organization() -> None:
     assert (warn.code, warn.level, warn.details) == (
         "organization_membership_limit", "warn", {"largest": 6, "limit": 5},
     )  # fmt: skip
+
+
+def instance_settings_of(config: SandboxConfig) -> dict[str, object] | Rejected:
+    """fetch_instance_settings against an in-process sandbox with ``config``."""
+    sb = in_process_sandbox(config)
+
+    async def main() -> dict[str, object] | Rejected:
+        async with ClerkClient(sb.url, Secret(sb.secret_key), transport=sb.transport) as clerk:
+            return await fetch_instance_settings(clerk, Pacer(1000.0))
+
+    return asyncio.run(main())
+
+
+def test_the_secret_key_alone_reads_the_organization_switches() -> None:
+    """GET /v1/instance/organization_settings gives enabled, the default limit and slugs off,
+    organizations on or not, and its answer wins over the Frontend API's view."""
+    config = SandboxConfig.for_tests(org_slugs_disabled=True, org_max_memberships=7)
+    data = instance_settings_of(config)
+    assert not isinstance(data, Rejected)
+    assert (data["object"], data["enabled"], data["slug_disabled"]) == (
+        "organization_settings", True, True,
+    )  # fmt: skip
+    assert OrganizationSettings().with_instance(data) == OrganizationSettings(
+        enabled=True, max_memberships=7, slugs_disabled=True
+    )
+    off = instance_settings_of(SandboxConfig.for_tests(organizations_enabled=False))
+    assert not isinstance(off, Rejected)
+    assert OrganizationSettings(enabled=True).with_instance(off).enabled is False
+    refused = Rejected(status=402, code="payment_required")
+    assert OrganizationSettings(enabled=True).with_instance(refused).enabled is True

@@ -11,7 +11,9 @@ caller's limiter counts each call, as it does a user create (``runner.calls.pace
 - ``get_organization``: ``GET /organizations/{id or slug}`` (how a lost create is found);
 - ``list_organizations``, ``delete_organization``;
 - ``create_membership``, ``list_memberships`` (paged), ``delete_membership``;
-- ``list_organization_roles``: ``GET /organization_roles`` (paged).
+- ``list_organization_roles``: ``GET /organization_roles`` (paged);
+- ``get_organization_settings``: ``GET /instance/organization_settings`` (the instance's
+  organization switches, as a JSON object).
 """
 
 from __future__ import annotations
@@ -51,11 +53,13 @@ __all__ = [
     "OrganizationOutcome",
     "OrganizationsOutcome",
     "RolesOutcome",
+    "SettingsOutcome",
     "create_membership",
     "create_organization",
     "delete_membership",
     "delete_organization",
     "get_organization",
+    "get_organization_settings",
     "list_memberships",
     "list_organization_roles",
     "list_organizations",
@@ -67,6 +71,7 @@ OrganizationDeleteOutcome: TypeAlias = OrganizationDeleted | Rejected | Transien
 MembershipOutcome: TypeAlias = Membership | Rejected | Transient
 MembershipsOutcome: TypeAlias = Memberships | Rejected | Transient
 RolesOutcome: TypeAlias = OrganizationRoles | Rejected | Transient
+SettingsOutcome: TypeAlias = dict[str, Any] | Rejected | Transient
 
 T = TypeVar("T")
 Params = list[tuple[str, str | int | float | bool | None]]
@@ -257,3 +262,15 @@ async def list_organization_roles(
         return OrganizationRoles(tuple(roles), total)
 
     return await _call(client, "GET", "/organization_roles", read, params=_paging(limit, offset))
+
+
+async def get_organization_settings(client: ClerkClient) -> SettingsOutcome:
+    """The instance's ``OrganizationSettings`` object (``enabled``, ``max_allowed_memberships``,
+    ``slug_disabled``, ...), with the secret key alone."""
+
+    def read(data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict) or not isinstance(data.get("enabled"), bool):
+            raise ValueError("not organization settings")
+        return data
+
+    return await _call(client, "GET", "/instance/organization_settings", read)

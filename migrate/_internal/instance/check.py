@@ -38,6 +38,7 @@ from migrate._internal.instance.findings import (
 )
 from migrate._internal.instance.organizations import (
     OrganizationSettings,
+    fetch_instance_settings,
     fetch_roles,
     tenant_findings,
 )
@@ -195,6 +196,7 @@ async def check_prepared(
         if settings is not None:
             orgs = OrganizationSettings.from_environment(settings.document)
         if client is not None:
+            orgs = orgs.with_instance(await fetch_instance_settings(client, pacer))
             orgs = orgs.with_roles(await fetch_roles(client, pacer))
         findings += tenant_findings(tenants, orgs)
     lines = pl.concat(parts).sort("row", maintain_order=True)

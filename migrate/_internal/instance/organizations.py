@@ -1,13 +1,14 @@
 """Whether an instance can take a mapping's organizations: settings, roles, findings.
 
 ``OrganizationSettings`` is what ``check`` and ``run`` learn about organizations: from the
-Frontend API's environment (``enabled``, the default membership limit, whether slugs are off)
-and from the Backend API's ``GET /v1/organization_roles`` (the role keys; Clerk refuses that
-list with ``organization_not_enabled_in_instance`` when organizations are off, which tells the
-same without a publishable key). ``organization_findings`` turns them and the mapping's target
+Frontend API's environment (``enabled``, the default membership limit, whether slugs are off),
+from the Backend API's ``GET /v1/instance/organization_settings`` (the same with the secret key
+alone, and it wins: ``fetch_instance_settings``) and ``GET /v1/organization_roles`` (the role
+keys, ``fetch_roles``; Clerk refuses that list with ``organization_not_enabled_in_instance``
+when organizations are off). ``organization_findings`` turns them and the mapping's target
 role keys into findings (pure), ``tenant_findings`` does so for a run's tenant tables (the roles
-its valid memberships use, its largest organization without a limit of its own);
-``fetch_roles`` reads the roles, paced like every other call.
+its valid memberships use, its largest organization without a limit of its own). Every read is
+paced like every other call.
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ from typing import Any, Final
 import polars as pl
 
 from migrate._internal.clerk.client import MAX_LIST_LIMIT, ClerkClient
-from migrate._internal.clerk.organizations import list_organization_roles
+from migrate._internal.clerk.organizations import (
+    get_organization_settings,
+    list_organization_roles,
+)
 from migrate._internal.clerk.outcomes import Rejected
 from migrate._internal.instance.findings import Finding
 from migrate._internal.runner.calls import until_answered
@@ -32,6 +36,7 @@ from migrate.errors import RunAbortedError
 __all__ = [
     "DISABLED_CODE",
     "OrganizationSettings",
+    "fetch_instance_settings",
     "fetch_roles",
     "organization_findings",
     "tenant_findings",
@@ -73,6 +78,22 @@ class OrganizationSettings:
             slugs_disabled=isinstance(slug, Mapping) and slug.get("disabled") is True,
         )
 
+    def with_instance(self, data: Mapping[str, Any] | Rejected) -> OrganizationSettings:
+        """These settings overridden by the Backend API's ``OrganizationSettings`` (what the
+        instance says with the secret key wins over the Frontend API's view; a refusal changes
+        nothing)."""
+        if isinstance(data, Rejected):
+            return self
+        limit = data.get("max_allowed_memberships")
+        return dataclasses.replace(
+            self,
+            enabled=data.get("enabled") is True,
+            max_memberships=limit
+            if isinstance(limit, int) and not isinstance(limit, bool)
+            else self.max_memberships,
+            slugs_disabled=data.get("slug_disabled") is True,
+        )
+
     def with_roles(self, roles: frozenset[str] | Rejected) -> OrganizationSettings:
         """These settings plus what ``fetch_roles`` answered (a refusal for organizations
         being off means they are off)."""
@@ -110,6 +131,22 @@ async def fetch_roles(client: ClerkClient, pacer: Pacer) -> frozenset[str] | Rej
         offset += len(outcome.roles)
         if not outcome.roles or offset >= outcome.total:
             return frozenset(keys)
+
+
+async def fetch_instance_settings(client: ClerkClient, pacer: Pacer) -> dict[str, Any] | Rejected:
+    """The instance's organization settings (``GET /v1/instance/organization_settings``), paced
+    and retried; Clerk's refusal is returned. Raises as ``fetch_roles`` does."""
+    try:
+        return await until_answered(
+            pacer,
+            partial(get_organization_settings, client),
+            doing="reading the instance's organization settings",
+            attempts=_MAX_ATTEMPTS,
+        )
+    except RunAbortedError as exc:
+        if exc.code != DISABLED_CODE:
+            raise
+        return Rejected(status=403, code=DISABLED_CODE, message=str(exc))
 
 
 def organization_findings(
