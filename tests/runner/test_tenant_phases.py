@@ -13,11 +13,22 @@ import anyio
 import httpx
 
 from migrate._internal.clerk.client import ClerkClient
+from migrate._internal.clerk.outcomes import ClerkMembership, ClerkOrganization
 from migrate._internal.runner.engine import EngineSettings, RunOutcome
+from migrate._internal.runner.jobs import Job
+from migrate._internal.runner.kinds import MembershipKind, OrganizationKind
 from migrate._internal.runner.phases import TenantSource, requeue_tenants, send_phases
 from migrate._internal.runner.workers import Stopper, WorkerSettings
 from migrate._internal.secrets import Secret
-from migrate._internal.state import Fingerprints, MemberPlanRow, PlanRow, RowState, StateStore
+from migrate._internal.state import (
+    Existed,
+    Fingerprints,
+    MemberPlanRow,
+    PlanRow,
+    Reconciled,
+    RowState,
+    StateStore,
+)
 from migrate.sandbox import FaultConfig, InProcessSandbox, SandboxConfig, in_process_sandbox
 from migrate.sandbox.orgstore import OrgRecord
 
@@ -299,3 +310,37 @@ def test_a_stop_between_organizations_and_users_resumes_with_users(tmp_path: Pat
     send(sandbox, store)
     assert len(sandbox.store.orgs) == 4
     assert clerk_view(sandbox) == planned_view(store)
+
+
+def test_an_organization_found_unchanged_since_before_our_post_is_not_ours(
+    tmp_path: Path,
+) -> None:
+    """A row left in_flight whose organization Clerk last changed long before the row was sent
+    is recorded exists (a rollback must leave it); a fresh one is created."""
+    sandbox = in_process_sandbox(SandboxConfig.for_tests())
+    old = OrgRecord("Org 2", "org-2", 0)  # last changed at the epoch
+    old.private_metadata = json.dumps({"legacy_key": "o2"})
+    old_id = sandbox.store.orgs.add(old)
+    store = plan(tmp_path, 2, 2)
+    orgs = store.kind("organizations")
+    orgs.claim([2])  # as if a crashed pass had sent it
+    send(sandbox, store)
+    found = orgs.get(2)
+    assert found is not None
+    assert (found.state, found.clerk_user_id) == (RowState.EXISTS, old_id)
+    fresh = orgs.get(3)
+    assert fresh is not None
+    assert fresh.state is RowState.CREATED
+
+
+def test_after_an_ambiguous_create_the_kind_tells_ours_from_an_older_object() -> None:
+    """OrganizationKind and MembershipKind.ours: changed before the first POST -> Existed."""
+    job = Job(2, "o2", "org-2", None, {}, sent=True, first_sent_at=2_000_000.0)
+    recent, older = 2_000_000_000, 1_000_000_000  # epoch ms: at the POST, and 11 days before
+    for kind in (OrganizationKind(None), MembershipKind(None)):  # type: ignore[arg-type]
+        org = ClerkOrganization("org_1", updated_at=older)
+        member = ClerkMembership("orgmem_1", "org_1", "user_1", "org:member", updated_at=older)
+        thing: Any = org if isinstance(kind, OrganizationKind) else member
+        assert kind.ours(job, thing, 1) == Existed(2, thing.id, 1)
+        thing = replace(thing, updated_at=recent)
+        assert kind.ours(job, thing, 1) == Reconciled(2, thing.id, 1)

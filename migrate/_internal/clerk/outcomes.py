@@ -309,6 +309,12 @@ class ClerkOrganization:
     created_at: int | None = None
     members_count: int | None = None
     private_metadata: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    updated_at: int | None = None  # when Clerk last changed it (epoch ms)
+
+    def untouched_since_before(self, moment: float) -> bool:
+        """As ``ClerkUser.untouched_since_before``: Clerk last changed it well before
+        ``moment`` (epoch seconds), so a request sent then did not create it."""
+        return self.updated_at is not None and self.updated_at / 1000 < moment - SKEW_S
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ClerkOrganization:
@@ -325,6 +331,7 @@ class ClerkOrganization:
             created_at=_count(data.get("created_at")),
             members_count=_count(data.get("members_count")),
             private_metadata=private if isinstance(private, dict) else {},
+            updated_at=_count(data.get("updated_at")),
         )
 
 
@@ -336,6 +343,11 @@ class ClerkMembership:
     organization_id: str
     user_id: str
     role: str
+    updated_at: int | None = None  # when Clerk last changed it (epoch ms)
+
+    def untouched_since_before(self, moment: float) -> bool:
+        """As ``ClerkUser.untouched_since_before``, for a membership."""
+        return self.updated_at is not None and self.updated_at / 1000 < moment - SKEW_S
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ClerkMembership:
@@ -345,7 +357,7 @@ class ClerkMembership:
         values = (data["id"], org["id"], user["user_id"], data["role"])
         if not all(isinstance(v, str) and v for v in values):
             raise ValueError("membership object without its ids or role")
-        return cls(*values)
+        return cls(*values, updated_at=_count(data.get("updated_at")))
 
 
 @dataclass(frozen=True, slots=True)

@@ -180,13 +180,19 @@ class UserKind:
     def ours(self, job: Job, found: Any, attempts: int) -> Reconciled | Existed:
         """Ours (``Reconciled``), unless Clerk last changed the user well before our first POST:
         then it existed already (``Existed``), and a rollback must never delete it."""
-        if job.first_sent_at and found.untouched_since_before(job.first_sent_at):
-            return Existed(job.row, found.id, attempts)
-        return Reconciled(job.row, found.id, attempts)
+        return _ours(job, found, attempts)
 
     def conflict(self, job: Job, reply: Failure) -> str:
         """The identifier another user holds."""
         return conflict_message(reply.param, job.body)
+
+
+def _ours(job: Job, found: Any, attempts: int) -> Reconciled | Existed:
+    """What was found after our ambiguous create: ours, unless Clerk last changed it well
+    before our first POST (it has ``untouched_since_before``)."""
+    if job.first_sent_at and found.untouched_since_before(job.first_sent_at):
+        return Existed(job.row, found.id, attempts)
+    return Reconciled(job.row, found.id, attempts)
 
 
 # --- organizations -------------------------------------------------------------------------
@@ -258,8 +264,10 @@ class OrganizationKind:
         return None
 
     def ours(self, job: Job, found: Any, attempts: int) -> Reconciled | Existed:
-        """The organization found after our ambiguous POST carries our legacy key: ours."""
-        return Reconciled(job.row, found.id, attempts)
+        """The organization found after our ambiguous POST carries our legacy key: ours, unless
+        Clerk last changed it well before our first POST (an earlier run made it: ``Existed``,
+        never ours to roll back)."""
+        return _ours(job, found, attempts)
 
     def conflict(self, job: Job, reply: Failure) -> str:
         """The slug another organization holds."""
@@ -376,8 +384,9 @@ class MembershipKind:
         return None
 
     def ours(self, job: Job, found: Any, attempts: int) -> Reconciled | Existed:
-        """The membership found after our ambiguous POST: ours."""
-        return Reconciled(job.row, found.id, attempts)
+        """The membership found after our ambiguous POST: ours, unless Clerk last changed it
+        well before our first POST (``Existed``)."""
+        return _ours(job, found, attempts)
 
     def conflict(self, job: Job, reply: Failure) -> str:
         """Clerk says the user is a member, yet no membership was found."""

@@ -172,7 +172,8 @@ async def reconcile_rows(
     outage_limit: float = 300.0,
 ) -> ReconcileResult:
     """Organizations and memberships left in_flight: each looked up (``Kind.find``, one paced
-    request, retried as ``look_up`` is) and recorded ``created`` when found, else ``pending``.
+    request, retried as ``look_up`` is) and recorded ``created`` when found (``exists`` when
+    Clerk last changed it well before the row went in_flight), else ``pending``.
 
     A row whose body cannot be built (a membership whose user is gone) goes back to pending.
     Raises as ``look_up`` does; rows not looked up yet stay ``in_flight``.
@@ -185,7 +186,7 @@ async def reconcile_rows(
     again = "nothing was sent, run the same command again later"
     for item in rows:
         job = jobs.get(item.row)
-        move: Reconciled | Released = Released(item.row)
+        move: Reconciled | Existed | Released = Released(item.row)
         if job is not None and kind.refuse(job) is None:
 
             async def find(job: Any = job) -> Any:
@@ -204,7 +205,9 @@ async def reconcile_rows(
                     f"{found.status}): {found.text}; {again}"
                 )
             match = kind.match(job, found)
-            if match is not None:
+            if match is not None and item.since and match.untouched_since_before(item.since):
+                move = Existed(item.row, match.id, attempts=0)  # there before our POST
+            elif match is not None:
                 move = Reconciled(item.row, match.id, attempts=0)
         ledger.record([move])
         if isinstance(move, Released):
