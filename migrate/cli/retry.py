@@ -7,7 +7,13 @@ from pathlib import Path
 import click
 
 from migrate.cli._common import handle_errors
-from migrate.cli._options import pacing_options, redact_option, target_options, wait_options
+from migrate.cli._options import (
+    pacing_options,
+    redact_option,
+    target_options,
+    tenant_options,
+    wait_options,
+)
 from migrate.cli._shell import connection_from, finish_pass, interruptible, terminal_pass
 
 
@@ -24,6 +30,7 @@ from migrate.cli._shell import connection_from, finish_pass, interruptible, term
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     help="A corrected input (same mapping and columns); its rows are matched by key.",
 )
+@tenant_options
 @target_options
 @pacing_options
 @wait_options()
@@ -35,6 +42,8 @@ def command(
     run_dir: Path,
     codes: str | None,
     fixed: Path | None,
+    orgs_path: Path | None,
+    members_path: Path | None,
     sandbox: bool,
     api_url: str | None,
     secret_key_file: Path | None,
@@ -55,7 +64,9 @@ def command(
     whose corrected version passes validation is sent with the corrected data, and an invalid
     row is validated again: sent if it passes now, else kept invalid with the new reasons.
     Other pending rows are read from the original input (when it is there; it must be
-    unchanged). Exit codes as for `run`.
+    unchanged). A run with organizations and memberships has their failed rows sent again
+    too (give --organizations / --memberships as for the run), in the run's order, so a
+    membership whose user failed is sent once that user is created. Exit codes as for `run`.
     """
     import migrate  # noqa: PLC0415 - the library loads polars: not for --help
 
@@ -69,6 +80,8 @@ def command(
                 codes=code_list,
                 fixed=fixed,
                 redact_emails=redact_emails,
+                organizations=orgs_path,
+                memberships=members_path,
                 **how,
             )
         # the same command: --input because `run` would read the requeued rows from the
@@ -77,6 +90,8 @@ def command(
             f"clerk-migrate retry {run_dir}"
             + (f" --codes {','.join(code_list)}" if code_list else "")
             + (f" --input {fixed}" if fixed else "")
+            + (f" --organizations {orgs_path}" if orgs_path else "")
+            + (f" --memberships {members_path}" if members_path else "")
         )
         code = finish_pass(result, hint)
     raise click.exceptions.Exit(code)

@@ -38,6 +38,7 @@ from migrate._internal.api.results import (
     RunResult,
     RunSummary,
 )
+from migrate._internal.api.tenant_retry import retry_tenants
 from migrate._internal.api.validating import read_tenants
 from migrate._internal.delta.fingerprint import fingerprinted_fields
 from migrate._internal.prepare import Prepared, prepare_input
@@ -225,13 +226,18 @@ def retry(
     codes: Sequence[str] | None = None,
     fixed: str | Path | None = None,
     redact_emails: bool = False,
+    organizations: str | Path | None = None,
+    memberships: str | Path | None = None,
     **options: Unpack[PassOptions],
 ) -> RunResult:
     """Put a run's failed rows (of ``codes``, default all) back in the queue and send them.
 
     Without ``fixed`` the rows are re-read from the run's input, which must be unchanged. With
     ``fixed`` (a corrected file, same mapping) rows are matched by key: failed rows are sent
-    with the corrected data and invalid rows validated again. Raises as ``run`` does.
+    with the corrected data and invalid rows validated again. A run with organizations and
+    memberships has theirs requeued and sent too (their files: ``organizations`` /
+    ``memberships`` as for ``run``; ``migrate._internal.api.tenant_retry``). Raises as ``run``
+    does.
     """
     control = PassControl(**options)
     check_rate(control.rate, control.concurrency)
@@ -242,24 +248,30 @@ def retry(
     try:
         if redact_emails:
             redact_reports(plan)
-        payloads, result, gone = _requeue(plan, codes, Path(fixed) if fixed else None)
+        payloads, result, original = _requeue(plan, codes, Path(fixed) if fixed else None)
+        gone = plan.input if original is None else None
         for line in _requeue_notices(result, Path(fixed) if fixed else None, gone):
             control.notice(line, said)
         for line in _corrected_notices(plan, Path(fixed) if fixed else None):
             control.notice(line, said)
-        return _send(plan, payloads, connection, control, window=RowWindow(), said=said)
+        tenants = retry_tenants(plan, original, codes, organizations, memberships)
+        for line in tenants.notices:
+            control.notice(line, said)
+        return _send(plan, payloads, connection, control, window=RowWindow(), said=said,
+                     tenants=tenants.source)  # fmt: skip
     finally:
         plan.store.close()
 
 
 def _requeue(
     plan: RunPlan, codes: Sequence[str] | None, fixed: Path | None
-) -> tuple[PayloadSource, RequeueResult, Path | None]:
-    """Put the chosen failed rows back in the queue; their bodies' source; a missing input."""
+) -> tuple[PayloadSource, RequeueResult, Prepared | None]:
+    """Put the chosen failed rows back in the queue; their bodies' source; the original input
+    (None when it is gone)."""
     if fixed is None:
         prepared = prepare_input(plan.input, plan.mapping, plan.overrides, plan.joins)
         plan.store.check_fingerprints(input_fingerprints(prepared))
-        return original_payloads(plan.store, prepared), requeue(plan.store, codes), None
+        return original_payloads(plan.store, prepared), requeue(plan.store, codes), prepared
     fixed_input = prepare_input(fixed, plan.mapping, plan.overrides, plan.joins)
     check_fixed(plan.store, fixed_input)
     original: Prepared | None = None
@@ -268,7 +280,7 @@ def _requeue(
         plan.store.check_fingerprints(input_fingerprints(original))
     keyed = KeyedPayloads(plan.store, fixed_input, original)
     result = requeue(plan.store, codes, keyed, fixed.name, str(fixed.resolve()))
-    return keyed.payloads, result, plan.input if original is None else None
+    return keyed.payloads, result, original
 
 
 def _requeue_notices(result: RequeueResult, fixed: Path | None, gone: Path | None) -> list[str]:
