@@ -22,8 +22,10 @@ from contextlib import closing
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 from tenant_export import TenantExport, build_export
 
+from migrate.cli import main
 from migrate.sandbox import FaultConfig, SandboxConfig, SandboxHandle, running_sandbox
 
 STATES = ("pending", "in_flight", "created", "exists", "failed", "invalid", "skipped")
@@ -174,6 +176,10 @@ def crash_and_resume(tmp_path: Path, export: TenantExport, rate: int, seed: int)
 
         finish(handle, export, 2000)  # the kills are done: the rest at full speed
         assert_exactly_once(handle, export)
+        env = {"CLERK_SECRET_KEY": handle.secret_key, "CLERK_API_URL": handle.url}
+        checked = CliRunner().invoke(main, ["verify", str(run_dir(export))], env=env)
+        assert checked.exit_code == 0, checked.output
+        assert f"{len(export.memberships):,} memberships: 0 problems." in checked.output
         assert handle.counters()["faults"].get("lost", 0) > 0
         assert handle.counters()["faults"].get("error", 0) > 0
 
