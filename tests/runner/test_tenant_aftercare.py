@@ -23,6 +23,7 @@ from migrate._internal.runner.tenant_aftercare import (
     verify_organizations,
 )
 from migrate._internal.secrets import Secret
+from migrate.errors import RunAbortedError
 from migrate.sandbox import FaultConfig, SandboxConfig, SandboxHandle
 
 T = TypeVar("T")
@@ -168,3 +169,22 @@ def test_verify_and_delete_ride_out_server_errors(
     assert result.refused == []
     assert faulty.store.orgs.memberships() == 0
     assert faulty.counters()["faults"]["error"] > injected  # the calls under test met 5xx too
+
+
+def test_an_abort_code_in_a_batch_is_raised_as_itself(sandbox: SandboxHandle) -> None:
+    """A key Clerk refuses stops a delete batch with RunAbortedError itself (what the CLI turns
+    into a message), not an exception group around it."""
+    members = [ExpectedMembership(2, "a/u", "org_1", "user_1", "org:member")]
+    orgs = [ExpectedOrganization(2, "a", "org_1")]
+
+    async def go() -> None:
+        async with ClerkClient(sandbox.url, Secret("sk_test_" + "x" * 40)) as client:
+            pacer = Pacer(1000, fixed_concurrency=4)
+            with pytest.raises(RunAbortedError):
+                await delete_memberships(client, pacer, members, lambda _: None)
+            with pytest.raises(RunAbortedError):
+                await delete_organizations(client, pacer, orgs, lambda _: None)
+            with pytest.raises(RunAbortedError):
+                await verify_memberships(client, pacer, members)
+
+    anyio.run(go)

@@ -14,12 +14,12 @@ transient failures (``calls.until_answered``). Nothing here prints; results are 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from itertools import islice
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import anyio
 
@@ -29,7 +29,7 @@ from migrate._internal.runner.calls import until_answered
 from migrate._internal.runner.pacing import Pacer
 from migrate._internal.secrets import Secret
 from migrate._internal.state import RowRecord, RowState, StateStore
-from migrate.errors import ClerkError, ConfigError
+from migrate.errors import ClerkError, ConfigError, MigrateError
 
 __all__ = [
     "Mismatch",
@@ -39,11 +39,35 @@ __all__ = [
     "check_passwords",
     "read_password_file",
     "rollback_users",
+    "run_together",
     "verify_users",
 ]
 
 T = TypeVar("T")
 _BATCH = 100
+
+
+async def run_together(calls: Iterable[Callable[[], Coroutine[Any, Any, None]]]) -> None:
+    """Run ``calls`` at once; when one raises a ``MigrateError`` (an abort code, Clerk refusing
+    a lookup) that error is raised as itself, not inside the task group's exception group."""
+    try:
+        async with anyio.create_task_group() as tg:
+            for call in calls:
+                tg.start_soon(call)
+    except BaseExceptionGroup as group:
+        ours = _first(group)
+        if ours is None:
+            raise
+        raise ours from group
+
+
+def _first(group: BaseExceptionGroup[BaseException]) -> MigrateError | None:
+    """The first ``MigrateError`` in ``group`` (nested groups searched in order)."""
+    for exc in group.exceptions:
+        found = _first(exc) if isinstance(exc, BaseExceptionGroup) else exc
+        if isinstance(found, MigrateError):
+            return found
+    return None
 
 
 def _chunks(items: Iterable[T], size: int) -> Iterable[list[T]]:
@@ -214,9 +238,7 @@ async def rollback_users(
     for chunk in _chunks(records, pacer.max_workers):
         gone: list[tuple[int, str]] = []
         try:
-            async with anyio.create_task_group() as tg:
-                for record in chunk:
-                    tg.start_soon(delete, record, gone)
+            await run_together(partial(delete, record, gone) for record in chunk)
         finally:
             store.roll_back(gone)  # what was deleted before a cancel is recorded too
     return result

@@ -23,8 +23,6 @@ from functools import partial
 from itertools import islice
 from typing import Generic, TypeVar
 
-import anyio
-
 from migrate._internal.clerk import organizations as orgs_api
 from migrate._internal.clerk.client import MAX_FILTER_VALUES, MAX_LIST_LIMIT, ClerkClient
 from migrate._internal.clerk.outcomes import (
@@ -36,7 +34,7 @@ from migrate._internal.clerk.outcomes import (
     Rejected,
     Transient,
 )
-from migrate._internal.runner.aftercare import Mismatch
+from migrate._internal.runner.aftercare import Mismatch, run_together
 from migrate._internal.runner.calls import until_answered
 from migrate._internal.runner.pacing import Pacer
 from migrate._internal.state import RowState, StateStore
@@ -162,16 +160,23 @@ async def verify_memberships(
 ) -> tuple[int, list[Mismatch]]:
     """List each organization's memberships once and compare: (how many were checked, what is off).
 
-    A membership is ``missing`` (its organization gone too, or the user not a member) or has
-    another ``role``. Raises ``ClerkError`` when Clerk refuses a listing, ``RunAbortedError`` on
-    an abort code.
+    ``pacer.max_workers`` organizations are listed at a time. A membership is ``missing`` (its
+    organization gone too, or the user not a member) or has another ``role``. Raises
+    ``ClerkError`` when Clerk refuses a listing, ``RunAbortedError`` on an abort code.
     """
     by_org: dict[str, list[ExpectedMembership]] = defaultdict(list)
     for e in expected:
         by_org[e.organization_id].append(e)
+    found: dict[str, dict[str, ClerkMembership]] = {}
+
+    async def list_one(organization_id: str) -> None:
+        found[organization_id] = await _members_of(client, pacer, organization_id) or {}
+
+    for chunk in _chunks(by_org, pacer.max_workers):
+        await run_together(partial(list_one, organization_id) for organization_id in chunk)
     checked, problems = 0, []
     for organization_id, wanted in by_org.items():
-        members = await _members_of(client, pacer, organization_id) or {}
+        members = found[organization_id]
         for e in wanted:
             checked += 1
             clerk_id = f"{e.organization_id}/{e.user_id}"
@@ -221,9 +226,7 @@ async def _delete_each(
     for chunk in _chunks(items, pacer.max_workers):
         gone: list[T] = []
         try:
-            async with anyio.create_task_group() as tg:
-                for item in chunk:
-                    tg.start_soon(one, item, gone)
+            await run_together(partial(one, item, gone) for item in chunk)
         finally:
             record(gone)  # what was deleted before a cancel is recorded too
     return result
