@@ -136,6 +136,10 @@ def test_rollback_deletes_only_what_the_run_created_and_requeues_it(
         (1, RowState.PENDING, ROLLED_BACK), (2, RowState.PENDING, ROLLED_BACK),
         (3, RowState.PENDING, ROLLED_BACK), (4, RowState.EXISTS, None),
     ]  # fmt: skip
+    acme = run.orgs["acme"]
+    assert [r.message for r in orgs.iter_rows((RowState.PENDING,))] == [
+        f"organization {acme} deleted by rollback"
+    ]
     assert [(r.key, r.state) for r in orgs.iter_rows()] == [
         ("acme", RowState.PENDING), ("globex", RowState.EXISTS)
     ]  # fmt: skip

@@ -36,6 +36,7 @@ __all__ = ["RETRY_NOTE", "ROLLED_BACK", "AfterRunMoves"]
 ROLLED_BACK: Final = "rolled_back"  # the code a rolled-back pending row carries
 RETRY_NOTE: Final = "revalidated"  # the code of an invalid row requeued from a corrected file
 CORRECTED_META: Final = "corrected_rows"  # meta: {row: corrected file} for retry --input rows
+_NOUNS: Final = {"organizations": "organization", "memberships": "membership"}
 
 
 class AfterRunMoves:
@@ -45,6 +46,7 @@ class AfterRunMoves:
         _conn: sqlite3.Connection
         path: Path
         _clock: Callable[[], float]
+        kind_name: str
 
         def _transaction(self) -> AbstractContextManager[None]: ...
         def _select_in(self, sql: str, values: Sequence[int]) -> list[tuple[Any, ...]]: ...
@@ -149,12 +151,14 @@ class AfterRunMoves:
         """created -> pending for ``(row, clerk_user_id)`` pairs whose user is gone from Clerk.
 
         One transaction. The row keeps the note code ``rolled_back``, message ``user <id>
-        deleted by rollback`` and the id in ``details`` until it is sent again. All or nothing:
+        deleted by rollback`` (``organization`` / ``membership`` in those kinds' tables) and the
+        id in ``details`` until it is sent again. All or nothing:
         a row that is not created with that user id makes it raise ``StateError``. Returns how
         many rows moved.
         """
+        noun = _NOUNS.get(self.kind_name, "user")
         params = [
-            (f"user {uid} deleted by rollback",
+            (f"{noun} {uid} deleted by rollback",
              json.dumps([{"code": ROLLED_BACK, "clerk_user_id": uid}]), self._clock(), row, uid)
             for row, uid in dict(rows).items()
         ]  # fmt: skip
