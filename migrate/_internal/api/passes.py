@@ -22,6 +22,7 @@ from typing import Any, TypedDict, Unpack
 
 import anyio
 
+from migrate._internal.api.confirming import confirm_production, row_window, to_send
 from migrate._internal.api.connection import (
     SANDBOX_KIND,
     Connection,
@@ -78,7 +79,6 @@ from migrate._internal.runner.sync_send import SyncTally
 from migrate._internal.runner.upserting import UPSERT, upsert_existing
 from migrate._internal.runner.workers import Stopper
 from migrate._internal.state import RowState
-from migrate.errors import ConfigError, MigrateError
 
 __all__ = ["PassControl", "PassOptions", "retry", "run", "run_summary", "signals_supported"]
 
@@ -353,7 +353,10 @@ def _send(
     with connect(connection, run_dir=plan.run_dir) as target:
         bind_target(plan.store, target)
         settings = _engine_settings(control, default_rate_for(target))
-        _confirm(target, plan, window, settings.rate, control, tenants=tenants is not None)
+        confirm_production(
+            target, plan, window, settings.rate, control.confirm,
+            yes=control.yes, tenants=tenants is not None,
+        )  # fmt: skip
         verb = "resuming" if plan.resumed else "planned"
         where = (
             f"the built-in sandbox at {target.base_url} ({SANDBOX_KIND})"
@@ -481,91 +484,6 @@ def _figures(outcome: RunOutcome, settings: EngineSettings) -> PassFigures:
     )
 
 
-def row_window(
-    rows: tuple[int | None, int | None] | None, limit: int | None, sample: int | None
-) -> RowWindow:
-    """The rows a pass may send. Raises ``ConfigError`` for a bad range or count, or both
-    ``limit`` and ``sample``."""
-    first, last = rows or (None, None)
-    if (
-        (first is not None and first < 1)
-        or (last is not None and last < 1)
-        or (first is not None and last is not None and last < first)
-    ):
-        raise ConfigError(f"--rows {first or ''}-{last or ''}: expected A-B with 1 <= A <= B")
-    if limit is not None and limit < 1:
-        raise ConfigError("--limit must be at least 1")
-    if sample is not None and sample < 1:
-        raise ConfigError("--sample must be at least 1")
-    if limit is not None and sample is not None:
-        raise ConfigError(
-            "--limit and --sample both pick rows for a canary; give one (--limit N: the first "
-            "N pending rows; --sample N: N rows spread over the file)"
-        )
-    return RowWindow(first, last, limit, sample)
-
-
-def _confirm(
-    target: Target,
-    plan: RunPlan,
-    window: RowWindow,
-    rate: float,
-    control: PassControl,
-    *,
-    tenants: bool = False,
-) -> None:
-    """Ask ``control.confirm`` before writing to a production instance; refuse without one.
-    ``tenants``: the pass sends the run's organizations and memberships too."""
-    if not target.production or target.sandbox:
-        return
-    counts = plan.counts()
-    pending = _to_send(plan, window) + counts[RowState.IN_FLIGHT]
-    others: dict[str, int] = {}
-    if tenants and window == RowWindow():
-        for kind in TENANT_KINDS:
-            if (view := plan.store.kind(kind)).planned:
-                left = view.counts()
-                others[kind] = left[RowState.PENDING] + left[RowState.IN_FLIGHT]
-    question = Confirmation(
-        base_url=target.base_url,
-        rows=sum(counts.values()),
-        to_send=pending,
-        window=_window_note(window),
-        invalid=counts[RowState.INVALID],
-        done=counts[RowState.CREATED] + counts[RowState.EXISTS],
-        rate=rate,
-        seconds=(pending + sum(others.values())) / rate if rate else 0,
-        tenants=others,
-    )
-    if control.confirm is not None:
-        if not control.confirm(question):
-            raise MigrateError("not confirmed: nothing was sent")
-        return
-    if not control.yes:
-        raise ConfigError(
-            "refusing to write to a production instance without confirmation: "
-            "pass yes=True or a confirm callback"
-        )
-
-
-def _to_send(plan: RunPlan, window: RowWindow) -> int:
-    """How many pending rows this pass will send (within ``rows``, capped by the window)."""
-    if window.first is None and window.last is None:
-        pending = plan.counts()[RowState.PENDING]
-    else:
-        pending = sum(1 for r in plan.store.row_numbers([RowState.PENDING]) if window.holds(r))
-    return window.cap(pending)
-
-
-def _window_note(window: RowWindow) -> str:
-    parts = [f"rows {window.first or 1}-{window.last or ''}"] if window.first or window.last else []
-    if window.limit is not None:
-        parts.append(f"the first {window.limit:,}")
-    if window.sample is not None:
-        parts.append(f"{window.sample:,} spread over the file")
-    return f" ({', '.join(parts)})" if parts else ""
-
-
 def signals_supported() -> bool:
     """Whether a pass can watch SIGINT/SIGTERM itself (anyio cannot on Windows).
 
@@ -611,7 +529,7 @@ async def _guarded_pass(
     """Run one pass, stopping on request (a second signal drops the requests on the wire and
     still returns the outcome); None only if the pass never returned."""
     result: list[RunOutcome] = []
-    pending = _to_send(plan, window)
+    pending = to_send(plan, window)
     crowded = await development_room(target, pending)
     if crowded is not None:
         there, room = crowded
