@@ -344,3 +344,24 @@ def test_after_an_ambiguous_create_the_kind_tells_ours_from_an_older_object() ->
         assert kind.ours(job, thing, 1) == Existed(2, thing.id, 1)
         thing = replace(thing, updated_at=recent)
         assert kind.ours(job, thing, 1) == Reconciled(2, thing.id, 1)
+
+
+def test_a_new_run_directory_finds_every_kind_already_there(tmp_path: Path) -> None:
+    """A second run directory against the same instance: organizations (same slug and legacy
+    key), users and memberships (already_a_member_in_organization) are all exists, none
+    created again."""
+    sandbox = in_process_sandbox(SandboxConfig.for_tests())
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    send(sandbox, plan(tmp_path / "a", 3, 6))
+    before = clerk_view(sandbox)
+    store = plan(tmp_path / "b", 3, 6)
+    outcome = send(sandbox, store)
+    assert clerk_view(sandbox) == before
+    for kind in ("users", "organizations", "memberships"):
+        counts = store.kind(kind).counts()
+        assert counts[RowState.EXISTS] == sum(counts.values()), kind
+        assert outcome.kinds[kind].exists == counts[RowState.EXISTS], kind
+    ids = dict(store.kind("memberships").clerk_ids(["o2/u2", "o4/u2"]))
+    assert set(ids) <= {"o2/u2", "o4/u2"}
+    assert ids
