@@ -22,13 +22,12 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import Any, Protocol
 
 import anyio
 
 from migrate._internal.clerk.retry import ConfigStreak
 from migrate._internal.runner.jobs import Job, Retrying, Update
-from migrate._internal.runner.kinds import Kind, UserKind
+from migrate._internal.runner.kinds import Kind, Payload, UserKind
 from migrate._internal.runner.pacing import MAX_CONCURRENCY, MAX_RETRY_AFTER, Pacer, PacingStats
 from migrate._internal.runner.reconcile import ReconcileResult, reconcile_in_flight, reconcile_rows
 from migrate._internal.runner.recorder import Ledger, Progress, Recorder, RunTally
@@ -45,19 +44,6 @@ __all__ = [
     "execute",
     "make_pacer",
 ]
-
-
-class Payload(Protocol):
-    """A row's CreateUser body (``prepare.RowPayload``)."""
-
-    @property
-    def row(self) -> int: ...
-
-    @property
-    def body(self) -> dict[str, Any]: ...
-
-    @property
-    def key(self) -> str: ...
 
 
 PayloadSource = Callable[[Sequence[int]], Iterable[Payload]]
