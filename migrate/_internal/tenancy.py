@@ -36,16 +36,20 @@ from migrate._internal.mapping.spec import MappingSpec
 from migrate._internal.sources import (
     EMPTY_COLUMN,
     ROW_COLUMN,
+    SHORT_ROW,
+    SOURCE_ERROR_COLUMN,
     SourceOptions,
     reading,
     scan_source,
 )
+from migrate._internal.sources.pieces import SourceReader
 from migrate._internal.validation.tenants import (
     LINE_SCHEMA,
     membership_lines,
     organization_lines,
     valid_organizations,
 )
+from migrate._internal.validation.values import HIDDEN
 from migrate.errors import ConfigError, SourceError
 
 __all__ = [
@@ -138,9 +142,7 @@ class PreparedTenants:
         bad = self.organization_lines["_index"].implode()
         return self.organizations.with_row_index("_index").select(
             pl.col(ROW_COLUMN).alias("row"),
-            "key",
-            "slug",
-            "created_by",
+            *(_unshifted(name) for name in ("key", "slug", "created_by")),
             (~pl.col("_index").is_in(bad)).alias("valid"),
         )
 
@@ -162,9 +164,7 @@ class PreparedTenants:
         bad = self.membership_lines["_index"].implode()
         return self.memberships.with_row_index("_index").select(
             pl.col(ROW_COLUMN).alias("row"),
-            "user",
-            "organization",
-            "role",
+            *(_unshifted(name) for name in ("user", "organization", "role")),
             (~pl.col("_index").is_in(bad)).alias("valid"),
         )
 
@@ -191,6 +191,7 @@ def prepare_tenants(
         generic = generic_tenants()  # any mapping takes tenants in the documented generic shape
         spec = dataclasses.replace(
             spec,
+            file="the generic tenant shape",
             organizations=generic.organizations,
             memberships=generic.memberships,
             roles=generic.roles,
@@ -214,7 +215,9 @@ def prepare_tenants(
         return out
     raw_orgs = _read(orgs_path, orgs_spec.options, "organizations", out.files)
     notes: list[str] = []
-    orgs = compile_organizations(orgs_spec, raw_orgs.lazy(), file=spec.file, notes=notes)
+    orgs = compile_organizations(
+        orgs_spec, raw_orgs.lazy(), file=_against(spec.file, orgs_path), notes=notes
+    )
     out.organizations = orgs.collect()
     out.organization_lines = organization_lines(out.organizations, known)
     if members_spec is not None:
@@ -226,9 +229,14 @@ def prepare_tenants(
                     f"{orgs_path}: no column {members_spec.within!r} "
                     f"(memberships.within); columns: {', '.join(_shown(raw_orgs))}"
                 )
+            _check_lists(raw_orgs, members_spec.within, orgs_path)
             frame = raw_orgs.lazy().explode(members_spec.within, keep_nulls=False)
             members = compile_memberships(
-                members_spec, roles, frame, file=spec.file, organization_key=orgs_spec.key
+                members_spec,
+                roles,
+                frame,
+                file=_against(spec.file, orgs_path),
+                organization_key=orgs_spec.key,
             )
         elif members_spec.from_users:
             if users_input is None:
@@ -248,7 +256,7 @@ def prepare_tenants(
             else:
                 raw = _read(path, members_spec.options, "memberships", out.files)
                 members = compile_memberships(
-                    members_spec, roles, raw.lazy(), file=spec.file, notes=notes
+                    members_spec, roles, raw.lazy(), file=_against(spec.file, path), notes=notes
                 )
         if members is not None:
             out.memberships = _users_by(members.collect(), members_spec.user_by, users_input,
@@ -277,18 +285,19 @@ def user_keys(plan: Iterable[pl.DataFrame]) -> pl.DataFrame:
 
 def _read(path: Path, options: SourceOptions, kind: str, files: dict[str, Path]) -> pl.DataFrame:
     """A tenant input whole, empty records left out (noted in ``files`` under ``kind``); one
-    without a record is a SourceError."""
+    without a record is a SourceError. Read through ``SourceReader``, as the users input is, so
+    a CSV record split by a line break in an unquoted value is marked ``short_row``."""
     files[kind] = path
     what = kind.removesuffix("s")
     with reading(path):
-        frame = scan_source(path, options).filter(~pl.col(EMPTY_COLUMN)).drop(EMPTY_COLUMN)
-        data = frame.collect()
+        pieces = list(SourceReader(path, options).pieces())
+    data = pl.concat(pieces).filter(~pl.col(EMPTY_COLUMN)) if pieces else pl.DataFrame()
     if not data.height:
         raise SourceError(
             f"{path}: no {what} records: the input holds only a header, empty rows or an "
             "empty list; check that this is the right file"
         )
-    return data
+    return data.drop(EMPTY_COLUMN)
 
 
 def _users_frame(path: Path, options: SourceOptions, plan: pl.DataFrame) -> pl.LazyFrame:
@@ -331,6 +340,40 @@ def _users_by(
         maintain_order="left",
     )  # fmt: skip
     return joined.with_columns(pl.coalesce(_USER_KEY, "user").alias("user")).select(members.columns)
+
+
+def _against(mapping: str, path: Path) -> str:
+    """How a mapping problem names where it is: the mapping, and the input it was read against
+    (a column missing from a tenant file is most often the file's fault: a wrong delimiter)."""
+    return f"{mapping} read against {path}"
+
+
+def _check_lists(frame: pl.DataFrame, column: str, path: Path) -> None:
+    """Raise ``SourceError`` unless ``column`` holds lists (of members) or nothing."""
+    dtype = frame.schema[column]
+    if isinstance(dtype, pl.List) or dtype == pl.Null:
+        return
+    rows = frame.filter(pl.col(column).is_not_null())[ROW_COLUMN]
+    where = f" (first at record {rows[0]})" if rows.len() else ""
+    raise SourceError(
+        f"{path}: column {column!r} (memberships.within) must hold a list of members, "
+        f"not {_kind_of(dtype)}{where}; check that this is the right file"
+    )
+
+
+def _kind_of(dtype: pl.DataType) -> str:
+    if dtype == pl.Utf8:
+        return "text"
+    if isinstance(dtype, pl.Struct):
+        return "an object"
+    return "numbers" if dtype.is_numeric() else str(dtype)
+
+
+def _unshifted(column: str) -> pl.Expr:
+    """``column``, ``[hidden]`` on a record split by a line break (``short_row``): its cells
+    hold whatever the split moved there, a secret maybe, so the state DB does not keep them."""
+    shifted = pl.col(SOURCE_ERROR_COLUMN) == SHORT_ROW
+    return pl.when(shifted.fill_null(False)).then(pl.lit(HIDDEN)).otherwise(column).alias(column)
 
 
 def _shown(frame: pl.DataFrame, limit: int = 30) -> Sequence[str]:

@@ -21,10 +21,13 @@ from typing import Final
 
 import polars as pl
 
+from migrate._internal.sources import SHORT_ROW
 from migrate._internal.validation.shapes import RFC3339
+from migrate._internal.validation.values import HIDDEN, VALUE_LIMIT, hide_shifted_rows
 
 __all__ = [
     "LINE_SCHEMA",
+    "METADATA_MAX_BYTES",
     "NAME_MAX",
     "TenantRule",
     "membership_lines",
@@ -33,6 +36,8 @@ __all__ = [
 ]
 
 NAME_MAX: Final = 256
+METADATA_MAX_BYTES: Final = 8 * 1024  # Clerk's limit on each metadata object
+_LEGACY_ENTRY: Final = ',"legacy_key":""'  # what organization_body adds, besides the key
 LINE_SCHEMA: Final = {
     "row": pl.Int64,
     "key": pl.Utf8,
@@ -57,8 +62,49 @@ class TenantRule:
     value: pl.Expr
 
 
+def _source_rules(table: str) -> list[TenantRule]:
+    """A record the reader marked: bytes the encoding rejects, a row short of fields (a line
+    break in an unquoted value split it, so its cells are shifted), or otherwise unreadable."""
+    error = pl.col("_source_error")
+    none = pl.lit(None, pl.Utf8)
+    return [
+        TenantRule(
+            f"{table}.row",
+            "invalid_encoding",
+            error == "invalid_encoding",
+            "The record holds bytes that are not valid in the file's encoding. Re-export the "
+            "file as UTF-8, or set the encoding it was written in.",
+            none,
+        ),
+        TenantRule(
+            f"{table}.row",
+            SHORT_ROW,
+            error == SHORT_ROW,
+            "The record has fewer fields than the header. A line break inside an unquoted value "
+            "splits a record in two (the next record then starts with the rest of it): quote "
+            "that value or remove the line break, and give every record all its fields.",
+            none,
+        ),
+        TenantRule(
+            f"{table}.row",
+            "unreadable_row",
+            error.is_not_null() & ~error.is_in(["invalid_encoding", SHORT_ROW]),
+            "The record could not be read. Check its quoting and column count in the file.",
+            none,
+        ),
+    ]
+
+
 def _first_message(text: str, first: pl.Expr) -> pl.Expr:
     return pl.lit(text + " Row ") + first.cast(pl.Utf8) + pl.lit(" has it first.")
+
+
+def _compact_bytes(column: str) -> pl.Expr:
+    """Bytes of the metadata as compact JSON, the form the request carries (0 when absent);
+    compacting never lengthens a text, so only texts over the limit are parsed."""
+    text = pl.col(column)
+    over = pl.when(text.str.len_bytes() > METADATA_MAX_BYTES).then(text)
+    return over.str.json_path_match("$").str.len_bytes().fill_null(0)
 
 
 def _metadata_bad(column: str) -> pl.Expr:
@@ -76,13 +122,7 @@ def organization_rules(users: pl.DataFrame | None) -> list[TenantRule]:
     limit = pl.col("max_allowed_memberships").str.strip_chars()
     stamp = pl.col("created_at")
     rules = [
-        TenantRule(
-            "organization.row",
-            "unreadable_row",
-            pl.col("_source_error").is_not_null(),
-            "The record could not be read (" + pl.col("_source_error") + "); fix the file.",
-            pl.lit(None, pl.Utf8),
-        ),
+        *_source_rules("organization"),
         TenantRule(
             "organization.key",
             "missing_key",
@@ -161,15 +201,28 @@ def organization_rules(users: pl.DataFrame | None) -> list[TenantRule]:
         ),
     ]
     for column in ("public_metadata", "private_metadata"):
-        rules.append(
+        # private metadata is where secrets live: its value is never shown, the row says where
+        shown = pl.lit(HIDDEN) if column == "private_metadata" else pl.col(column)
+        extra = pl.lit(0)
+        if column == "private_metadata":  # the body adds "legacy_key": key to it
+            extra = pl.col("key").fill_null("").str.len_bytes() + len(_LEGACY_ENTRY)
+        rules += [
             TenantRule(
                 f"organization.{column}",
                 "invalid_metadata",
                 _metadata_bad(column),
                 "Metadata must be a JSON object.",
-                pl.col(column),
-            )
-        )
+                shown,
+            ),
+            TenantRule(
+                f"organization.{column}",
+                "metadata_too_large",
+                ~_metadata_bad(column) & (_compact_bytes(column) + extra > METADATA_MAX_BYTES),
+                f"{column} is larger than Clerk's limit of {METADATA_MAX_BYTES} bytes (as compact "
+                "JSON); move large data out of metadata.",
+                pl.lit(HIDDEN) if column == "private_metadata" else pl.lit(None, pl.Utf8),
+            ),
+        ]
     if users is not None:
         by = pl.col("created_by")
         known = by.is_in(users["key"].implode())
@@ -193,6 +246,12 @@ def organization_rules(users: pl.DataFrame | None) -> list[TenantRule]:
     return rules
 
 
+def _cut(text: pl.Expr) -> pl.Expr:
+    """``text`` cut to ``VALUE_LIMIT`` characters, ending in ``…`` (as users' values are)."""
+    long = text.str.len_chars() > VALUE_LIMIT
+    return pl.when(long).then(text.str.slice(0, VALUE_LIMIT - 1) + pl.lit("…")).otherwise(text)
+
+
 def _lines(frame: pl.DataFrame, rules: list[TenantRule], key: pl.Expr) -> pl.DataFrame:
     """Every rule's lines, ordered by row (then by the order of ``rules``)."""
     parts = []
@@ -205,15 +264,17 @@ def _lines(frame: pl.DataFrame, rules: list[TenantRule], key: pl.Expr) -> pl.Dat
                 pl.lit(rule.field).alias("field"),
                 pl.lit(rule.reason).alias("reason"),
                 message.alias("message"),
-                rule.value.cast(pl.Utf8).alias("value"),
+                _cut(rule.value.cast(pl.Utf8)).alias("value"),
                 pl.col(_INDEX),
                 pl.lit(order).alias("_order"),
             )
         )
     if not parts:
         return pl.DataFrame(schema={**LINE_SCHEMA, _INDEX: pl.UInt32})
-    lines = pl.concat(parts).sort(_INDEX, "_order")
-    return lines.select(*LINE_SCHEMA, _INDEX)
+    lines = pl.concat(parts).sort(_INDEX, "_order").select(*LINE_SCHEMA, _INDEX)
+    # a record split by a line break keeps only its short_row line, key and value hidden:
+    # its cells hold whatever the split moved there (a secret, say)
+    return hide_shifted_rows(lines)
 
 
 def organization_lines(orgs: pl.DataFrame, users: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -259,13 +320,7 @@ def membership_lines(
     first, first_index = pl.col("_first"), pl.col("_first_index")
     both = user.is_not_null() & org.is_not_null()
     rules = [
-        TenantRule(
-            "membership.row",
-            "unreadable_row",
-            pl.col("_source_error").is_not_null(),
-            "The record could not be read (" + pl.col("_source_error") + "); fix the file.",
-            pl.lit(None, pl.Utf8),
-        ),
+        *_source_rules("membership"),
         TenantRule(
             "membership.user",
             "missing_user",
