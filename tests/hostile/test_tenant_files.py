@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -143,11 +144,12 @@ def test_a_missing_name_column_is_refused_naming_it(tmp_path: Path, mapping: Pat
         pytest.param(lambda t: t.replace("\n", "\r").encode(), id="cr"),
     ],
 )
-def test_bom_and_line_ends_read_every_record(tmp_path: Path, mapping: Path, encoded: object) -> None:
+def test_bom_and_line_ends_read_every_record(
+    tmp_path: Path, mapping: Path, encoded: Callable[[str], bytes]
+) -> None:
     """A BOM, CRLF or bare-CR organizations and memberships file yields every record."""
     orgs = "id,name\no1,One\no2,Two\no3,Three\n"
     members = MEMBER_HEADER + "\nu1,o1,admin\nu2,o2,member\nu3,o3,\n"
-    assert callable(encoded)
     users = _users(tmp_path)
     result = validate(users, mapping, *_tenants(tmp_path, encoded(orgs), encoded(members)))
     assert result.exit_code == 0, result.output
@@ -174,9 +176,7 @@ def test_a_split_organization_record_is_reported_not_made_two(
     assert_no_secret(result.output, files_text(users.parent / "users.validation"))
 
 
-def test_a_split_membership_record_is_reported_not_made_two(
-    tmp_path: Path, mapping: Path
-) -> None:
+def test_a_split_membership_record_is_reported_not_made_two(tmp_path: Path, mapping: Path) -> None:
     """A membership record split by a line break gives two short_row lines, no membership."""
     members = f"{MEMBER_HEADER}\nu1,o1,admin\nu2,o\n1,member\n"
     users = _users(tmp_path)
