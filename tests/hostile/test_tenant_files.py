@@ -8,11 +8,12 @@ import csv
 import json
 import sqlite3
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
-from hostile_cases import DIGEST, HEADER, assert_no_secret, files_text, lines, run, validate
+from hostile_cases import DIGEST, HEADER, TOTP, assert_no_secret, files_text, lines, run, validate
 
 from migrate.cli import main
 from migrate.sandbox import SandboxHandle
@@ -293,8 +294,33 @@ def test_a_run_creates_every_good_tenant_record_and_keeps_no_secret(
         ]
     )
     dump = files_text(run_dir)
-    with sqlite3.connect(run_dir / "state.sqlite") as db:
+    with closing(sqlite3.connect(run_dir / "state.sqlite")) as db:
         dump += "\n".join(str(r) for r in db.execute("SELECT * FROM organizations"))
         dump += "\n".join(str(r) for r in db.execute("SELECT * FROM memberships"))
     assert_no_secret(dump, result.output)
     assert PRIVATE_SECRET not in dump
+
+
+def test_memberships_whose_keys_hold_slashes_never_share_a_key(
+    tmp_path: Path, mapping: Path, sandbox: SandboxHandle
+) -> None:
+    """Organization ``a/b`` with user ``u1`` and organization ``a`` with user ``b/u1`` are two
+    memberships with two keys: a run creates both and rollback deletes both, row by row."""
+    extra = (f"b/u1,bu1@example.com,B,{DIGEST},{TOTP}",)
+    users = _users(tmp_path, 1, extra)
+    members = f"{MEMBER_HEADER}\nu1,a/b,admin\nb/u1,a,member\n"
+    args = _tenants(tmp_path, "id,name,slug\na/b,AB,ab\na,A,a\n", members)
+    run_dir = tmp_path / "run"
+    result = run(sandbox, users, mapping, "--run-dir", str(run_dir), *args)
+    assert result.exit_code == 0, result.output
+    assert sandbox.store.orgs.memberships() == 2
+    with closing(sqlite3.connect(run_dir / "state.sqlite")) as db:
+        keys = [k for (k,) in db.execute("SELECT key FROM memberships ORDER BY row")]
+    assert keys == ["a/b/u1", "a/b%2Fu1"]
+    env = {"CLERK_SECRET_KEY": sandbox.secret_key, "CLERK_API_URL": sandbox.url}
+    back = CliRunner().invoke(main, ["rollback", str(run_dir), "--yes", "--rate", "2000"], env=env)
+    assert back.exit_code == 0, back.output
+    assert sandbox.store.orgs.memberships() == 0
+    with closing(sqlite3.connect(run_dir / "state.sqlite")) as db:
+        states = [s for (s,) in db.execute("SELECT state FROM memberships ORDER BY row")]
+    assert states == ["pending", "pending"]

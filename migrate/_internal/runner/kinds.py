@@ -41,7 +41,7 @@ from migrate._internal.clerk.outcomes import (
 from migrate._internal.mapping.organizations import LEGACY_KEY
 from migrate._internal.runner.calls import UsersApi, find_users
 from migrate._internal.runner.jobs import Job
-from migrate._internal.state import Existed, Failed, Reconciled, StateStore
+from migrate._internal.state import Existed, Failed, Reconciled, StateStore, membership_key
 
 if TYPE_CHECKING:
     from migrate._internal.clerk.client import ClerkClient
@@ -312,7 +312,9 @@ def membership_payloads(store: StateStore) -> Callable[[Sequence[int]], list[Mem
                 body[MISSING] = ("organization_not_migrated", link.organization_key)
             elif body["user_id"] is None:
                 body[MISSING] = ("user_not_migrated", link.user_key)
-            out.append(MembershipPayload(row, f"{link.organization_key}/{link.user_key}", body))
+            out.append(
+                MembershipPayload(row, membership_key(link.organization_key, link.user_key), body)
+            )
         return out
 
     return payloads

@@ -45,7 +45,7 @@ connection may be handed to a worker thread, never shared concurrently). Iterato
 """
 
 from migrate._internal.state.aftermoves import RETRY_NOTE, ROLLED_BACK
-from migrate._internal.state.kinds import KINDS, MemberLink, MemberPlanRow
+from migrate._internal.state.kinds import KINDS, MemberLink, MemberPlanRow, membership_key
 from migrate._internal.state.model import (
     SCHEMA_VERSION,
     Completed,
@@ -79,4 +79,5 @@ __all__ = [
     "RowRecord",
     "RowState",
     "StateStore",
+    "membership_key",
 ]

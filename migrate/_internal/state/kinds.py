@@ -139,8 +139,17 @@ class MemberPlanRow(NamedTuple):
 
     @property
     def key(self) -> str:
-        """The membership's key: ``<organization key>/<user key>``."""
-        return f"{self.organization_key}/{self.user_key}"
+        """The membership's key (``membership_key``)."""
+        return membership_key(self.organization_key, self.user_key)
+
+
+def membership_key(organization_key: str, user_key: str) -> str:
+    """``<organization key>/<user key>``, the user key's ``%`` and ``/`` written ``%25`` and
+    ``%2F``: the last ``/`` splits it, so two memberships never share a key (organization
+    ``a/b`` with user ``u1`` and organization ``a`` with user ``b/u1`` would, unescaped).
+    ``validation.tenants`` builds the same key for its report lines."""
+    escaped = user_key.replace("%", "%25").replace("/", "%2F")
+    return f"{organization_key}/{escaped}"
 
 
 class MemberLink(NamedTuple):

@@ -5,7 +5,8 @@ field, reason, message, value``, the columns ``Prepared.errors`` gives for users
 report writer takes them. ``field`` says which table a line belongs to (``organization.slug``,
 ``membership.role``); ``row`` is a row of that table's input (a membership read from the users
 input: the user's row; read from an organization's member list: the organization's row). A
-membership's ``key`` is ``<organization key>/<user key>``. Messages are fixed text that never
+membership's ``key`` is ``<organization key>/<user key>`` (the user key's ``%`` and ``/``
+escaped, as ``state.kinds.membership_key`` does). Messages are fixed text that never
 quotes a value; ``value`` holds the offending value.
 
 The checks follow Clerk's CreateOrganization (reference/clerk-bapi-openapi.yml: a name of at most
@@ -385,9 +386,12 @@ def membership_lines(
 
 
 def _membership_key() -> pl.Expr:
-    return pl.concat_str(
-        pl.col("organization").fill_null(""), pl.lit("/"), pl.col("user").fill_null("")
+    """``state.kinds.membership_key`` in polars: the user key's ``%`` and ``/`` escaped."""
+    user = pl.col("user").fill_null("")
+    escaped = user.str.replace_all("%", "%25", literal=True).str.replace_all(
+        "/", "%2F", literal=True
     )
+    return pl.concat_str(pl.col("organization").fill_null(""), pl.lit("/"), escaped)
 
 
 def _over_limit(frame: pl.DataFrame, lines: pl.DataFrame, valid: pl.DataFrame) -> pl.DataFrame:
