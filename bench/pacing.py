@@ -199,15 +199,15 @@ class CounterLog:
                                      writes.get("memberships_created", 0)))  # fmt: skip
                 self._stop.wait(self.interval)
 
-    def phases(self, columns: list[int]) -> list[tuple[float, int]]:
-        """(seconds from first to last request, requests) of each phase, in order."""
+    def phases(self, columns: list[int]) -> list[tuple[float, float, int]]:
+        """(time of the first request, of the last, requests) of each phase, in order."""
         out, before = [], 0
         for column in columns:
             final = self.samples[-1][column]
             done = next(s[1] for s in self.samples if s[column] == final)
             first = next(s[0] for s in self.samples if s[1] > before)
             last = next(s[0] for s in self.samples if s[1] >= done)
-            out.append((last - first, done - before))
+            out.append((first, last, done - before))
             before = done
         return out
 
@@ -250,11 +250,13 @@ def run_mixed(n: int, seed: int) -> dict[str, float]:
         "sandbox_429s": float(seen["rate_limited"]),  # type: ignore[arg-type]
     }
     kinds = (("organizations", 2), ("users", 3), ("memberships", 4))
-    for (name, column), (seconds, requests) in zip(
-        kinds, log.phases([c for _, c in kinds]), strict=True
-    ):
-        figures[f"{name}_s"], figures[f"{name}_requests"] = seconds, float(requests)
+    phases = log.phases([c for _, c in kinds])
+    for (name, column), (first, last, requests) in zip(kinds, phases, strict=True):
+        figures[f"{name}_s"], figures[f"{name}_requests"] = last - first, float(requests)
         figures[f"{name}_created"] = float(log.samples[-1][column])
+    # between phases: from one's last request to the next one's first (its answers drain)
+    figures["gap_users"] = phases[1][0] - phases[0][1]
+    figures["gap_memberships"] = phases[2][0] - phases[1][1]
     return figures
 
 
@@ -272,7 +274,9 @@ def print_mixed(f: dict[str, float]) -> None:
     print(
         f"  mixed       overall: {int(f['requests']):,} requests in {f['duration']:.1f} s -> "
         f"{f['achieved']:.2f} req/s of {configured:g} = {100 * f['achieved'] / configured:.1f} "
-        f"%; 429s: {int(f['429s'])} (sandbox counted {int(f['sandbox_429s'])})"
+        f"%; 429s: {int(f['429s'])} (sandbox counted {int(f['sandbox_429s'])}); between "
+        f"phases (last request to the next phase's first): {f['gap_users']:.2f} s, "
+        f"{f['gap_memberships']:.2f} s"
     )
 
 
